@@ -1,0 +1,370 @@
+/* runtime.h: the runtime's private core, shared by every runtime/ file.
+ *
+ * G, M and P as in Go (src/runtime/runtime2.go): a G is a goroutine, its
+ * header living at the top of its own stack; an M is an OS thread with its
+ * own scheduler context (g0, the thread's native stack); a P is a processor,
+ * holding a local run queue, timers, a stack cache and an allocator cache.
+ * An M must hold a P to run Gs.
+ *
+ * Invariants:
+ *  - A G is in at most one run queue (a P's ring or runnext, or the global
+ *    list), and only while GOC_GRUNNABLE.
+ *  - A G is published (queued, or its wait lock released) only after the
+ *    switch away from its stack has completed: the incoming side runs the
+ *    M's post-switch action, so no two Ms ever run on one stack.
+ *  - Never ready a G while holding a channel or semaphore lock that a timer
+ *    callback may also take (GO_FACTS 1.6).
+ *  - Code that ran before a yield point must re-read the current M/P after
+ *    it: the G may have moved to another thread.
+ */
+#ifndef GOC_RUNTIME_H
+#define GOC_RUNTIME_H
+
+#include "goc/sched.h"
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "lock.h"
+
+#define GOC_CACHELINE 64
+#define GOC_RUNQ_SIZE 256 /* Go: len(p.runq) */
+#define GOC_MAX_PROCS 1024
+
+typedef struct goc_g goc_g;
+typedef struct goc_m goc_m;
+typedef struct goc_p goc_p;
+typedef struct goc_sudog goc_sudog;
+typedef struct goc__timer goc__timer;
+typedef struct goc__stack goc__stack;
+typedef struct goc__frame goc__frame;
+typedef struct goc__panic goc__panic;
+
+/* G states, numbered as Go's (GO_FACTS 7.1). */
+enum {
+    GOC_GIDLE = 0,
+    GOC_GRUNNABLE = 1,
+    GOC_GRUNNING = 2,
+    GOC_GSYSCALL = 3,
+    GOC_GWAITING = 4,
+    GOC_GDEAD = 6,
+};
+
+/* P states (GO_FACTS 7.1). */
+enum {
+    GOC_PIDLE = 0,
+    GOC_PRUNNING = 1,
+    GOC_PSYSCALL = 2,
+    GOC_PDEAD = 4,
+};
+
+/* A timer, owned by its user (embedded in a G, a channel timer, a context).
+ * While pending it sits in exactly one P's heap, under that heap's lock.
+ * f runs on an M in scheduler context once `when` has passed: it must not
+ * block; it may ready goroutines and do non-blocking channel sends. */
+struct goc__timer {
+    int64_t when;   /* monotonic ns; guarded by the owning heap's lock */
+    int64_t period; /* > 0: re-armed at when + period after each run */
+    void (*f)(void *arg, uintptr_t seq);
+    void *arg;
+    uintptr_t seq;
+    goc_p *pp;   /* heap holding it, NULL when not pending */
+    int32_t idx; /* index in pp's heap, -1 when not pending */
+};
+
+/* A goroutine waiting on a channel or semaphore; lives on the waiter's own
+ * stack (no allocation per block). Fields as Go's sudog. */
+struct goc_sudog {
+    goc_g *g;
+    goc_sudog *next, *prev; /* wait queue links */
+    void *elem;             /* data element (may point into g's stack) */
+    int64_t acquiretime, releasetime;
+    uint32_t ticket; /* semaphore: treap priority; 1 = handed off */
+    bool isselect;   /* in a select: wake only if g->selectdone CAS wins */
+    bool success;    /* true: woken by a value, false: by close */
+    goc_sudog *parent;   /* semaroot treap */
+    goc_sudog *waitlink; /* g->waiting list, or semaphore same-address list */
+    goc_sudog *waittail; /* semaphore: tail of the same-address list */
+    void *c;             /* channel */
+};
+
+/* Deferred call record (see panic.c). */
+typedef struct goc__defer {
+    goc_fn fn;
+    void *arg;
+    struct goc__defer *link;
+} goc__defer;
+
+/* One goc_call body (or a goroutine's function): its deferred calls and the
+ * landing point for a recovered panic. Lives on the stack of goc_call. */
+struct goc__frame {
+    goc__frame *link; /* enclosing frame */
+    goc__defer *defers;
+    jmp_buf land;
+};
+
+struct goc__panic {
+    goc_panic_info info;
+    goc__panic *link;  /* panic this one started during (printed together) */
+    bool recovered;
+    bool aborted;      /* a newer panic started inside one of its defers */
+    goc__frame *frame; /* frame whose defers are running */
+};
+
+struct goc_g {
+    goc__ctx ctx;      /* saved registers while not running */
+    _Atomic uint32_t status;
+    int64_t id;
+    goc_g *schedlink;  /* global run queue / gList link */
+    goc_m *m;          /* M running it, NULL otherwise */
+    goc__stack *stack; /* the stack this G lives on */
+    goc_fn fn;
+    void *arg;
+    const char *waitreason; /* why it is GOC_GWAITING */
+    int64_t waitsince;
+    void *param;               /* wake-up argument (select: the winning sudog) */
+    _Atomic uint32_t selectdone; /* select: 0 until a case wins */
+    goc_sudog *waiting;        /* select: its sudogs, in lock order */
+    goc__timer sleeptimer;     /* goc_sleep */
+    goc__frame *frame;         /* innermost goc_call body */
+    goc__panic *panic;         /* innermost active panic */
+    goc__defer *deferpool;     /* free defer records */
+    goc__frame baseframe;      /* frame of the goroutine's function */
+    void *asan_fake_stack;     /* AddressSanitizer's fake stack while switched out */
+    void *tsan_fiber;          /* ThreadSanitizer's fiber */
+    bool is_g0;
+};
+
+/* The scheduler's own context on an M, and what runs after a switch. */
+typedef void (*goc__post_fn)(goc_m *m, goc_g *prev, void *arg);
+
+/* A futex-backed one-shot event (Go's note). */
+typedef struct goc__note {
+    _Atomic uint32_t key;
+} goc__note;
+
+struct goc_m {
+    goc_g g0;         /* scheduler context: the thread's own stack */
+    goc_g *curg;      /* G running on this M, &g0 in the scheduler */
+    goc_p *p;         /* attached P, NULL when none */
+    goc_p *nextp;     /* P handed over by startm */
+    goc_p *oldp;      /* P held before a syscall */
+    int32_t id;
+    bool spinning;    /* looking for work (counted in nmspinning) */
+    bool blocked_poll; /* inside the blocking poll */
+    goc_m *schedlink; /* idle M list */
+    goc__note park;   /* idle sleep */
+    uint64_t fastrand;
+    goc__post_fn post; /* run by the incoming side after a switch */
+    goc_g *post_prev;
+    void *post_arg;
+    int64_t syscallwhen;
+    void *g0_stack_lo;   /* native stack bounds, for the sanitizers */
+    size_t g0_stack_size;
+    void *sigaltstack;
+    goc_m *alllink;
+};
+
+/* Per-P allocator cache, defined by the allocator (runtime/mem). */
+struct goc_mcache;
+
+/* Per-P stack cache (runtime/core/stack.c). */
+typedef struct goc__stackcache {
+    goc__stack *list;
+    int32_t n;
+} goc__stackcache;
+
+struct goc_p {
+    int32_t id;
+    _Atomic uint32_t status;
+    goc_p *link; /* idle P list */
+    goc_m *m;    /* M holding it */
+    _Atomic uint32_t schedtick;
+    _Atomic uint32_t syscalltick;
+    _Atomic(goc_g *) runnext;
+    _Atomic uint32_t runqhead; /* consumers: owner and thieves (CAS) */
+    _Atomic uint32_t runqtail; /* producer: the owner only */
+    goc_g *runq[GOC_RUNQ_SIZE];
+    /* timers */
+    goc__lock timerlock;          /* guards timers[] */
+    goc__timer **timers;          /* 4-ary min-heap on when */
+    int32_t ntimers, captimers;
+    _Atomic int64_t timer0when;   /* earliest when, 0 if none */
+    goc__stackcache stackcache;
+    struct goc_mcache *mcache;
+    int64_t goidcache, goidcacheend;
+    /* sysmon's view of it */
+    uint32_t sysmon_schedtick;
+    int64_t sysmon_schedwhen;
+    uint32_t sysmon_syscalltick;
+    int64_t sysmon_syscallwhen;
+    int64_t curg_id_seen; /* hog reporting: last G reported */
+    /* counters, written by the owner, read by anyone */
+    _Atomic uint64_t nswitch, nspawn, nsteal, nexit;
+} __attribute__((aligned(GOC_CACHELINE)));
+
+/* A list of Gs linked through schedlink. */
+typedef struct goc__glist {
+    goc_g *head, *tail;
+    int64_t n;
+} goc__glist;
+
+/* The scheduler's global state (Go's schedt). */
+typedef struct goc__sched {
+    goc__lock lock; /* guards the fields below marked [lock] */
+    goc__glist runq;                /* [lock] global run queue */
+    _Atomic int64_t runqsize;       /* mirror of runq.n for lock-free peeks */
+    goc_p *pidle;                   /* [lock] idle Ps */
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+    goc_m *midle;                   /* [lock] idle Ms */
+    int32_t nmidle;                 /* [lock] */
+    int32_t mcount;                 /* [lock] Ms started */
+    int32_t nmsys;                  /* [lock] Ms in a blocking call without P */
+    goc_m *allm;                    /* [lock] every M */
+    _Atomic int64_t ngoroutines;    /* live goroutines */
+    _Atomic int64_t goidgen;
+    _Atomic uint32_t polling;       /* an M is in the blocking poll */
+    _Atomic int64_t pollUntil;      /* when that poll wakes by itself */
+    int32_t nprocs;
+    goc_p **allp;
+    size_t stack_size;
+    int64_t start_time;
+    bool main_started;
+    _Atomic uint64_t nsyscall, nretake, nhog;
+} goc__sched;
+
+extern goc__sched goc__sched_;
+
+/* ---- current G, M, P ----------------------------------------------- */
+
+/* Opaque on purpose: a G may resume on another thread after any switch, so
+ * the compiler must not keep a thread-local's address across one. */
+goc_m *goc__getm(void);
+goc_g *goc__getg(void);
+goc_p *goc__getp(void);
+
+/* ---- parking and readying -------------------------------------------- */
+
+/* Parks the current G in GOC_GWAITING with the given reason. Once its stack
+ * has been left, unlockf(g, arg) runs on the M; if it returns false, the G
+ * is made runnable again at once. */
+void goc__park(bool (*unlockf)(goc_g *g, void *arg), void *arg, const char *reason);
+
+/* Parks and releases l after the switch (Go's goparkunlock). */
+void goc__park_unlock(goc__lock *l, const char *reason);
+
+/* Makes a waiting G runnable: into the current P's runnext (next=true) or
+ * its queue's tail, waking an idle P if one exists. Callable from any
+ * thread, with or without a P. */
+void goc__ready(goc_g *g, bool next);
+
+/* Readies every G of the list (timers, netpoll). */
+void goc__ready_list(goc__glist *l);
+
+/* Puts the current G at the tail of its P's queue and runs another (Go's
+ * goyield, used after a semaphore hand-off). */
+void goc__yield_local(void);
+
+/* Whether the current P's local run queue is empty (canSpin). */
+bool goc__runq_empty(goc_p *p);
+
+/* Returns the idle P count and spinning M count (canSpin). */
+int32_t goc__npidle(void);
+int32_t goc__nmspinning(void);
+
+/* ---- randomness ------------------------------------------------------- */
+
+uint32_t goc__fastrand(void);
+/* Uniform in [0, n). */
+uint32_t goc__fastrandn(uint32_t n);
+
+/* ---- time and timers ---------------------------------------------------- */
+
+int64_t goc__nanotime(void);
+
+/* Arms t at t->when on the current P (or P 0 off an M). t must not be
+ * pending. */
+void goc__timer_add(goc__timer *t);
+/* Disarms t; returns true if it was pending (it will not run), false if it
+ * already ran or is running. */
+bool goc__timer_del(goc__timer *t);
+/* Re-arms t for when (and period); returns whether it was pending. */
+bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
+/* Runs p's due timers; returns the earliest remaining when (0: none). */
+int64_t goc__timers_run(goc_p *p, int64_t now);
+/* Earliest pending timer over every P (0: none). */
+int64_t goc__timers_next(void);
+/* Tells a blocked poller that a timer earlier than its wake-up exists. */
+void goc__timer_wake(int64_t when);
+
+/* ---- netpoll (runtime/net) ------------------------------------------ */
+
+/* Blocks up to delay ns (-1: forever, 0: not at all) for I/O readiness and
+ * adds the goroutines it makes runnable to out. */
+void goc__netpoll(int64_t delay, goc__glist *out);
+/* Wakes an M blocked in goc__netpoll. */
+void goc__netpoll_break(void);
+/* Goroutines (or outside threads) that I/O may still wake. */
+int64_t goc__netpoll_waiters(void);
+
+/* ---- stacks (stack.c) ------------------------------------------------- */
+
+struct goc__stack {
+    void *lo;         /* lowest usable byte */
+    size_t size;      /* usable bytes */
+    goc__stack *next; /* free list link */
+    goc_g *g;         /* the G header at the top */
+    bool guarded;     /* a guard page sits below lo */
+};
+
+/* A stack of at least size bytes with its G header, from p's cache. */
+goc_g *goc__stack_get(goc_p *p, size_t size);
+/* Returns g's stack to p's cache (p may be NULL). */
+void goc__stack_put(goc_p *p, goc_g *g);
+/* Calls fn for every G living on a mapped stack (dumps). */
+void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
+/* The G whose stack (or guard page) holds addr, or NULL. */
+goc_g *goc__stack_find(const void *addr, bool *in_guard);
+size_t goc__stacks_mapped(void);
+
+/* ---- switching (sched.c) ------------------------------------------------ */
+
+/* Switches from the current G to `to` on M m, and after the switch the
+ * incoming side runs post(m, from, arg). */
+void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg);
+
+/* ---- misc ---------------------------------------------------------------- */
+
+void goc__gstatus_name(uint32_t s, const char **out);
+void goc__signals_init(void);
+void goc__sigaltstack_init(goc_m *m);
+void goc__sysmon_start(void);
+void goc__dump_all(int fd, goc_g *current);
+_Noreturn void goc__throw(const char *msg);
+void goc__frame_run_defers(goc_g *g, goc__frame *f);
+void goc__deadlock_check(void);
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define GOC_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(GOC_ASAN)
+#define GOC_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(GOC_TSAN)
+#define GOC_TSAN 1
+#endif
+
+#define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif
