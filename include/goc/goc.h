@@ -1,0 +1,7 @@
+/* goc.h: the whole runtime. Include this, or only the parts you use. */
+#ifndef GOC_GOC_H
+#define GOC_GOC_H
+
+#include "goc/sched.h"
+
+#endif
