@@ -208,6 +208,7 @@ struct goc_p {
     _Atomic bool preempt;    /* sysmon: serve the queue before runnext next time */
     /* counters, written by the owner, read by anyone */
     _Atomic uint64_t nswitch, nspawn, nsteal, nexit;
+    _Atomic uint64_t nyield; /* yield points passed without a switch */
 } __attribute__((aligned(GOC_CACHELINE)));
 
 /* A list of Gs linked through schedlink. */

@@ -39,14 +39,15 @@ static int retake(int64_t now)
         goc_p *p = goc__sched_.allp[i];
         uint32_t s = atomic_load(&p->status);
         if (s == GOC_PRUNNING) {
-            uint64_t sw = atomic_load_explicit(&p->nswitch, memory_order_relaxed);
+            uint64_t sw = atomic_load_explicit(&p->nswitch, memory_order_relaxed) +
+                          atomic_load_explicit(&p->nyield, memory_order_relaxed);
             uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
             if (p->sysmon_nswitch != sw) {
                 p->sysmon_nswitch = sw;
                 p->sysmon_syscallwhen = now; /* last switch seen */
             } else if (now - p->sysmon_syscallwhen >= FORCE_PREEMPT_NS) {
                 int64_t id = atomic_load_explicit(&p->curg_id, memory_order_relaxed);
-                if (id != p->hog_reported) {
+                if (id != 0 && id != p->hog_reported) {
                     p->hog_reported = id;
                     report_hog(p, id, (now - p->sysmon_syscallwhen) / 1000000);
                 }
