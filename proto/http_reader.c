@@ -232,7 +232,7 @@ static int split_target(goc_http_reader_t *r)
     size_t limit = 2 * r->lim.max_header_bytes + 64;
     int rc = grow(&r->hbuf, &r->hcap, r->hlen, path_len + query_len + 2, limit);
     if (rc < 0) {
-        r->err = rc == -E2BIG ? -ENOMEM : rc; /* cannot happen: room was reserved */
+        r->err = rc; /* the bound leaves room: hbuf holds at most one target */
         return -1;
     }
     r->path_off = r->hlen;
@@ -400,11 +400,9 @@ void goc_http_reader_free(goc_http_reader_t *r)
 /* Turns a parser error without an error of ours into one of ours. */
 static int parser_error(const http_parser *p)
 {
-    switch (HTTP_PARSER_ERRNO(p)) {
-    case HPE_HEADER_OVERFLOW: return -E2BIG;
-    case HPE_INVALID_CONTENT_LENGTH: return -EBADMSG;
-    default: return -EBADMSG;
-    }
+    /* http-parser's own bound on raw header bytes (80 KiB) backs up ours,
+     * which counts the bytes we keep. */
+    return HTTP_PARSER_ERRNO(p) == HPE_HEADER_OVERFLOW ? -E2BIG : -EBADMSG;
 }
 
 int goc_http_reader_feed(goc_http_reader_t *r, const char *data, size_t len, size_t *consumed)

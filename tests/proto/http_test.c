@@ -9,7 +9,7 @@
  * same summary each way. Limits, helpers and the writer are tested in code.
  */
 #define TEST_IMPLEMENTATION
-#include "tests/test.h"
+#include "test.h"
 
 #include <dirent.h>
 #include <errno.h>

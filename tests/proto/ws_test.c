@@ -7,7 +7,7 @@
  * checked, close codes included.
  */
 #define TEST_IMPLEMENTATION
-#include "tests/test.h"
+#include "test.h"
 
 #include <errno.h>
 
