@@ -26,17 +26,13 @@ static size_t frame__get_len(const uint8_t *h)
 long frame_parse(const void *buf, size_t len, size_t max_frame, frame_t *out, bool *heartbeat)
 {
     const uint8_t *p = buf;
-    if (len < FRAME_HEADER_SIZE)
-        return FRAME_NEED_MORE;
+    if (len < FRAME_HEADER_SIZE) return FRAME_NEED_MORE;
     size_t n = frame__get_len(p);
-    if (n > max_frame)
-        return -EMSGSIZE;
-    if (len - FRAME_HEADER_SIZE < n)
-        return FRAME_NEED_MORE;
+    if (n > max_frame) return -EMSGSIZE;
+    if (len - FRAME_HEADER_SIZE < n) return FRAME_NEED_MORE;
     out->data = n ? p + FRAME_HEADER_SIZE : NULL;
     out->len = n;
-    if (heartbeat)
-        *heartbeat = n == 0;
+    if (heartbeat) *heartbeat = n == 0;
     return (long)(FRAME_HEADER_SIZE + n);
 }
 
@@ -64,16 +60,12 @@ bool frame_decoder_pending(const frame_decoder_t *d)
 /* Makes room for `want` payload bytes in d->buf (want <= d->need). */
 static int frame__reserve(frame_decoder_t *d, size_t want)
 {
-    if (want <= d->cap)
-        return 0;
+    if (want <= d->cap) return 0;
     size_t cap = d->cap ? d->cap * 2 : FRAME_FIRST_BUFFER;
-    if (cap < want)
-        cap = want;
-    if (cap > d->need)
-        cap = d->need;
+    if (cap < want) cap = want;
+    if (cap > d->need) cap = d->need;
     uint8_t *nb = realloc(d->buf, cap);
-    if (!nb)
-        return -ENOMEM;
+    if (!nb) return -ENOMEM;
     d->buf = nb;
     d->cap = cap;
     return 0;
@@ -93,8 +85,7 @@ int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_
     const uint8_t *p = data;
     size_t i = 0;
     *used = 0;
-    if (d->failed)
-        return -EMSGSIZE;
+    if (d->failed) return -EMSGSIZE;
     if (!frame_decoder_pending(d) && d->cap > FRAME_KEEP_BUFFER) {
         /* The previous frame (already handed out) was large: let it go. */
         free(d->buf);
@@ -138,8 +129,7 @@ int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_
         return FRAME_PAYLOAD;
     }
     size_t take = d->need - d->have_payload;
-    if (take > len - i)
-        take = len - i;
+    if (take > len - i) take = len - i;
     if (take == 0) {
         *used = i;
         return FRAME_NEED_MORE;
@@ -152,8 +142,7 @@ int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_
     d->have_payload += take;
     i += take;
     *used = i;
-    if (d->have_payload < d->need)
-        return FRAME_NEED_MORE;
+    if (d->have_payload < d->need) return FRAME_NEED_MORE;
     out->data = d->buf;
     out->len = d->need;
     frame__reset(d);
@@ -162,8 +151,7 @@ int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_
 
 int frame_header_encode(uint8_t out[FRAME_HEADER_SIZE], size_t len)
 {
-    if (len > UINT32_MAX)
-        return -EMSGSIZE;
+    if (len > UINT32_MAX) return -EMSGSIZE;
     out[0] = (uint8_t)(len >> 24);
     out[1] = (uint8_t)(len >> 16);
     out[2] = (uint8_t)(len >> 8);
@@ -173,13 +161,10 @@ int frame_header_encode(uint8_t out[FRAME_HEADER_SIZE], size_t len)
 
 long frame_encode(void *out, size_t cap, const void *payload, size_t len)
 {
-    if (len > UINT32_MAX)
-        return -EMSGSIZE;
-    if (cap < FRAME_HEADER_SIZE || cap - FRAME_HEADER_SIZE < len)
-        return -ENOBUFS;
+    if (len > UINT32_MAX) return -EMSGSIZE;
+    if (cap < FRAME_HEADER_SIZE || cap - FRAME_HEADER_SIZE < len) return -ENOBUFS;
     uint8_t *o = out;
     frame_header_encode(o, len);
-    if (len)
-        memcpy(o + FRAME_HEADER_SIZE, payload, len);
+    if (len) memcpy(o + FRAME_HEADER_SIZE, payload, len);
     return (long)(FRAME_HEADER_SIZE + len);
 }

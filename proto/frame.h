@@ -57,14 +57,14 @@ typedef struct frame {
  * initialise with frame_decoder_init(), release with frame_decoder_free().
  * The fields are private. */
 typedef struct frame_decoder {
-    size_t max_frame;     /* largest payload accepted */
-    uint8_t hdr[4];       /* header bytes gathered so far */
-    size_t have_hdr;      /* valid bytes in hdr, 0..4 */
-    size_t need;          /* payload length N once have_hdr == 4 */
-    uint8_t *buf;         /* gathered payload of a split frame; malloc'd, may be NULL */
-    size_t cap;           /* bytes allocated at buf, <= max_frame */
-    size_t have_payload;  /* payload bytes gathered in buf */
-    bool failed;          /* a frame over max_frame was announced */
+    size_t max_frame;    /* largest payload accepted */
+    uint8_t hdr[4];      /* header bytes gathered so far */
+    size_t have_hdr;     /* valid bytes in hdr, 0..4 */
+    size_t need;         /* payload length N once have_hdr == 4 */
+    uint8_t *buf;        /* gathered payload of a split frame; malloc'd, may be NULL */
+    size_t cap;          /* bytes allocated at buf, <= max_frame */
+    size_t have_payload; /* payload bytes gathered in buf */
+    bool failed;         /* a frame over max_frame was announced */
 } frame_decoder_t;
 
 /* Looks for one whole frame at the start of buf[0..len).

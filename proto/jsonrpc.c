@@ -23,8 +23,7 @@ void jrpc__free(void *p)
 {
     json_malloc_t m;
     json_free_t f;
-    if (!p)
-        return;
+    if (!p) return;
     json_get_alloc_funcs(&m, &f);
     f(p);
 }
@@ -42,22 +41,17 @@ char *jrpc__strndup(const char *s, size_t len)
 jrpc_t *jrpc_new(const jrpc_limits_t *limits)
 {
     jrpc_t *rpc = jrpc__alloc(sizeof *rpc);
-    if (!rpc)
-        return NULL;
+    if (!rpc) return NULL;
     memset(rpc, 0, sizeof *rpc);
-    if (limits)
-        rpc->limits = *limits;
-    if (!rpc->limits.max_depth)
-        rpc->limits.max_depth = JRPC_DEFAULT_MAX_DEPTH;
-    if (!rpc->limits.max_batch)
-        rpc->limits.max_batch = JRPC_DEFAULT_MAX_BATCH;
+    if (limits) rpc->limits = *limits;
+    if (!rpc->limits.max_depth) rpc->limits.max_depth = JRPC_DEFAULT_MAX_DEPTH;
+    if (!rpc->limits.max_batch) rpc->limits.max_batch = JRPC_DEFAULT_MAX_BATCH;
     return rpc;
 }
 
 void jrpc_free(jrpc_t *rpc)
 {
-    if (!rpc)
-        return;
+    if (!rpc) return;
     for (size_t i = 0; i < rpc->n; i++)
         jrpc__free(rpc->methods[i].name);
     jrpc__free(rpc->methods);
@@ -68,33 +62,26 @@ static const jrpc__method *jrpc__lookup(const jrpc_t *rpc, const char *name, siz
 {
     for (size_t i = 0; i < rpc->n; i++) {
         const jrpc__method *m = &rpc->methods[i];
-        if (strlen(m->name) == len && memcmp(m->name, name, len) == 0)
-            return m;
+        if (strlen(m->name) == len && memcmp(m->name, name, len) == 0) return m;
     }
     return NULL;
 }
 
-int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata,
-                  unsigned flags)
+int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata, unsigned flags)
 {
-    if (!rpc || !name || !fn)
-        return -EINVAL;
-    if (jrpc__lookup(rpc, name, strlen(name)))
-        return -EEXIST;
+    if (!rpc || !name || !fn) return -EINVAL;
+    if (jrpc__lookup(rpc, name, strlen(name))) return -EEXIST;
     if (rpc->n == rpc->cap) {
         size_t cap = rpc->cap ? rpc->cap * 2 : 16;
         jrpc__method *m = jrpc__alloc(cap * sizeof *m);
-        if (!m)
-            return -ENOMEM;
-        if (rpc->n)
-            memcpy(m, rpc->methods, rpc->n * sizeof *m);
+        if (!m) return -ENOMEM;
+        if (rpc->n) memcpy(m, rpc->methods, rpc->n * sizeof *m);
         jrpc__free(rpc->methods);
         rpc->methods = m;
         rpc->cap = cap;
     }
     char *copy = jrpc__strndup(name, strlen(name));
-    if (!copy)
-        return -ENOMEM;
+    if (!copy) return -ENOMEM;
     rpc->methods[rpc->n++] = (jrpc__method){copy, fn, udata, flags};
     return 0;
 }
@@ -143,8 +130,7 @@ static const char *request_problem(json_t *req)
     if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0 ||
         json_string_length(v) != 3)
         return "'jsonrpc' must be \"2.0\"";
-    if (!json_is_string(json_object_get(req, "method")))
-        return "'method' must be a string";
+    if (!json_is_string(json_object_get(req, "method"))) return "'method' must be a string";
     v = json_object_get(req, "params");
     if (v && !json_is_array(v) && !json_is_object(v))
         return "'params' must be an array or an object";
@@ -158,8 +144,7 @@ static int entry_fill(jrpc_msg_t *msg, jrpc_call_t *call, json_t *req, const cha
 {
     call->msg = msg;
     if (!json_is_object(req)) {
-        if (!(call->id = jrpc__strndup("null", 4)))
-            return -ENOMEM;
+        if (!(call->id = jrpc__strndup("null", 4))) return -ENOMEM;
         jrpc_call_error(call, JRPC_INVALID_REQUEST, NULL,
                         json_string("a request must be an object"));
         return 0;
@@ -168,11 +153,9 @@ static int entry_fill(jrpc_msg_t *msg, jrpc_call_t *call, json_t *req, const cha
     bool id_ok = !id || json_is_string(id) || json_is_number(id) || json_is_null(id);
     const char *problem = id_ok ? request_problem(req) : "'id' must be a string, a number or null";
     if (id && id_ok) {
-        if (entry_set_id(call, text, span, id) < 0)
-            return -ENOMEM;
+        if (entry_set_id(call, text, span, id) < 0) return -ENOMEM;
     } else if (problem) {
-        if (!(call->id = jrpc__strndup("null", 4)))
-            return -ENOMEM;
+        if (!(call->id = jrpc__strndup("null", 4))) return -ENOMEM;
     } else {
         call->notification = true;
     }
@@ -187,8 +170,7 @@ static int entry_fill(jrpc_msg_t *msg, jrpc_call_t *call, json_t *req, const cha
     if (!m)
         jrpc_call_error(call, JRPC_METHOD_NOT_FOUND, NULL, NULL);
     else if ((m->flags & JRPC_PERSISTENT) && !msg->ctx.persistent)
-        jrpc_call_error(call, JRPC_NEEDS_PERSISTENT, "method needs a persistent connection",
-                        NULL);
+        jrpc_call_error(call, JRPC_NEEDS_PERSISTENT, "method needs a persistent connection", NULL);
     else {
         call->method = m;
         msg->run[msg->nrun++] = call;
@@ -211,8 +193,7 @@ static int msg_split(jrpc_msg_t *msg, const char *text, size_t len)
     msg->run = jrpc__alloc(n * sizeof *msg->run);
     jrpc__span *spans = jrpc__alloc(n * sizeof *spans);
     int rc = -ENOMEM;
-    if (!msg->entries || !msg->run || !spans)
-        goto out;
+    if (!msg->entries || !msg->run || !spans) goto out;
     memset(msg->entries, 0, n * sizeof *msg->entries);
     msg->nentries = n;
     bool have_spans = true;
@@ -236,12 +217,10 @@ int jrpc_msg_parse(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *
 {
     jrpc_msg_t *msg = jrpc__alloc(sizeof *msg);
     *out = NULL;
-    if (!msg)
-        return -ENOMEM;
+    if (!msg) return -ENOMEM;
     memset(msg, 0, sizeof *msg);
     msg->rpc = rpc;
-    if (ctx)
-        msg->ctx = *ctx;
+    if (ctx) msg->ctx = *ctx;
     int rc;
     if (jrpc__too_deep(text, len, rpc->limits.max_depth)) {
         rc = msg_whole_error(msg, JRPC_INVALID_REQUEST, json_string("nesting too deep"));
@@ -272,9 +251,15 @@ done:
     return 0;
 }
 
-size_t jrpc_msg_ncalls(const jrpc_msg_t *msg) { return msg->nrun; }
+size_t jrpc_msg_ncalls(const jrpc_msg_t *msg)
+{
+    return msg->nrun;
+}
 
-jrpc_call_t *jrpc_msg_call(jrpc_msg_t *msg, size_t i) { return i < msg->nrun ? msg->run[i] : NULL; }
+jrpc_call_t *jrpc_msg_call(jrpc_msg_t *msg, size_t i)
+{
+    return i < msg->nrun ? msg->run[i] : NULL;
+}
 
 void jrpc_call_run(jrpc_call_t *call)
 {
@@ -282,8 +267,7 @@ void jrpc_call_run(jrpc_call_t *call)
     int rc = call->method->fn(call, call->params, &result);
     if (call->has_error || rc < 0) {
         json_decref(result);
-        if (!call->has_error)
-            jrpc_call_error(call, JRPC_INTERNAL_ERROR, NULL, NULL);
+        if (!call->has_error) jrpc_call_error(call, JRPC_INTERNAL_ERROR, NULL, NULL);
     } else {
         call->result = result;
     }
@@ -292,8 +276,7 @@ void jrpc_call_run(jrpc_call_t *call)
 
 void jrpc_msg_free(jrpc_msg_t *msg)
 {
-    if (!msg)
-        return;
+    if (!msg) return;
     for (size_t i = 0; i < msg->nentries; i++) {
         jrpc_call_t *c = &msg->entries[i];
         jrpc__free(c->id);
@@ -313,8 +296,7 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     jrpc_msg_t *msg;
     *reply = NULL;
     int rc = jrpc_msg_parse(rpc, text, len, ctx, &msg);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     for (size_t i = 0; i < jrpc_msg_ncalls(msg); i++)
         jrpc_call_run(jrpc_msg_call(msg, i));
     rc = jrpc_msg_reply(msg, reply, reply_len);
@@ -322,7 +304,10 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     return rc;
 }
 
-const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call) { return &call->msg->ctx; }
+const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call)
+{
+    return &call->msg->ctx;
+}
 
 void *jrpc_call_udata(const jrpc_call_t *call)
 {
@@ -334,4 +319,7 @@ const char *jrpc_call_method(const jrpc_call_t *call)
     return call->method ? call->method->name : NULL;
 }
 
-bool jrpc_call_is_notification(const jrpc_call_t *call) { return call->notification; }
+bool jrpc_call_is_notification(const jrpc_call_t *call)
+{
+    return call->notification;
+}

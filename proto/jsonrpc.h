@@ -79,7 +79,7 @@ enum {
 
 /* Flags for the jrpc_param_*() getters. */
 enum {
-    JRPC_OPTIONAL = 0,      /* absent (or null) is fine: returns 0 */
+    JRPC_OPTIONAL = 0,       /* absent (or null) is fine: returns 0 */
     JRPC_REQUIRED = 1u << 0, /* absent: -32602 "missing param 'NAME'" */
 };
 
@@ -124,8 +124,7 @@ void jrpc_free(jrpc_t *rpc);
  * jrpc_call_udata(); flags is a mix of JRPC_PERSISTENT.
  * Returns 0, -EEXIST when the name is taken, -EINVAL when name or fn is
  * NULL, -ENOMEM. */
-int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata,
-                  unsigned flags);
+int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata, unsigned flags);
 
 /* Parses message text[0..len) (need not be NUL-terminated; the engine keeps
  * no pointer into it) received on transport ctx (copied; may be NULL for a
@@ -156,8 +155,8 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 /* Frees a message, its calls and their results. NULL is fine. */
 void jrpc_msg_free(jrpc_msg_t *msg);
 
-/* Frees a text from jrpc_msg_reply(), jrpc_handle() or
- * jrpc_notification_encode(). NULL is fine. */
+/* Frees a text from jrpc_msg_reply(), jrpc_handle(),
+ * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */
 void jrpc_reply_free(char *reply);
 
 /* Parse, run every call in order on this thread, assemble: the convenience
@@ -170,6 +169,12 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
  * owned by the caller (free with jrpc_reply_free()) or NULL when out of
  * memory or params is not an array or object. */
 char *jrpc_notification_encode(const char *method, json_t *params, size_t *len);
+
+/* Encodes a reply for an error outside any message, with id null, such as
+ * the -32005 "too large" the framed-TCP transport sends before closing.
+ * message NULL gives the standard text. Returns a text owned by the caller
+ * (free with jrpc_reply_free()) or NULL when out of memory. */
+char *jrpc_error_encode(int code, const char *message, size_t *len);
 
 /* --- For handlers --- */
 
@@ -207,8 +212,7 @@ int jrpc_param_str(jrpc_call_t *call, json_t *params, const char *name, unsigned
                    const char **out, size_t *len);
 int jrpc_param_int(jrpc_call_t *call, json_t *params, const char *name, unsigned flags,
                    json_int_t *out);
-int jrpc_param_bool(jrpc_call_t *call, json_t *params, const char *name, unsigned flags,
-                    bool *out);
+int jrpc_param_bool(jrpc_call_t *call, json_t *params, const char *name, unsigned flags, bool *out);
 int jrpc_param_object(jrpc_call_t *call, json_t *params, const char *name, unsigned flags,
                       json_t **out);
 int jrpc_param_array(jrpc_call_t *call, json_t *params, const char *name, unsigned flags,

@@ -21,10 +21,8 @@ static int lookup(jrpc_call_t *call, json_t *params, const char *name, unsigned 
         return -EINVAL;
     }
     *v = params ? json_object_get(params, name) : NULL;
-    if (*v && !json_is_null(*v))
-        return 1;
-    if (!(flags & JRPC_REQUIRED))
-        return 0;
+    if (*v && !json_is_null(*v)) return 1;
+    if (!(flags & JRPC_REQUIRED)) return 0;
     if (*v)
         jrpc_call_errorf(call, JRPC_INVALID_PARAMS, "param '%s' must be %s", name, what);
     else
@@ -44,13 +42,10 @@ int jrpc_param_str(jrpc_call_t *call, json_t *params, const char *name, unsigned
     static const char what[] = "a string";
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
-    if (rc <= 0)
-        return rc;
-    if (!json_is_string(v))
-        return wrong_type(call, name, what);
+    if (rc <= 0) return rc;
+    if (!json_is_string(v)) return wrong_type(call, name, what);
     *out = json_string_value(v);
-    if (len)
-        *len = json_string_length(v);
+    if (len) *len = json_string_length(v);
     return 1;
 }
 
@@ -60,8 +55,7 @@ int jrpc_param_int(jrpc_call_t *call, json_t *params, const char *name, unsigned
     static const char what[] = "an integer";
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
-    if (rc <= 0)
-        return rc;
+    if (rc <= 0) return rc;
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
         return 1;
@@ -78,16 +72,13 @@ int jrpc_param_int(jrpc_call_t *call, json_t *params, const char *name, unsigned
     return wrong_type(call, name, what);
 }
 
-int jrpc_param_bool(jrpc_call_t *call, json_t *params, const char *name, unsigned flags,
-                    bool *out)
+int jrpc_param_bool(jrpc_call_t *call, json_t *params, const char *name, unsigned flags, bool *out)
 {
     static const char what[] = "a boolean";
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
-    if (rc <= 0)
-        return rc;
-    if (!json_is_boolean(v))
-        return wrong_type(call, name, what);
+    if (rc <= 0) return rc;
+    if (!json_is_boolean(v)) return wrong_type(call, name, what);
     *out = json_is_true(v);
     return 1;
 }
@@ -98,10 +89,8 @@ int jrpc_param_object(jrpc_call_t *call, json_t *params, const char *name, unsig
     static const char what[] = "an object";
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
-    if (rc <= 0)
-        return rc;
-    if (!json_is_object(v))
-        return wrong_type(call, name, what);
+    if (rc <= 0) return rc;
+    if (!json_is_object(v)) return wrong_type(call, name, what);
     *out = v;
     return 1;
 }
@@ -112,10 +101,8 @@ int jrpc_param_array(jrpc_call_t *call, json_t *params, const char *name, unsign
     static const char what[] = "an array";
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
-    if (rc <= 0)
-        return rc;
-    if (!json_is_array(v))
-        return wrong_type(call, name, what);
+    if (rc <= 0) return rc;
+    if (!json_is_array(v)) return wrong_type(call, name, what);
     *out = v;
     return 1;
 }

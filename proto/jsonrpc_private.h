@@ -33,17 +33,17 @@ struct jrpc {
 };
 
 struct jrpc_call {
-    jrpc_msg_t *msg;              /* the message holding this call */
-    const jrpc__method *method;   /* the handler to run; NULL when answered at parse time */
-    json_t *params;               /* borrowed from msg->root; NULL when absent */
-    char *id;                     /* raw id text to echo, owned; NULL for a notification */
-    bool notification;            /* no "id": never answered */
-    bool ran;                     /* jrpc_call_run() finished */
-    json_t *result;               /* handler's result, owned; NULL means null */
-    bool has_error;               /* the reply is an error */
-    int err_code;                 /* its code */
-    char *err_msg;                /* owned; NULL gives the standard text for err_code */
-    json_t *err_data;             /* owned; NULL leaves "data" out */
+    jrpc_msg_t *msg;            /* the message holding this call */
+    const jrpc__method *method; /* the handler to run; NULL when answered at parse time */
+    json_t *params;             /* borrowed from msg->root; NULL when absent */
+    char *id;                   /* raw id text to echo, owned; NULL for a notification */
+    bool notification;          /* no "id": never answered */
+    bool ran;                   /* jrpc_call_run() finished */
+    json_t *result;             /* handler's result, owned; NULL means null */
+    bool has_error;             /* the reply is an error */
+    int err_code;               /* its code */
+    char *err_msg;              /* owned; NULL gives the standard text for err_code */
+    json_t *err_data;           /* owned; NULL leaves "data" out */
 };
 
 struct jrpc_msg {

@@ -18,17 +18,28 @@
 const char *jrpc__code_text(int code)
 {
     switch (code) {
-    case JRPC_PARSE_ERROR: return "Parse error";
-    case JRPC_INVALID_REQUEST: return "Invalid Request";
-    case JRPC_METHOD_NOT_FOUND: return "Method not found";
-    case JRPC_INVALID_PARAMS: return "Invalid params";
-    case JRPC_INTERNAL_ERROR: return "Internal error";
-    case JRPC_NEEDS_PERSISTENT: return "Needs a persistent connection";
-    case JRPC_NICK_TAKEN: return "Nick taken";
-    case JRPC_NOT_JOINED: return "Not joined";
-    case JRPC_RATE_LIMITED: return "Rate limited";
-    case JRPC_TOO_LARGE: return "Too large";
-    default: return "Server error";
+    case JRPC_PARSE_ERROR:
+        return "Parse error";
+    case JRPC_INVALID_REQUEST:
+        return "Invalid Request";
+    case JRPC_METHOD_NOT_FOUND:
+        return "Method not found";
+    case JRPC_INVALID_PARAMS:
+        return "Invalid params";
+    case JRPC_INTERNAL_ERROR:
+        return "Internal error";
+    case JRPC_NEEDS_PERSISTENT:
+        return "Needs a persistent connection";
+    case JRPC_NICK_TAKEN:
+        return "Nick taken";
+    case JRPC_NOT_JOINED:
+        return "Not joined";
+    case JRPC_RATE_LIMITED:
+        return "Rate limited";
+    case JRPC_TOO_LARGE:
+        return "Too large";
+    default:
+        return "Server error";
     }
 }
 
@@ -66,8 +77,7 @@ typedef struct tbuf {
 
 static void tb_add(tbuf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
+    if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->len + n + 1)
@@ -78,8 +88,7 @@ static void tb_add(tbuf *b, const char *s, size_t n)
             *b = (tbuf){.failed = true};
             return;
         }
-        if (b->len)
-            memcpy(np, b->p, b->len);
+        if (b->len) memcpy(np, b->p, b->len);
         jrpc__free(b->p);
         b->p = np;
         b->cap = cap;
@@ -89,7 +98,10 @@ static void tb_add(tbuf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-static void tb_str(tbuf *b, const char *s) { tb_add(b, s, strlen(s)); }
+static void tb_str(tbuf *b, const char *s)
+{
+    tb_add(b, s, strlen(s));
+}
 
 /* Appends the JSON encoding of v (borrowed; NULL writes null). */
 static void tb_json(tbuf *b, json_t *v)
@@ -150,38 +162,33 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
     tbuf b = {0};
     size_t answered = 0;
     *reply = NULL;
-    if (len)
-        *len = 0;
-    if (msg->batch)
-        tb_str(&b, "[");
+    if (len) *len = 0;
+    if (msg->batch) tb_str(&b, "[");
     for (size_t i = 0; i < msg->nentries; i++) {
         const jrpc_call_t *call = &msg->entries[i];
-        if (call->notification)
-            continue;
-        if (answered++)
-            tb_str(&b, ",");
+        if (call->notification) continue;
+        if (answered++) tb_str(&b, ",");
         tb_reply(&b, call);
     }
-    if (msg->batch)
-        tb_str(&b, "]");
-    if (b.failed)
-        return -ENOMEM;
+    if (msg->batch) tb_str(&b, "]");
+    if (b.failed) return -ENOMEM;
     if (answered == 0) {
         jrpc__free(b.p);
         return 0;
     }
     *reply = b.p;
-    if (len)
-        *len = b.len;
+    if (len) *len = b.len;
     return 1;
 }
 
-void jrpc_reply_free(char *reply) { jrpc__free(reply); }
+void jrpc_reply_free(char *reply)
+{
+    jrpc__free(reply);
+}
 
 char *jrpc_notification_encode(const char *method, json_t *params, size_t *len)
 {
-    if (params && !json_is_array(params) && !json_is_object(params))
-        return NULL;
+    if (params && !json_is_array(params) && !json_is_object(params)) return NULL;
     json_t *m = json_string(method);
     tbuf b = {0};
     tb_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
@@ -196,9 +203,19 @@ char *jrpc_notification_encode(const char *method, json_t *params, size_t *len)
         tb_json(&b, params);
     }
     tb_str(&b, "}");
-    if (b.failed)
-        return NULL;
-    if (len)
-        *len = b.len;
+    if (b.failed) return NULL;
+    if (len) *len = b.len;
+    return b.p;
+}
+
+char *jrpc_error_encode(int code, const char *message, size_t *len)
+{
+    jrpc_call_t call = {.id = (char *)"null"}; /* borrowed: not freed here */
+    tbuf b = {0};
+    jrpc_call_error(&call, code, message, NULL);
+    tb_reply(&b, &call);
+    jrpc__free(call.err_msg);
+    if (b.failed) return NULL;
+    if (len) *len = b.len;
     return b.p;
 }

@@ -30,8 +30,7 @@ bool jrpc__too_deep(const char *s, size_t len, size_t max)
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return true;
+            if (++depth > max) return true;
         } else if ((c == ']' || c == '}') && depth > 0) {
             depth--;
         }
@@ -39,7 +38,10 @@ bool jrpc__too_deep(const char *s, size_t len, size_t max)
     return false;
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 static size_t skip_ws(const char *s, size_t end, size_t i)
 {
@@ -63,18 +65,15 @@ static size_t skip_string(const char *s, size_t end, size_t i)
 /* Returns the index after the value starting at s[i], or SCAN_BAD. */
 static size_t skip_value(const char *s, size_t end, size_t i)
 {
-    if (i >= end)
-        return SCAN_BAD;
-    if (s[i] == '"')
-        return skip_string(s, end, i);
+    if (i >= end) return SCAN_BAD;
+    if (s[i] == '"') return skip_string(s, end, i);
     if (s[i] == '[' || s[i] == '{') {
         size_t depth = 0;
         while (i < end) {
             char c = s[i];
             if (c == '"') {
                 i = skip_string(s, end, i);
-                if (i == SCAN_BAD)
-                    return SCAN_BAD;
+                if (i == SCAN_BAD) return SCAN_BAD;
                 continue;
             }
             if (c == '[' || c == '{')
@@ -102,23 +101,17 @@ jrpc__span jrpc__trim(const char *s, size_t len)
 int jrpc__array_items(const char *s, jrpc__span a, jrpc__span *spans, size_t n)
 {
     size_t end = a.off + a.len, i = a.off, k = 0;
-    if (i >= end || s[i] != '[')
-        return -EINVAL;
+    if (i >= end || s[i] != '[') return -EINVAL;
     i = skip_ws(s, end, i + 1);
-    if (i < end && s[i] == ']')
-        return n == 0 ? 0 : -EINVAL;
+    if (i < end && s[i] == ']') return n == 0 ? 0 : -EINVAL;
     for (;;) {
         size_t e = skip_value(s, end, i);
-        if (e == SCAN_BAD || k == n)
-            return -EINVAL;
+        if (e == SCAN_BAD || k == n) return -EINVAL;
         spans[k++] = (jrpc__span){i, e - i};
         i = skip_ws(s, end, e);
-        if (i >= end)
-            return -EINVAL;
-        if (s[i] == ']')
-            return k == n ? 0 : -EINVAL;
-        if (s[i] != ',')
-            return -EINVAL;
+        if (i >= end) return -EINVAL;
+        if (s[i] == ']') return k == n ? 0 : -EINVAL;
+        if (s[i] != ',') return -EINVAL;
         i = skip_ws(s, end, i + 1);
     }
 }
@@ -128,8 +121,7 @@ static bool key_is_id(const char *s, jrpc__span k)
 {
     const char *raw = s + k.off + 1;
     size_t rlen = k.len - 2;
-    if (!memchr(raw, '\\', rlen))
-        return rlen == 2 && raw[0] == 'i' && raw[1] == 'd';
+    if (!memchr(raw, '\\', rlen)) return rlen == 2 && raw[0] == 'i' && raw[1] == 'd';
     json_t *v = json_loadb(s + k.off, k.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     bool is = v && json_is_string(v) && json_string_length(v) == 2 &&
               memcmp(json_string_value(v), "id", 2) == 0;
@@ -141,36 +133,27 @@ int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id)
 {
     size_t end = obj.off + obj.len, i = obj.off;
     int found = 0;
-    if (i >= end || s[i] != '{')
-        return -EINVAL;
+    if (i >= end || s[i] != '{') return -EINVAL;
     i = skip_ws(s, end, i + 1);
-    if (i < end && s[i] == '}')
-        return 0;
+    if (i < end && s[i] == '}') return 0;
     for (;;) {
-        if (i >= end || s[i] != '"')
-            return -EINVAL;
+        if (i >= end || s[i] != '"') return -EINVAL;
         size_t ke = skip_string(s, end, i);
-        if (ke == SCAN_BAD)
-            return -EINVAL;
+        if (ke == SCAN_BAD) return -EINVAL;
         jrpc__span key = {i, ke - i};
         i = skip_ws(s, end, ke);
-        if (i >= end || s[i] != ':')
-            return -EINVAL;
+        if (i >= end || s[i] != ':') return -EINVAL;
         i = skip_ws(s, end, i + 1);
         size_t ve = skip_value(s, end, i);
-        if (ve == SCAN_BAD)
-            return -EINVAL;
+        if (ve == SCAN_BAD) return -EINVAL;
         if (key_is_id(s, key)) {
             *id = (jrpc__span){i, ve - i};
             found = 1; /* keep going: the last duplicate wins, as in jansson */
         }
         i = skip_ws(s, end, ve);
-        if (i >= end)
-            return -EINVAL;
-        if (s[i] == '}')
-            return found;
-        if (s[i] != ',')
-            return -EINVAL;
+        if (i >= end) return -EINVAL;
+        if (s[i] == '}') return found;
+        if (s[i] != ',') return -EINVAL;
         i = skip_ws(s, end, i + 1);
     }
 }

@@ -13,12 +13,12 @@
 
 /* What came out of a decoder: the payloads, concatenated, and their sizes. */
 typedef struct sink {
-    uint8_t bytes[1 << 16]; /* payloads one after the other */
-    size_t used;            /* bytes filled */
+    uint8_t bytes[1 << 16];  /* payloads one after the other */
+    size_t used;             /* bytes filled */
     size_t lens[MAX_FRAMES]; /* length of each frame, 0 = heartbeat */
-    size_t n;               /* frames received */
-    int err;                /* first negative result, 0 if none */
-    size_t max_cap;         /* largest gathering buffer seen */
+    size_t n;                /* frames received */
+    int err;                 /* first negative result, 0 if none */
+    size_t max_cap;          /* largest gathering buffer seen */
 } sink;
 
 /* Feeds data[0..len) to d as one read, collecting every frame in s. */
@@ -28,8 +28,7 @@ static void feed(frame_decoder_t *d, sink *s, const uint8_t *data, size_t len)
         size_t used = 0;
         frame_t f;
         int r = frame_decoder_decode(d, data, len, &used, &f);
-        if (d->cap > s->max_cap)
-            s->max_cap = d->cap;
+        if (d->cap > s->max_cap) s->max_cap = d->cap;
         if (used > len) {
             s->err = -1000;
             return;
@@ -41,8 +40,7 @@ static void feed(frame_decoder_t *d, sink *s, const uint8_t *data, size_t len)
             return;
         }
         if (r == FRAME_NEED_MORE) {
-            if (len != 0)
-                s->err = -1001; /* must have consumed everything */
+            if (len != 0) s->err = -1001; /* must have consumed everything */
             return;
         }
         if ((r == FRAME_HEARTBEAT) != (f.len == 0) || s->n == MAX_FRAMES) {
@@ -72,15 +70,12 @@ static size_t build(uint8_t *out, const size_t *lens, size_t n)
 /* 1 if s holds exactly the frames build() made from lens. */
 static int matches(const sink *s, const size_t *lens, size_t n)
 {
-    if (s->err || s->n != n)
-        return 0;
+    if (s->err || s->n != n) return 0;
     size_t o = 0;
     for (size_t k = 0; k < n; k++) {
-        if (s->lens[k] != lens[k])
-            return 0;
+        if (s->lens[k] != lens[k]) return 0;
         for (size_t j = 0; j < lens[k]; j++)
-            if (s->bytes[o++] != (uint8_t)(k * 31 + j))
-                return 0;
+            if (s->bytes[o++] != (uint8_t)(k * 31 + j)) return 0;
     }
     return 1;
 }
@@ -166,8 +161,7 @@ static void test_coalesced_zero_copy(void)
         size_t used;
         frame_t f;
         int r = frame_decoder_decode(&d, p, left, &used, &f);
-        if (r == FRAME_NEED_MORE)
-            break;
+        if (r == FRAME_NEED_MORE) break;
         CHECK(r == FRAME_PAYLOAD || r == FRAME_HEARTBEAT);
         CHECK(k < MIXED_N);
         CHECK_EQ_INT(f.len, mixed_lens[k]);
@@ -333,8 +327,7 @@ static void test_random_fragmentation(void)
         while (off < total) {
             size_t span = RAND() % 2 ? 8 : 1500;
             size_t piece = 1 + RAND() % span;
-            if (piece > total - off)
-                piece = total - off;
+            if (piece > total - off) piece = total - off;
             feed(&d, &s, stream + off, piece);
             off += piece;
         }
@@ -359,4 +352,7 @@ static const test_case cases[] = {
     {0},
 };
 
-int main(int argc, char **argv) { return test_main(argc, argv, cases); }
+int main(int argc, char **argv)
+{
+    return test_main(argc, argv, cases);
+}

@@ -152,8 +152,7 @@ static int m_whoami(jrpc_call_t *call, json_t *params, json_t **result)
 static jrpc_t *make_rpc(const jrpc_limits_t *limits)
 {
     jrpc_t *rpc = jrpc_new(limits);
-    if (!rpc)
-        return NULL;
+    if (!rpc) return NULL;
     static const struct {
         const char *name;
         jrpc_handler_fn fn;
@@ -174,8 +173,8 @@ static jrpc_t *make_rpc(const jrpc_limits_t *limits)
         {"whoami", m_whoami, 0},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (jrpc_register(rpc, table[i].name, table[i].fn, (void *)"the-udata",
-                          table[i].flags) != 0) {
+        if (jrpc_register(rpc, table[i].name, table[i].fn, (void *)"the-udata", table[i].flags) !=
+            0) {
             jrpc_free(rpc);
             return NULL;
         }
@@ -191,22 +190,18 @@ static char *read_file(const char *dir, const char *name, size_t *len)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     for (;;) {
-        if (n + 4096 + 1 > cap)
-            buf = realloc(buf, cap *= 2);
+        if (n + 4096 + 1 > cap) buf = realloc(buf, cap *= 2);
         size_t r = fread(buf + n, 1, 4096, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
     }
     fclose(f);
     buf[n] = 0;
-    if (len)
-        *len = n;
+    if (len) *len = n;
     return buf;
 }
 
@@ -223,8 +218,7 @@ static json_t *load_json(const char *text, size_t len, json_error_t *err)
 static bool blank(const char *s)
 {
     for (; *s; s++)
-        if (!strchr(" \t\r\n", *s))
-            return false;
+        if (!strchr(" \t\r\n", *s)) return false;
     return true;
 }
 
@@ -299,8 +293,7 @@ static void test_case_folders(void)
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 512)
-        if (e->d_name[0] != '.')
-            names[n++] = strdup(e->d_name);
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
     closedir(d);
     qsort(names, n, sizeof names[0], cmp_names);
     jrpc_t *rpc = make_rpc(NULL);
@@ -340,9 +333,20 @@ static const char *ask(jrpc_t *rpc, const char *text, const jrpc_ctx_t *ctx)
 static void test_ids_exact_text(void)
 {
     static const char *ids[] = {
-        "1",        "-0",       "1e3",      "1E+3",     "1.50",   "-12.5e-3", "0.1",
-        "123456789012345678901234567890", "-9223372036854775809", "\"abc\"",
-        "\"\\u00e9\\n\"", "\"\"", "null", "\"\\u0000\"",
+        "1",
+        "-0",
+        "1e3",
+        "1E+3",
+        "1.50",
+        "-12.5e-3",
+        "0.1",
+        "123456789012345678901234567890",
+        "-9223372036854775809",
+        "\"abc\"",
+        "\"\\u00e9\\n\"",
+        "\"\"",
+        "null",
+        "\"\\u0000\"",
     };
     jrpc_t *rpc = make_rpc(NULL);
     CHECK(rpc);
@@ -352,8 +356,8 @@ static void test_ids_exact_text(void)
         snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":%s}", ids[i]);
         CHECK_EQ_STR(ask(rpc, req, NULL), want);
         /* The same inside a batch, next to an entry that is not an object. */
-        snprintf(req, sizeof req,
-                 "[ 7 , {\"id\" :%s,\"method\":\"nope\",\"jsonrpc\":\"2.0\"} ]", ids[i]);
+        snprintf(req, sizeof req, "[ 7 , {\"id\" :%s,\"method\":\"nope\",\"jsonrpc\":\"2.0\"} ]",
+                 ids[i]);
         snprintf(want, sizeof want,
                  "[{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid "
                  "Request\",\"data\":\"a request must be an object\"},\"id\":null},"
@@ -522,16 +526,17 @@ static void test_limits_as_parameters(void)
     jrpc_limits_t lim = {.max_depth = 3, .max_batch = 2};
     jrpc_t *rpc = make_rpc(&lim);
     CHECK(rpc);
-    CHECK_EQ_STR(ask(rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[1]],\"id\":1}",
-                     NULL),
-                 "{\"jsonrpc\":\"2.0\",\"result\":[[1]],\"id\":1}");
-    CHECK_EQ_STR(ask(rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[[1]]],\"id\":1}",
-                     NULL),
-                 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid "
-                 "Request\",\"data\":\"nesting too deep\"},\"id\":null}");
+    CHECK_EQ_STR(
+        ask(rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[1]],\"id\":1}", NULL),
+        "{\"jsonrpc\":\"2.0\",\"result\":[[1]],\"id\":1}");
+    CHECK_EQ_STR(
+        ask(rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[[1]]],\"id\":1}", NULL),
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid "
+        "Request\",\"data\":\"nesting too deep\"},\"id\":null}");
     /* Brackets inside strings do not count. */
-    CHECK_EQ_STR(ask(rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"[[[{{\\\"\"],"
-                          "\"id\":1}",
+    CHECK_EQ_STR(ask(rpc,
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"[[[{{\\\"\"],"
+                     "\"id\":1}",
                      NULL),
                  "{\"jsonrpc\":\"2.0\",\"result\":[\"[[[{{\\\"\"],\"id\":1}");
     const char *two = "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1},"
@@ -539,9 +544,10 @@ static void test_limits_as_parameters(void)
     CHECK_EQ_STR(ask(rpc, two, NULL), "[{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":1},"
                                       "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":2}]");
     atomic_store(&notified, 0);
-    CHECK_EQ_STR(ask(rpc, "[{\"jsonrpc\":\"2.0\",\"method\":\"update\"},"
-                          "{\"jsonrpc\":\"2.0\",\"method\":\"update\"},"
-                          "{\"jsonrpc\":\"2.0\",\"method\":\"update\"}]",
+    CHECK_EQ_STR(ask(rpc,
+                     "[{\"jsonrpc\":\"2.0\",\"method\":\"update\"},"
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"update\"},"
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"update\"}]",
                      NULL),
                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid "
                  "Request\",\"data\":\"batch too long\"},\"id\":null}");
@@ -634,23 +640,114 @@ static void test_notification_encode(void)
     t = jrpc_notification_encode("ping", NULL, NULL);
     CHECK_EQ_STR(t, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}");
     jrpc_reply_free(t);
+    t = jrpc_error_encode(JRPC_TOO_LARGE, NULL, &len);
+    CHECK_EQ_STR(t, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":\"Too "
+                    "large\"},\"id\":null}");
+    CHECK_EQ_INT(len, strlen(t));
+    jrpc_reply_free(t);
+    t = jrpc_error_encode(JRPC_TOO_LARGE, "frame over 1048576 bytes", NULL);
+    CHECK_STR_CONTAINS(t, "\"message\":\"frame over 1048576 bytes\"");
+    jrpc_reply_free(t);
     json_t *bad = json_integer(1);
     CHECK(jrpc_notification_encode("x", bad, NULL) == NULL);
     json_decref(bad);
 }
 
+static uint32_t rand_next(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) & 0x7fff;
+}
+
+/* The id jansson sees in a single valid request, or NULL. Borrowed. */
+static json_t *plain_request_id(json_t *req)
+{
+    json_t *id = json_object_get(req, "id");
+    if (!json_is_object(req) || !id || !json_is_string(json_object_get(req, "method"))) return NULL;
+    return id;
+}
+
+/* Random edits of valid messages, fixed seed: the engine must answer every
+ * one with well-formed JSON (or nothing), and the raw id it cuts out must be
+ * the id jansson parsed. Under ASan this is also the scanner's memory check. */
+static void test_mutation_fuzz(void)
+{
+    static const char *seeds[] = {
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"a\":[1,\"x\\\"]\"]},\"id\":12}",
+        "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":\"a,b\"},{\"jsonrpc\":\"2.0\","
+        "\"method\":\"update\"},{\"id\":1.5e2,\"method\":\"sum\",\"jsonrpc\":\"2.0\","
+        "\"params\":[1,2]}]",
+        "{ \"id\" : -0.0 , \"jsonrpc\" : \"2.0\" , \"method\" : \"history\" , \"params\" : "
+        "{ \"room\" : \"r\" , \"limit\" : 3 } }",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"\\u0069d\":\"\\u00e9\",\"id\":[]}",
+    };
+    static const char alphabet[] = "[]{}\",:\\ 0123456789eE.-+truefalsnid\x01\xc3\xa9";
+    jrpc_t *rpc = make_rpc(NULL);
+    CHECK(rpc);
+    uint32_t seed = 4242;
+    int rounds = TEST_SCALE(20000);
+    for (int round = 0; round < rounds; round++) {
+        char buf[512];
+        const char *src = seeds[rand_next(&seed) % (sizeof seeds / sizeof seeds[0])];
+        size_t len = strlen(src);
+        memcpy(buf, src, len);
+        int edits = 1 + (int)(rand_next(&seed) % 4);
+        for (int e = 0; e < edits && len > 0; e++) {
+            size_t at = rand_next(&seed) % len;
+            char c = alphabet[rand_next(&seed) % (sizeof alphabet - 1)];
+            switch (rand_next(&seed) % 4) {
+            case 0:
+                buf[at] = c;
+                break; /* replace */
+            case 1:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break; /* delete */
+            case 2:    /* insert */
+                if (len < sizeof buf - 1) {
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = c;
+                    len++;
+                }
+                break;
+            default:
+                len = at;
+                break; /* truncate */
+            }
+        }
+        char *reply = NULL;
+        size_t rlen = 0;
+        int rc = jrpc_handle(rpc, buf, len, NULL, &reply, &rlen);
+        CHECK_MSG(rc == 0 || rc == 1, "round %d: rc %d", round, rc);
+        if (rc == 0) {
+            jrpc_reply_free(reply);
+            continue;
+        }
+        json_error_t err;
+        json_t *got = load_json(reply, rlen, &err);
+        CHECK_MSG(json_is_object(got) || json_is_array(got), "round %d: reply %s", round, reply);
+        json_t *req = load_json(buf, len, &err);
+        json_t *want_id = plain_request_id(req);
+        if (want_id && json_is_object(got) && !json_is_array(req) &&
+            (json_is_string(want_id) || json_is_number(want_id) || json_is_null(want_id))) {
+            json_t *got_id = json_object_get(got, "id");
+            CHECK_MSG(got_id && json_equal(got_id, want_id), "round %d: %.*s -> %s", round,
+                      (int)len, buf, reply);
+        }
+        json_decref(req);
+        json_decref(got);
+        jrpc_reply_free(reply);
+    }
+    jrpc_free(rpc);
+}
+
 static const test_case cases[] = {
-    TEST_CASE(test_case_folders),
-    TEST_CASE(test_ids_exact_text),
-    TEST_CASE(test_big_integer_message),
-    TEST_CASE(test_split_run_assemble_out_of_order),
-    TEST_CASE(test_calls_on_threads),
-    TEST_CASE(test_register),
-    TEST_CASE(test_limits_as_parameters),
-    TEST_CASE(test_context),
-    TEST_CASE(test_params_getters),
-    TEST_CASE(test_notification_encode),
-    {0},
+    TEST_CASE(test_case_folders),         TEST_CASE(test_ids_exact_text),
+    TEST_CASE(test_big_integer_message),  TEST_CASE(test_split_run_assemble_out_of_order),
+    TEST_CASE(test_calls_on_threads),     TEST_CASE(test_register),
+    TEST_CASE(test_limits_as_parameters), TEST_CASE(test_context),
+    TEST_CASE(test_params_getters),       TEST_CASE(test_notification_encode),
+    TEST_CASE(test_mutation_fuzz),        {0},
 };
 
 int main(int argc, char **argv)
