@@ -674,11 +674,11 @@ static void test_mutation_fuzz(void)
 {
     static const char *seeds[] = {
         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"a\":[1,\"x\\\"]\"]},\"id\":12}",
-        "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":\"a,b\"},{\"jsonrpc\":\"2.0\","
-        "\"method\":\"update\"},{\"id\":1.5e2,\"method\":\"sum\",\"jsonrpc\":\"2.0\","
-        "\"params\":[1,2]}]",
-        "{ \"id\" : -0.0 , \"jsonrpc\" : \"2.0\" , \"method\" : \"history\" , \"params\" : "
-        "{ \"room\" : \"r\" , \"limit\" : 3 } }",
+        ("[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":\"a,b\"},{\"jsonrpc\":\"2.0\","
+         "\"method\":\"update\"},{\"id\":1.5e2,\"method\":\"sum\",\"jsonrpc\":\"2.0\","
+         "\"params\":[1,2]}]"),
+        ("{ \"id\" : -0.0 , \"jsonrpc\" : \"2.0\" , \"method\" : \"history\" , \"params\" : "
+         "{ \"room\" : \"r\" , \"limit\" : 3 } }"),
         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"\\u0069d\":\"\\u00e9\",\"id\":[]}",
     };
     static const char alphabet[] = "[]{}\",:\\ 0123456789eE.-+truefalsnid\x01\xc3\xa9";
