@@ -267,18 +267,8 @@ static void newm(goc_p *p, bool spinning)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    /* Ms never take signals meant for the process, except the synchronous
-     * ones (SIGSEGV of a stack overflow). */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t th;
     int rc = pthread_create(&th, &attr, mstart, m);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0)
         goc__throw("newm: pthread_create failed");

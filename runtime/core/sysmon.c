@@ -42,7 +42,7 @@ static int retake(int64_t now)
             uint64_t sw = atomic_load_explicit(&p->nswitch, memory_order_relaxed) +
                           atomic_load_explicit(&p->nyield, memory_order_relaxed);
             uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-            if (p->sysmon_nswitch != sw) {
+            if (p->sysmon_nswitch != sw || p->sysmon_syscallwhen == 0) {
                 p->sysmon_nswitch = sw;
                 p->sysmon_syscallwhen = now; /* last switch seen */
             } else if (now - p->sysmon_syscallwhen >= FORCE_PREEMPT_NS) {
@@ -52,7 +52,7 @@ static int retake(int64_t now)
                     report_hog(p, id, (now - p->sysmon_syscallwhen) / 1000000);
                 }
             }
-            if (p->sysmon_schedtick != t) {
+            if (p->sysmon_schedtick != t || p->sysmon_schedwhen == 0) {
                 p->sysmon_schedtick = t;
                 p->sysmon_schedwhen = now;
             } else if (now - p->sysmon_schedwhen >= FORCE_PREEMPT_NS) {

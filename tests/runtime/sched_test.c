@@ -680,7 +680,7 @@ static void child_sigquit(void)
     gate *gp = &gt;
     goc_go(blocked_forever, &gp, sizeof gp);
     goc_sleep(1000000);
-    kill(getpid(), SIGQUIT);
+    raise(SIGQUIT); /* delivered to this thread, an M */
     for (int i = 0; i < 1000; i++)
         goc_sleep(1000000);
 }
