@@ -23,6 +23,7 @@
 
 bool goc__retake_syscall(goc_p *p);
 void goc__wake_idle(void);
+void goc__netpoll_sysmon(int64_t now);
 
 static void report_hog(goc_p *p, int64_t id, int64_t ms)
 {
@@ -98,6 +99,7 @@ static void *sysmon(void *arg)
             idle = 0;
         else
             idle++;
+        goc__netpoll_sysmon(now);
         int64_t next = goc__timers_next();
         if (next != 0 && next + 1000000 < now)
             goc__wake_idle();
