@@ -35,8 +35,6 @@
 
 #include "runq.h"
 
-extern void (*goc__netpoll_hook)(int64_t delay, goc__glist *out);
-extern void (*goc__netpoll_break_hook)(void);
 
 static uv_loop_t loop;
 static uv_async_t wake_async;   /* breaks a blocked uv_run */
@@ -267,8 +265,8 @@ static void net_init(void)
         goc_fatal("netpoll: uv_loop_init failed");
     uv_async_init(&loop, &wake_async, on_wake);
     uv_timer_init(&loop, &poll_timer);
-    goc__netpoll_break_hook = netpoll_break;
-    goc__netpoll_hook = netpoll;
+    atomic_store(&goc__netpoll_break_hook, netpoll_break);
+    atomic_store(&goc__netpoll_hook, netpoll);
 }
 
 void goc__net_init(void)
