@@ -41,7 +41,7 @@ static int ncpu(void)
 }
 
 /* Go's sync_runtime_canSpin (GO_FACTS 4.6). */
-static bool can_spin(int iter)
+bool goc__sync_can_spin(int iter)
 {
     if (iter >= ACTIVE_SPIN || ncpu() <= 1 ||
         goc_procs() <= goc__npidle() + goc__nmspinning() + 1)
@@ -57,7 +57,7 @@ static void lock_slow(goc_mutex *m)
     int iter = 0;
     int32_t old = LOAD_RELAXED(&m->state);
     for (;;) {
-        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && can_spin(iter)) {
+        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && goc__sync_can_spin(iter)) {
             /* Tell Unlock not to wake a waiter: we are awake and trying. */
             if (!awoke && (old & MUTEX_WOKEN) == 0 && (old >> MUTEX_WAITER_SHIFT) != 0 &&
                 CAS_ACQREL(&m->state, &old, old | MUTEX_WOKEN))

@@ -106,6 +106,9 @@ void goc__notify_list_wait(goc__notify_list *l, uint32_t t);
 void goc__notify_list_notify_one(goc__notify_list *l);
 void goc__notify_list_notify_all(goc__notify_list *l);
 
+/* Go's canSpin for Mutex (GO_FACTS 4.6), mutex.c. */
+bool goc__sync_can_spin(int iter);
+
 /* ---- counters (stats.c) ------------------------------------------------ */
 
 enum {
