@@ -383,3 +383,17 @@ goc_context *goc_context_with_value(goc_context *parent, const void *key, void *
     c->val = value;
     return c;
 }
+
+int goc__context_nchildren(goc_context *c)
+{
+    if (!is_cancelable(c))
+        return 0;
+    int n = 0;
+    goc__lock_acquire(&c->mu);
+    for (goc_context *ch = c->children; ch != NULL; ch = ch->sib_next)
+        n++;
+    goc__lock_release(&c->mu);
+    return n;
+}
+
+int32_t goc__context_refs(goc_context *c) { return LOAD_ACQ(&c->refs); }

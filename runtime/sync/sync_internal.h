@@ -109,6 +109,12 @@ void goc__notify_list_notify_all(goc__notify_list *l);
 /* Go's canSpin for Mutex (GO_FACTS 4.6), mutex.c. */
 bool goc__sync_can_spin(int iter);
 
+/* Context introspection for tests (context.c): registered children, and
+ * the reference count. */
+struct goc_context;
+int goc__context_nchildren(struct goc_context *c);
+int32_t goc__context_refs(struct goc_context *c);
+
 /* ---- counters (stats.c) ------------------------------------------------ */
 
 enum {
