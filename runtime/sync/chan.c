@@ -149,7 +149,8 @@ static void sudog_init(goc_sudog *sg, goc_chan *c, void *elem)
 goc_g *goc__chan_send_direct(goc_chan *c, goc_sudog *sg, const void *ep)
 {
     if (sg->elem != NULL) {
-        memcpy(sg->elem, ep, c->elemsize);
+        if (c->elemsize != 0)
+            memcpy(sg->elem, ep, c->elemsize);
         sg->elem = NULL;
     }
     goc_g *gp = sg->g;
@@ -160,7 +161,14 @@ goc_g *goc__chan_send_direct(goc_chan *c, goc_sudog *sg, const void *ep)
 
 goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
 {
-    if (c->dataqsiz == 0) {
+    if (c->elemsize == 0) {
+        /* nothing to copy; for buffered, indices move as below */
+        if (c->dataqsiz != 0) {
+            if (++c->recvx == c->dataqsiz)
+                c->recvx = 0;
+            c->sendx = c->recvx;
+        }
+    } else if (c->dataqsiz == 0) {
         if (ep != NULL)
             memcpy(ep, sg->elem, c->elemsize);
     } else {
@@ -183,7 +191,8 @@ goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
 
 void goc__chan_buf_put(goc_chan *c, const void *ep)
 {
-    memcpy(goc__chanbuf(c, c->sendx), ep, c->elemsize);
+    if (c->elemsize != 0)
+        memcpy(goc__chanbuf(c, c->sendx), ep, c->elemsize);
     if (++c->sendx == c->dataqsiz)
         c->sendx = 0;
     STORE_RELAXED(&c->qcount, c->qcount + 1);
@@ -192,9 +201,10 @@ void goc__chan_buf_put(goc_chan *c, const void *ep)
 void goc__chan_buf_get(goc_chan *c, void *ep)
 {
     char *qp = goc__chanbuf(c, c->recvx);
-    if (ep != NULL)
+    if (ep != NULL && c->elemsize != 0)
         memcpy(ep, qp, c->elemsize);
-    memset(qp, 0, c->elemsize);
+    if (c->elemsize != 0)
+        memset(qp, 0, c->elemsize);
     if (++c->recvx == c->dataqsiz)
         c->recvx = 0;
     STORE_RELAXED(&c->qcount, c->qcount - 1);

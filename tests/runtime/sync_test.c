@@ -121,7 +121,7 @@ static void test_3_4_semrelease_handoff(void)
     goc__semacquire(&s, false, "test");
     /* Hand-off: the count goes straight to the waiter, who runs at once
      * (we yielded to it), so the releaser cannot take it back. */
-    int order[1];
+    int order[2];
     _Atomic int n = 0;
     sem_waiter w = {&s, false, 0, order, &n, 0};
     uint64_t base = sema_parks();
