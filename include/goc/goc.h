@@ -3,5 +3,6 @@
 #define GOC_GOC_H
 
 #include "goc/sched.h"
+#include "goc/net.h"
 
 #endif

@@ -9,14 +9,18 @@
 static _Atomic uint32_t poll_key;
 
 /* The network layer's hooks (runtime/net/netpoll.c sets them). */
-void (*goc__netpoll_hook)(int64_t delay, goc__glist *out);
-void (*goc__netpoll_break_hook)(void);
-_Atomic int64_t goc__netpoll_nwait;
+_Atomic goc__netpoll_fn goc__netpoll_hook;
+_Atomic goc__netpoll_break_fn goc__netpoll_break_hook;
+_Atomic int64_t goc__netpoll_nwait;    /* goroutines parked on I/O or signals */
+_Atomic int64_t goc__netpoll_npending; /* requests queued for the poller */
+static _Atomic int64_t lastpoll;       /* when the poller last ran */
 
 void goc__netpoll(int64_t delay, goc__glist *out)
 {
-    if (goc__netpoll_hook) {
-        goc__netpoll_hook(delay, out);
+    goc__netpoll_fn hook = atomic_load(&goc__netpoll_hook);
+    if (hook) {
+        hook(delay, out);
+        atomic_store_explicit(&lastpoll, goc__nanotime(), memory_order_relaxed);
         return;
     }
     if (delay == 0)
@@ -29,8 +33,9 @@ void goc__netpoll(int64_t delay, goc__glist *out)
 
 void goc__netpoll_break(void)
 {
-    if (goc__netpoll_break_hook) {
-        goc__netpoll_break_hook();
+    goc__netpoll_break_fn brk = atomic_load(&goc__netpoll_break_hook);
+    if (brk) {
+        brk();
         return;
     }
     atomic_store(&poll_key, 1);
@@ -39,5 +44,18 @@ void goc__netpoll_break(void)
 
 int64_t goc__netpoll_waiters(void)
 {
-    return atomic_load_explicit(&goc__netpoll_nwait, memory_order_relaxed);
+    return atomic_load_explicit(&goc__netpoll_nwait, memory_order_relaxed) +
+           atomic_load_explicit(&goc__netpoll_npending, memory_order_relaxed);
+}
+
+/* sysmon: poll without blocking if goroutines wait on I/O and nobody has
+ * polled for 10 ms (every P busy). */
+void goc__netpoll_sysmon(int64_t now)
+{
+    if (!atomic_load(&goc__netpoll_hook) || goc__netpoll_waiters() == 0 ||
+        now - atomic_load_explicit(&lastpoll, memory_order_relaxed) < 10 * 1000000)
+        return;
+    goc__glist l = {0};
+    goc__netpoll(0, &l);
+    goc__ready_list(&l);
 }

@@ -208,6 +208,7 @@ struct goc_p {
     _Atomic bool preempt;    /* sysmon: serve the queue before runnext next time */
     /* counters, written by the owner, read by anyone */
     _Atomic uint64_t nswitch, nspawn, nsteal, nexit;
+    _Atomic uint64_t nyield; /* yield points passed without a switch */
 } __attribute__((aligned(GOC_CACHELINE)));
 
 /* A list of Gs linked through schedlink. */
@@ -310,6 +311,11 @@ void goc__timer_wake(int64_t when);
 /* Blocks up to delay ns (-1: forever, 0: not at all) for I/O readiness and
  * adds the goroutines it makes runnable to out. */
 void goc__netpoll(int64_t delay, goc__glist *out);
+/* The network layer plugs its poller in here (runtime/net). */
+typedef void (*goc__netpoll_fn)(int64_t delay, goc__glist *out);
+typedef void (*goc__netpoll_break_fn)(void);
+extern _Atomic goc__netpoll_fn goc__netpoll_hook;
+extern _Atomic goc__netpoll_break_fn goc__netpoll_break_hook;
 /* Wakes an M blocked in goc__netpoll. */
 void goc__netpoll_break(void);
 /* Goroutines (or outside threads) that I/O may still wake. */

@@ -267,18 +267,8 @@ static void newm(goc_p *p, bool spinning)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    /* Ms never take signals meant for the process, except the synchronous
-     * ones (SIGSEGV of a stack overflow). */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t th;
     int rc = pthread_create(&th, &attr, mstart, m);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0)
         goc__throw("newm: pthread_create failed");
@@ -497,6 +487,8 @@ static void do_switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void 
     m->post_arg = arg;
     m->curg = to;
     to->m = m;
+    if (m->p && to->is_g0)
+        atomic_store_explicit(&m->p->curg_id, 0, memory_order_relaxed);
     if (m->p)
         atomic_store_explicit(&m->p->nswitch,
                               atomic_load_explicit(&m->p->nswitch, memory_order_relaxed) + 1,
@@ -624,8 +616,12 @@ void goc__yield_local(void)
         return;
     bool inherit;
     goc_g *next = pick_local(m, &inherit);
-    if (!next)
+    if (!next) {
+        atomic_store_explicit(&m->p->nyield,
+                              atomic_load_explicit(&m->p->nyield, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         return;
+    }
     atomic_store(&g->status, GOC_GRUNNABLE);
     execute_prep(m, next, inherit);
     goc__switch(m, g, next, post_yield, NULL);
@@ -748,9 +744,16 @@ int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_si
         return argsize > (stack_size ? stack_size : goc__sched_.stack_size) / 4 ? -EINVAL
                                                                                : -ENOMEM;
     int64_t id = g->id;
-    goc__runqput(m->p, g, true);
+    goc_p *p = m->p;
+    goc__runqput(p, g, true);
     if (goc__sched_.main_started)
         wakep();
+    /* Back-pressure: a spawner that has filled its P's queue runs some of
+     * that work before making more, instead of piling up goroutines (and
+     * their stacks) faster than the Ps can run them. Spawning is a yield
+     * point only then. */
+    if (goc__runq_len(p) >= GOC_RUNQ_SIZE - 1)
+        goc__yield_local();
     return id;
 }
 

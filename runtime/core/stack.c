@@ -139,6 +139,11 @@ static goc_g *carve(char *lo, size_t size, bool guarded)
     st->guarded = guarded;
     st->single = false;
     g->stack = st;
+#if GOC_ASAN
+    /* LeakSanitizer must see pointers held on goroutine stacks; the guard
+     * page below is left out (reading it faults). */
+    __lsan_register_root_region(lo, size);
+#endif
     atomic_store(&g->status, GOC_GDEAD);
     return g;
 }
@@ -149,9 +154,6 @@ static void *map_region(size_t len)
                    -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-#if GOC_ASAN
-    __lsan_register_root_region(p, len);
-#endif
     return p;
 }
 
@@ -272,7 +274,7 @@ void goc__stack_put(goc_p *p, goc_g *g)
         if (s)
             atomic_store(&s->live, 0);
 #if GOC_ASAN
-        __lsan_unregister_root_region(base, len);
+        __lsan_unregister_root_region((char *)base + GUARD, len - GUARD);
 #endif
         munmap(base, len);
         atomic_fetch_sub(&nmapped, 1);

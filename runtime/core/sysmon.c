@@ -23,6 +23,7 @@
 
 bool goc__retake_syscall(goc_p *p);
 void goc__wake_idle(void);
+void goc__netpoll_sysmon(int64_t now);
 
 static void report_hog(goc_p *p, int64_t id, int64_t ms)
 {
@@ -39,19 +40,20 @@ static int retake(int64_t now)
         goc_p *p = goc__sched_.allp[i];
         uint32_t s = atomic_load(&p->status);
         if (s == GOC_PRUNNING) {
-            uint64_t sw = atomic_load_explicit(&p->nswitch, memory_order_relaxed);
+            uint64_t sw = atomic_load_explicit(&p->nswitch, memory_order_relaxed) +
+                          atomic_load_explicit(&p->nyield, memory_order_relaxed);
             uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-            if (p->sysmon_nswitch != sw) {
+            if (p->sysmon_nswitch != sw || p->sysmon_syscallwhen == 0) {
                 p->sysmon_nswitch = sw;
                 p->sysmon_syscallwhen = now; /* last switch seen */
             } else if (now - p->sysmon_syscallwhen >= FORCE_PREEMPT_NS) {
                 int64_t id = atomic_load_explicit(&p->curg_id, memory_order_relaxed);
-                if (id != p->hog_reported) {
+                if (id != 0 && id != p->hog_reported) {
                     p->hog_reported = id;
                     report_hog(p, id, (now - p->sysmon_syscallwhen) / 1000000);
                 }
             }
-            if (p->sysmon_schedtick != t) {
+            if (p->sysmon_schedtick != t || p->sysmon_schedwhen == 0) {
                 p->sysmon_schedtick = t;
                 p->sysmon_schedwhen = now;
             } else if (now - p->sysmon_schedwhen >= FORCE_PREEMPT_NS) {
@@ -97,6 +99,7 @@ static void *sysmon(void *arg)
             idle = 0;
         else
             idle++;
+        goc__netpoll_sysmon(now);
         int64_t next = goc__timers_next();
         if (next != 0 && next + 1000000 < now)
             goc__wake_idle();

@@ -1,0 +1,319 @@
+/* tcp.c: goroutine-blocking TCP (goc/net.h) over the netpoller.
+ *
+ * A goc_conn and a goc_listener are a goc__pollfd: every call takes a
+ * reference for its duration, so a close from another goroutine wakes the
+ * call (-EBADF) without freeing memory under it; the loop closes the
+ * descriptor and frees it once the last reference is gone.
+ */
+#include "goc/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netpoll.h"
+
+struct goc_conn {
+    goc__pollfd pd;
+};
+
+struct goc_listener {
+    goc__pollfd pd;
+};
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "localhost:PORT". */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || !colon[1])
+        return -EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -EINVAL;
+    char host[64];
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof host)
+        return -EINVAL;
+    memcpy(host, addr, hl);
+    host[hl] = 0;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return -EINVAL;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *s6;
+        return 0;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+        return -EINVAL;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    *len = sizeof *s4;
+    return 0;
+}
+
+static int format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    int port;
+    int n;
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+        n = snprintf(buf, len, "[%s]:%d", host, port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+        n = snprintf(buf, len, "%s:%d", host, port);
+    }
+    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+static int sock_addr(int fd, bool peer, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
+                  : getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (rc != 0)
+        return -errno;
+    return format_addr(&ss, buf, len);
+}
+
+/* ---- listening ------------------------------------------------------------------- */
+
+int goc_listen_tcp(const char *addr, int backlog, goc_listener **out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int rc = parse_addr(addr, &ss, &sl);
+    if (rc)
+        return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+        listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    goc__pollfd *pd = goc__pollfd_new(fd);
+    if (!pd) {
+        close(fd);
+        return -ENOMEM;
+    }
+    *out = (goc_listener *)pd;
+    return 0;
+}
+
+int goc_accept(goc_listener *l, goc_conn **out)
+{
+    goc__pollfd *pd = &l->pd;
+    if (!goc__pollfd_acquire(pd))
+        return -EBADF;
+    int rc;
+    for (;;) {
+        int fd = accept4(pd->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            goc__pollfd *cpd = goc__pollfd_new(fd);
+            if (!cpd) {
+                close(fd);
+                rc = -ENOMEM;
+                break;
+            }
+            *out = (goc_conn *)cpd;
+            rc = 0;
+            break;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            rc = -errno;
+            break;
+        }
+        rc = goc__pollfd_wait(pd, 'r');
+        if (rc)
+            break;
+    }
+    goc__pollfd_release(pd);
+    return rc;
+}
+
+int goc_listener_close(goc_listener *l)
+{
+    goc__pollfd_wake(&l->pd, -EBADF, true);
+    goc__pollfd_release(&l->pd);
+    return 0;
+}
+
+int goc_listener_addr(goc_listener *l, char *buf, size_t len)
+{
+    return sock_addr(l->pd.fd, false, buf, len);
+}
+
+/* ---- dialing ---------------------------------------------------------------------- */
+
+int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int rc = parse_addr(addr, &ss, &sl);
+    if (rc)
+        return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    goc__pollfd *pd = goc__pollfd_new(fd);
+    if (!pd) {
+        close(fd);
+        return -ENOMEM;
+    }
+    rc = 0;
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        if (errno != EINPROGRESS) {
+            rc = -errno;
+        } else {
+            if (timeout_ns > 0)
+                goc__pollfd_set_deadline(pd, 'w', goc__nanotime() + timeout_ns);
+            rc = goc__pollfd_wait(pd, 'w');
+            if (rc == 0) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                rc = -err;
+            }
+            goc__pollfd_set_deadline(pd, 'w', 0);
+        }
+    }
+    if (rc) {
+        goc__pollfd_release(pd);
+        return rc;
+    }
+    *out = (goc_conn *)pd;
+    return 0;
+}
+
+/* ---- reading and writing ------------------------------------------------------------ */
+
+ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
+{
+    goc__pollfd *pd = &c->pd;
+    if (!goc__pollfd_acquire(pd))
+        return -EBADF;
+    ssize_t rc;
+    for (;;) {
+        rc = goc__pollfd_check(pd, 'r');
+        if (rc)
+            break;
+        rc = read(pd->fd, buf, len);
+        if (rc >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            rc = -errno;
+            break;
+        }
+        rc = goc__pollfd_wait(pd, 'r');
+        if (rc)
+            break;
+    }
+    goc__pollfd_release(pd);
+    return rc;
+}
+
+ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len)
+{
+    goc__pollfd *pd = &c->pd;
+    if (!goc__pollfd_acquire(pd))
+        return -EBADF;
+    size_t done = 0;
+    ssize_t rc = 0;
+    while (done < len) {
+        rc = goc__pollfd_check(pd, 'w');
+        if (rc)
+            break;
+        ssize_t n = send(pd->fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+        if (n >= 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            rc = -errno;
+            break;
+        }
+        rc = goc__pollfd_wait(pd, 'w');
+        if (rc)
+            break;
+    }
+    goc__pollfd_release(pd);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+int goc_conn_set_read_deadline(goc_conn *c, int64_t deadline)
+{
+    goc__pollfd_set_deadline(&c->pd, 'r', deadline);
+    return 0;
+}
+
+int goc_conn_set_write_deadline(goc_conn *c, int64_t deadline)
+{
+    goc__pollfd_set_deadline(&c->pd, 'w', deadline);
+    return 0;
+}
+
+void goc_conn_cancel(goc_conn *c)
+{
+    goc__pollfd_wake(&c->pd, -ECANCELED, false);
+}
+
+int goc_conn_close_write(goc_conn *c)
+{
+    return shutdown(c->pd.fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+int goc_conn_close(goc_conn *c)
+{
+    goc__pollfd_wake(&c->pd, -EBADF, true);
+    goc__pollfd_release(&c->pd);
+    return 0;
+}
+
+int goc_conn_local_addr(goc_conn *c, char *buf, size_t len)
+{
+    return sock_addr(c->pd.fd, false, buf, len);
+}
+
+int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len)
+{
+    return sock_addr(c->pd.fd, true, buf, len);
+}
+
+int goc_conn_fd(goc_conn *c)
+{
+    return c->pd.fd;
+}

@@ -1,0 +1,414 @@
+/* net_test.c: goroutine-blocking TCP over the libuv netpoller: echo over
+ * loopback, many connections, partial reads, half-close, deadlines,
+ * cancellation, close waking a blocked reader, dial errors, signals. */
+#define TEST_IMPLEMENTATION
+#include "test.h"
+
+#include <goc/net.h>
+#include <goc/sched.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "runtime.h"
+
+typedef struct latch {
+    goc__lock l;
+    int64_t count;
+    goc_g *waiter;
+} latch;
+
+static void latch_done(latch *la)
+{
+    goc__lock_acquire(&la->l);
+    goc_g *g = NULL;
+    if (--la->count == 0) {
+        g = la->waiter;
+        la->waiter = NULL;
+    }
+    goc__lock_release(&la->l);
+    if (g)
+        goc__ready(g, true);
+}
+
+static void latch_wait(latch *la)
+{
+    goc__lock_acquire(&la->l);
+    if (la->count == 0) {
+        goc__lock_release(&la->l);
+        return;
+    }
+    la->waiter = goc__getg();
+    goc__park_unlock(&la->l, "latch");
+}
+
+/* ---- an echo server ------------------------------------------------------------- */
+
+static void echo_conn(void *p)
+{
+    goc_conn *c = *(goc_conn **)p;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = goc_conn_read(c, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        if (goc_conn_write(c, buf, (size_t)n) < 0)
+            break;
+    }
+    goc_conn_close(c);
+}
+
+typedef struct server {
+    goc_listener *l;
+    char addr[64];
+    latch done;
+} server;
+
+static void accept_loop(void *p)
+{
+    server *s = *(server **)p;
+    for (;;) {
+        goc_conn *c;
+        if (goc_accept(s->l, &c) != 0)
+            break;
+        goc_go(echo_conn, &c, sizeof c);
+    }
+    latch_done(&s->done);
+}
+
+static int server_start(server *s)
+{
+    int rc = goc_listen_tcp("127.0.0.1:0", 1024, &s->l);
+    if (rc)
+        return rc;
+    goc_listener_addr(s->l, s->addr, sizeof s->addr);
+    s->done.count = 1;
+    server *sp = s;
+    goc_go(accept_loop, &sp, sizeof sp);
+    return 0;
+}
+
+static void server_stop(server *s)
+{
+    goc_listener_close(s->l);
+    latch_wait(&s->done);
+}
+
+static ssize_t read_full(goc_conn *c, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = goc_conn_read(c, buf + got, len - got);
+        if (n <= 0)
+            return n < 0 ? n : (ssize_t)got;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static void test_echo_roundtrip(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    CHECK(strncmp(s.addr, "127.0.0.1:", 10) == 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 1000000000, &c), 0);
+    char local[64], remote[64];
+    CHECK_EQ_INT(goc_conn_remote_addr(c, remote, sizeof remote), 0);
+    CHECK_EQ_STR(remote, s.addr);
+    CHECK_EQ_INT(goc_conn_local_addr(c, local, sizeof local), 0);
+    CHECK_EQ_INT(goc_conn_write(c, "hello, goroutines", 17), 17);
+    char buf[32] = {0};
+    CHECK_EQ_INT(read_full(c, buf, 17), 17);
+    CHECK_EQ_STR(buf, "hello, goroutines");
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+static void test_large_transfer_both_ways(void)
+{
+    /* 4 MiB through the echo: writes block on a full socket buffer while
+     * the reader drains, so both directions park and wake many times. */
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    size_t n = 4 << 20;
+    char *out = malloc(n), *in = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(i * 7 + (i >> 13));
+    typedef struct {
+        goc_conn *c;
+        char *buf;
+        size_t n;
+        ssize_t got;
+        latch la;
+    } rd;
+    rd r = {c, in, n, 0, {.count = 1}};
+    rd *rp = &r;
+    void reader(void *);
+    goc_go(reader, &rp, sizeof rp);
+    CHECK_EQ_INT(goc_conn_write(c, out, n), (ssize_t)n);
+    latch_wait(&r.la);
+    CHECK_EQ_INT(r.got, (ssize_t)n);
+    CHECK(memcmp(in, out, n) == 0);
+    free(out);
+    free(in);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+void reader(void *p)
+{
+    struct {
+        goc_conn *c;
+        char *buf;
+        size_t n;
+        ssize_t got;
+        latch la;
+    } *r = *(void **)p;
+    r->got = read_full(r->c, r->buf, r->n);
+    latch_done(&r->la);
+}
+
+typedef struct client_arg {
+    const char *addr;
+    int rounds;
+    _Atomic int *errors;
+    latch *la;
+} client_arg;
+
+static void client(void *p)
+{
+    client_arg *a = p;
+    goc_conn *c;
+    if (goc_dial_tcp(a->addr, 5000000000LL, &c) != 0) {
+        atomic_fetch_add(a->errors, 1);
+        latch_done(a->la);
+        return;
+    }
+    char msg[64], buf[64];
+    for (int i = 0; i < a->rounds; i++) {
+        int len = snprintf(msg, sizeof msg, "message %d from %lld", i, (long long)goc_id());
+        if (goc_conn_write(c, msg, (size_t)len) != len || read_full(c, buf, (size_t)len) != len ||
+            memcmp(msg, buf, (size_t)len) != 0) {
+            atomic_fetch_add(a->errors, 1);
+            break;
+        }
+    }
+    goc_conn_close(c);
+    latch_done(a->la);
+}
+
+static void test_many_connections(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    int n = TEST_SCALE(2000);
+    if (n < 20)
+        n = 20;
+    _Atomic int errors = 0;
+    latch la = {.count = n};
+    client_arg a = {s.addr, 10, &errors, &la};
+    for (int i = 0; i < n; i++)
+        goc_go_copy(client, &a);
+    latch_wait(&la);
+    CHECK_EQ_INT(atomic_load(&errors), 0);
+    goc_net_stats st;
+    goc_net_stats_read(&st);
+    CHECK(st.polls > 0);
+    server_stop(&s);
+}
+
+static void test_half_close(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    CHECK_EQ_INT(goc_conn_write(c, "bye", 3), 3);
+    CHECK_EQ_INT(goc_conn_close_write(c), 0);
+    char buf[8];
+    CHECK_EQ_INT(read_full(c, buf, 3), 3);
+    /* the server saw EOF, closed, and we see EOF too */
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), 0);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+static void test_read_deadline(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    int64_t t0 = goc_nanotime();
+    goc_conn_set_read_deadline(c, t0 + 30 * 1000000);
+    char buf[8];
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), -ETIMEDOUT);
+    int64_t dt = goc_nanotime() - t0;
+    CHECK_MSG(dt >= 30 * 1000000 && dt < 2000 * 1000000LL, "waited %lld ns", (long long)dt);
+    /* still expired until the deadline moves */
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), -ETIMEDOUT);
+    goc_conn_set_read_deadline(c, 0);
+    CHECK_EQ_INT(goc_conn_write(c, "x", 1), 1);
+    CHECK_EQ_INT(goc_conn_read(c, buf, 1), 1);
+    /* a deadline in the past fails at once */
+    goc_conn_set_read_deadline(c, goc_nanotime() - 1);
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), -ETIMEDOUT);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+typedef struct blocked_read {
+    goc_conn *c;
+    ssize_t rc;
+    latch la;
+} blocked_read;
+
+static void block_in_read(void *p)
+{
+    blocked_read *b = *(blocked_read **)p;
+    char buf[8];
+    b->rc = goc_conn_read(b->c, buf, sizeof buf);
+    latch_done(&b->la);
+}
+
+static void test_cancel_wakes_reader(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    blocked_read b = {c, 1, {.count = 1}};
+    blocked_read *bp = &b;
+    goc_go(block_in_read, &bp, sizeof bp);
+    goc_sleep(20 * 1000000);
+    goc_conn_cancel(c);
+    latch_wait(&b.la);
+    CHECK_EQ_INT(b.rc, -ECANCELED);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+static void test_close_wakes_reader(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    blocked_read b = {c, 1, {.count = 1}};
+    blocked_read *bp = &b;
+    goc_go(block_in_read, &bp, sizeof bp);
+    goc_sleep(20 * 1000000);
+    goc_conn_close(c);
+    latch_wait(&b.la);
+    CHECK_EQ_INT(b.rc, -EBADF);
+    server_stop(&s);
+}
+
+static void test_dial_errors(void)
+{
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp("not an address", 0, &c), -EINVAL);
+    CHECK_EQ_INT(goc_dial_tcp("127.0.0.1:99999", 0, &c), -EINVAL);
+    /* a port nobody listens on */
+    goc_listener *l;
+    CHECK_EQ_INT(goc_listen_tcp("127.0.0.1:0", 1, &l), 0);
+    char addr[64];
+    goc_listener_addr(l, addr, sizeof addr);
+    goc_listener_close(l);
+    goc_sleep(5 * 1000000);
+    CHECK_EQ_INT(goc_dial_tcp(addr, 1000000000, &c), -ECONNREFUSED);
+}
+
+static void test_listen_address_in_use(void)
+{
+    goc_listener *a, *b;
+    CHECK_EQ_INT(goc_listen_tcp("127.0.0.1:0", 16, &a), 0);
+    char addr[64];
+    goc_listener_addr(a, addr, sizeof addr);
+    CHECK_EQ_INT(goc_listen_tcp(addr, 16, &b), -EADDRINUSE);
+    goc_listener_close(a);
+}
+
+static void test_ipv6_loopback(void)
+{
+    goc_listener *l;
+    int rc = goc_listen_tcp("[::1]:0", 16, &l);
+    if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
+        printf("# no IPv6 loopback here\n");
+        return;
+    }
+    CHECK_EQ_INT(rc, 0);
+    char addr[64];
+    goc_listener_addr(l, addr, sizeof addr);
+    CHECK(strncmp(addr, "[::1]:", 6) == 0);
+    goc_listener_close(l);
+}
+
+static void test_signal_wait(void)
+{
+    static const int sigs[] = {SIGUSR1, SIGUSR2};
+    typedef struct {
+        int got;
+        latch la;
+    } sw;
+    sw w = {0, {.count = 1}};
+    sw *wp = &w;
+    void waiter(void *);
+    goc_go(waiter, &wp, sizeof wp);
+    goc_sleep(20 * 1000000);
+    raise(SIGUSR2);
+    latch_wait(&w.la);
+    CHECK_EQ_INT(w.got, SIGUSR2);
+    (void)sigs;
+}
+
+void waiter(void *p)
+{
+    static const int sigs[] = {SIGUSR1, SIGUSR2};
+    struct {
+        int got;
+        latch la;
+    } *w = *(void **)p;
+    w->got = goc_signal_wait(sigs, 2);
+    latch_done(&w->la);
+}
+
+static void test_idle_io_is_not_deadlock(void)
+{
+    /* A goroutine blocked reading a socket for a while is not a deadlock:
+     * I/O may still wake it. (A deadlock would exit the process.) */
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    goc_conn_set_read_deadline(c, goc_nanotime() + 50 * 1000000);
+    char buf[4];
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), -ETIMEDOUT);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+static const test_case cases[] = {
+    TEST_CASE(test_echo_roundtrip),
+    TEST_CASE(test_large_transfer_both_ways),
+    TEST_CASE(test_many_connections),
+    TEST_CASE(test_half_close),
+    TEST_CASE(test_read_deadline),
+    TEST_CASE(test_cancel_wakes_reader),
+    TEST_CASE(test_close_wakes_reader),
+    TEST_CASE(test_dial_errors),
+    TEST_CASE(test_listen_address_in_use),
+    TEST_CASE(test_ipv6_loopback),
+    TEST_CASE(test_signal_wait),
+    TEST_CASE(test_idle_io_is_not_deadlock),
+    {0},
+};
+
+GOC_MAIN(argc, argv)
+{
+    return test_main(argc, argv, cases);
+}
