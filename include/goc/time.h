@@ -1,0 +1,81 @@
+/* goc/time.h: timers and tickers that deliver on channels, as Go's
+ * time.NewTimer, time.After and time.NewTicker; usable in goc_select.
+ *
+ * Durations and times are int64_t nanoseconds on the monotonic clock
+ * (goc_nanotime). Each timer or ticker owns a buffered channel of capacity 1
+ * carrying an int64_t: the goc_nanotime() at which it fired. As in Go 1.23
+ * and later, Stop and Reset discard a value that was delivered but not yet
+ * received, so no stale value is seen after they return; a ticker drops
+ * ticks for a receiver that falls behind.
+ *
+ * Ownership: the caller owns the returned object and frees it with
+ * goc_timer_free / goc_ticker_free once no goroutine is blocked on (or will
+ * select on) its channel. The channel is the object's: never pass it to
+ * goc_chan_free or goc_chan_close. Freeing stops the timer; a callback
+ * already running keeps the memory alive until it finishes.
+ */
+#ifndef GOC_TIME_H
+#define GOC_TIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "goc/chan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOC_NANOSECOND INT64_C(1)
+#define GOC_MICROSECOND INT64_C(1000)
+#define GOC_MILLISECOND INT64_C(1000000)
+#define GOC_SECOND INT64_C(1000000000)
+
+typedef struct goc_timer goc_timer;
+typedef struct goc_ticker goc_ticker;
+
+/* Starts a timer that sends the current time on its channel once d has
+ * elapsed (d <= 0: as soon as possible). Returns the timer, owned by the
+ * caller; aborts on memory exhaustion. */
+goc_timer *goc_timer_new(int64_t d);
+
+/* time.After: the same object; select on goc_timer_chan(t), then free t. */
+goc_timer *goc_after(int64_t d);
+
+/* The timer's channel (Go's t.C): owned by t, valid until goc_timer_free. */
+goc_chan *goc_timer_chan(goc_timer *t);
+
+/* Prevents the timer from firing. Returns true if the call stopped it
+ * (it had not fired, or its value had not been received yet), false if it
+ * had already expired and been received, or was stopped. */
+bool goc_timer_stop(goc_timer *t);
+
+/* Re-arms the timer to fire d from now. Returns true if it was active (as
+ * goc_timer_stop would have). */
+bool goc_timer_reset(goc_timer *t, int64_t d);
+
+/* Stops and frees t (NULL: no-op). */
+void goc_timer_free(goc_timer *t);
+
+/* Starts a ticker sending the current time every d. Panics "non-positive
+ * interval for NewTicker" if d <= 0. Returns the ticker, owned by the
+ * caller. */
+goc_ticker *goc_ticker_new(int64_t d);
+
+/* The ticker's channel (Go's t.C), owned by the ticker. */
+goc_chan *goc_ticker_chan(goc_ticker *t);
+
+/* Stops the ticker: no tick is sent after it returns. */
+void goc_ticker_stop(goc_ticker *t);
+
+/* Restarts the ticker with period d, the next tick d from now. Panics
+ * "non-positive interval for Ticker.Reset" if d <= 0. */
+void goc_ticker_reset(goc_ticker *t, int64_t d);
+
+/* Stops and frees t (NULL: no-op). */
+void goc_ticker_free(goc_ticker *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* stats.c: the sync layer's counters.
+ *
+ * Each OS thread increments its own block (no shared cache line on the hot
+ * path); goc_sync_stats_read sums every block. Blocks are allocated on a
+ * thread's first count and never freed (the number of Ms is bounded), so a
+ * reader may walk the list at any time.
+ *
+ * Invariants: a block is written only by its thread (relaxed load + store,
+ * no locked instruction) and read by anyone with relaxed loads; the list
+ * only grows, by a CAS on its head.
+ */
+#include "sync_internal.h"
+
+typedef struct ctr_block {
+    uint64_t v[GOC__CTR_N];  /* counters, written by the owner thread only */
+    struct ctr_block *next;  /* list of every block, immutable once linked */
+} ctr_block;
+
+static ctr_block *blocks; /* atomic: head of the list */
+static __thread ctr_block *my_block;
+
+static ctr_block *block_new(void)
+{
+    ctr_block *b = goc__sync_alloc(sizeof *b);
+    memset(b, 0, sizeof *b);
+    ctr_block *head = LOAD_RELAXED(&blocks);
+    do {
+        b->next = head;
+    } while (!__atomic_compare_exchange_n(&blocks, &head, b, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    my_block = b;
+    return b;
+}
+
+__attribute__((noinline)) void goc__sync_count(int i)
+{
+    ctr_block *b = my_block;
+    if (GOC_UNLIKELY(b == NULL))
+        b = block_new();
+    STORE_RELAXED(&b->v[i], LOAD_RELAXED(&b->v[i]) + 1);
+}
+
+void goc_sync_stats_read(goc_sync_stats *out)
+{
+    uint64_t sum[GOC__CTR_N] = {0};
+    for (ctr_block *b = LOAD_ACQ(&blocks); b != NULL; b = b->next)
+        for (int i = 0; i < GOC__CTR_N; i++)
+            sum[i] += LOAD_RELAXED(&b->v[i]);
+    out->chan_sends = sum[GOC__CTR_SEND];
+    out->chan_recvs = sum[GOC__CTR_RECV];
+    out->chan_closes = sum[GOC__CTR_CLOSE];
+    out->selects = sum[GOC__CTR_SELECT];
+    out->chan_parks = sum[GOC__CTR_CHAN_PARK];
+    out->sema_parks = sum[GOC__CTR_SEMA_PARK];
+    out->mutex_starvations = sum[GOC__CTR_STARVE];
+}

@@ -1,0 +1,189 @@
+/* timechan.c: timers and tickers delivering on channels (Go's time.Timer,
+ * time.After, time.Ticker), on the core's per-P timer heaps.
+ *
+ * A chantimer arms one core timer at a time (one-shot; a ticker re-arms it
+ * from its own callback). Every arming carries seq, the chantimer's
+ * generation at that moment; Stop and Reset bump seq under the lock, so a
+ * callback already on its way (the core could not delete it) finds a stale
+ * seq and does nothing. The send happens under the same lock, and Stop and
+ * Reset drain the channel under it: no stale value survives them.
+ *
+ * Invariants:
+ *  - refs = 1 for the owner + 1 per arming whose callback has not finished
+ *    (the pending one, plus at most a stale one in flight per Stop/Reset).
+ *    The callback drops its arming's reference unless it re-arms (ticker),
+ *    which passes the reference on; a successful goc__timer_del drops it.
+ *  - The core timer is re-armed only under lock, and only while not
+ *    pending (the core clears pp before a one-shot callback runs).
+ */
+#include "goc/time.h"
+
+#include "sync_internal.h"
+
+#define RETRY_NS 2000 /* busy channel lock: fire again this much later */
+
+typedef struct chantimer {
+    goc__timer t;   /* the core timer; t.seq = seq when armed [lock] */
+    goc__lock lock; /* guards seq, period, t's when/seq, and the sends on c */
+    uintptr_t seq;  /* generation; bumped by Stop/Reset [lock] */
+    int64_t period; /* ticker interval, 0 for a timer [lock] */
+    int64_t base;   /* when the current arming was due (ticks count from it) [lock] */
+    int32_t refs;   /* atomic: see invariants */
+    goc_chan *c;    /* capacity 1, int64_t elements; owned */
+} chantimer;
+
+struct goc_timer {
+    chantimer ct;
+};
+struct goc_ticker {
+    chantimer ct;
+};
+
+static void ct_unref(chantimer *ct)
+{
+    if (ADD_FETCH(&ct->refs, -1) == 0) {
+        goc_chan_free(ct->c);
+        goc__sync_free(ct);
+    }
+}
+
+/* Runs on an M in scheduler context: only non-blocking work. */
+static void ct_fire(void *arg, uintptr_t seq)
+{
+    chantimer *ct = arg;
+    goc__lock_acquire(&ct->lock);
+    if (seq != ct->seq) { /* stopped or reset since this arming */
+        goc__lock_release(&ct->lock);
+        ct_unref(ct);
+        return;
+    }
+    int64_t now = goc__nanotime();
+    if (goc__chan_send_from_timer(ct->c, &now) < 0) {
+        /* Channel lock busy (maybe held by this very thread): retry soon,
+         * keeping this arming and its reference. */
+        ct->t.when = now + RETRY_NS;
+        goc__timer_add(&ct->t);
+        goc__lock_release(&ct->lock);
+        return;
+    }
+    /* A full channel dropped the value (a ticker's slow receiver). */
+    if (ct->period > 0) {
+        int64_t when = ct->base + ct->period;
+        if (when <= now) /* fell behind: skip the missed ticks */
+            when += ct->period * ((now - when) / ct->period + 1);
+        ct->base = when;
+        ct->t.when = when;
+        goc__timer_add(&ct->t); /* keeps this arming's reference */
+        goc__lock_release(&ct->lock);
+        return;
+    }
+    goc__lock_release(&ct->lock);
+    ct_unref(ct);
+}
+
+/* Disarms and drains. Returns whether a firing was prevented or an unread
+ * value dropped. ct locked; *drop_ref set when the arming's ref is ours. */
+static bool ct_stop_locked(chantimer *ct, bool *drop_ref)
+{
+    ct->seq++;
+    bool pending = goc__timer_del(&ct->t);
+    *drop_ref = pending;
+    bool drained = goc_chan_try_recv(ct->c, NULL, NULL);
+    return pending || drained;
+}
+
+static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_ref)
+{
+    if (!reuse_ref)
+        ADD_FETCH(&ct->refs, 1);
+    ct->period = period;
+    ct->t.seq = ct->seq;
+    ct->t.period = 0;
+    ct->t.when = goc__nanotime() + (d > 0 ? d : 0);
+    ct->base = ct->t.when;
+    goc__timer_add(&ct->t);
+}
+
+static chantimer *ct_new(size_t size, int64_t d, int64_t period)
+{
+    chantimer *ct = goc__sync_alloc(size);
+    memset(ct, 0, size);
+    ct->c = goc_chan_make(sizeof(int64_t), 1);
+    ct->t.f = ct_fire;
+    ct->t.arg = ct;
+    ct->t.idx = -1;
+    ct->refs = 1;
+    goc__lock_acquire(&ct->lock);
+    ct_arm_locked(ct, d, period, false);
+    goc__lock_release(&ct->lock);
+    return ct;
+}
+
+static bool ct_stop(chantimer *ct)
+{
+    bool drop;
+    goc__lock_acquire(&ct->lock);
+    bool active = ct_stop_locked(ct, &drop);
+    goc__lock_release(&ct->lock);
+    if (drop)
+        ct_unref(ct);
+    return active;
+}
+
+static bool ct_reset(chantimer *ct, int64_t d, int64_t period)
+{
+    bool drop;
+    goc__lock_acquire(&ct->lock);
+    bool active = ct_stop_locked(ct, &drop);
+    ct_arm_locked(ct, d, period, drop);
+    goc__lock_release(&ct->lock);
+    return active;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+goc_timer *goc_timer_new(int64_t d) { return (goc_timer *)ct_new(sizeof(goc_timer), d, 0); }
+
+goc_timer *goc_after(int64_t d) { return goc_timer_new(d); }
+
+goc_chan *goc_timer_chan(goc_timer *t) { return t->ct.c; }
+
+bool goc_timer_stop(goc_timer *t) { return ct_stop(&t->ct); }
+
+bool goc_timer_reset(goc_timer *t, int64_t d) { return ct_reset(&t->ct, d, 0); }
+
+void goc_timer_free(goc_timer *t)
+{
+    if (t == NULL)
+        return;
+    ct_stop(&t->ct);
+    ct_unref(&t->ct);
+}
+
+/* ---- tickers ------------------------------------------------------------------ */
+
+goc_ticker *goc_ticker_new(int64_t d)
+{
+    if (d <= 0)
+        goc_panic("non-positive interval for NewTicker");
+    return (goc_ticker *)ct_new(sizeof(goc_ticker), d, d);
+}
+
+goc_chan *goc_ticker_chan(goc_ticker *t) { return t->ct.c; }
+
+void goc_ticker_stop(goc_ticker *t) { ct_stop(&t->ct); }
+
+void goc_ticker_reset(goc_ticker *t, int64_t d)
+{
+    if (d <= 0)
+        goc_panic("non-positive interval for Ticker.Reset");
+    ct_reset(&t->ct, d, d);
+}
+
+void goc_ticker_free(goc_ticker *t)
+{
+    if (t == NULL)
+        return;
+    ct_stop(&t->ct);
+    ct_unref(&t->ct);
+}

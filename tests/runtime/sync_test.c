@@ -1,0 +1,601 @@
+/* sync_test.c: the semaphore table (GO_FACTS 3), Mutex (4), RWMutex,
+ * WaitGroup, Once and Cond (5), one case per numbered rule, plus the
+ * starvation scenario. Fatal errors are checked in child processes. */
+#define TEST_IMPLEMENTATION
+#include "test.h"
+
+#include "sync_helpers.h"
+
+static uint64_t sema_parks(void)
+{
+    goc_sync_stats st;
+    goc_sync_stats_read(&st);
+    return st.sema_parks;
+}
+
+/* ---- 3. semaphores ------------------------------------------------------------ */
+
+typedef struct sem_waiter {
+    uint32_t *addr;
+    bool lifo;
+    int id;
+    int *order;
+    _Atomic int *norder;
+    _Atomic int done;
+} sem_waiter;
+
+static void sem_wait_body(void *p)
+{
+    sem_waiter *w = *(sem_waiter **)p;
+    goc__semacquire(w->addr, w->lifo, "test");
+    w->order[atomic_fetch_add(w->norder, 1)] = w->id;
+    atomic_store(&w->done, 1);
+}
+
+static void spawn_waiter(sem_waiter *w) { goc_go(sem_wait_body, &w, sizeof w); }
+
+/* Waits until the semaphore counter says n goroutines parked (approx.:
+ * by the global park count). */
+static bool wait_parks(uint64_t base, uint64_t n)
+{
+    return WAIT_UNTIL(sema_parks() >= base + n);
+}
+
+static void test_3_1_semtable_roots_by_address(void)
+{
+    /* Addresses 251*8 bytes apart share a root; they must not interfere. */
+    static uint32_t sems[3 * 251 * 2];
+    uint32_t *a = &sems[0], *b = &sems[251 * 2], *c = &sems[2 * 251 * 2];
+    int order[3];
+    _Atomic int n = 0;
+    sem_waiter w[3] = {{a, false, 0, order, &n, 0}, {b, false, 1, order, &n, 0},
+                       {c, false, 2, order, &n, 0}};
+    uint64_t base = sema_parks();
+    for (int i = 0; i < 3; i++)
+        spawn_waiter(&w[i]);
+    CHECK(wait_parks(base, 3));
+    goc__semrelease(b, false);
+    CHECK(WAIT_UNTIL(atomic_load(&w[1].done)));
+    goc_sleep(1 * MS);
+    CHECK(!atomic_load(&w[0].done) && !atomic_load(&w[2].done));
+    goc__semrelease(c, false);
+    goc__semrelease(a, false);
+    CHECK(WAIT_UNTIL(atomic_load(&w[0].done) && atomic_load(&w[2].done)));
+    CHECK_EQ_INT(*a + *b + *c, 0);
+}
+
+static void test_3_2_treap_many_addresses(void)
+{
+    enum { N = 64 };
+    static uint32_t sems[N * 251 * 2];
+    static sem_waiter w[N];
+    int order[N];
+    _Atomic int n = 0;
+    uint64_t base = sema_parks();
+    for (int i = 0; i < N; i++) {
+        w[i] = (sem_waiter){&sems[i * 251 * 2 + (i % 3) * 2], false, i, order, &n, 0};
+        spawn_waiter(&w[i]);
+    }
+    CHECK(wait_parks(base, N));
+    /* Release in a scrambled order; exactly the right one wakes each time. */
+    for (int k = 0; k < N; k++) {
+        int i = (k * 37) % N;
+        goc__semrelease(w[i].addr, false);
+        CHECK(WAIT_UNTIL(atomic_load(&w[i].done)));
+        CHECK_EQ_INT(order[k], i);
+    }
+}
+
+static void test_3_3_semacquire_fast_slow_lifo(void)
+{
+    static uint32_t s = 2;
+    uint64_t base = sema_parks();
+    goc__semacquire(&s, false, "test"); /* fast path: no park */
+    goc__semacquire(&s, false, "test");
+    CHECK_EQ_INT(s, 0);
+    CHECK_EQ_UINT(sema_parks(), base);
+    /* FIFO waiters 0, 1, then a LIFO waiter 2 jumps to the front. */
+    int order[3];
+    _Atomic int n = 0;
+    sem_waiter w[3] = {{&s, false, 0, order, &n, 0}, {&s, false, 1, order, &n, 0},
+                       {&s, true, 2, order, &n, 0}};
+    for (int i = 0; i < 3; i++) {
+        spawn_waiter(&w[i]);
+        CHECK(wait_parks(base, (uint64_t)i + 1));
+    }
+    for (int i = 0; i < 3; i++) {
+        goc__semrelease(&s, false);
+        CHECK(WAIT_UNTIL(atomic_load(&n) == i + 1));
+    }
+    CHECK_EQ_INT(order[0], 2);
+    CHECK_EQ_INT(order[1], 0);
+    CHECK_EQ_INT(order[2], 1);
+}
+
+static void test_3_4_semrelease_handoff(void)
+{
+    static uint32_t s = 0;
+    /* Without waiters: just a counter increment. */
+    goc__semrelease(&s, true);
+    CHECK_EQ_INT(s, 1);
+    goc__semacquire(&s, false, "test");
+    /* Hand-off: the count goes straight to the waiter, who runs at once
+     * (we yielded to it), so the releaser cannot take it back. */
+    int order[2];
+    _Atomic int n = 0;
+    sem_waiter w = {&s, false, 0, order, &n, 0};
+    uint64_t base = sema_parks();
+    spawn_waiter(&w);
+    CHECK(wait_parks(base, 1));
+    goc__semrelease(&s, true);
+    CHECK_EQ_INT(s, 0);
+    CHECK(WAIT_UNTIL(atomic_load(&w.done)));
+    /* Without hand-off the count stays available to a fast path. */
+    sem_waiter w2 = {&s, false, 0, order, &n, 0};
+    base = sema_parks();
+    spawn_waiter(&w2);
+    CHECK(wait_parks(base, 1));
+    goc__semrelease(&s, false);
+    CHECK(WAIT_UNTIL(atomic_load(&w2.done)));
+    CHECK_EQ_INT(s, 0);
+}
+
+typedef struct cond_waiter {
+    goc_cond *c;
+    goc_mutex *m;
+    int *flag;
+    _Atomic int done;
+} cond_waiter;
+
+static void cond_wait_body(void *p)
+{
+    cond_waiter *w = *(cond_waiter **)p;
+    goc_mutex_lock(w->m);
+    while (!*w->flag)
+        goc_cond_wait(w->c);
+    goc_mutex_unlock(w->m);
+    atomic_store(&w->done, 1);
+}
+
+static void test_3_5_who_passes_what_and_ticket_wrap(void)
+{
+    /* notifyList tickets survive wrap-around. */
+    static goc_mutex m;
+    static goc_cond c = GOC_COND_INIT(&m);
+    c.notify.wait = c.notify.notify = UINT32_MAX - 1;
+    int flag = 0;
+    cond_waiter w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (cond_waiter){&c, &m, &flag, 0};
+        cond_waiter *wp = &w[i];
+        goc_go(cond_wait_body, &wp, sizeof wp);
+    }
+    CHECK(WAIT_UNTIL(LOAD_RELAXED(&c.notify.wait) == UINT32_MAX - 1 + 4));
+    goc_mutex_lock(&m);
+    flag = 1;
+    goc_mutex_unlock(&m);
+    for (int i = 0; i < 4; i++)
+        goc_cond_signal(&c);
+    for (int i = 0; i < 4; i++)
+        CHECK(WAIT_UNTIL(atomic_load(&w[i].done)));
+    CHECK_EQ_UINT(c.notify.notify, c.notify.wait);
+    CHECK(c.notify.wait < 4); /* wrapped */
+}
+
+/* ---- 4. Mutex ------------------------------------------------------------------- */
+
+static void hold_lock(void *p)
+{
+    goc_mutex *m = *(goc_mutex **)p;
+    goc_mutex_lock(m);
+    goc_mutex_unlock(m);
+}
+
+static void test_4_1_layout_and_constants(void)
+{
+    CHECK_EQ_INT(sizeof(goc_mutex), 8);
+    static goc_mutex m = GOC_MUTEX_INIT;
+    goc_mutex_lock(&m);
+    CHECK_EQ_INT(m.state, 1);
+    goc_mutex *mp = &m;
+    goc_go(hold_lock, &mp, sizeof mp);
+    CHECK(WAIT_UNTIL((LOAD_RELAXED(&m.state) >> 3) == 1)); /* one waiter */
+    CHECK(LOAD_RELAXED(&m.state) & 1);
+    goc_mutex_unlock(&m);
+    CHECK(WAIT_UNTIL(LOAD_RELAXED(&m.state) == 0));
+}
+
+static void test_4_2_fast_path_and_trylock(void)
+{
+    goc_mutex m = GOC_MUTEX_INIT;
+    CHECK(goc_mutex_trylock(&m));
+    CHECK_EQ_INT(m.state, 1);
+    CHECK(!goc_mutex_trylock(&m));
+    goc_mutex_unlock(&m);
+    m.state = 4; /* starving, unlocked: TryLock must not barge in */
+    CHECK(!goc_mutex_trylock(&m));
+    m.state = 2 << 3; /* waiters but unlocked: allowed */
+    CHECK(goc_mutex_trylock(&m));
+    CHECK_EQ_INT(m.state, (2 << 3) | 1);
+}
+
+typedef struct counter_arg {
+    goc_mutex *m;
+    int64_t *counter;
+    int iters;
+    goc_waitgroup *wg;
+} counter_arg;
+
+static void count_body(void *p)
+{
+    counter_arg *a = p;
+    for (int i = 0; i < a->iters; i++) {
+        goc_mutex_lock(a->m);
+        int64_t v = *a->counter;
+        if (i % 8 == 0)
+            goc_yield(); /* hold it across a switch now and then */
+        *a->counter = v + 1;
+        goc_mutex_unlock(a->m);
+    }
+    goc_waitgroup_done(a->wg);
+}
+
+static void test_4_3_lock_slow_mutual_exclusion(void)
+{
+    static goc_mutex m;
+    static int64_t counter;
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    int n = 32, iters = TEST_SCALE(2000);
+    goc_waitgroup_add(&wg, n);
+    for (int i = 0; i < n; i++) {
+        counter_arg a = {&m, &counter, iters, &wg};
+        goc_go(count_body, &a, sizeof a);
+    }
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(counter, (int64_t)n * iters);
+    CHECK_EQ_INT(m.state, 0);
+}
+
+static void child_unlock_unlocked(void *p)
+{
+    (void)p;
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_mutex_unlock(&m);
+}
+
+static void child_unlock_unlocked_case(void)
+{
+    /* Not recoverable: the recover in catch_panic must not stop it. */
+    catch_panic(child_unlock_unlocked, NULL);
+    printf("recovered?!\n");
+}
+
+static void test_4_4_unlock_of_unlocked_is_fatal(void)
+{
+    test_child c;
+    CHECK(test_run_child("child_unlock_unlocked_case", NULL, &c) == 0);
+    CHECK_MSG(!c.exited || c.status != 0, "%s", c.out);
+    CHECK_STR_CONTAINS(c.out, "fatal error: sync: unlock of unlocked mutex");
+    CHECK(strstr(c.out, "recovered?!") == NULL);
+}
+
+typedef struct starve {
+    goc_mutex m;
+    _Atomic int stop;
+    int64_t max_wait;
+    _Atomic int done;
+} starve;
+
+static void starve_hog(void *p)
+{
+    starve *s = *(starve **)p;
+    while (!atomic_load(&s->stop)) {
+        goc_mutex_lock(&s->m);
+        goc_sleep(100 * US);
+        goc_mutex_unlock(&s->m);
+    }
+    atomic_fetch_add(&s->done, 1);
+}
+
+static void starve_waiter(void *p)
+{
+    starve *s = *(starve **)p;
+    for (int i = 0; i < 10; i++) {
+        goc_sleep(100 * US);
+        int64_t t0 = goc_nanotime();
+        goc_mutex_lock(&s->m);
+        int64_t w = goc_nanotime() - t0;
+        if (w > s->max_wait)
+            s->max_wait = w;
+        goc_mutex_unlock(&s->m);
+    }
+    atomic_store(&s->stop, 1);
+    atomic_fetch_add(&s->done, 1);
+}
+
+static void test_4_5_starvation_mode(void)
+{
+    goc_sync_stats a, b;
+    goc_sync_stats_read(&a);
+    starve s = {0};
+    starve *sp = &s;
+    goc_go(starve_hog, &sp, sizeof sp);
+    goc_go(starve_waiter, &sp, sizeof sp);
+    CHECK(WAIT_UNTIL(atomic_load(&s.done) == 2));
+    goc_sync_stats_read(&b);
+    printf("# longest wait %.2f ms, starvation entries %llu\n", s.max_wait / 1e6,
+           (unsigned long long)(b.mutex_starvations - a.mutex_starvations));
+    /* Starvation starts after 1 ms of waiting; then the hog's next unlock
+     * hands the lock over. */
+#if defined(GOC_SANITIZE_THREAD) || defined(GOC_SANITIZE_ADDRESS)
+    CHECK(s.max_wait < 50 * MS);
+#else
+    CHECK(s.max_wait < 8 * MS);
+#endif
+    CHECK(b.mutex_starvations > a.mutex_starvations);
+    CHECK_EQ_INT(s.m.state, 0);
+    /* Any goroutine may unlock. */
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_mutex_lock(&m);
+    goc_mutex *mp = &m;
+    goc_go(hold_lock, &mp, sizeof mp); /* blocks */
+    CHECK(WAIT_UNTIL((LOAD_RELAXED(&m.state) >> 3) == 1));
+    goc_mutex_unlock(&m);
+    CHECK(WAIT_UNTIL(LOAD_RELAXED(&m.state) == 0));
+}
+
+static void test_4_6_can_spin(void)
+{
+    CHECK(!goc__sync_can_spin(4)); /* at most active_spin (4) iterations */
+    if (goc_procs() == 1) {
+        CHECK(!goc__sync_can_spin(0)); /* gomaxprocs <= npidle+nmspinning+1 */
+        return;
+    }
+    /* Other Ps idle: spinning would not help. */
+    if (goc__npidle() + goc__nmspinning() + 1 >= goc_procs())
+        CHECK(!goc__sync_can_spin(0));
+}
+
+/* ---- 5. RWMutex, WaitGroup, Once, Cond ------------------------------------------ */
+
+typedef struct rw_arg {
+    goc_rwmutex *rw;
+    _Atomic int state; /* 1 acquired, 2 released */
+    bool write;
+} rw_arg;
+
+static void rw_body(void *p)
+{
+    rw_arg *a = *(rw_arg **)p;
+    if (a->write)
+        goc_rwmutex_lock(a->rw);
+    else
+        goc_rwmutex_rlock(a->rw);
+    atomic_store(&a->state, 1);
+    while (atomic_load(&a->state) != 3)
+        goc_sleep(50 * US);
+    if (a->write)
+        goc_rwmutex_unlock(a->rw);
+    else
+        goc_rwmutex_runlock(a->rw);
+    atomic_store(&a->state, 2);
+}
+
+static void spawn_rw(rw_arg *a) { goc_go(rw_body, &a, sizeof a); }
+
+static void child_runlock_unlocked(void)
+{
+    goc_rwmutex rw = GOC_RWMUTEX_INIT;
+    goc_rwmutex_runlock(&rw);
+}
+
+static void child_wunlock_unlocked(void)
+{
+    goc_rwmutex rw = GOC_RWMUTEX_INIT;
+    goc_rwmutex_unlock(&rw);
+}
+
+static void test_5_1_rwmutex(void)
+{
+    static goc_rwmutex rw;
+    rw_arg r1 = {&rw, 0, false}, r2 = {&rw, 0, false}, w = {&rw, 0, true}, r3 = {&rw, 0, false};
+    spawn_rw(&r1);
+    spawn_rw(&r2);
+    CHECK(WAIT_UNTIL(atomic_load(&r1.state) == 1 && atomic_load(&r2.state) == 1)); /* shared */
+    spawn_rw(&w);
+    CHECK(WAIT_UNTIL(LOAD_RELAXED(&rw.reader_count) < 0)); /* writer pending */
+    CHECK_EQ_INT(LOAD_RELAXED(&rw.reader_wait), 2);
+    CHECK(!goc_rwmutex_tryrlock(&rw));
+    spawn_rw(&r3); /* a pending writer blocks new readers */
+    goc_sleep(2 * MS);
+    CHECK_EQ_INT(atomic_load(&r3.state), 0);
+    CHECK_EQ_INT(atomic_load(&w.state), 0);
+    atomic_store(&r1.state, 3);
+    atomic_store(&r2.state, 3);
+    CHECK(WAIT_UNTIL(atomic_load(&w.state) == 1));
+    CHECK_EQ_INT(atomic_load(&r3.state), 0);
+    atomic_store(&w.state, 3);
+    CHECK(WAIT_UNTIL(atomic_load(&r3.state) == 1));
+    atomic_store(&r3.state, 3);
+    CHECK(WAIT_UNTIL(atomic_load(&r3.state) == 2));
+    CHECK_EQ_INT(rw.reader_count, 0);
+    CHECK(goc_rwmutex_trylock(&rw));
+    CHECK(!goc_rwmutex_tryrlock(&rw));
+    goc_rwmutex_unlock(&rw);
+    test_child c;
+    CHECK(test_run_child("child_runlock_unlocked", NULL, &c) == 0);
+    CHECK_STR_CONTAINS(c.out, "fatal error: sync: RUnlock of unlocked RWMutex");
+    CHECK(test_run_child("child_wunlock_unlocked", NULL, &c) == 0);
+    CHECK_STR_CONTAINS(c.out, "fatal error: sync: Unlock of unlocked RWMutex");
+}
+
+static void wg_negative(void *p) { goc_waitgroup_add(p, -1); }
+static void wg_add1(void *p) { goc_waitgroup_add(p, 1); }
+
+typedef struct wg_arg {
+    goc_waitgroup *wg;
+    const char *panic;
+    _Atomic int done;
+} wg_arg;
+
+static void wg_wait_fn(void *p) { goc_waitgroup_wait(p); }
+
+static void wg_waiter(void *p)
+{
+    wg_arg *a = *(wg_arg **)p;
+    a->panic = catch_panic(wg_wait_fn, a->wg);
+    atomic_store(&a->done, 1);
+}
+
+static void test_5_2_waitgroup(void)
+{
+    CHECK_EQ_INT(sizeof(((goc_waitgroup *)0)->state), 8);
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    goc_waitgroup_wait(&wg); /* zero: returns at once */
+    CHECK_EQ_STR(catch_panic(wg_negative, &wg), "sync: negative WaitGroup counter");
+    wg.state = 0;
+    /* Waiters are released when the counter reaches zero. */
+    goc_waitgroup_add(&wg, 2);
+    wg_arg a = {&wg, NULL, 0}, b = {&wg, NULL, 0};
+    wg_arg *ap = &a, *bp = &b;
+    goc_go(wg_waiter, &ap, sizeof ap);
+    goc_go(wg_waiter, &bp, sizeof bp);
+    CHECK(WAIT_UNTIL((uint32_t)LOAD_RELAXED(&wg.state) == 2)); /* two waiters */
+    CHECK_EQ_INT(LOAD_RELAXED(&wg.state) >> 32, 2);
+    goc_waitgroup_done(&wg);
+    goc_sleep(1 * MS);
+    CHECK(!atomic_load(&a.done));
+    goc_waitgroup_done(&wg);
+    CHECK(WAIT_UNTIL(atomic_load(&a.done) && atomic_load(&b.done)));
+    CHECK(a.panic == NULL && b.panic == NULL);
+    CHECK_EQ_INT(wg.state, 0);
+    /* Add from zero while waiters are recorded: misuse. */
+    wg.state = 1;
+    CHECK_EQ_STR(catch_panic(wg_add1, &wg),
+                 "sync: WaitGroup misuse: Add called concurrently with Wait");
+    /* A waiter that wakes to a non-zero state: reused too early. */
+    goc_waitgroup wg2 = GOC_WAITGROUP_INIT;
+    goc_waitgroup_add(&wg2, 1);
+    wg_arg c = {&wg2, NULL, 0};
+    wg_arg *cp = &c;
+    goc_go(wg_waiter, &cp, sizeof cp);
+    CHECK(WAIT_UNTIL((uint32_t)LOAD_RELAXED(&wg2.state) == 1));
+    __atomic_store_n(&wg2.state, (uint64_t)5 << 32, __ATOMIC_SEQ_CST);
+    goc__semrelease(&wg2.sema, false);
+    CHECK(WAIT_UNTIL(atomic_load(&c.done)));
+    CHECK_EQ_STR(c.panic, "sync: WaitGroup is reused before previous Wait has returned");
+}
+
+typedef struct once_arg {
+    goc_once *o;
+    _Atomic int *runs;
+    _Atomic int *finished;
+    bool saw_finished;
+    _Atomic int done;
+} once_arg;
+
+static void once_slow_fn(void *p)
+{
+    once_arg *a = p;
+    atomic_fetch_add(a->runs, 1);
+    goc_sleep(5 * MS);
+    atomic_store(a->finished, 1);
+}
+
+static void once_caller(void *p)
+{
+    once_arg *a = *(once_arg **)p;
+    goc_once_do(a->o, once_slow_fn, a);
+    a->saw_finished = atomic_load(a->finished);
+    atomic_store(&a->done, 1);
+}
+
+static void panicking_f(void *p)
+{
+    (void)p;
+    goc_panic("once boom");
+}
+
+static void once_panics(void *p) { goc_once_do(p, panicking_f, NULL); }
+
+static void count_run(void *p) { (*(int *)p)++; }
+
+static void test_5_3_once(void)
+{
+    static goc_once o;
+    _Atomic int runs = 0, finished = 0;
+    once_arg a[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = (once_arg){&o, &runs, &finished, false, 0};
+        once_arg *ap = &a[i];
+        goc_go(once_caller, &ap, sizeof ap);
+    }
+    for (int i = 0; i < 8; i++) {
+        CHECK(WAIT_UNTIL(atomic_load(&a[i].done)));
+        CHECK(a[i].saw_finished); /* nobody returned before f did */
+    }
+    CHECK_EQ_INT(atomic_load(&runs), 1);
+    /* A panicking f counts as done; the panic reaches the caller. */
+    goc_once o2 = GOC_ONCE_INIT;
+    CHECK_EQ_STR(catch_panic(once_panics, &o2), "once boom");
+    int n = 0;
+    goc_once_do(&o2, count_run, &n);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(o2.m.state, 0);
+}
+
+static void cond_copied(void *p)
+{
+    goc_cond *orig = p;
+    goc_cond copy = *orig;
+    goc_cond_signal(&copy);
+}
+
+static void test_5_4_cond(void)
+{
+    static goc_mutex m;
+    static goc_cond c = GOC_COND_INIT(&m);
+    int flag = 0;
+    cond_waiter w[5];
+    for (int i = 0; i < 5; i++) {
+        w[i] = (cond_waiter){&c, &m, &flag, 0};
+        cond_waiter *wp = &w[i];
+        goc_go(cond_wait_body, &wp, sizeof wp);
+        CHECK(WAIT_UNTIL(LOAD_RELAXED(&c.notify.wait) == (uint32_t)i + 1));
+    }
+    goc_cond_signal(&c); /* wakes the first; flag still 0: it waits again */
+    goc_sleep(1 * MS);
+    for (int i = 0; i < 5; i++)
+        CHECK(!atomic_load(&w[i].done));
+    goc_mutex_lock(&m);
+    flag = 1;
+    goc_cond_broadcast(&c);
+    goc_mutex_unlock(&m);
+    for (int i = 0; i < 5; i++)
+        CHECK(WAIT_UNTIL(atomic_load(&w[i].done)));
+    CHECK_EQ_STR(catch_panic(cond_copied, &c), "sync.Cond is copied");
+}
+
+static const test_case cases[] = {
+    TEST_CASE(test_3_1_semtable_roots_by_address),
+    TEST_CASE(test_3_2_treap_many_addresses),
+    TEST_CASE(test_3_3_semacquire_fast_slow_lifo),
+    TEST_CASE(test_3_4_semrelease_handoff),
+    TEST_CASE(test_3_5_who_passes_what_and_ticket_wrap),
+    TEST_CASE(test_4_1_layout_and_constants),
+    TEST_CASE(test_4_2_fast_path_and_trylock),
+    TEST_CASE(test_4_3_lock_slow_mutual_exclusion),
+    TEST_CASE(test_4_4_unlock_of_unlocked_is_fatal),
+    TEST_CASE(test_4_5_starvation_mode),
+    TEST_CASE(test_4_6_can_spin),
+    TEST_CASE(test_5_1_rwmutex),
+    TEST_CASE(test_5_2_waitgroup),
+    TEST_CASE(test_5_3_once),
+    TEST_CASE(test_5_4_cond),
+    {"child_unlock_unlocked_case", child_unlock_unlocked_case},
+    {"child_runlock_unlocked", child_runlock_unlocked},
+    {"child_wunlock_unlocked", child_wunlock_unlocked},
+    {0},
+};
+
+GOC_MAIN(argc, argv) { return test_main(argc, argv, cases); }
