@@ -3,6 +3,10 @@
 #define GOC_GOC_H
 
 #include "goc/sched.h"
+#include "goc/chan.h"
+#include "goc/sync.h"
+#include "goc/context.h"
+#include "goc/time.h"
 #include "goc/net.h"
 
 #endif

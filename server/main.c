@@ -1,0 +1,147 @@
+/* main.c: gocd, the chat and JSON-RPC server (PROTOCOL.md).
+ *
+ * main() parses the flags (a bad one: a one-line error, exit 2), then
+ * starts the runtime with --procs Ps; the main goroutine opens the
+ * listeners, prints one "listening KIND ADDR" line per listener, and waits
+ * for SIGINT or SIGTERM. Shutdown: stop accepting, wake every connection,
+ * let the requests in flight finish, and exit 0 within 5 seconds.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <goc/malloc.h>
+
+#include "log.h"
+
+server srv;
+
+void conns_add(conn_entry *e)
+{
+    goc_mutex_lock(&srv.conns_mu);
+    e->prev = NULL;
+    e->next = srv.conns;
+    if (srv.conns)
+        srv.conns->prev = e;
+    srv.conns = e;
+    goc_mutex_unlock(&srv.conns_mu);
+}
+
+void conns_remove(conn_entry *e)
+{
+    goc_mutex_lock(&srv.conns_mu);
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        srv.conns = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    goc_mutex_unlock(&srv.conns_mu);
+}
+
+void conns_wake_all(void)
+{
+    goc_mutex_lock(&srv.conns_mu);
+    /* A read deadline in the past wakes a blocked read and fails every
+     * later one: the connection's goroutine finishes what it was doing and
+     * closes. */
+    for (conn_entry *e = srv.conns; e; e = e->next)
+        goc_conn_set_read_deadline(e->conn, 1);
+    goc_mutex_unlock(&srv.conns_mu);
+}
+
+typedef struct listener {
+    const char *kind;
+    goc_listener *l;
+} listener;
+
+static int open_listener(const char *kind, const char *addr, listener *out)
+{
+    int rc = goc_listen_tcp(addr, 1024, &out->l);
+    if (rc) {
+        fprintf(stderr, "gocd: cannot listen on %s (%s): %s\n", addr, kind, strerror(-rc));
+        return -1;
+    }
+    out->kind = kind;
+    char bound[64];
+    goc_listener_addr(out->l, bound, sizeof bound);
+    printf("listening %s %s\n", kind, bound);
+    fflush(stdout);
+    log_info("listening %s %s", kind, bound);
+    return 0;
+}
+
+static void wait_all(void *arg)
+{
+    goc_chan *done = *(goc_chan **)arg;
+    goc_waitgroup_wait(&srv.wg);
+    goc_chan_close(done);
+}
+
+static int server_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    /* Everything jansson (and the JSON-RPC engine) allocates goes through
+     * the runtime's allocator. */
+    json_set_alloc_funcs(goc_malloc, goc_free);
+    jrpc_limits_t limits = {.max_depth = JRPC_DEFAULT_MAX_DEPTH,
+                            .max_batch = JRPC_DEFAULT_MAX_BATCH};
+    srv.rpc = jrpc_new(&limits);
+    if (!srv.rpc || methods_register(srv.rpc) != 0) {
+        fprintf(stderr, "gocd: out of memory\n");
+        return 2;
+    }
+    srv.root = goc_context_with_cancel(goc_context_background());
+
+    listener ls[4];
+    int nl = 0;
+    if (srv.cfg.tcp) {
+        if (open_listener("tcp", srv.cfg.tcp, &ls[nl]) != 0)
+            exit(2);
+        goc_waitgroup_add(&srv.wg, 1);
+        goc_go(framed_accept_loop, &ls[nl].l, sizeof ls[nl].l);
+        nl++;
+    }
+    if (srv.cfg.http)
+        log_warn("--http %s: the HTTP and WebSocket transport is not in this build yet",
+                 srv.cfg.http);
+    if (srv.cfg.tls || srv.cfg.tcp_tls)
+        log_warn("--tls/--tcp-tls: TLS is not in this build yet");
+
+    static const int sigs[] = {SIGINT, SIGTERM};
+    int sig = goc_signal_wait(sigs, 2);
+    log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&srv.stopping, true);
+    goc_context_cancel(srv.root);
+    for (int i = 0; i < nl; i++)
+        goc_listener_close(ls[i].l);
+    conns_wake_all();
+
+    /* Wait for the connections, at most 5 seconds in all. */
+    goc_chan *done = goc_chan_make(0, 0);
+    goc_go(wait_all, &done, sizeof done);
+    goc_timer *t = goc_timer_new(4500 * 1000000LL);
+    goc_select_case cases[2] = {
+        {.c = done, .dir = GOC_SELECT_RECV},
+        {.c = goc_timer_chan(t), .dir = GOC_SELECT_RECV},
+    };
+    if (goc_select(cases, 2, true) == 1)
+        log_warn("shutdown: connections still open after the grace period");
+    log_info("bye");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = config_parse(&srv.cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    log_set_level(srv.cfg.log_level);
+    goc_config gc = {.procs = srv.cfg.procs};
+    goc_start(&gc, server_main, argc, argv);
+}

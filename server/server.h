@@ -1,0 +1,57 @@
+/* server.h: the server's shared state and the pieces of the program.
+ *
+ * One method table (rpc) serves every transport. The root context is
+ * cancelled at shutdown; every connection and listener goroutine is counted
+ * in wg, and every open connection is in the registry so shutdown can wake
+ * it. Counters are atomics read by runtime.stats and /metrics.
+ */
+#ifndef GOCD_SERVER_H
+#define GOCD_SERVER_H
+
+#include <goc/goc.h>
+#include <jansson.h>
+#include <stdatomic.h>
+
+#include "config.h"
+#include "jsonrpc.h"
+
+/* One open connection, on its goroutine's stack, linked in the registry. */
+typedef struct conn_entry {
+    goc_conn *conn;
+    const char *transport;
+    struct conn_entry *prev, *next;
+} conn_entry;
+
+enum { TRANSPORT_TCP, TRANSPORT_HTTP, TRANSPORT_WS, TRANSPORT_N };
+
+typedef struct server {
+    config cfg;
+    jrpc_t *rpc;
+    goc_context *root;      /* cancelled when shutting down */
+    goc_waitgroup wg;       /* goroutines to wait for at shutdown */
+    goc_mutex conns_mu;     /* guards conns */
+    conn_entry *conns;      /* open connections */
+    _Atomic bool stopping;
+    _Atomic int64_t conns_open[TRANSPORT_N];
+    _Atomic uint64_t conns_total[TRANSPORT_N];
+    _Atomic uint64_t frames_in, frames_out, frames_too_large;
+} server;
+
+extern server srv;
+
+/* The registry: add on accept, remove before closing. */
+void conns_add(conn_entry *e);
+void conns_remove(conn_entry *e);
+/* Wakes every connection's blocked read (shutdown). */
+void conns_wake_all(void);
+
+/* Registers echo, runtime.stats (and more as they come) in rpc. */
+int methods_register(jrpc_t *rpc);
+/* The runtime.stats object (a new reference). */
+json_t *stats_json(void);
+
+/* Framed TCP: the accept loop for listener l (a goroutine's function; arg
+ * points at the goc_listener pointer). */
+void framed_accept_loop(void *arg);
+
+#endif

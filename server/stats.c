@@ -1,0 +1,46 @@
+/* stats.c: the runtime's live figures as JSON (runtime.stats, /api/stats):
+ * at least goroutines, procs, threads, runq, switches, steals, uptime_ms and
+ * a heap object (PROTOCOL.md). */
+#include "server.h"
+
+#include <goc/malloc.h>
+
+static const char *const transport_names[TRANSPORT_N] = {"tcp", "http", "ws"};
+
+json_t *stats_json(void)
+{
+    goc_sched_stats s;
+    goc_sched_stats_read(&s);
+    goc_net_stats n;
+    goc_net_stats_read(&n);
+    goc_sync_stats y;
+    goc_sync_stats_read(&y);
+    goc_mem_stats m;
+    goc_mem_stats_read(&m);
+
+    json_t *runq = json_array();
+    for (int i = 0; i < s.procs; i++)
+        json_array_append_new(runq, json_integer(goc_sched_runq_len(i)));
+    json_t *conns = json_object();
+    for (int t = 0; t < TRANSPORT_N; t++)
+        json_object_set_new(conns, transport_names[t],
+                            json_integer(atomic_load(&srv.conns_open[t])));
+    json_t *heap = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "bytes_in_use", (json_int_t)m.bytes_in_use,
+                             "objects", (json_int_t)m.objects_in_use,
+                             "spans", (json_int_t)(m.spans_small + m.spans_large),
+                             "mapped", (json_int_t)m.heap_mapped,
+                             "pages_free", (json_int_t)m.pages_free,
+                             "pages_released", (json_int_t)m.pages_released);
+    return json_pack(
+        "{s:I, s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
+        "s:{s:I, s:I}}",
+        "goroutines", (json_int_t)s.goroutines, "procs", s.procs, "threads", s.threads,
+        "runq", runq, "switches", (json_int_t)s.switches, "steals", (json_int_t)s.steals,
+        "spawns", (json_int_t)s.spawns, "syscalls", (json_int_t)s.syscalls,
+        "hogs", (json_int_t)s.hogs, "uptime_ms", (json_int_t)(s.uptime_ns / 1000000),
+        "heap", heap, "conns", conns, "chan", "sends", (json_int_t)y.chan_sends, "recvs",
+        (json_int_t)y.chan_recvs, "selects", (json_int_t)y.selects, "parks",
+        (json_int_t)y.chan_parks, "mutex_starvations", (json_int_t)y.mutex_starvations, "net",
+        "io_waiters", (json_int_t)n.waiters, "polls", (json_int_t)n.polls);
+}
