@@ -8,7 +8,8 @@
  *   int main(int argc, char **argv) { return test_main(argc, argv, cases); }
  *
  * `prog NAME` runs one case only (tests that need a child process re-run
- * their own binary that way); `prog` runs them all.
+ * their own binary that way); `prog` runs them all, except the cases named
+ * "child_..." that exist only to be run in a child.
  *
  * Sanitized builds run slower and TSan caps live fibers, so tests may scale
  * their largest counts with TEST_SCALE(n); the behaviour asserted stays the
@@ -180,7 +181,7 @@ int test_main(int argc, char **argv, const test_case *cases)
     setvbuf(stdout, NULL, _IOLBF, 0);
     int n = 0;
     for (const test_case *c = cases; c->name; c++)
-        n++;
+        n += strncmp(c->name, "child_", 6) != 0;
     if (argc > 1) {
         for (const test_case *c = cases; c->name; c++) {
             if (strcmp(c->name, argv[1]) == 0) {
@@ -194,6 +195,8 @@ int test_main(int argc, char **argv, const test_case *cases)
     printf("1..%d\n", n);
     int failed = 0, i = 0;
     for (const test_case *c = cases; c->name; c++) {
+        if (strncmp(c->name, "child_", 6) == 0)
+            continue;
         atomic_store(&test__failed, 0);
         c->fn();
         bool bad = atomic_load(&test__failed);

@@ -37,7 +37,6 @@ void goc__lock_slow(goc__lock *l)
                                                   memory_order_relaxed))
             return;
     }
-    sched_yield();
     while (atomic_exchange_explicit(&l->key, 2, memory_order_acquire) != 0)
         goc__futex_wait(&l->key, 2, -1);
 }

@@ -199,12 +199,16 @@ struct goc_p {
     int64_t goidcache, goidcacheend;
     /* sysmon's view of it */
     uint32_t sysmon_schedtick;
+    uint64_t sysmon_nswitch;
     int64_t sysmon_schedwhen;
     uint32_t sysmon_syscalltick;
     int64_t sysmon_syscallwhen;
-    int64_t curg_id_seen; /* hog reporting: last G reported */
+    int64_t hog_reported; /* id of the G last reported as a hog */
+    _Atomic int64_t curg_id; /* id of the G running on it (sysmon's reports) */
+    _Atomic bool preempt;    /* sysmon: serve the queue before runnext next time */
     /* counters, written by the owner, read by anyone */
     _Atomic uint64_t nswitch, nspawn, nsteal, nexit;
+    _Atomic uint64_t nyield; /* yield points passed without a switch */
 } __attribute__((aligned(GOC_CACHELINE)));
 
 /* A list of Gs linked through schedlink. */
@@ -320,6 +324,9 @@ struct goc__stack {
     goc__stack *next; /* free list link */
     goc_g *g;         /* the G header at the top */
     bool guarded;     /* a guard page sits below lo */
+    bool single;      /* a mapping of its own (not the default size): unmapped at exit */
+    void *map_base;   /* single: the mapping, guard page included */
+    size_t map_len;
 };
 
 /* A stack of at least size bytes with its G header, from p's cache. */
@@ -347,7 +354,8 @@ void goc__sysmon_start(void);
 void goc__dump_all(int fd, goc_g *current);
 _Noreturn void goc__throw(const char *msg);
 void goc__frame_run_defers(goc_g *g, goc__frame *f);
-void goc__deadlock_check(void);
+void goc__defer_pool_free(goc_g *g);
+_Noreturn void goc__stack_overflow(goc_g *g);
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

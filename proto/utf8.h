@@ -1,0 +1,20 @@
+/* utf8.h: strict UTF-8 validation (RFC 3629), shared by the WebSocket layer
+ * (close 1007 on a bad text message), the static-path resolver and anyone
+ * who must check text (chat messages are "1-4096 bytes of UTF-8").
+ *
+ * Strict means: no overlong forms (C0, C1, E0 80..9F, F0 80..8F), no UTF-16
+ * surrogates (ED A0..BF), nothing above U+10FFFF (F4 90.., F5..FF), no stray
+ * continuation bytes and no sequence cut short at the end of the input.
+ */
+#ifndef GOC_PROTO_UTF8_H
+#define GOC_PROTO_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True if s[0..len) is entirely valid UTF-8 (an empty input is valid).
+ * s may be NULL only when len is 0. No allocation, no errors. */
+bool goc_utf8_valid(const uint8_t *s, size_t len);
+
+#endif

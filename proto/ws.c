@@ -1,0 +1,307 @@
+/* ws.c: the WebSocket connection of ws.h, on wslay's event API with
+ * in-memory I/O.
+ *
+ * wslay pulls bytes through a recv callback and pushes frames through a send
+ * callback. Here recv reads from the bytes of the goc_ws_feed() in progress
+ * (and says "would block" when they are used up, so one feed always uses all
+ * of its bytes), and send copies into a fixed output buffer (and says "would
+ * block" when it is full; wslay then keeps the rest queued and resumes on the
+ * next goc_ws_output()). wslay buffers each incoming message whole, bounded
+ * by max_recv_msg_length, which it checks on each frame header.
+ *
+ * Our rules on top of wslay: a binary frame is refused with 1003 on its
+ * header; every text message is checked for UTF-8 again with our validator
+ * (wslay checks too; both must agree) before it is delivered; pongs that
+ * wslay queues for pings count against the queue limits.
+ *
+ * Invariants:
+ *  - in/in_len/in_off are only set during goc_ws_feed(); in == NULL outside.
+ *  - out_head <= out_len <= cfg.out_buffer; out[out_head..out_len) is what
+ *    goc_ws_output() returns.
+ *  - closing is set once we queued a close frame (ours or wslay's answer);
+ *    after it no event but GOC_WS_EV_CLOSE/PONG is delivered.
+ */
+#include "ws.h"
+
+#include <errno.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "utf8.h"
+
+struct goc_ws {
+    wslay_event_context_ptr ctx; /* wslay's state; its user_data is us */
+    goc_ws_config_t cfg;         /* settings, defaults filled in */
+    const uint8_t *in;           /* the bytes of the feed in progress */
+    size_t in_len;               /* their count */
+    size_t in_off;               /* how many wslay took */
+    uint8_t *out;                /* output buffer, cfg.out_buffer bytes */
+    size_t out_head;             /* first byte not yet consumed */
+    size_t out_len;              /* end of the bytes in out */
+    bool closing;                /* see invariants */
+    int err;                     /* -ENOMEM once wslay ran out of memory */
+};
+
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                       void *user)
+{
+    goc_ws_t *ws = user;
+    (void)flags;
+    size_t n = ws->in_len - ws->in_off;
+    if (n == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (n > len)
+        n = len;
+    memcpy(buf, ws->in + ws->in_off, n);
+    ws->in_off += n;
+    return (ssize_t)n;
+}
+
+static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *user)
+{
+    goc_ws_t *ws = user;
+    (void)flags;
+    size_t room = ws->cfg.out_buffer - ws->out_len;
+    if (room == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (room > len)
+        room = len;
+    memcpy(ws->out + ws->out_len, data, room);
+    ws->out_len += room;
+    return (ssize_t)room;
+}
+
+/* Queues our close and stops reading: the answer to a rule broken by the
+ * peer. A close already queued stays the one that goes out. */
+static void ws_refuse(goc_ws_t *ws, uint16_t code)
+{
+    if (!ws->closing && wslay_event_queue_close(ws->ctx, code, NULL, 0) == 0)
+        ws->closing = true;
+    wslay_event_shutdown_read(ws->ctx);
+}
+
+static void ws_on_frame_start(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+    (void)ctx;
+    if (arg->opcode == WSLAY_BINARY_FRAME)
+        ws_refuse(user, GOC_WS_UNSUPPORTED);
+}
+
+/* Pongs for pings are queued by wslay itself: a peer that pings and never
+ * reads must not grow our queue without bound. */
+static void ws_check_queue(goc_ws_t *ws)
+{
+    if (wslay_event_get_queued_msg_length(ws->ctx) > ws->cfg.max_queued ||
+        wslay_event_get_queued_msg_count(ws->ctx) > ws->cfg.max_queued_msgs)
+        ws_refuse(ws, GOC_WS_POLICY);
+}
+
+static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user)
+{
+    goc_ws_t *ws = user;
+    goc_ws_event_t ev = {.data = arg->msg, .len = arg->msg_length};
+    (void)ctx;
+    switch (arg->opcode) {
+    case WSLAY_TEXT_FRAME:
+        if (ws->closing || !wslay_event_get_read_enabled(ws->ctx))
+            return;
+        if (!goc_utf8_valid(arg->msg, arg->msg_length)) {
+            ws_refuse(ws, GOC_WS_BAD_DATA);
+            return;
+        }
+        ev.kind = GOC_WS_EV_TEXT;
+        break;
+    case WSLAY_PING:
+        ws_check_queue(ws);
+        if (ws->closing)
+            return;
+        ev.kind = GOC_WS_EV_PING;
+        break;
+    case WSLAY_PONG:
+        ev.kind = GOC_WS_EV_PONG;
+        break;
+    case WSLAY_CONNECTION_CLOSE:
+        ws->closing = true; /* wslay queued the answer */
+        ev.kind = GOC_WS_EV_CLOSE;
+        ev.code = arg->status_code ? arg->status_code : GOC_WS_NO_STATUS;
+        ev.data = arg->msg_length >= 2 ? arg->msg + 2 : NULL;
+        ev.len = arg->msg_length >= 2 ? arg->msg_length - 2 : 0;
+        break;
+    default:
+        return; /* binary: refused on its first frame */
+    }
+    ws->cfg.on_event(ws->cfg.user, &ev);
+}
+
+int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
+{
+    static const struct wslay_event_callbacks callbacks = {
+        .recv_callback = ws_recv,
+        .send_callback = ws_send,
+        .on_frame_recv_start_callback = ws_on_frame_start,
+        .on_msg_recv_callback = ws_on_msg,
+    };
+    if (!cfg->on_event || (cfg->out_buffer && cfg->out_buffer < 16))
+        return -EINVAL;
+    goc_ws_t *ws = goc__web_realloc(NULL, sizeof *ws);
+    if (!ws)
+        return -ENOMEM;
+    memset(ws, 0, sizeof *ws);
+    ws->cfg = *cfg;
+    if (!ws->cfg.max_message)
+        ws->cfg.max_message = 1024 * 1024;
+    if (!ws->cfg.max_queued)
+        ws->cfg.max_queued = 4 * ws->cfg.max_message;
+    if (!ws->cfg.max_queued_msgs)
+        ws->cfg.max_queued_msgs = 4096;
+    if (!ws->cfg.out_buffer)
+        ws->cfg.out_buffer = 16 * 1024;
+    ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer);
+    if (!ws->out || wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+        goc_ws_free(ws);
+        return -ENOMEM;
+    }
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->cfg.max_message);
+    *out = ws;
+    return 0;
+}
+
+void goc_ws_free(goc_ws_t *ws)
+{
+    if (!ws)
+        return;
+    if (ws->ctx)
+        wslay_event_context_free(ws->ctx);
+    goc__web_free(ws->out);
+    goc__web_free(ws);
+}
+
+int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len)
+{
+    if (ws->err)
+        return ws->err;
+    if (!wslay_event_want_read(ws->ctx) || len == 0)
+        return 0;
+    ws->in = data;
+    ws->in_len = len;
+    ws->in_off = 0;
+    int rc = wslay_event_recv(ws->ctx);
+    ws->in = NULL;
+    ws->in_len = ws->in_off = 0;
+    if (rc == WSLAY_ERR_NOMEM)
+        ws->err = -ENOMEM;
+    if (wslay_event_get_close_received(ws->ctx))
+        ws->closing = true;
+    return ws->err;
+}
+
+/* Maps a wslay queueing error to ours. */
+static int queue_error(int rc)
+{
+    switch (rc) {
+    case 0: return 0;
+    case WSLAY_ERR_NO_MORE_MSG: return -EPIPE;
+    case WSLAY_ERR_INVALID_ARGUMENT: return -EINVAL;
+    default: return -ENOMEM;
+    }
+}
+
+/* Queues one message after the limits check. */
+static int ws_queue(goc_ws_t *ws, uint8_t opcode, const void *msg, size_t len)
+{
+    if (ws->closing || !wslay_event_get_write_enabled(ws->ctx))
+        return -EPIPE;
+    if (len > ws->cfg.max_queued - wslay_event_get_queued_msg_length(ws->ctx) ||
+        wslay_event_get_queued_msg_length(ws->ctx) > ws->cfg.max_queued ||
+        wslay_event_get_queued_msg_count(ws->ctx) >= ws->cfg.max_queued_msgs)
+        return -ENOBUFS;
+    struct wslay_event_msg m = {opcode, msg, len};
+    return queue_error(wslay_event_queue_msg(ws->ctx, &m));
+}
+
+int goc_ws_send_text(goc_ws_t *ws, const void *msg, size_t len)
+{
+    if (!goc_utf8_valid(msg, len))
+        return -EINVAL;
+    return ws_queue(ws, WSLAY_TEXT_FRAME, msg, len);
+}
+
+int goc_ws_ping(goc_ws_t *ws, const void *data, size_t len)
+{
+    if (len > 125)
+        return -EINVAL;
+    return ws_queue(ws, WSLAY_PING, data, len);
+}
+
+/* True for the codes an endpoint may put in a close frame it sends. */
+static bool code_sendable(uint16_t code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
+}
+
+int goc_ws_close(goc_ws_t *ws, uint16_t code, const char *reason)
+{
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (!code_sendable(code) || rlen > 123 || !goc_utf8_valid((const uint8_t *)reason, rlen))
+        return -EINVAL;
+    if (ws->closing)
+        return -EPIPE;
+    int rc = queue_error(wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, rlen));
+    if (rc == 0)
+        ws->closing = true;
+    return rc;
+}
+
+long goc_ws_output(goc_ws_t *ws, const uint8_t **data)
+{
+    if (ws->out_head == ws->out_len) {
+        ws->out_head = ws->out_len = 0;
+    } else if (ws->out_head > 0) {
+        memmove(ws->out, ws->out + ws->out_head, ws->out_len - ws->out_head);
+        ws->out_len -= ws->out_head;
+        ws->out_head = 0;
+    }
+    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) == WSLAY_ERR_NOMEM)
+        return -ENOMEM;
+    *data = ws->out + ws->out_head;
+    return (long)(ws->out_len - ws->out_head);
+}
+
+void goc_ws_consume(goc_ws_t *ws, size_t n)
+{
+    if (n > ws->out_len - ws->out_head)
+        n = ws->out_len - ws->out_head;
+    ws->out_head += n;
+}
+
+bool goc_ws_want_read(const goc_ws_t *ws)
+{
+    return !ws->err && wslay_event_want_read(ws->ctx);
+}
+
+bool goc_ws_done(const goc_ws_t *ws)
+{
+    if (ws->err)
+        return true;
+    return wslay_event_get_close_sent(ws->ctx) && ws->out_head == ws->out_len &&
+           !wslay_event_want_read(ws->ctx);
+}
+
+uint16_t goc_ws_close_code_sent(const goc_ws_t *ws)
+{
+    return wslay_event_get_close_sent(ws->ctx) ? wslay_event_get_status_code_sent(ws->ctx) : 0;
+}
+
+uint16_t goc_ws_close_code_received(const goc_ws_t *ws)
+{
+    return wslay_event_get_close_received(ws->ctx) ? wslay_event_get_status_code_received(ws->ctx)
+                                                   : 0;
+}

@@ -1,0 +1,354 @@
+/* stack.c: goroutine stacks.
+ *
+ * A stack is anonymous mapped memory that the kernel commits page by page
+ * as it is touched, so an idle goroutine costs the pages it used (one, for
+ * a parked goroutine that did little). The G header lives at the top of its
+ * stack, so spawning allocates nothing else.
+ *
+ * Stacks of the default size are carved from slabs of SLAB_STACKS stacks:
+ * one mapping per slab keeps the number of kernel mappings (VMAs) far below
+ * vm.max_map_count (65530) even with a million goroutines. Below each stack
+ * sits a guard page. With Linux 6.13's MADV_GUARD_INSTALL the guard costs
+ * no VMA; on older kernels it is an mprotect(PROT_NONE) page (two VMAs per
+ * stack) while a budget of a quarter of max_map_count lasts, after which
+ * stacks go unguarded and overflow is caught by the stack-pointer check on
+ * every switch. Other sizes (the main goroutine's, explicit sizes) get a
+ * mapping each and are unmapped when their goroutine ends.
+ *
+ * Free default stacks are cached per P (no lock) and in a global pool.
+ *
+ * Invariants:
+ *  - Every mapped stack is in the registry (goc__stack_each_g, find).
+ *  - A stack in a cache or the pool holds a G in GOC_GDEAD (or never used).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if GOC_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define GUARD 4096
+#define SLAB_STACKS 64
+#define PCACHE_MAX 128 /* per-P cache: half goes to the pool past this */
+#define POOL_TRIM 4096 /* pool stacks beyond this give their pages back */
+
+/* A mapping holding n stacks of `stride` bytes (guard + usable). */
+typedef struct slab {
+    char *base;
+    size_t stride;
+    size_t size; /* usable bytes per stack */
+    int n;
+    _Atomic int live; /* 0: unmapped, entry free for reuse */
+} slab;
+
+#define REG_CHUNK 4096
+#define REG_CHUNKS 4096
+static slab *reg_chunks[REG_CHUNKS];
+static _Atomic int reg_n; /* entries published */
+static goc__lock reg_lock;
+
+static goc__lock pool_lock;
+static goc__stack *pool;
+static int64_t pool_n;
+static _Atomic size_t nmapped;
+
+static int guard_mode = -1; /* 0: MADV_GUARD_INSTALL, 1: mprotect, 2: budget spent */
+static long guard_budget;
+
+static slab *reg_at(int i)
+{
+    return &reg_chunks[i / REG_CHUNK][i % REG_CHUNK];
+}
+
+static slab *reg_add(char *base, size_t stride, size_t size, int n)
+{
+    goc__lock_acquire(&reg_lock);
+    int cnt = atomic_load(&reg_n);
+    for (int i = 0; i < cnt; i++) {
+        slab *s = reg_at(i);
+        if (atomic_load(&s->live) == 0) {
+            s->base = base, s->stride = stride, s->size = size, s->n = n;
+            atomic_store(&s->live, 1);
+            goc__lock_release(&reg_lock);
+            return s;
+        }
+    }
+    if (cnt >= REG_CHUNK * REG_CHUNKS)
+        goc__throw("stack registry full");
+    if (!reg_chunks[cnt / REG_CHUNK]) {
+        reg_chunks[cnt / REG_CHUNK] = calloc(REG_CHUNK, sizeof(slab));
+        if (!reg_chunks[cnt / REG_CHUNK])
+            goc__throw("stack registry: out of memory");
+    }
+    slab *s = reg_at(cnt);
+    s->base = base, s->stride = stride, s->size = size, s->n = n;
+    atomic_store(&s->live, 1);
+    atomic_store(&reg_n, cnt + 1);
+    goc__lock_release(&reg_lock);
+    return s;
+}
+
+static bool install_guard(char *page)
+{
+    if (guard_mode < 0) {
+        long max = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &max) != 1)
+                max = 65530;
+            fclose(f);
+        }
+        guard_budget = max / 4;
+        guard_mode = madvise(page, GUARD, MADV_GUARD_INSTALL) == 0 ? 0 : 1;
+        if (guard_mode == 0)
+            return true;
+    }
+    if (guard_mode == 0)
+        return madvise(page, GUARD, MADV_GUARD_INSTALL) == 0;
+    if (guard_mode == 1 && guard_budget > 0) {
+        guard_budget -= 2;
+        return mprotect(page, GUARD, PROT_NONE) == 0;
+    }
+    guard_mode = 2;
+    return false;
+}
+
+/* Lays the G header (and its stack record) at the top of [lo, lo+size). */
+static goc_g *carve(char *lo, size_t size, bool guarded)
+{
+    uintptr_t top = (uintptr_t)lo + size;
+    goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
+    goc_g *g = (goc_g *)(((uintptr_t)st - sizeof(goc_g)) & ~(uintptr_t)63);
+    memset(g, 0, sizeof *g);
+    st->lo = lo;
+    st->size = (size_t)((uintptr_t)g - (uintptr_t)lo); /* usable below the header */
+    st->next = NULL;
+    st->g = g;
+    st->guarded = guarded;
+    st->single = false;
+    g->stack = st;
+#if GOC_ASAN
+    /* LeakSanitizer must see pointers held on goroutine stacks; the guard
+     * page below is left out (reading it faults). */
+    __lsan_register_root_region(lo, size);
+#endif
+    atomic_store(&g->status, GOC_GDEAD);
+    return g;
+}
+
+static void *map_region(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    return p;
+}
+
+/* Maps a slab of default stacks; all but the returned one go to the pool. */
+static goc_g *new_slab(size_t size)
+{
+    size_t stride = GUARD + size;
+    char *base = map_region(stride * SLAB_STACKS);
+    if (!base)
+        return NULL;
+    reg_add(base, stride, size, SLAB_STACKS);
+    atomic_fetch_add(&nmapped, SLAB_STACKS);
+    goc_g *first = NULL;
+    goc__stack *batch = NULL;
+    for (int i = 0; i < SLAB_STACKS; i++) {
+        char *s = base + (size_t)i * stride;
+        bool guarded = install_guard(s);
+        goc_g *g = carve(s + GUARD, size, guarded);
+        if (!first) {
+            first = g;
+        } else {
+            g->stack->next = batch;
+            batch = g->stack;
+        }
+    }
+    goc__lock_acquire(&pool_lock);
+    while (batch) {
+        goc__stack *n = batch->next;
+        batch->next = pool;
+        pool = batch;
+        pool_n++;
+        batch = n;
+    }
+    goc__lock_release(&pool_lock);
+    return first;
+}
+
+/* A stack of its own, for sizes other than the default. */
+static goc_g *new_single(size_t size)
+{
+    size = (size + 4095) & ~(size_t)4095;
+    char *base = map_region(GUARD + size);
+    if (!base)
+        return NULL;
+    reg_add(base, GUARD + size, size, 1);
+    atomic_fetch_add(&nmapped, 1);
+    goc_g *g = carve(base + GUARD, size, install_guard(base));
+    g->stack->single = true;
+    g->stack->map_base = base;
+    g->stack->map_len = GUARD + size;
+    return g;
+}
+
+static void prepare(goc_g *g)
+{
+#if GOC_ASAN
+    /* Frames that never returned left poisoned redzones behind. */
+    __asan_unpoison_memory_region(g->stack->lo, g->stack->size);
+#endif
+    (void)g;
+}
+
+goc_g *goc__stack_get(goc_p *p, size_t size)
+{
+    size_t dflt = goc__sched_.stack_size;
+    if (size != dflt) {
+        goc_g *g = new_single(size);
+        return g;
+    }
+    goc__stackcache *c = &p->stackcache;
+    if (!c->list) {
+        goc__lock_acquire(&pool_lock);
+        for (int i = 0; i < PCACHE_MAX / 2 && pool; i++) {
+            goc__stack *s = pool;
+            pool = s->next;
+            pool_n--;
+            s->next = c->list;
+            c->list = s;
+            c->n++;
+        }
+        goc__lock_release(&pool_lock);
+    }
+    goc_g *g;
+    if (c->list) {
+        goc__stack *s = c->list;
+        c->list = s->next;
+        c->n--;
+        s->next = NULL;
+        g = s->g;
+    } else {
+        g = new_slab(dflt);
+        if (!g)
+            return NULL;
+    }
+    prepare(g);
+    return g;
+}
+
+static slab *slab_of(const void *addr)
+{
+    int cnt = atomic_load(&reg_n);
+    for (int i = 0; i < cnt; i++) {
+        slab *s = reg_at(i);
+        if (atomic_load(&s->live) && (const char *)addr >= s->base &&
+            (const char *)addr < s->base + s->stride * (size_t)s->n)
+            return s;
+    }
+    return NULL;
+}
+
+void goc__stack_put(goc_p *p, goc_g *g)
+{
+    goc__stack *st = g->stack;
+    if (st->single) {
+        slab *s = slab_of(st->map_base);
+        void *base = st->map_base;
+        size_t len = st->map_len;
+        if (s)
+            atomic_store(&s->live, 0);
+#if GOC_ASAN
+        __lsan_unregister_root_region((char *)base + GUARD, len - GUARD);
+#endif
+        munmap(base, len);
+        atomic_fetch_sub(&nmapped, 1);
+        return;
+    }
+    goc__stackcache *c = p ? &p->stackcache : NULL;
+    if (c && c->n < PCACHE_MAX) {
+        st->next = c->list;
+        c->list = st;
+        c->n++;
+        return;
+    }
+    /* Move half of the cache (or this stack alone) to the pool. */
+    goc__stack *batch = st;
+    st->next = NULL;
+    int moved = 1;
+    while (c && c->n > PCACHE_MAX / 2) {
+        goc__stack *s = c->list;
+        c->list = s->next;
+        c->n--;
+        s->next = batch;
+        batch = s;
+        moved++;
+    }
+    goc__lock_acquire(&pool_lock);
+    bool trim = pool_n + moved > POOL_TRIM;
+    while (batch) {
+        goc__stack *n = batch->next;
+        if (trim) {
+            /* give back everything below the header's page */
+            uintptr_t hdr = (uintptr_t)batch->g & ~(uintptr_t)4095;
+            if (hdr > (uintptr_t)batch->lo)
+                madvise(batch->lo, hdr - (uintptr_t)batch->lo, MADV_DONTNEED);
+        }
+        batch->next = pool;
+        pool = batch;
+        pool_n++;
+        batch = n;
+    }
+    goc__lock_release(&pool_lock);
+}
+
+void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg)
+{
+    int cnt = atomic_load(&reg_n);
+    for (int i = 0; i < cnt; i++) {
+        slab *s = reg_at(i);
+        if (!atomic_load(&s->live))
+            continue;
+        for (int j = 0; j < s->n; j++) {
+            char *lo = s->base + (size_t)j * s->stride + GUARD;
+            uintptr_t top = (uintptr_t)lo + s->size;
+            goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
+            if (st->g && st->lo == lo)
+                fn(st->g, arg);
+        }
+    }
+}
+
+goc_g *goc__stack_find(const void *addr, bool *in_guard)
+{
+    slab *s = slab_of(addr);
+    if (!s)
+        return NULL;
+    size_t off = (size_t)((const char *)addr - s->base);
+    size_t j = off / s->stride;
+    *in_guard = off % s->stride < GUARD;
+    char *lo = s->base + j * s->stride + GUARD;
+    uintptr_t top = (uintptr_t)lo + s->size;
+    goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
+    return st->lo == lo ? st->g : NULL;
+}
+
+size_t goc__stacks_mapped(void)
+{
+    return atomic_load(&nmapped);
+}
