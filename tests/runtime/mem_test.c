@@ -235,21 +235,34 @@ static void test_rss_large(void)
 
 static void test_rss_small(void)
 {
-    size_t count = (size_t)TEST_SCALE(1000000);
+    size_t count = 1000000; /* not scaled: it must dwarf the 4 MiB the heap retains */
     void **v = goc_malloc(count * sizeof *v);
+    memset(v, 0, count * sizeof *v);
     long base = rss_bytes();
     for (size_t i = 0; i < count; i++) {
         v[i] = goc_malloc(64);
         memset(v[i], 1, 64);
     }
     long live = rss_bytes();
-    CHECK_MSG((size_t)(live - base) >= count * 64 * 9 / 10, "rss grew %ld", live - base);
+    /* Free pages retained from earlier cases may absorb part of the growth. */
+    CHECK_MSG((size_t)(live - base) >= count * 64 / 2, "rss grew %ld", live - base);
     for (size_t i = 0; i < count; i++)
         goc_free(v[i]);
     long after = rss_bytes();
     goc_free(v);
-    CHECK_MSG((size_t)(live - after) >= count * 64 * 7 / 10, "rss fell only %ld of %zu",
-              live - after, count * 64);
+    goc_mem_stats st;
+    goc_mem_stats_read(&st);
+    CHECK_MSG(st.pages_free - st.pages_released <= 1024, "%llu free pages kept",
+              (unsigned long long)(st.pages_free - st.pages_released));
+#if defined(GOC_SANITIZE_THREAD)
+    long slack = (long)(count * 64 * 4); /* TSan's shadow of the freed pages stays */
+#elif defined(GOC_SANITIZE_ADDRESS)
+    long slack = (long)(count * 64 * 3 / 10); /* so does ASan's */
+#else
+    long slack = (long)(count * 64 * 15 / 100);
+#endif
+    CHECK_MSG(after - base <= slack, "rss still %ld above the start after freeing %zu",
+              after - base, count * 64);
 }
 
 /* ---- threads and Ps ---------------------------------------------------------- */
