@@ -1,0 +1,350 @@
+/* cache.c: the per-P cache (Go's mcache) and the public malloc entry points.
+ *
+ * Small allocation on a P takes no lock: first the class's local free list
+ * (objects freed on this P), then the cached span's allocCache, a 64-bit
+ * window of its bitmap read with count-trailing-zeros (Go's nextFreeFast),
+ * then a reload of that window, and only when the span is exhausted a trip
+ * to mcentral. A free pushes the object on the freeing P's list for its
+ * class; past maxfree objects, the colder half of the list goes back to
+ * mcentral in one locked batch. mem.h states who owns what.
+ *
+ * A P's cache is made on its first allocation and lives for the process;
+ * only the thread running that P touches it (goroutines are not preempted
+ * inside the allocator, and the P is attached to one M at a time). Threads
+ * without a P share `nop` under nop_lock.
+ */
+#include "goc/malloc.h"
+
+#include "mem.h"
+#include "runtime.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define CACHE_BYTES (64 << 10) /* a class list holds up to this many bytes ... */
+#define CACHE_MIN 4             /* ... but at least this many objects */
+#define CACHE_MAX 512           /* ... and at most this many */
+
+_Atomic(struct goc_mcache *) goc__allcaches;
+
+static struct goc_mcache *nop;        /* the shared cache for threads without a P */
+static goc__lock nop_lock = GOC_LOCK_INIT; /* guards *nop and its creation */
+
+static void cache_init(struct goc_mcache *c)
+{
+    for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
+        uint32_t n = CACHE_BYTES / goc__class_size[k];
+        c->c[k].maxfree = n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n;
+    }
+    struct goc_mcache *head = atomic_load(&goc__allcaches);
+    do
+        c->alllink = head;
+    while (!atomic_compare_exchange_weak(&goc__allcaches, &head, c));
+}
+
+static struct goc_mcache *cache_new(void)
+{
+    struct goc_mcache *c = goc__persistent_alloc(sizeof *c);
+    if (c)
+        cache_init(c);
+    return c;
+}
+
+/* This P's cache, made on first use; NULL without a P. */
+static inline struct goc_mcache *my_cache(void)
+{
+    goc_p *pp = goc__getp();
+    if (GOC_UNLIKELY(!pp))
+        return NULL;
+    struct goc_mcache *c = pp->mcache;
+    if (GOC_UNLIKELY(!c))
+        c = pp->mcache = cache_new();
+    return c;
+}
+
+/* The shared cache, locked; NULL (unlocked) if it cannot be made. */
+static struct goc_mcache *nop_acquire(void)
+{
+    goc__lock_acquire(&nop_lock);
+    if (GOC_UNLIKELY(!nop)) {
+        nop = cache_new();
+        if (!nop) {
+            goc__lock_release(&nop_lock);
+            return NULL;
+        }
+    }
+    return nop;
+}
+
+static inline void count(_Atomic uint64_t *ctr)
+{
+    atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Next free object of cached span s, or NULL when it has none left. */
+static inline void *span_next(goc_mspan *s)
+{
+    for (;;) {
+        uint64_t cache = s->alloccache;
+        if (GOC_LIKELY(cache != 0)) {
+            uint32_t t = (uint32_t)__builtin_ctzll(cache);
+            uint32_t idx = s->freeindex + t;
+            if (GOC_UNLIKELY(idx >= s->nelems)) {
+                s->freeindex = s->nelems;
+                s->alloccache = 0;
+                return NULL;
+            }
+            s->freeindex = idx + 1;
+            s->alloccache = t == 63 ? 0 : cache >> (t + 1);
+            return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+        }
+        if (s->freeindex >= s->nelems)
+            return NULL;
+        uint32_t w = s->freeindex >> 6;
+        s->alloccache = ~s->allocbits[w] >> (s->freeindex & 63);
+        if (!s->alloccache)
+            s->freeindex = (w + 1) * 64;
+    }
+}
+
+static void *cache_refill(goc__cache_class *k, uint32_t cls)
+{
+    goc_mspan *s = goc__central_refill(cls, k->span);
+    k->span = s;
+    return s ? span_next(s) : NULL;
+}
+
+static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
+{
+    goc__cache_class *k = &c->c[cls];
+    void *p = k->free;
+    if (p) {
+        k->free = goc__link_get(p);
+        k->nfree--;
+    } else {
+        p = k->span ? span_next(k->span) : NULL;
+        if (GOC_UNLIKELY(!p)) {
+            p = cache_refill(k, cls);
+            if (!p)
+                return NULL;
+        }
+    }
+    count(&k->nmalloc);
+    return p;
+}
+
+/* Sends the colder half of a class's free list to mcentral. */
+static void cache_flush(goc__cache_class *k, uint32_t cls, uint32_t keep)
+{
+    void *last = k->free;
+    for (uint32_t i = 1; i < keep; i++)
+        last = goc__link_get(last);
+    void *rest = goc__link_get(last);
+    goc__link_set(last, NULL);
+    k->nfree = keep;
+    goc__central_free(cls, rest);
+}
+
+static inline void cache_free(struct goc_mcache *c, uint32_t cls, void *p)
+{
+    goc__cache_class *k = &c->c[cls];
+    goc__link_set(p, k->free);
+    k->free = p;
+    count(&k->nfreed);
+    if (GOC_UNLIKELY(++k->nfree > k->maxfree))
+        cache_flush(k, cls, k->maxfree / 2);
+}
+
+/* ---- public entry points ---------------------------------------------------------- */
+
+static void *large_alloc(size_t size)
+{
+    if (size > ((size_t)1 << GOC_ADDR_BITS))
+        return NULL;
+    size_t npages = (size + GOC_PAGE_SIZE - 1) >> GOC_PAGE_SHIFT;
+    if (npages > UINT32_MAX)
+        return NULL;
+    goc_mspan *s = goc__heap_alloc((uint32_t)npages, 0);
+    if (!s)
+        return NULL;
+    s->reqsize = size;
+    GOC_UNPOISON((void *)s->base, size);
+    return (void *)s->base;
+}
+
+static void *small_alloc(uint32_t cls)
+{
+    struct goc_mcache *c = my_cache();
+    if (GOC_LIKELY(c))
+        return cache_alloc(c, cls);
+    c = nop_acquire();
+    if (!c)
+        return NULL;
+    void *p = cache_alloc(c, cls);
+    goc__lock_release(&nop_lock);
+    return p;
+}
+
+void *goc_malloc(size_t size)
+{
+    if (GOC_LIKELY(size <= GOC_MAX_SMALL)) {
+        void *p = small_alloc(size ? goc__size_class(size) : 1);
+        if (GOC_UNLIKELY(!p)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        GOC_UNPOISON(p, size ? size : 1);
+        return p;
+    }
+    void *p = large_alloc(size);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+void *goc_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total > GOC_MAX_SMALL) {
+        void *p = large_alloc(total);
+        if (!p) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (goc__spanof(p)->needzero)
+            memset(p, 0, total);
+        return p;
+    }
+    void *p = goc_malloc(total);
+    if (p)
+        memset(p, 0, total ? total : 1);
+    return p;
+}
+
+/* The span of live block p, checked; fatal for a pointer that is not one. */
+static goc_mspan *span_checked(void *p)
+{
+    goc_mspan *s = goc__spanof(p);
+    uintptr_t off = s ? (uintptr_t)p - s->base : 0;
+    if (s && s->state == GOC_SPAN_SMALL && off < (uintptr_t)s->npages * GOC_PAGE_SIZE) {
+        uint32_t idx = (uint32_t)(((uint64_t)off * goc__class_divmul[s->sizeclass]) >> 32);
+        if ((uintptr_t)idx * s->elemsize == off)
+            return s;
+    } else if (s && s->state == GOC_SPAN_LARGE && off == 0) {
+        return s;
+    }
+    goc_fatal("goc_free: pointer is not a live block of the goc heap");
+}
+
+void goc_free(void *p)
+{
+    if (!p)
+        return;
+    goc_mspan *s = span_checked(p);
+#ifdef GOC_MEM_ASAN
+    if (__asan_address_is_poisoned(p))
+        goc_fatal("goc_free: double free (block already poisoned)");
+#endif
+    if (GOC_UNLIKELY(s->state == GOC_SPAN_LARGE)) {
+        goc__heap_free(s);
+        return;
+    }
+    uint32_t cls = s->sizeclass;
+    GOC_POISON(p, s->elemsize);
+    struct goc_mcache *c = my_cache();
+    if (GOC_LIKELY(c)) {
+        cache_free(c, cls, p);
+        return;
+    }
+    c = nop_acquire();
+    if (c) {
+        cache_free(c, cls, p);
+        goc__lock_release(&nop_lock);
+    } else {
+        goc__link_set(p, NULL);
+        goc__central_free(cls, p);
+    }
+}
+
+size_t goc_malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    goc_mspan *s = span_checked(p);
+    size_t n = s->state == GOC_SPAN_LARGE ? (size_t)s->npages << GOC_PAGE_SHIFT : s->elemsize;
+    GOC_UNPOISON(p, n);
+    return n;
+}
+
+size_t goc_malloc_roundup(size_t size)
+{
+    if (size <= GOC_MAX_SMALL)
+        return goc__class_size[size ? goc__size_class(size) : 1];
+    if (size > SIZE_MAX - GOC_PAGE_SIZE)
+        return size;
+    return (size + GOC_PAGE_SIZE - 1) & ~(GOC_PAGE_SIZE - 1);
+}
+
+void *goc_realloc(void *p, size_t size)
+{
+    if (!p)
+        return goc_malloc(size);
+    if (size == 0) {
+        goc_free(p);
+        return NULL;
+    }
+    goc_mspan *s = span_checked(p);
+    size_t have = s->state == GOC_SPAN_LARGE ? (size_t)s->npages << GOC_PAGE_SHIFT : s->elemsize;
+    /* Stay put when the new size rounds to the same class or page count. */
+    if (goc_malloc_roundup(size) == have) {
+        GOC_UNPOISON(p, size);
+        GOC_POISON((char *)p + size, have - size);
+        if (s->state == GOC_SPAN_LARGE)
+            s->reqsize = size;
+        return p;
+    }
+    void *q = goc_malloc(size);
+    if (!q)
+        return NULL;
+    GOC_UNPOISON(p, have);
+    memcpy(q, p, have < size ? have : size);
+    goc_free(p);
+    return q;
+}
+
+void goc_mem_stats_read(goc_mem_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (struct goc_mcache *c = atomic_load(&goc__allcaches); c; c = c->alllink)
+        for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
+            out->classes[k].mallocs += atomic_load_explicit(&c->c[k].nmalloc, memory_order_relaxed);
+            out->classes[k].frees += atomic_load_explicit(&c->c[k].nfreed, memory_order_relaxed);
+        }
+    goc__heap_stats_t h;
+    goc__heap_stats(&h);
+    for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
+        goc_mem_class_stats *cs = &out->classes[k];
+        cs->size = goc__class_size[k];
+        cs->span_pages = goc__class_npages[k];
+        cs->objects = cs->mallocs > cs->frees ? cs->mallocs - cs->frees : 0;
+        out->objects_in_use += cs->objects;
+        out->bytes_in_use += cs->objects * cs->size;
+    }
+    out->large_objects = h.large_objects;
+    out->large_bytes = h.large_bytes;
+    out->objects_in_use += h.large_objects;
+    out->bytes_in_use += h.large_bytes;
+    out->spans_small = h.spans_small;
+    out->spans_large = h.spans_large;
+    out->heap_mapped = h.mapped;
+    out->pages_in_use = h.inuse_pages;
+    out->pages_free = h.free_pages;
+    out->pages_released = h.released_pages;
+    out->madvise_calls = h.madvise_calls;
+    out->meta_bytes = h.meta_bytes;
+}

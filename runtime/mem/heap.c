@@ -1,0 +1,422 @@
+/* heap.c: the page heap (Go's mheap) over 64 MiB arenas.
+ *
+ * Design. Address space is reserved from the OS in 64 MiB-aligned arenas
+ * (Go's heapArenaBytes on 64-bit Linux, GO_FACTS 8.9), first near Go's hint
+ * 0xc000000000 and then next to the previous arena, so the heap is usually
+ * contiguous but need not be. A request larger than an arena reserves
+ * several adjacent ones at once. We do not reserve Go's old contiguous
+ * 512 GB arena (GO_FACTS 8.9: the pre-1.11 design): it needs a fixed range
+ * of address space, caps the heap, and its side tables must be sized up
+ * front; arenas grow on demand and only cost what they map.
+ *
+ * Finding a span from a pointer, as Go: a flat arena index with one entry
+ * per 64 MiB of the 47-bit address space (2^21 pointers, reserved with
+ * MAP_NORESERVE so only touched pages cost memory), each pointing at an
+ * arena record that maps every page of the arena to its span.
+ *
+ * Free pages are kept as free spans, coalesced with free neighbours on
+ * free, in lists by length (1..127 pages, and one list for longer ones,
+ * searched best-fit). This is Go's mheap before its 1.14 bitmap page
+ * allocator (GO_FACTS 8.8): simpler, and our heap changes far less than a
+ * garbage-collected one. Allocation splits the best fit.
+ *
+ * Returning memory: when the free pages still backed by memory exceed a
+ * retained amount (4 MiB plus 1/8 of the pages in use, plus 1 MiB of
+ * slack), they are given back with madvise(MADV_DONTNEED), largest free
+ * spans first, down to half that amount, right after the free that pushed
+ * them over (Go runs a background scavenger for this). A released page reads as zero when next
+ * touched, so a span made only of released pages needs no zeroing.
+ *
+ * Invariants (all under heap.lock):
+ *  - Every page of every arena belongs to exactly one span (free or not).
+ *  - In-use spans have every page's map entry pointing at them; free spans
+ *    have at least their first and last page's.
+ *  - No two free spans are adjacent (they are merged).
+ *  - A free span's npreleased is its page count (all released) or 0 (none),
+ *    except after merging a released and an unreleased span, when it counts
+ *    the released pages; such a span is treated as not released (it needs
+ *    zeroing and the scavenger may release it again).
+ */
+#include "mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NLISTS 128 /* free lists for 1..127 pages; [0]: 128 pages and more */
+#define RETAIN_MIN_PAGES 512 /* 4 MiB */
+#define RETAIN_SLACK_PAGES 128 /* scavenge only 1 MiB past the limit, down to half of it */
+
+/* One arena's page-to-span map. */
+typedef struct goc__arena {
+    goc_mspan *spans[GOC_ARENA_PAGES];
+} goc__arena;
+
+static struct {
+    goc__lock lock;               /* guards everything below */
+    bool inited;                  /* index mapped */
+    goc__arena **index;           /* [addr >> 26]; entries set once, read without lock */
+    goc_mspan *free[NLISTS];      /* free spans by page count */
+    goc_mspan *deadspans;         /* span records for reuse, linked by next */
+    uintptr_t hint;               /* where to ask for the next arena */
+    goc__heap_stats_t st;
+} heap = {.lock = GOC_LOCK_INIT, .hint = (uintptr_t)0xc0 << 32};
+
+static goc__lock persist_lock = GOC_LOCK_INIT; /* guards persist_* */
+static char *persist_cur, *persist_end;
+static _Atomic uint64_t persist_bytes;
+
+/* ---- permanent records ------------------------------------------------------ */
+
+static void *os_map(size_t size, void *hint)
+{
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *goc__persistent_alloc(size_t size)
+{
+    enum { CHUNK = 256 << 10 };
+    size = (size + 63) & ~(size_t)63;
+    if (size > CHUNK / 4) {
+        void *p = os_map(size, NULL);
+        if (p)
+            atomic_fetch_add_explicit(&persist_bytes, size, memory_order_relaxed);
+        return p;
+    }
+    goc__lock_acquire(&persist_lock);
+    if ((size_t)(persist_end - persist_cur) < size) {
+        char *c = os_map(CHUNK, NULL);
+        if (!c) {
+            goc__lock_release(&persist_lock);
+            return NULL;
+        }
+        persist_cur = c;
+        persist_end = c + CHUNK;
+        atomic_fetch_add_explicit(&persist_bytes, CHUNK, memory_order_relaxed);
+    }
+    void *p = persist_cur;
+    persist_cur += size;
+    goc__lock_release(&persist_lock);
+    return p;
+}
+
+static goc_mspan *span_new(void) /* heap.lock held */
+{
+    goc_mspan *s = heap.deadspans;
+    if (s) {
+        heap.deadspans = s->next;
+        memset(s, 0, sizeof *s);
+        return s;
+    }
+    return goc__persistent_alloc(sizeof(goc_mspan));
+}
+
+static void span_dispose(goc_mspan *s) /* heap.lock held */
+{
+    s->state = GOC_SPAN_DEAD;
+    s->next = heap.deadspans;
+    heap.deadspans = s;
+}
+
+/* ---- page map --------------------------------------------------------------------- */
+
+static inline goc__arena *arena_of(uintptr_t a)
+{
+    if (a >> GOC_ADDR_BITS)
+        return NULL;
+    goc__arena **ix = __atomic_load_n(&heap.index, __ATOMIC_ACQUIRE);
+    return ix ? __atomic_load_n(&ix[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE) : NULL;
+}
+
+goc_mspan *goc__spanof(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    goc__arena *ar = arena_of(a);
+    if (!ar)
+        return NULL;
+    return ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)];
+}
+
+static void map_page(uintptr_t a, goc_mspan *s)
+{
+    arena_of(a)->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] = s;
+}
+
+static void map_all(goc_mspan *s)
+{
+    for (uint32_t i = 0; i < s->npages; i++)
+        map_page(s->base + ((uintptr_t)i << GOC_PAGE_SHIFT), s);
+}
+
+static void map_ends(goc_mspan *s)
+{
+    map_page(s->base, s);
+    map_page(s->base + ((uintptr_t)(s->npages - 1) << GOC_PAGE_SHIFT), s);
+}
+
+/* ---- free lists -------------------------------------------------------------------- */
+
+static inline goc_mspan **list_for(uint32_t npages)
+{
+    return &heap.free[npages < NLISTS ? npages : 0];
+}
+
+static void list_insert(goc_mspan **head, goc_mspan *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(goc_mspan **head, goc_mspan *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* The smallest free span of at least npages. */
+static goc_mspan *find_fit(uint32_t npages)
+{
+    for (uint32_t n = npages; n < NLISTS; n++)
+        if (heap.free[n])
+            return heap.free[n];
+    goc_mspan *best = NULL;
+    for (goc_mspan *s = heap.free[0]; s; s = s->next)
+        if (s->npages >= npages && (!best || s->npages < best->npages))
+            best = s;
+    return best;
+}
+
+/* Adds free span s to the lists, merging it with free neighbours. */
+static void insert_free(goc_mspan *s)
+{
+    s->state = GOC_SPAN_FREE;
+    goc_mspan *before = s->base > 0 ? goc__spanof((void *)(s->base - 1)) : NULL;
+    if (before && before->state == GOC_SPAN_FREE &&
+        before->base + ((uintptr_t)before->npages << GOC_PAGE_SHIFT) == s->base) {
+        list_remove(list_for(before->npages), before);
+        before->npages += s->npages;
+        before->npreleased += s->npreleased;
+        span_dispose(s);
+        s = before;
+    }
+    uintptr_t end = s->base + ((uintptr_t)s->npages << GOC_PAGE_SHIFT);
+    goc_mspan *after = goc__spanof((void *)end);
+    if (after && after->state == GOC_SPAN_FREE && after->base == end) {
+        list_remove(list_for(after->npages), after);
+        s->npages += after->npages;
+        s->npreleased += after->npreleased;
+        span_dispose(after);
+    }
+    map_ends(s);
+    list_insert(list_for(s->npages), s);
+}
+
+/* ---- growing ----------------------------------------------------------------------------- */
+
+static bool heap_init(void)
+{
+    size_t sz = (size_t)GOC_ARENA_INDEX * sizeof(goc__arena *);
+    goc__arena **ix = os_map(sz, NULL);
+    if (!ix)
+        return false;
+    __atomic_store_n(&heap.index, ix, __ATOMIC_RELEASE);
+    heap.inited = true;
+    return true;
+}
+
+/* Reserves size bytes aligned to the arena size. */
+static uintptr_t reserve(size_t size)
+{
+    void *p = os_map(size, (void *)heap.hint);
+    if (p && ((uintptr_t)p & (GOC_ARENA_SIZE - 1)) == 0 && !(((uintptr_t)p + size - 1) >> GOC_ADDR_BITS))
+        return (uintptr_t)p;
+    if (p)
+        munmap(p, size);
+    char *q = os_map(size + GOC_ARENA_SIZE, NULL);
+    if (!q)
+        return 0;
+    uintptr_t a = ((uintptr_t)q + GOC_ARENA_SIZE - 1) & ~(uintptr_t)(GOC_ARENA_SIZE - 1);
+    if (a > (uintptr_t)q)
+        munmap(q, a - (uintptr_t)q);
+    uintptr_t tail = (uintptr_t)q + size + GOC_ARENA_SIZE - (a + size);
+    if (tail)
+        munmap((void *)(a + size), tail);
+    if ((a + size - 1) >> GOC_ADDR_BITS) {
+        munmap((void *)a, size);
+        return 0;
+    }
+    return a;
+}
+
+/* Adds at least npages pages to the heap. */
+static bool grow(uint32_t npages)
+{
+    if (!heap.inited && !heap_init())
+        return false;
+    size_t size = ((size_t)npages << GOC_PAGE_SHIFT);
+    size = (size + GOC_ARENA_SIZE - 1) & ~(GOC_ARENA_SIZE - 1);
+    uintptr_t base = reserve(size);
+    if (!base)
+        return false;
+    for (uintptr_t a = base; a < base + size; a += GOC_ARENA_SIZE) {
+        goc__arena *ar = goc__persistent_alloc(sizeof(goc__arena));
+        if (!ar) {
+            munmap((void *)a, base + size - a);
+            size = a - base;
+            break;
+        }
+        __atomic_store_n(&heap.index[a >> GOC_ARENA_SHIFT], ar, __ATOMIC_RELEASE);
+    }
+    if (!size)
+        return false;
+    heap.hint = base + size;
+    goc_mspan *s = span_new();
+    if (!s)
+        return false;
+    s->base = base;
+    s->npages = (uint32_t)(size >> GOC_PAGE_SHIFT);
+    s->npreleased = s->npages; /* fresh pages: zero and not resident */
+    heap.st.mapped += size;
+    heap.st.free_pages += s->npages;
+    heap.st.released_pages += s->npages;
+    insert_free(s);
+    return true;
+}
+
+/* ---- returning pages to the OS ------------------------------------------------------------ */
+
+static void release(goc_mspan *s)
+{
+    if (s->npreleased == s->npages)
+        return;
+    madvise((void *)s->base, (size_t)s->npages << GOC_PAGE_SHIFT, MADV_DONTNEED);
+    heap.st.madvise_calls++;
+    heap.st.released_pages += s->npages - s->npreleased;
+    s->npreleased = s->npages;
+}
+
+/* Releases free pages, largest spans first, until the unreleased free
+ * pages are within the retained amount. */
+static void scavenge(void)
+{
+    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages / 8;
+    uint64_t held = heap.st.free_pages - heap.st.released_pages;
+    if (held <= retain + RETAIN_SLACK_PAGES)
+        return;
+    retain /= 2; /* overshoot, so that the next scavenge is some frees away */
+    for (goc_mspan *s = heap.free[0]; s && held > retain; s = s->next) {
+        uint32_t before = s->npreleased;
+        release(s);
+        held -= s->npreleased - before;
+    }
+    for (uint32_t n = NLISTS - 1; n > 0 && held > retain; n--)
+        for (goc_mspan *s = heap.free[n]; s && held > retain; s = s->next) {
+            uint32_t before = s->npreleased;
+            release(s);
+            held -= s->npreleased - before;
+        }
+}
+
+/* ---- allocation ------------------------------------------------------------------------------- */
+
+static void span_setup(goc_mspan *s, uint32_t cls)
+{
+    s->sizeclass = (uint8_t)cls;
+    s->state = cls ? GOC_SPAN_SMALL : GOC_SPAN_LARGE;
+    s->elemsize = cls ? goc__class_size[cls] : s->npages * (uint32_t)GOC_PAGE_SIZE;
+    s->nelems = cls ? (uint32_t)((s->npages * GOC_PAGE_SIZE) / s->elemsize) : 1;
+    s->freeindex = 0;
+    s->alloccount = 0;
+    s->alloccache = 0;
+    s->cached = false;
+    s->remote = NULL;
+    s->reqsize = 0;
+    memset(s->allocbits, 0, sizeof s->allocbits);
+}
+
+goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls)
+{
+    goc__lock_acquire(&heap.lock);
+    goc_mspan *s = heap.inited ? find_fit(npages) : NULL;
+    if (!s && grow(npages))
+        s = find_fit(npages);
+    if (!s) {
+        goc__lock_release(&heap.lock);
+        return NULL;
+    }
+    list_remove(list_for(s->npages), s);
+    bool fresh = s->npreleased == s->npages;
+    heap.st.released_pages -= s->npreleased;
+    if (s->npages > npages) {
+        goc_mspan *t = span_new();
+        if (!t) {
+            heap.st.released_pages += s->npreleased;
+            list_insert(list_for(s->npages), s);
+            goc__lock_release(&heap.lock);
+            return NULL;
+        }
+        t->base = s->base + ((uintptr_t)npages << GOC_PAGE_SHIFT);
+        t->npages = s->npages - npages;
+        t->npreleased = fresh ? t->npages : 0;
+        heap.st.released_pages += t->npreleased;
+        s->npages = npages;
+        s->state = GOC_SPAN_LARGE; /* not FREE: t must not merge back into it */
+        insert_free(t);
+    }
+    s->npreleased = 0;
+    s->needzero = !fresh;
+    span_setup(s, cls);
+    map_all(s);
+    heap.st.free_pages -= npages;
+    heap.st.inuse_pages += npages;
+    if (cls)
+        heap.st.spans_small++;
+    else {
+        heap.st.spans_large++;
+        heap.st.large_objects++;
+        heap.st.large_bytes += (uint64_t)npages << GOC_PAGE_SHIFT;
+    }
+    goc__lock_release(&heap.lock);
+    GOC_POISON((void *)s->base, (size_t)npages << GOC_PAGE_SHIFT);
+    return s;
+}
+
+void goc__heap_free(goc_mspan *s)
+{
+    GOC_POISON((void *)s->base, (size_t)s->npages << GOC_PAGE_SHIFT);
+    goc__lock_acquire(&heap.lock);
+    if (s->state == GOC_SPAN_SMALL)
+        heap.st.spans_small--;
+    else {
+        heap.st.spans_large--;
+        heap.st.large_objects--;
+        heap.st.large_bytes -= (uint64_t)s->npages << GOC_PAGE_SHIFT;
+    }
+    heap.st.inuse_pages -= s->npages;
+    heap.st.free_pages += s->npages;
+    s->npreleased = 0;
+    s->sizeclass = 0;
+    insert_free(s);
+    scavenge();
+    goc__lock_release(&heap.lock);
+}
+
+void goc__heap_stats(goc__heap_stats_t *out)
+{
+    goc__lock_acquire(&heap.lock);
+    *out = heap.st;
+    goc__lock_release(&heap.lock);
+    out->meta_bytes = atomic_load_explicit(&persist_bytes, memory_order_relaxed);
+}

@@ -1,0 +1,199 @@
+/* mem.h: the allocator's private structures (runtime/mem).
+ *
+ * Go's design (GO_FACTS 8), without a collector: memory is handed out in
+ * 8 KiB pages; small objects (<= 32 KiB) are rounded up to one of 67 size
+ * classes and carved out of spans (runs of pages holding objects of one
+ * class); large objects get a span of their own straight from the page heap.
+ *
+ *   goc_malloc -> P's mcache (no lock) -> mcentral[class] (lock) -> mheap (lock)
+ *
+ * Ownership of a small span, the rule everything else rests on:
+ *  - A span is either cached (owned by exactly one mcache, which alone
+ *    touches its bitmap, freeindex and allocCache, without a lock), or held
+ *    by its class's mcentral (on the partial or full list, or the spare
+ *    slot), whose lock then guards it. `cached` flips only under the
+ *    mcentral lock.
+ *  - An object freed on any P goes onto that P's mcache free list for its
+ *    class (no lock, whichever span it belongs to). Lists that grow too long
+ *    are flushed in batches to mcentral, which clears the object's bit in its
+ *    span, or, when the span is cached by some mcache, pushes the object on
+ *    the span's `remote` list; only the owner drains that list, under the
+ *    mcentral lock, when its span runs out. So no thread ever writes another
+ *    P's cache or another owner's bitmap.
+ *  - Threads without a P (libuv's pool, foreign threads, code between
+ *    goc_syscall_enter and exit, or before the scheduler starts) use one
+ *    shared mcache under a lock: the same code, serialized.
+ * Lock order: the no-P cache lock, then an mcentral lock, then the mheap lock.
+ */
+#ifndef GOC_MEM_H
+#define GOC_MEM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+#define GOC_PAGE_SHIFT 13
+#define GOC_PAGE_SIZE ((size_t)1 << GOC_PAGE_SHIFT) /* 8 KiB */
+#define GOC_MAX_SMALL 32768                          /* largest small object */
+#define GOC_NUM_CLASSES 68                           /* class 0 is "large" */
+#define GOC_ARENA_SHIFT 26
+#define GOC_ARENA_SIZE ((size_t)1 << GOC_ARENA_SHIFT) /* 64 MiB, as Go's heapArenaBytes */
+#define GOC_ARENA_PAGES (GOC_ARENA_SIZE / GOC_PAGE_SIZE)
+#define GOC_ADDR_BITS 47 /* user address space on x86-64/arm64 Linux (4-level paging) */
+#define GOC_ARENA_INDEX (1u << (GOC_ADDR_BITS - GOC_ARENA_SHIFT))
+#define GOC_MAX_OBJS 1024 /* most objects in a small span (class 1: 8 B x 1024) */
+#define GOC_BITMAP_WORDS (GOC_MAX_OBJS / 64)
+
+/* ---- size classes (sizeclass.c) ------------------------------------------ */
+
+extern const uint16_t goc__class_size[GOC_NUM_CLASSES];
+extern const uint8_t goc__class_npages[GOC_NUM_CLASSES];
+extern const uint8_t goc__size_to_class8[1024 / 8 + 1];
+extern const uint8_t goc__size_to_class128[(GOC_MAX_SMALL - 1024) / 128 + 1];
+/* Go's divMagic: (offset * class_divmul) >> 32 == offset / size for every
+ * offset inside a span of the class. */
+extern const uint32_t goc__class_divmul[GOC_NUM_CLASSES];
+
+/* Size class of a small request (1 <= n <= GOC_MAX_SMALL). */
+static inline uint32_t goc__size_class(size_t n)
+{
+    if (n <= 1024 - 8)
+        return goc__size_to_class8[(n + 7) >> 3];
+    return goc__size_to_class128[(n - 1024 + 127) >> 7];
+}
+
+/* ---- spans ------------------------------------------------------------------ */
+
+enum {
+    GOC_SPAN_FREE = 0,  /* in the heap's free lists */
+    GOC_SPAN_SMALL = 1, /* holds objects of one size class */
+    GOC_SPAN_LARGE = 2, /* holds one large object */
+    GOC_SPAN_DEAD = 3,  /* record on the span pool's free list */
+};
+
+typedef struct goc_mspan goc_mspan;
+
+struct goc_mspan {
+    goc_mspan *next, *prev; /* heap free list, or mcentral list; guarded by its owner's lock */
+    uintptr_t base;         /* first byte */
+    uint32_t npages;        /* length in pages */
+    uint32_t npreleased;    /* FREE: pages madvised away (all or none, see heap.c) */
+    uint8_t state;          /* GOC_SPAN_*; written under the heap lock */
+    uint8_t sizeclass;      /* 0 for large spans */
+    bool needzero;          /* memory may hold old data (else it is fresh zero pages) */
+    bool cached;            /* SMALL: owned by an mcache; flips under the mcentral lock */
+    uint8_t list;           /* SMALL, not cached: which mcentral list holds it */
+    uint32_t elemsize;      /* object size (large: npages * page size) */
+    uint32_t nelems;        /* objects in the span */
+    /* Allocation state, owned by the caching mcache while cached, else by mcentral:
+     * allocbits has a 1 for every allocated object, except that while the span is
+     * cached, objects below freeindex count as allocated whatever their bit says. */
+    uint32_t freeindex;  /* next index to look at */
+    uint32_t alloccount; /* allocated objects (exact while not cached) */
+    uint64_t alloccache; /* ~allocbits shifted so bit 0 is freeindex; 0: reload */
+    void *remote;        /* objects freed while cached, linked through their first word;
+                            pushed and drained under the mcentral lock */
+    size_t reqsize;      /* LARGE: bytes requested (ASan poisons the rest) */
+    uint64_t allocbits[GOC_BITMAP_WORDS];
+};
+
+/* ---- the page heap (heap.c) --------------------------------------------------- */
+
+/* Which span holds address p, or NULL if p is not in our heap. Reads the
+ * arena index without a lock: the entry of a live object's page does not
+ * change while the object is allocated. */
+goc_mspan *goc__spanof(const void *p);
+
+/* A span of npages pages, set up as SMALL of class cls or LARGE (cls 0),
+ * with every page mapped to it; NULL when the OS refuses memory. */
+goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls);
+/* Returns a SMALL or LARGE span's pages to the heap. */
+void goc__heap_free(goc_mspan *s);
+
+/* Heap statistics, read under the heap lock. */
+typedef struct goc__heap_stats {
+    uint64_t mapped;         /* bytes reserved from the OS in arenas */
+    uint64_t inuse_pages;    /* pages in SMALL and LARGE spans */
+    uint64_t free_pages;     /* pages in free spans */
+    uint64_t released_pages; /* free pages given back to the kernel */
+    uint64_t spans_small, spans_large;
+    uint64_t large_bytes, large_objects; /* live large objects (requested bytes) */
+    uint64_t madvise_calls;
+    uint64_t meta_bytes; /* span records, arena records, caches */
+} goc__heap_stats_t;
+void goc__heap_stats(goc__heap_stats_t *out);
+
+/* Permanent zeroed memory for the allocator's own records (never freed). */
+void *goc__persistent_alloc(size_t size);
+
+/* ---- mcentral (central.c) ------------------------------------------------------ */
+
+/* Swaps the cache's span of class cls (NULL or exhausted) for one with a
+ * free object, keeping the old one if remote frees refilled it. Returns the
+ * span to cache, or NULL when out of memory. */
+goc_mspan *goc__central_refill(uint32_t cls, goc_mspan *old);
+/* Hands back a chain of n freed objects of class cls (linked through their
+ * first word, NULL-terminated). */
+void goc__central_free(uint32_t cls, void *head);
+/* Gives a cached span back to mcentral (cache teardown in tests). */
+void goc__central_uncache(uint32_t cls, goc_mspan *s);
+
+/* ---- mcache (cache.c) ----------------------------------------------------------- */
+
+/* One class of an mcache. */
+typedef struct goc__cache_class {
+    goc_mspan *span;   /* span being allocated from, cached; NULL: none yet */
+    void *free;        /* objects freed on this P, linked through their first word */
+    uint32_t nfree;    /* length of free */
+    uint32_t maxfree;  /* flush half of the list to mcentral beyond this */
+    _Atomic uint64_t nmalloc; /* objects handed out (written by the owner only) */
+    _Atomic uint64_t nfreed;  /* objects freed here (written by the owner only) */
+} goc__cache_class;
+
+/* The per-P cache (Go's mcache), touched only by the thread running its P
+ * (or under the no-P lock for the shared one). */
+struct goc_mcache {
+    goc__cache_class c[GOC_NUM_CLASSES];
+    struct goc_mcache *alllink; /* every cache, for statistics; set once */
+};
+
+/* Every cache ever made, newest first (statistics walk it). */
+extern _Atomic(struct goc_mcache *) goc__allcaches;
+
+/* ---- AddressSanitizer hooks ------------------------------------------------- */
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_MEM_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(GOC_MEM_ASAN)
+#define GOC_MEM_ASAN 1
+#endif
+
+#ifdef GOC_MEM_ASAN
+#include <sanitizer/asan_interface.h>
+#define GOC_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define GOC_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define GOC_NO_ASAN __attribute__((no_sanitize("address")))
+#else
+#define GOC_POISON(p, n) ((void)(p), (void)(n))
+#define GOC_UNPOISON(p, n) ((void)(p), (void)(n))
+#define GOC_NO_ASAN
+#endif
+
+/* A free object's first word links it into a list; the object itself stays
+ * poisoned under ASan, so these two read and write it unchecked. */
+GOC_NO_ASAN static inline void *goc__link_get(void *obj)
+{
+    return *(void **)obj;
+}
+GOC_NO_ASAN static inline void goc__link_set(void *obj, void *next)
+{
+    *(void **)obj = next;
+}
+
+#endif
