@@ -5,7 +5,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages the build needs, beyond gcc and clang.
-BUILD_PACKAGES="meson ninja-build pkg-config libuv1-dev libwslay-dev libmbedtls-dev \
+BUILD_PACKAGES="meson ninja-build pkg-config netcat-openbsd libuv1-dev libwslay-dev libmbedtls-dev \
 libjansson-dev libhttp-parser-dev libsqlite3-dev libhiredis-dev"
 
 # need_packages PKG...: installs those not installed yet (we run as root).
