@@ -62,9 +62,15 @@ int goc_conn_set_read_deadline(goc_conn *c, int64_t deadline);
 int goc_conn_set_write_deadline(goc_conn *c, int64_t deadline);
 
 /* Wakes a goroutine blocked in read or write on c: its call returns
- * -ECANCELED (a context's cancellation calls this). Later calls block as
- * usual. */
+ * -ECANCELED. Later calls block as usual. */
 void goc_conn_cancel(goc_conn *c);
+
+struct goc_context;
+
+/* Ties c to ctx: once ctx is done, blocked and later reads and writes on c
+ * return -ECANCELED. One context per connection (-EBUSY for a second);
+ * ctx is retained until c is closed. Costs one parked goroutine. */
+int goc_conn_set_context(goc_conn *c, struct goc_context *ctx);
 
 /* Half-close: no more writes (the peer reads end of stream). */
 int goc_conn_close_write(goc_conn *c);

@@ -276,10 +276,10 @@ void goc__net_init(void)
 
 /* ---- pollfds ---------------------------------------------------------------------- */
 
-goc__pollfd *goc__pollfd_new(int fd)
+goc__pollfd *goc__pollfd_new(int fd, size_t size)
 {
     goc__net_init();
-    goc__pollfd *pd = calloc(1, sizeof *pd);
+    goc__pollfd *pd = calloc(1, size);
     if (!pd)
         return NULL;
     pd->fd = fd;
@@ -331,6 +331,14 @@ void goc__pollfd_wake(goc__pollfd *pd, int err, bool closing)
         goc__ready(w, false);
 }
 
+void goc__pollfd_cancel(goc__pollfd *pd)
+{
+    goc__lock_acquire(&pd->lock);
+    pd->canceled = true;
+    goc__lock_release(&pd->lock);
+    goc__pollfd_wake(pd, -ECANCELED, false);
+}
+
 static bool unlock_pd(goc_g *g, void *arg)
 {
     (void)g;
@@ -344,9 +352,10 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode)
 {
     goc_g *g = goc__getg();
     goc__lock_acquire(&pd->lock);
-    if (pd->closing) {
+    if (pd->closing || pd->canceled) {
+        int err = pd->closing ? -EBADF : -ECANCELED;
         goc__lock_release(&pd->lock);
-        return -EBADF;
+        return err;
     }
     goc_g **slot = mode == 'r' ? &pd->rg : &pd->wg;
     bool expired = mode == 'r' ? pd->rexpired : pd->wexpired;
@@ -411,7 +420,8 @@ void goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t deadline)
 int goc__pollfd_check(goc__pollfd *pd, int mode)
 {
     goc__lock_acquire(&pd->lock);
-    int err = pd->closing ? -EBADF
+    int err = pd->closing                                    ? -EBADF
+              : pd->canceled                                 ? -ECANCELED
               : (mode == 'r' ? pd->rexpired : pd->wexpired) ? -ETIMEDOUT
                                                            : 0;
     goc__lock_release(&pd->lock);

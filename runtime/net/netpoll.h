@@ -29,6 +29,7 @@ struct goc__pollfd {
     int rerr, werr;   /* why they were woken: 0 ready, or a negative errno */
     bool rexpired, wexpired; /* the deadline has passed */
     bool closing;     /* closed: every wait returns -EBADF */
+    bool canceled;    /* its context is done: every call returns -ECANCELED */
     bool queued;      /* on the arm queue */
     _Atomic int refs; /* the owner's, plus one per call in progress */
     int64_t rdeadline, wdeadline;
@@ -40,8 +41,10 @@ struct goc__pollfd {
     goc__pollfd *qnext; /* arm queue link */
 };
 
-/* Makes a pollfd for a non-blocking descriptor (refs = 1). NULL: ENOMEM. */
-goc__pollfd *goc__pollfd_new(int fd);
+/* Makes a pollfd for a non-blocking descriptor (refs = 1), in a zeroed
+ * block of size bytes (>= sizeof(goc__pollfd)) that starts with it. NULL:
+ * ENOMEM. */
+goc__pollfd *goc__pollfd_new(int fd, size_t size);
 
 /* Parks until the descriptor is readable (mode 'r') or writable ('w').
  * Returns 0 when ready, -ETIMEDOUT, -ECANCELED or -EBADF. */
@@ -53,8 +56,10 @@ bool goc__pollfd_acquire(goc__pollfd *pd);
  * closed and freed. */
 void goc__pollfd_release(goc__pollfd *pd);
 
-/* Wakes both waiters with err (-EBADF when closing, -ECANCELED). */
+/* Wakes both waiters with err (-EBADF when closing, -ECANCELED); sticky
+ * marks the pollfd so later calls fail with err too. */
 void goc__pollfd_wake(goc__pollfd *pd, int err, bool closing);
+void goc__pollfd_cancel(goc__pollfd *pd);
 
 /* Sets the read ('r') or write ('w') deadline (0: none). */
 void goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t deadline);

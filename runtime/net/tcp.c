@@ -6,6 +6,8 @@
  * descriptor and frees it once the last reference is gone.
  */
 #include "goc/net.h"
+#include "goc/chan.h"
+#include "goc/context.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "netpoll.h"
 
 struct goc_conn {
-    goc__pollfd pd;
+    goc__pollfd pd; /* first: a goc_conn is its pollfd */
+    goc_chan *ctx_stop;       /* closed by goc_conn_close: the watcher exits */
+    struct goc_context *ctx;  /* bound by goc_conn_set_context, retained */
+    _Atomic int ctx_state;    /* 0 watching, 1 conn closed first, 2 watcher gone first;
+                                 whoever comes second frees ctx_stop */
 };
 
 struct goc_listener {
@@ -115,7 +122,7 @@ int goc_listen_tcp(const char *addr, int backlog, goc_listener **out)
         close(fd);
         return rc;
     }
-    goc__pollfd *pd = goc__pollfd_new(fd);
+    goc__pollfd *pd = goc__pollfd_new(fd, sizeof(goc_listener));
     if (!pd) {
         close(fd);
         return -ENOMEM;
@@ -135,7 +142,7 @@ int goc_accept(goc_listener *l, goc_conn **out)
         if (fd >= 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            goc__pollfd *cpd = goc__pollfd_new(fd);
+            goc__pollfd *cpd = goc__pollfd_new(fd, sizeof(goc_conn));
             if (!cpd) {
                 close(fd);
                 rc = -ENOMEM;
@@ -185,7 +192,7 @@ int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out)
         return -errno;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    goc__pollfd *pd = goc__pollfd_new(fd);
+    goc__pollfd *pd = goc__pollfd_new(fd, sizeof(goc_conn));
     if (!pd) {
         close(fd);
         return -ENOMEM;
@@ -296,9 +303,53 @@ int goc_conn_close_write(goc_conn *c)
     return shutdown(c->pd.fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
+/* Waits for the context or the connection's close; holds a reference on
+ * the connection meanwhile. */
+static void ctx_watcher(void *arg)
+{
+    goc_conn *c = *(goc_conn **)arg;
+    goc_select_case cases[2] = {
+        {.c = goc_context_done(c->ctx), .dir = GOC_SELECT_RECV},
+        {.c = c->ctx_stop, .dir = GOC_SELECT_RECV},
+    };
+    if (goc_select(cases, 2, true) == 0)
+        goc__pollfd_cancel(&c->pd);
+    goc_context_release(c->ctx);
+    if (atomic_exchange(&c->ctx_state, 2) == 1)
+        goc_chan_free(c->ctx_stop);
+    goc__pollfd_release(&c->pd);
+}
+
+int goc_conn_set_context(goc_conn *c, struct goc_context *ctx)
+{
+    if (c->ctx)
+        return -EBUSY;
+    if (!goc_context_done(ctx))
+        return 0; /* never canceled: nothing to watch */
+    if (!goc__pollfd_acquire(&c->pd))
+        return -EBADF;
+    c->ctx_stop = goc_chan_make(0, 0);
+    c->ctx = goc_context_retain(ctx);
+    if (goc_go(ctx_watcher, &c, sizeof c) < 0) {
+        goc_chan_free(c->ctx_stop);
+        goc_context_release(c->ctx);
+        c->ctx = NULL;
+        c->ctx_stop = NULL;
+        goc__pollfd_release(&c->pd);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int goc_conn_close(goc_conn *c)
 {
     goc__pollfd_wake(&c->pd, -EBADF, true);
+    if (c->ctx_stop) {
+        if (atomic_exchange(&c->ctx_state, 1) == 0)
+            goc_chan_close(c->ctx_stop); /* the watcher frees it */
+        else
+            goc_chan_free(c->ctx_stop);
+    }
     goc__pollfd_release(&c->pd);
     return 0;
 }

@@ -4,6 +4,7 @@
 #define TEST_IMPLEMENTATION
 #include "test.h"
 
+#include <goc/context.h>
 #include <goc/net.h>
 #include <goc/sched.h>
 
@@ -292,6 +293,39 @@ static void test_cancel_wakes_reader(void)
     server_stop(&s);
 }
 
+static void test_context_cancels_io(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    goc_context *ctx = goc_context_with_cancel(goc_context_background());
+    CHECK_EQ_INT(goc_conn_set_context(c, ctx), 0);
+    CHECK_EQ_INT(goc_conn_set_context(c, ctx), -EBUSY);
+    blocked_read b = {c, 1, {.count = 1}};
+    blocked_read *bp = &b;
+    goc_go(block_in_read, &bp, sizeof bp);
+    goc_sleep(20 * 1000000);
+    goc_context_cancel(ctx);
+    latch_wait(&b.la);
+    CHECK_EQ_INT(b.rc, -ECANCELED);
+    /* sticky: later calls fail the same way */
+    char buf[4];
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), -ECANCELED);
+    CHECK_EQ_INT(goc_conn_write(c, "x", 1), -ECANCELED);
+    goc_conn_close(c);
+    goc_context_release(ctx);
+    /* a context that outlives its connection */
+    goc_context *ctx2 = goc_context_with_cancel(goc_context_background());
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    CHECK_EQ_INT(goc_conn_set_context(c, ctx2), 0);
+    goc_conn_close(c);
+    goc_sleep(5 * 1000000);
+    goc_context_cancel(ctx2);
+    goc_context_release(ctx2);
+    server_stop(&s);
+}
+
 static void test_close_wakes_reader(void)
 {
     server s = {0};
@@ -399,6 +433,7 @@ static const test_case cases[] = {
     TEST_CASE(test_half_close),
     TEST_CASE(test_read_deadline),
     TEST_CASE(test_cancel_wakes_reader),
+    TEST_CASE(test_context_cancels_io),
     TEST_CASE(test_close_wakes_reader),
     TEST_CASE(test_dial_errors),
     TEST_CASE(test_listen_address_in_use),
