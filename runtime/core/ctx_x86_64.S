@@ -3,7 +3,8 @@
  * void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
  *   Saves rbp, rbx, r12-r15 and the MXCSR and x87 control words on the
  *   current stack, stores rsp in from->sp, loads to->sp and restores the
- *   same registers from there. The frame, from the saved rsp up:
+ *   same registers from there (the control words only when they differ).
+ *   The frame, from the saved rsp up:
  *     [mxcsr:4 fpcw:4] r15 r14 r13 r12 rbx rbp return-address
  *
  * goc__ctx_start is where a new context begins: r12 holds the argument and
@@ -24,10 +25,16 @@ goc__ctx_switch:
     subq $8, %rsp
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+    movl (%rsp), %eax
+    movzwl 4(%rsp), %ecx
     movq %rsp, (%rdi)
     movq (%rsi), %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+    /* Loading the control words is slow: skip it when they are equal. */
+    cmpl (%rsp), %eax
+    jne 2f
+    cmpw 4(%rsp), %cx
+    jne 2f
+1:
     addq $8, %rsp
     popq %r15
     popq %r14
@@ -36,6 +43,10 @@ goc__ctx_switch:
     popq %rbx
     popq %rbp
     ret
+2:
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    jmp 1b
     .cfi_endproc
     .size goc__ctx_switch, .-goc__ctx_switch
 

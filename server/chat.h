@@ -1,0 +1,80 @@
+/* chat.h: the multi-user chat (PROTOCOL.md, "Methods", notifications and
+ * "Delivery"): rooms, members, presence, nick rules, rate limits, history.
+ *
+ * Design (ARCHITECTURE.md, "One chat message, end to end"):
+ *  - Each room is a goroutine owning its members, fed by a channel of
+ *    commands (join, leave, publish) and selecting on them; the registry of
+ *    rooms is a map under an RWMutex.
+ *  - History lives in SQLite, owned by one writer goroutine that commits a
+ *    batch of messages per transaction inside goc_syscall_enter_block()/
+ *    goc_syscall_exit(); chat.send is answered only after its message is
+ *    committed, and the message then goes to the room's goroutine, which
+ *    pushes it to every member in id order.
+ *  - Every member (a persistent connection: WebSocket or framed TCP) has a
+ *    bounded outbox (--outbox). A push that finds it full marks the member
+ *    too slow: the transport closes it (WebSocket close 1008).
+ *
+ * The transports own connections; the chat sees them as chat_member. */
+#ifndef GOCD_CHAT_H
+#define GOCD_CHAT_H
+
+#include <goc/goc.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jsonrpc.h"
+
+typedef struct chat_member chat_member;
+
+/* How the chat talks back to a connection's transport. */
+typedef struct chat_sink {
+    /* Queues text (a complete JSON-RPC notification, NUL-terminated, len
+     * bytes; ownership passes to the sink, free with jrpc_reply_free) for
+     * the connection's writer without blocking. Returns false when the
+     * outbox is full (the member is then too slow: the chat calls kick). */
+    bool (*push)(void *conn, char *text, size_t len);
+    /* Asks the transport to close the connection because it is too slow
+     * (WebSocket: close code 1008). Must not block. */
+    void (*kick)(void *conn);
+    void *conn;
+} chat_sink;
+
+/* Opens (creating if needed, with its directory) the history database at
+ * path (":memory:" keeps nothing) and starts the history writer. Returns 0
+ * or a negative errno after logging why. */
+int chat_init(const char *db_path, int64_t rate_per_sec);
+
+/* Stops accepting messages, commits what is queued, closes the database. */
+void chat_shutdown(void);
+
+/* Registers chat.join, chat.leave, chat.send, chat.history, chat.rooms and
+ * chat.members in rpc (chat.join with JRPC_PERSISTENT). */
+int chat_register_methods(jrpc_t *rpc);
+
+/* A persistent connection becoming able to join rooms. The member is put
+ * in the jrpc_ctx_t's `data` field by the transport for every call on that
+ * connection. */
+chat_member *chat_member_new(const chat_sink *sink);
+
+/* The connection closed: leaves every room (presence "leave" to the
+ * others) and frees the member once no room refers to it. */
+void chat_member_gone(chat_member *m);
+
+/* For REST and /metrics. */
+json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
+/* Stores a message sent over REST/HTTP (no member): the same path as
+ * chat.send with a nick. Returns the stored message (new reference), or
+ * NULL with *code/*msg set to the JSON-RPC error. */
+json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                     int *code, const char **msg);
+/* As chat.history: messages with id > since, oldest first, at most limit. */
+json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code,
+                     const char **msg);
+
+typedef struct chat_stats {
+    int64_t rooms, members, messages_stored, messages_delivered, slow_kicks, rate_limited;
+} chat_stats;
+void chat_stats_read(chat_stats *out);
+
+#endif
