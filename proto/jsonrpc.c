@@ -304,6 +304,12 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     return rc;
 }
 
+void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
+{
+    rpc->observe = fn;
+    rpc->observe_ud = ud;
+}
+
 const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call)
 {
     return &call->msg->ctx;

@@ -155,6 +155,13 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 /* Frees a message, its calls and their results. NULL is fine. */
 void jrpc_msg_free(jrpc_msg_t *msg);
 
+/* Told, once per entry of a message assembled by jrpc_msg_reply(), the
+ * method (NULL when the entry named no registered method) and the error
+ * code of its outcome (0 for success; notifications included). For
+ * statistics; must not block. Set it before the first message. */
+typedef void (*jrpc_observer_fn)(void *ud, const char *method, int code);
+void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
+
 /* Frees a text from jrpc_msg_reply(), jrpc_handle(),
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */
 void jrpc_reply_free(char *reply);

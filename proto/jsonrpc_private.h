@@ -30,6 +30,8 @@ struct jrpc {
     size_t n;              /* methods registered */
     size_t cap;            /* methods allocated */
     jrpc_limits_t limits;  /* with defaults filled in */
+    jrpc_observer_fn observe; /* told the outcome of every entry, may be NULL */
+    void *observe_ud;
 };
 
 struct jrpc_call {

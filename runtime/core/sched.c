@@ -520,11 +520,20 @@ static inline void execute_prep(goc_m *m, goc_g *g, bool inherit)
 /* The short search used when a G parks or yields: timers, the global queue
  * every 61 ticks, the local queue, then the global queue. NULL: go to g0
  * for the long search. */
-static goc_g *pick_local(goc_m *m, bool *inherit)
+static bool timers_due(goc_p *p)
+{
+    int64_t w = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+    return w != 0 && w <= goc__nanotime();
+}
+
+/* runtimers: false when the caller may hold locks that a timer callback
+ * takes (a parking goroutine keeps its channel or semaphore lock until
+ * after the switch): the caller then goes through g0 when timers are due. */
+static goc_g *pick_local(goc_m *m, bool *inherit, bool runtimers)
 {
     goc_p *p = m->p;
     *inherit = false;
-    if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
+    if (runtimers && atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
         int64_t now = goc__nanotime();
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) <= now)
             goc__timers_run(p, now);
@@ -581,7 +590,7 @@ void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
     g->waitsince = 0;
     atomic_store(&g->status, GOC_GWAITING);
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = timers_due(m->p) ? NULL : pick_local(m, &inherit, false);
     if (next) {
         execute_prep(m, next, inherit);
         goc__switch(m, g, next, post_park, &pa);
@@ -615,7 +624,7 @@ void goc__yield_local(void)
     if (!m->p || g->is_g0)
         return;
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = pick_local(m, &inherit, true);
     if (!next) {
         atomic_store_explicit(&m->p->nyield,
                               atomic_load_explicit(&m->p->nyield, memory_order_relaxed) + 1,
@@ -653,7 +662,7 @@ _Noreturn void goc__goexit0(void)
                           memory_order_relaxed);
     atomic_store(&g->status, GOC_GDEAD);
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = pick_local(m, &inherit, true);
     if (next) {
         execute_prep(m, next, inherit);
         do_switch(m, g, next, post_exit, NULL, true);
@@ -826,7 +835,7 @@ static goc_g *findrunnable(goc_m *m, bool *inherit)
 top:;
     goc_p *p = m->p;
     *inherit = false;
-    goc_g *g = pick_local(m, inherit);
+    goc_g *g = pick_local(m, inherit, true);
     if (g)
         return g;
 
