@@ -65,7 +65,7 @@ void chat_member_gone(chat_member *m);
 json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
 /* Stores a message sent over REST/HTTP (no member): the same path as
  * chat.send with a nick. Returns the stored message (new reference), or
- * NULL with *code/*msg set to the JSON-RPC error. */
+ * NULL with *code and *msg set to the JSON-RPC error. */
 json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                      int *code, const char **msg);
 /* As chat.history: messages with id > since, oldest first, at most limit. */

@@ -25,6 +25,7 @@ static const char usage[] =
     "  --outbox N          messages queued for a member before it is disconnected (default 1024)\n"
     "  --web DIR           static files served at / (default: the project's web/)\n"
     "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+    "  --allow-origin URL  a WebSocket Origin allowed (repeatable; default: any)\n"
     "  --help, --version   print and exit\n"
     "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n";
 
@@ -136,6 +137,10 @@ int config_parse(config *cfg, int argc, char **argv)
             if (parse_int(name, val, 1, 1 << 24, &x))
                 return -1;
             cfg->outbox = x;
+        } else if (strcmp(name, "--allow-origin") == 0) {
+            if (cfg->norigins == (int)(sizeof cfg->origins / sizeof *cfg->origins))
+                return bad("too many %s flags%s", name, "");
+            cfg->origins[cfg->norigins++] = val;
         } else if (strcmp(name, "--web") == 0) {
             cfg->web = val;
         } else if (strcmp(name, "--log-level") == 0) {

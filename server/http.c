@@ -11,6 +11,8 @@
  */
 #include "server.h"
 
+#include <goc/malloc.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +24,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "ws.h"
 
 #define READ_BUF 16384
 #define HEADER_TIMEOUT (10 * 1000000000LL)
@@ -44,7 +47,7 @@ static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_ali
                 keep_alive, head);
     } else {
         respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
-        free(text);
+        goc_free(text); /* jansson allocates with the runtime's allocator */
     }
     json_decref(j);
 }
@@ -110,8 +113,8 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
         http_error_json(o, 403, "forbidden", req->keep_alive, head);
         return;
     }
-    char *data;
-    size_t len;
+    char *data = NULL;
+    size_t len = 0;
     int rc = read_file(real, &data, &len);
     if (rc) {
         http_error_json(o, rc == -ENOENT || rc == -EISDIR ? 404 : 500, "not found",

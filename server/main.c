@@ -16,6 +16,7 @@
 
 #include <goc/malloc.h>
 
+#include "chat.h"
 #include "log.h"
 
 server srv;
@@ -97,6 +98,13 @@ static int server_main(int argc, char **argv)
         return 2;
     }
     srv.root = goc_context_with_cancel(goc_context_background());
+    srv.cfg_origins = srv.cfg.origins;
+    srv.cfg_norigins = (size_t)srv.cfg.norigins;
+    http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
+    if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
+        fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
+        exit(2);
+    }
 
     listener ls[4];
     int nl = 0;
@@ -107,9 +115,13 @@ static int server_main(int argc, char **argv)
         goc_go(framed_accept_loop, &ls[nl].l, sizeof ls[nl].l);
         nl++;
     }
-    if (srv.cfg.http)
-        log_warn("--http %s: the HTTP and WebSocket transport is not in this build yet",
-                 srv.cfg.http);
+    if (srv.cfg.http) {
+        if (open_listener("http", srv.cfg.http, &ls[nl]) != 0)
+            exit(2);
+        goc_waitgroup_add(&srv.wg, 1);
+        goc_go(http_accept_loop, &ls[nl].l, sizeof ls[nl].l);
+        nl++;
+    }
     if (srv.cfg.tls || srv.cfg.tcp_tls)
         log_warn("--tls/--tcp-tls: TLS is not in this build yet");
 
@@ -132,6 +144,7 @@ static int server_main(int argc, char **argv)
     };
     if (goc_select(cases, 2, true) == 1)
         log_warn("shutdown: connections still open after the grace period");
+    chat_shutdown();
     log_info("bye");
     return 0;
 }

@@ -2,6 +2,8 @@
  * are a 4xx status with {"error": "..."}. */
 #include "server.h"
 
+#include <goc/malloc.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +20,7 @@ static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive,
     }
     goc_http_out_response(o, status, "application/json", NULL, text, strlen(text), keep_alive,
                           head);
-    free(text);
+    goc_free(text); /* jansson allocates with the runtime's allocator */
 }
 
 /* JSON-RPC error codes as HTTP statuses. */

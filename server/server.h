@@ -48,8 +48,11 @@ void conns_remove(conn_entry *e);
 /* Wakes every connection's blocked read (shutdown). */
 void conns_wake_all(void);
 
-/* Registers echo, runtime.stats (and more as they come) in rpc. */
+/* Registers echo, runtime.stats and the chat's methods in rpc, and counts
+ * every call's outcome. */
 int methods_register(jrpc_t *rpc);
+/* The call counters as Prometheus text, appended to *p (realloc'd). */
+void rpc_metrics(char **p, size_t *len, size_t *cap);
 /* The runtime.stats object (a new reference). */
 json_t *stats_json(void);
 

@@ -154,7 +154,7 @@ static void answer(wsconn *w)
         jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member};
         char *reply = NULL;
         size_t rlen = 0;
-        if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) == 0 && reply) {
+        if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
             if (!ws_send(w, reply, rlen))
                 ws_kick(w);
             jrpc_reply_free(reply);
