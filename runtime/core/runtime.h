@@ -343,6 +343,8 @@ void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
 /* The G whose stack (or guard page) holds addr, or NULL. */
 goc_g *goc__stack_find(const void *addr, bool *in_guard);
 size_t goc__stacks_mapped(void);
+/* ASan builds: lets LeakSanitizer see goroutine stacks at exit. */
+void goc__lsan_init(void);
 
 /* ---- switching (sched.c) ------------------------------------------------ */
 

@@ -1180,6 +1180,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
     m_init_g0(m);
     goc__signals_init();
     goc__sigaltstack_init(m);
+    goc__lsan_init();
 
     goc__lock_acquire(&s->lock);
     for (int i = procs - 1; i >= 1; i--)
