@@ -3,7 +3,9 @@
  * main() parses the flags (a bad one: a one-line error, exit 2), then
  * starts the runtime with --procs Ps; the main goroutine opens the
  * listeners, prints one "listening KIND ADDR" line per listener, and waits
- * for SIGINT or SIGTERM. Shutdown: stop accepting, wake every connection,
+ * for SIGINT or SIGTERM. The runtime handles those two signals before the
+ * first listening line is printed, so a signal sent as soon as that line is
+ * read shuts down gracefully instead of killing the process. Shutdown: stop accepting, wake every connection,
  * let the requests in flight finish, and exit 0 within 5 seconds.
  */
 #include "server.h"
@@ -43,14 +45,20 @@ void conns_remove(conn_entry *e)
     goc_mutex_unlock(&srv.conns_mu);
 }
 
+/* How long connections keep reading after SIGINT/SIGTERM: the requests a
+ * client sent before the signal are already in the socket's buffer (or on
+ * their way), and they are answered before the connection closes. */
+#define SHUTDOWN_LINGER_NS (250 * 1000000LL)
+
 void conns_wake_all(void)
 {
+    int64_t deadline = goc_nanotime() + SHUTDOWN_LINGER_NS;
     goc_mutex_lock(&srv.conns_mu);
-    /* A read deadline in the past wakes a blocked read and fails every
-     * later one: the connection's goroutine finishes what it was doing and
-     * closes. */
+    /* A read deadline a moment away lets each connection's goroutine answer
+     * the requests in flight; then it wakes a blocked read and fails every
+     * later one, and the goroutine closes the connection. */
     for (conn_entry *e = srv.conns; e; e = e->next)
-        goc_conn_set_read_deadline(e->conn, 1);
+        goc_conn_set_read_deadline(e->conn, deadline);
     goc_mutex_unlock(&srv.conns_mu);
 }
 
@@ -75,6 +83,42 @@ static int open_listener(const char *kind, const char *addr, listener *out)
     return 0;
 }
 
+static const int stop_sigs[] = {SIGINT, SIGTERM};
+
+/* Waits for SIGINT or SIGTERM and sends its number on the channel. */
+static void signal_watch(void *arg)
+{
+    goc_chan *got = *(goc_chan **)arg;
+    int sig = goc_signal_wait(stop_sigs, 2);
+    goc_chan_send(got, &sig);
+}
+
+/* True once the runtime's handler replaced the default (or ignored) action
+ * of both stop signals. */
+static bool signals_handled(void)
+{
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa;
+        if (sigaction(stop_sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_DFL ||
+            sa.sa_handler == SIG_IGN)
+            return false;
+    }
+    return true;
+}
+
+/* Starts the signal watcher and waits (at most a second) until its handlers
+ * are in place. Returns the channel that delivers the signal. */
+static goc_chan *watch_signals(void)
+{
+    goc_chan *got = goc_chan_make(sizeof(int), 1);
+    goc_go(signal_watch, &got, sizeof got);
+    for (int i = 0; i < 10000 && !signals_handled(); i++)
+        goc_sleep(100 * 1000);
+    if (!signals_handled())
+        log_warn("SIGINT/SIGTERM handlers not in place yet");
+    return got;
+}
+
 static void wait_all(void *arg)
 {
     goc_chan *done = *(goc_chan **)arg;
@@ -97,6 +141,7 @@ static int server_main(int argc, char **argv)
         return 2;
     }
     srv.root = goc_context_with_cancel(goc_context_background());
+    goc_chan *sigc = watch_signals();
 
     listener ls[4];
     int nl = 0;
@@ -113,8 +158,8 @@ static int server_main(int argc, char **argv)
     if (srv.cfg.tls || srv.cfg.tcp_tls)
         log_warn("--tls/--tcp-tls: TLS is not in this build yet");
 
-    static const int sigs[] = {SIGINT, SIGTERM};
-    int sig = goc_signal_wait(sigs, 2);
+    int sig = 0;
+    goc_chan_recv(sigc, &sig);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
