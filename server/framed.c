@@ -153,8 +153,12 @@ void framed_accept_loop(void *arg)
     for (;;) {
         goc_conn *c;
         int rc = goc_accept(l, &c);
-        if (rc == -EBADF)
-            break; /* listener closed: shutting down */
+        if (atomic_load(&srv.stopping)) {
+            /* shutting down: main dialed us awake */
+            if (rc == 0)
+                goc_conn_close(c);
+            break;
+        }
         if (rc < 0) {
             log_warn("tcp accept: %s", strerror(-rc));
             goc_sleep(10 * 1000000); /* out of descriptors: back off */
@@ -166,5 +170,6 @@ void framed_accept_loop(void *arg)
             goc_conn_close(c);
         }
     }
+    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

@@ -63,8 +63,9 @@ void conns_wake_all(void)
 }
 
 typedef struct listener {
-    const char *kind;
-    goc_listener *l;
+    const char *kind; /* "tcp", ... as printed */
+    goc_listener *l;  /* owned, used and closed by its accept loop */
+    char addr[64];    /* the bound HOST:PORT, dialed to wake the loop */
 } listener;
 
 static int open_listener(const char *kind, const char *addr, listener *out)
@@ -75,15 +76,38 @@ static int open_listener(const char *kind, const char *addr, listener *out)
         return -1;
     }
     out->kind = kind;
-    char bound[64];
-    goc_listener_addr(out->l, bound, sizeof bound);
-    printf("listening %s %s\n", kind, bound);
+    goc_listener_addr(out->l, out->addr, sizeof out->addr);
+    printf("listening %s %s\n", kind, out->addr);
     fflush(stdout);
-    log_info("listening %s %s", kind, bound);
+    log_info("listening %s %s", kind, out->addr);
     return 0;
 }
 
+/* Wakes l's accept loop, which sees srv.stopping and closes the listener
+ * itself: closing it from here would free it under a loop that is not
+ * blocked in goc_accept at that moment (between two accepts, or not yet
+ * started). A wildcard address is dialed on loopback. */
+static void wake_accept(const listener *l)
+{
+    char addr[80];
+    if (strncmp(l->addr, "0.0.0.0:", 8) == 0)
+        snprintf(addr, sizeof addr, "127.0.0.1%s", l->addr + 7);
+    else if (strncmp(l->addr, "[::]:", 5) == 0)
+        snprintf(addr, sizeof addr, "[::1]%s", l->addr + 4);
+    else
+        snprintf(addr, sizeof addr, "%s", l->addr);
+    goc_conn *c;
+    int rc = goc_dial_tcp(addr, 1000 * 1000000LL, &c);
+    if (rc == 0)
+        goc_conn_close(c);
+    else
+        log_warn("shutdown: cannot wake the %s listener on %s: %s", l->kind, addr,
+                 strerror(-rc));
+}
+
 static const int stop_sigs[] = {SIGINT, SIGTERM};
+/* Delivers the stop signal's number; lives as long as the process. */
+static goc_chan *signal_chan;
 
 /* Waits for SIGINT or SIGTERM and sends its number on the channel. */
 static void signal_watch(void *arg)
@@ -110,7 +134,7 @@ static bool signals_handled(void)
  * are in place. Returns the channel that delivers the signal. */
 static goc_chan *watch_signals(void)
 {
-    goc_chan *got = goc_chan_make(sizeof(int), 1);
+    goc_chan *got = signal_chan = goc_chan_make(sizeof(int), 1);
     goc_go(signal_watch, &got, sizeof got);
     for (int i = 0; i < 10000 && !signals_handled(); i++)
         goc_sleep(100 * 1000);
@@ -164,7 +188,7 @@ static int server_main(int argc, char **argv)
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)
-        goc_listener_close(ls[i].l);
+        wake_accept(&ls[i]);
     conns_wake_all();
 
     /* Wait for the connections, at most 5 seconds in all. */
