@@ -32,7 +32,9 @@ typedef struct chat_sink {
     /* Queues text (a complete JSON-RPC notification, NUL-terminated, len
      * bytes; ownership passes to the sink, free with jrpc_reply_free) for
      * the connection's writer without blocking. Returns false when the
-     * outbox is full (the member is then too slow: the chat calls kick). */
+     * outbox is full (the member is then too slow: the chat calls kick);
+     * the text is the sink's to free either way. Called from the room's
+     * goroutine: it must not block. */
     bool (*push)(void *conn, char *text, size_t len);
     /* Asks the transport to close the connection because it is too slow
      * (WebSocket: close code 1008). Must not block. */
@@ -45,7 +47,9 @@ typedef struct chat_sink {
  * or a negative errno after logging why. */
 int chat_init(const char *db_path, int64_t rate_per_sec);
 
-/* Stops accepting messages, commits what is queued, closes the database. */
+/* Stops accepting messages, commits what is queued, closes the database.
+ * Waits for the chat calls in flight; members still joined are not freed
+ * (call chat_member_gone for each first). chat_init may follow again. */
 void chat_shutdown(void);
 
 /* Registers chat.join, chat.leave, chat.send, chat.history, chat.rooms and
@@ -54,18 +58,19 @@ int chat_register_methods(jrpc_t *rpc);
 
 /* A persistent connection becoming able to join rooms. The member is put
  * in the jrpc_ctx_t's `data` field by the transport for every call on that
- * connection. */
+ * connection. sink is copied. Returns NULL when out of memory. */
 chat_member *chat_member_new(const chat_sink *sink);
 
 /* The connection closed: leaves every room (presence "leave" to the
- * others) and frees the member once no room refers to it. */
+ * others) and frees the member once no room refers to it. Call it once no
+ * call on the connection is running any more, and before chat_shutdown. */
 void chat_member_gone(chat_member *m);
 
 /* For REST and /metrics. */
 json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
 /* Stores a message sent over REST/HTTP (no member): the same path as
  * chat.send with a nick. Returns the stored message (new reference), or
- * NULL with *code and *msg set to the JSON-RPC error. */
+ * NULL with *code and *msg (static text) set to the JSON-RPC error. */
 json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                      int *code, const char **msg);
 /* As chat.history: messages with id > since, oldest first, at most limit. */

@@ -1,0 +1,364 @@
+/* chat_history.c: the chat's history in SQLite, owned by one writer
+ * goroutine (1 MiB stack: SQLite is stack-hungry) that receives requests on
+ * a channel. Each round it takes every request queued (up to BATCH_MAX),
+ * commits all the inserts in one transaction (BEGIN; INSERT...; COMMIT)
+ * inside goc_syscall_enter_block()/goc_syscall_exit(), then, in id order,
+ * hands each committed message to its room's goroutine and answers its
+ * sender; then it runs the reads of the round. Reads go through the same
+ * connection, so the database has exactly one user.
+ *
+ * Schema: messages(id INTEGER PRIMARY KEY AUTOINCREMENT, room, nick, text,
+ * ts) with an index on (room, id); journal_mode=WAL and synchronous=FULL,
+ * so a message whose chat.send was answered survives kill -9.
+ *
+ * Invariants:
+ *  - Only the writer goroutine touches H.db and the statements (between
+ *    chat__history_open and chat__history_close).
+ *  - Requests live on their sender's stack; the writer answers through the
+ *    request's WaitGroup and never touches it after goc_waitgroup_done.
+ *  - chat__g.published_id only grows, and is stored after the message with
+ *    that id was handed to its room.
+ */
+#include "chat_internal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <goc/malloc.h>
+
+#include "log.h"
+
+#define BATCH_MAX 256
+#define QUEUE_CAP 1024
+#define WRITER_STACK (1u << 20)
+
+enum { HIST_INSERT, HIST_READ, HIST_COUNTS };
+
+typedef struct hist_req {
+    int op;                         /* HIST_* */
+    const char *room, *nick, *text; /* INSERT (all), READ (room): borrowed */
+    size_t text_len;
+    int64_t since, limit;           /* READ */
+    bool newest;                    /* READ: the last `limit` with id <= since */
+    int64_t id;                     /* INSERT: the id given, 0 on failure */
+    json_t *result;                 /* out: new reference, NULL on failure */
+    goc_waitgroup wg;               /* done once result is set */
+} hist_req;
+
+static struct {
+    sqlite3 *db;
+    sqlite3_stmt *begin, *commit, *rollback, *insert, *after, *before, *counts;
+    goc_chan *reqs;     /* hist_req *; closed by chat__history_close */
+    goc_waitgroup done; /* the writer goroutine */
+} H;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+/* Runs the inserts of batch in one transaction. Returns true if committed
+ * (each insert's id is then set). Runs inside the syscall bracket: no
+ * runtime call here. */
+static bool insert_all(hist_req **b, int n, int64_t ts)
+{
+    bool ok = sqlite3_step(H.begin) == SQLITE_DONE;
+    sqlite3_reset(H.begin);
+    for (int i = 0; ok && i < n; i++) {
+        if (b[i]->op != HIST_INSERT)
+            continue;
+        sqlite3_bind_text(H.insert, 1, b[i]->room, -1, SQLITE_STATIC);
+        sqlite3_bind_text(H.insert, 2, b[i]->nick, -1, SQLITE_STATIC);
+        sqlite3_bind_text(H.insert, 3, b[i]->text, (int)b[i]->text_len, SQLITE_STATIC);
+        sqlite3_bind_int64(H.insert, 4, ts);
+        ok = sqlite3_step(H.insert) == SQLITE_DONE;
+        b[i]->id = sqlite3_last_insert_rowid(H.db);
+        sqlite3_reset(H.insert);
+    }
+    sqlite3_clear_bindings(H.insert);
+    if (ok) {
+        ok = sqlite3_step(H.commit) == SQLITE_DONE;
+        sqlite3_reset(H.commit);
+    }
+    if (!ok) {
+        sqlite3_step(H.rollback);
+        sqlite3_reset(H.rollback);
+    }
+    return ok;
+}
+
+/* Hands the committed message of q to its room and sets q's result. */
+static void publish(hist_req *q, int64_t ts)
+{
+    q->result = json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)q->id, "room",
+                          q->room, "nick", q->nick, "text", q->text, q->text_len, "ts",
+                          (json_int_t)ts);
+    size_t len = 0;
+    char *text = q->result ? jrpc_notification_encode("chat.message", q->result, &len) : NULL;
+    chat_room *r = text ? chat__room_get(q->room, true) : NULL;
+    if (r) {
+        chat__cmd c = {.op = ROOM_PUBLISH, .id = q->id, .text = text, .len = len};
+        chat__room_call(r, &c);
+    } else {
+        jrpc_reply_free(text);
+        log_error("chat: message %lld stored but not delivered (out of memory)",
+                  (long long)q->id);
+    }
+    atomic_store(&chat__g.published_id, q->id);
+    atomic_fetch_add(&chat__g.st_stored, 1);
+}
+
+static json_t *row_json(sqlite3_stmt *s)
+{
+    return json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+                     "room", (const char *)sqlite3_column_text(s, 1), "nick",
+                     (const char *)sqlite3_column_text(s, 2), "text",
+                     (const char *)sqlite3_column_text(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+                     "ts", (json_int_t)sqlite3_column_int64(s, 4));
+}
+
+/* Runs a read; each step inside the syscall bracket, the JSON built
+ * outside it. */
+static json_t *run_read(hist_req *q)
+{
+    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
+    if (q->op == HIST_READ) {
+        sqlite3_bind_text(s, 1, q->room, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, q->since);
+        sqlite3_bind_int64(s, 3, q->limit);
+    }
+    json_t *out = q->op == HIST_COUNTS ? json_object() : json_array();
+    int rc;
+    for (;;) {
+        goc_syscall_enter();
+        rc = sqlite3_step(s);
+        goc_syscall_exit();
+        if (rc != SQLITE_ROW || !out)
+            break;
+        if (q->op == HIST_COUNTS)
+            json_object_set_new(out, (const char *)sqlite3_column_text(s, 0),
+                                json_integer(sqlite3_column_int64(s, 1)));
+        else if (json_array_append_new(out, row_json(s)) != 0)
+            rc = SQLITE_NOMEM;
+    }
+    if (rc != SQLITE_DONE) {
+        log_error("chat: history read: %s", sqlite3_errmsg(H.db));
+        json_decref(out);
+        out = NULL;
+    }
+    goc_syscall_enter();
+    sqlite3_reset(s);
+    goc_syscall_exit();
+    sqlite3_clear_bindings(s);
+    return out;
+}
+
+/* Answers a round of requests: inserts first (one transaction), then
+ * reads. A request is its sender's again once done: ops are noted first. */
+static void round_run(hist_req **b, int n)
+{
+    bool is_insert[BATCH_MAX];
+    int writes = 0;
+    for (int i = 0; i < n; i++)
+        writes += is_insert[i] = b[i]->op == HIST_INSERT;
+    if (writes) {
+        int64_t ts = now_ms();
+        goc_syscall_enter_block();
+        bool ok = insert_all(b, n, ts);
+        goc_syscall_exit();
+        if (!ok)
+            log_error("chat: history commit of %d messages failed: %s", writes,
+                      sqlite3_errmsg(H.db));
+        for (int i = 0; i < n; i++) {
+            if (!is_insert[i])
+                continue;
+            if (ok)
+                publish(b[i], ts);
+            goc_waitgroup_done(&b[i]->wg);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (is_insert[i])
+            continue;
+        b[i]->result = run_read(b[i]);
+        goc_waitgroup_done(&b[i]->wg);
+    }
+}
+
+static void writer_main(void *arg)
+{
+    (void)arg;
+    hist_req *b[BATCH_MAX];
+    while (goc_chan_recv(H.reqs, &b[0])) {
+        int n = 1;
+        bool ok = true;
+        while (n < BATCH_MAX && goc_chan_try_recv(H.reqs, &b[n], &ok) && ok)
+            n++;
+        round_run(b, n);
+    }
+    goc_waitgroup_done(&H.done);
+}
+
+static json_t *request(hist_req *q)
+{
+    goc_waitgroup_add(&q->wg, 1);
+    goc_chan_send(H.reqs, &q);
+    goc_waitgroup_wait(&q->wg);
+    return q->result;
+}
+
+json_t *chat__history_store(const char *room, const char *nick, const char *text, size_t text_len)
+{
+    hist_req q = {.op = HIST_INSERT, .room = room, .nick = nick, .text = text,
+                  .text_len = text_len};
+    return request(&q);
+}
+
+json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest)
+{
+    hist_req q = {.op = HIST_READ, .room = room, .since = since, .limit = limit,
+                  .newest = newest};
+    return request(&q);
+}
+
+json_t *chat__history_counts(void)
+{
+    hist_req q = {.op = HIST_COUNTS};
+    return request(&q);
+}
+
+/* ---- opening and closing ---------------------------------------------- */
+
+/* mkdir -p of path's directory. Returns 0 or a negative errno. */
+static int make_parent(const char *path)
+{
+    char dir[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof dir)
+        return -ENAMETOOLONG;
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            *p = c;
+            if (!c)
+                return 0;
+        }
+    }
+}
+
+static const char *const schema =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "PRAGMA busy_timeout=5000;"
+    "CREATE TABLE IF NOT EXISTS messages("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, nick TEXT NOT NULL,"
+    " text TEXT NOT NULL, ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_room_id ON messages(room, id);";
+
+/* Opens the database and prepares everything. Runs inside the syscall
+ * bracket. Returns an SQLite result code. */
+static int db_open(const char *path, int64_t *max_id)
+{
+    int rc = sqlite3_open_v2(path, &H.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(H.db, schema, NULL, NULL, NULL);
+    struct {
+        sqlite3_stmt **s;
+        const char *sql;
+    } st[] = {
+        {&H.begin, "BEGIN IMMEDIATE"},
+        {&H.commit, "COMMIT"},
+        {&H.rollback, "ROLLBACK"},
+        {&H.insert, "INSERT INTO messages(room, nick, text, ts) VALUES (?1, ?2, ?3, ?4)"},
+        {&H.after, "SELECT id, room, nick, text, ts FROM messages WHERE room = ?1 AND id > ?2"
+                   " ORDER BY id LIMIT ?3"},
+        {&H.before, "SELECT * FROM (SELECT id, room, nick, text, ts FROM messages"
+                    " WHERE room = ?1 AND id <= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"},
+        {&H.counts, "SELECT room, COUNT(*) FROM messages GROUP BY room ORDER BY room"},
+    };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof st / sizeof st[0]; i++)
+        rc = sqlite3_prepare_v2(H.db, st[i].sql, -1, st[i].s, NULL);
+    sqlite3_stmt *s = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(H.db, "SELECT COALESCE(MAX(id), 0) FROM messages", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *max_id = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void db_close(void)
+{
+    sqlite3_stmt **all[] = {&H.begin, &H.commit,  &H.rollback, &H.insert,
+                            &H.after, &H.before, &H.counts};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        sqlite3_finalize(*all[i]);
+        *all[i] = NULL;
+    }
+    sqlite3_close(H.db);
+    H.db = NULL;
+}
+
+int chat__history_open(const char *path)
+{
+    if (strcmp(path, ":memory:") != 0) {
+        int rc = make_parent(path);
+        if (rc) {
+            log_error("chat: cannot create the directory of %s: %s", path, strerror(-rc));
+            return rc;
+        }
+    }
+    int64_t max_id = 0;
+    goc_syscall_enter_block();
+    int rc = db_open(path, &max_id);
+    goc_syscall_exit();
+    if (rc != SQLITE_OK) {
+        log_error("chat: cannot open %s: %s", path,
+                  H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
+        goc_syscall_enter_block();
+        db_close();
+        goc_syscall_exit();
+        return -EIO;
+    }
+    atomic_store(&chat__g.published_id, max_id);
+    H.reqs = goc_chan_make(sizeof(hist_req *), QUEUE_CAP);
+    goc_waitgroup_add(&H.done, 1);
+    if (goc_go_stack(writer_main, NULL, 0, WRITER_STACK) < 0) {
+        goc_waitgroup_done(&H.done);
+        goc_chan_free(H.reqs);
+        goc_syscall_enter_block();
+        db_close();
+        goc_syscall_exit();
+        return -ENOMEM;
+    }
+    log_info("chat: history in %s, last id %lld", path, (long long)max_id);
+    return 0;
+}
+
+void chat__history_close(void)
+{
+    goc_chan_close(H.reqs);
+    goc_waitgroup_wait(&H.done);
+    goc_chan_free(H.reqs);
+    H.reqs = NULL;
+    goc_syscall_enter_block();
+    db_close();
+    goc_syscall_exit();
+}

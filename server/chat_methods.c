@@ -1,0 +1,330 @@
+/* chat_methods.c: the chat's JSON-RPC methods (PROTOCOL.md, "Methods") and
+ * the C entry points the REST routes share with them (chat_send_as,
+ * chat_history, chat_rooms_json).
+ *
+ * Rules decided here (PROTOCOL.md is silent on them):
+ *  - One nick per room per member. Joining a room again with the same nick
+ *    succeeds again (no presence); with another nick it is -32602.
+ *  - Nicks are compared byte for byte (case matters); a message sent over
+ *    HTTP may use any valid nick, joined or not.
+ *  - chat.send on a persistent connection uses the nick the member joined
+ *    with (a "nick" param is ignored); without a member (HTTP) "nick" is
+ *    required. The rate limit (--rate) applies to members only: HTTP has no
+ *    connection identity to limit.
+ *  - chat.rooms lists the rooms known since start (created by a join or a
+ *    message), empty ones included; chat_rooms_json(true) adds the rooms
+ *    found only in the database, with their message counts.
+ *
+ * Every operation that reaches the rooms or the history writer holds
+ * chat__g.life for reading, so chat_shutdown waits for it.
+ */
+#include "chat_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <goc/malloc.h>
+
+static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9_-]";
+static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
+static const char *const BAD_TEXT = "invalid text: 1-4096 bytes of UTF-8";
+static const char *const BAD_SINCE = "invalid param 'since': must be an integer >= 0";
+static const char *const BAD_LIMIT = "invalid param 'limit': must be an integer from 1 to 500";
+static const char *const NOT_JOINED = "not joined to that room";
+static const char *const STOPPED = "chat is shutting down";
+
+/* Takes chat__g.life for reading; false (lock released) after shutdown. */
+static bool live_enter(void)
+{
+    goc_rwmutex_rlock(&chat__g.life);
+    if (chat__g.running)
+        return true;
+    goc_rwmutex_runlock(&chat__g.life);
+    return false;
+}
+
+static void live_exit(void)
+{
+    goc_rwmutex_runlock(&chat__g.life);
+}
+
+/* Gets the required string param name, checked with valid. Returns 1, or
+ * -1 after setting -32602 with bad as the message. */
+static int param_checked(jrpc_call_t *call, json_t *params, const char *name,
+                         bool (*valid)(const char *, size_t), const char *bad, const char **out,
+                         size_t *len)
+{
+    size_t l;
+    if (jrpc_param_str(call, params, name, JRPC_REQUIRED, out, &l) < 0)
+        return -1;
+    if (!valid(*out, l)) {
+        jrpc_call_error(call, JRPC_INVALID_PARAMS, bad, NULL);
+        return -1;
+    }
+    if (len)
+        *len = l;
+    return 1;
+}
+
+static int fail(jrpc_call_t *call, int code, const char *msg)
+{
+    jrpc_call_error(call, code, msg, NULL);
+    return -1;
+}
+
+/* ---- entry points shared with REST -------------------------------------- */
+
+json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                     int *code, const char **msg)
+{
+    *code = JRPC_INVALID_PARAMS;
+    if (!room || !chat__room_valid(room, strlen(room)))
+        return *msg = BAD_ROOM, NULL;
+    if (!nick || !chat__nick_valid(nick, strlen(nick)))
+        return *msg = BAD_NICK, NULL;
+    if (!text || !chat__text_valid(text, text_len))
+        return *msg = BAD_TEXT, NULL;
+    *code = JRPC_INTERNAL_ERROR;
+    if (!live_enter())
+        return *msg = STOPPED, NULL;
+    json_t *m = chat__history_store(room, nick, text, text_len);
+    live_exit();
+    if (!m)
+        *msg = "could not store the message";
+    return m;
+}
+
+json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code, const char **msg)
+{
+    *code = JRPC_INVALID_PARAMS;
+    if (!room || !chat__room_valid(room, strlen(room)))
+        return *msg = BAD_ROOM, NULL;
+    if (since < 0)
+        return *msg = BAD_SINCE, NULL;
+    if (limit < 1 || limit > CHAT_HISTORY_MAX)
+        return *msg = BAD_LIMIT, NULL;
+    *code = JRPC_INTERNAL_ERROR;
+    if (!live_enter())
+        return *msg = STOPPED, NULL;
+    json_t *h = chat__history_read(room, since, limit, false);
+    live_exit();
+    if (!h)
+        *msg = "could not read the history";
+    return h;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Turns {room: {room, members[, messages]}} into an array sorted by room. */
+static json_t *sorted_values(json_t *by)
+{
+    size_t n = json_object_size(by), i = 0;
+    const char **keys = goc_malloc((n ? n : 1) * sizeof *keys);
+    json_t *out = keys ? json_array() : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(by, k, v) keys[i++] = k;
+    if (out) {
+        qsort(keys, n, sizeof *keys, cmp_str);
+        for (i = 0; i < n; i++)
+            json_array_append(out, json_object_get(by, keys[i]));
+    }
+    goc_free(keys);
+    return out;
+}
+
+json_t *chat_rooms_json(bool with_message_counts)
+{
+    json_t *by = json_object();
+    if (!by || !live_enter()) {
+        json_decref(by);
+        return NULL;
+    }
+    goc_rwmutex_rlock(&chat__g.reg_mu);
+    for (size_t i = 0; i < chat__g.nbuckets; i++) {
+        for (chat_room *r = chat__g.buckets[i]; r; r = r->next) {
+            json_t *e = json_pack("{s:s, s:I}", "room", r->name, "members",
+                                  (json_int_t)atomic_load(&r->nmembers));
+            if (e && with_message_counts)
+                json_object_set_new(e, "messages", json_integer(0));
+            json_object_set_new(by, r->name, e);
+        }
+    }
+    goc_rwmutex_runlock(&chat__g.reg_mu);
+    json_t *counts = with_message_counts ? chat__history_counts() : NULL;
+    live_exit();
+    const char *k;
+    json_t *v;
+    json_object_foreach(counts, k, v)
+    {
+        json_t *e = json_object_get(by, k);
+        if (!e) {
+            e = json_pack("{s:s, s:i}", "room", k, "members", 0);
+            json_object_set_new(by, k, e);
+        }
+        json_object_set(e, "messages", v);
+    }
+    json_decref(counts);
+    json_t *out = sorted_values(by);
+    json_decref(by);
+    return out;
+}
+
+/* ---- JSON-RPC methods -------------------------------------------------- */
+
+static chat_member *member_of(jrpc_call_t *call)
+{
+    const jrpc_ctx_t *ctx = jrpc_call_ctx(call);
+    return ctx && ctx->persistent ? ctx->data : NULL;
+}
+
+static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    const char *room, *nick;
+    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+        return -1;
+    chat_member *m = member_of(call);
+    if (!m)
+        return fail(call, JRPC_INTERNAL_ERROR, "no chat member on this connection");
+    if (!live_enter())
+        return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
+    chat_room *r = chat__room_get(room, true);
+    chat__reply rep = {0};
+    if (r) {
+        chat__cmd c = {.op = ROOM_JOIN, .m = m, .nick = nick, .reply = &rep};
+        chat__room_call(r, &c);
+    } else {
+        rep.rc = JRPC_INTERNAL_ERROR;
+    }
+    json_t *hist = rep.rc ? NULL : chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true);
+    live_exit();
+    if (rep.rc || !hist) {
+        json_decref(rep.members);
+        return fail(call, rep.rc ? rep.rc : JRPC_INTERNAL_ERROR, rep.err);
+    }
+    *result = json_pack("{s:s, s:s, s:o, s:o}", "room", room, "nick", nick, "members",
+                        rep.members, "history", hist);
+    return *result ? 0 : -1;
+}
+
+static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    const char *room;
+    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+        return -1;
+    chat_member *m = member_of(call);
+    if (!live_enter())
+        return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
+    chat_room *r = m ? chat__room_get(room, false) : NULL;
+    chat__reply rep = {.rc = JRPC_NOT_JOINED, .err = NOT_JOINED};
+    if (r) {
+        rep.rc = 0;
+        chat__cmd c = {.op = ROOM_LEAVE, .m = m, .reply = &rep};
+        chat__room_call(r, &c);
+    }
+    live_exit();
+    if (rep.rc)
+        return fail(call, rep.rc, rep.err);
+    *result = json_true();
+    return 0;
+}
+
+static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    const char *room, *text;
+    size_t tlen;
+    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, params, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0)
+        return -1;
+    chat_member *m = member_of(call);
+    if (!m) { /* HTTP: the nick comes with the message */
+        const char *nick;
+        if (param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+            return -1;
+        int code;
+        const char *msg;
+        *result = chat_send_as(room, nick, text, tlen, &code, &msg);
+        return *result ? 0 : fail(call, code, msg);
+    }
+    if (!live_enter())
+        return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
+    char nick[CHAT_NICK_MAX + 1];
+    chat_room *r = chat__room_get(room, false);
+    int code = 0;
+    if (!r || atomic_load(&m->kicked) || !chat__member_nick(m, r, nick))
+        code = JRPC_NOT_JOINED;
+    else if (!chat__rate_take(m))
+        code = JRPC_RATE_LIMITED;
+    else if (!(*result = chat__history_store(room, nick, text, tlen)))
+        code = JRPC_INTERNAL_ERROR;
+    live_exit();
+    if (code == JRPC_RATE_LIMITED) {
+        atomic_fetch_add(&chat__g.st_limited, 1);
+        return fail(call, code, "rate limited: slow down");
+    }
+    return code ? fail(call, code, code == JRPC_NOT_JOINED ? NOT_JOINED : NULL) : 0;
+}
+
+static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    const char *room;
+    json_int_t since = 0, limit = CHAT_HISTORY_DEFAULT;
+    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
+        jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
+        return -1;
+    int code;
+    const char *msg;
+    *result = chat_history(room, since, limit, &code, &msg);
+    return *result ? 0 : fail(call, code, msg);
+}
+
+static int m_rooms(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    (void)params;
+    *result = chat_rooms_json(false);
+    return *result ? 0 : fail(call, JRPC_INTERNAL_ERROR, NULL);
+}
+
+static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
+{
+    const char *room;
+    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+        return -1;
+    if (!live_enter())
+        return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
+    chat_room *r = chat__room_get(room, false);
+    chat__reply rep = {0};
+    if (r) {
+        chat__cmd c = {.op = ROOM_MEMBERS, .reply = &rep};
+        chat__room_call(r, &c);
+    } else {
+        rep.members = json_array();
+    }
+    live_exit();
+    *result = rep.members;
+    return *result ? 0 : fail(call, JRPC_INTERNAL_ERROR, NULL);
+}
+
+int chat_register_methods(jrpc_t *rpc)
+{
+    static const struct {
+        const char *name;
+        jrpc_handler_fn fn;
+        unsigned flags;
+    } ms[] = {
+        {"chat.join", m_join, JRPC_PERSISTENT}, {"chat.leave", m_leave, 0},
+        {"chat.send", m_send, 0},               {"chat.history", m_history, 0},
+        {"chat.rooms", m_rooms, 0},             {"chat.members", m_members, 0},
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        int rc = jrpc_register(rpc, ms[i].name, ms[i].fn, NULL, ms[i].flags);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

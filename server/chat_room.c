@@ -1,0 +1,237 @@
+/* chat_room.c: one goroutine per room, owning the room's member list and
+ * fed by a buffered channel of commands: join, leave and members from the
+ * members' handlers (synchronous: the caller waits for the reply), publish
+ * from the history writer (asynchronous, in id order).
+ *
+ * The goroutine never blocks on anything but its channel: pushes to the
+ * members are non-blocking (chat_sink.push); a push that finds an outbox
+ * full marks the member kicked, asks its transport to close it, and the
+ * room then removes it and tells the others it left ("reaping").
+ *
+ * Presence: a join or a leave is announced to the room's other members,
+ * not to the member itself (its reply says it all). A member kicked as too
+ * slow is announced as a "leave" too.
+ *
+ * Invariants: see chat_internal.h. Between two commands, no slot holds a
+ * kicked member.
+ */
+#include "chat_internal.h"
+
+#include <string.h>
+
+#include <goc/malloc.h>
+
+void chat__room_call(chat_room *room, chat__cmd *cmd)
+{
+    if (cmd->reply)
+        goc_waitgroup_add(&cmd->reply->wg, 1);
+    goc_chan_send(room->cmds, cmd);
+    if (cmd->reply)
+        goc_waitgroup_wait(&cmd->reply->wg);
+}
+
+static ptrdiff_t slot_of_member(const chat_room *r, const chat_member *m)
+{
+    for (size_t i = 0; i < r->nslots; i++)
+        if (r->slots[i].m == m)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static ptrdiff_t slot_of_nick(const chat_room *r, const char *nick)
+{
+    for (size_t i = 0; i < r->nslots; i++)
+        if (strcmp(r->slots[i].nick, nick) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+/* Pushes a copy of text to slot i's member: false if it is (or now gets)
+ * kicked. The first failed push kicks the member. */
+static bool push_to(chat_room *r, size_t i, const char *text, size_t len)
+{
+    chat_member *m = r->slots[i].m;
+    if (atomic_load(&m->kicked))
+        return false;
+    char *copy = chat__text_dup(text, len);
+    if (copy && m->sink.push(m->sink.conn, copy, len))
+        return true;
+    if (!atomic_exchange(&m->kicked, true)) {
+        atomic_fetch_add(&chat__g.st_kicks, 1);
+        m->sink.kick(m->sink.conn);
+    }
+    return false;
+}
+
+/* Pushes text to every member but except (may be NULL). Returns the number
+ * of successful pushes. */
+static int64_t broadcast(chat_room *r, const char *text, size_t len, const chat_member *except)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < r->nslots; i++)
+        if (r->slots[i].m != except)
+            n += push_to(r, i, text, len);
+    return n;
+}
+
+static void presence(chat_room *r, const char *nick, const char *event, const chat_member *except)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s}", "room", r->name, "nick", nick, "event", event);
+    size_t len;
+    char *text = p ? jrpc_notification_encode("chat.presence", p, &len) : NULL;
+    json_decref(p);
+    if (text)
+        broadcast(r, text, len, except);
+    jrpc_reply_free(text);
+}
+
+/* Removes slot i from the room and the room from its member's list. */
+static void slot_remove(chat_room *r, size_t i)
+{
+    chat_member *m = r->slots[i].m;
+    goc_mutex_lock(&m->mu);
+    for (size_t j = 0; j < m->nrooms; j++) {
+        if (m->rooms[j].room == r) {
+            memmove(&m->rooms[j], &m->rooms[j + 1], (m->nrooms - j - 1) * sizeof m->rooms[0]);
+            m->nrooms--;
+            break;
+        }
+    }
+    goc_mutex_unlock(&m->mu);
+    memmove(&r->slots[i], &r->slots[i + 1], (r->nslots - i - 1) * sizeof r->slots[0]);
+    r->nslots--;
+    atomic_store(&r->nmembers, (int64_t)r->nslots);
+}
+
+/* Removes the kicked members, announcing each leave to the rest (which
+ * may kick more). */
+static void reap(chat_room *r)
+{
+    for (size_t i = 0; i < r->nslots;) {
+        if (!atomic_load(&r->slots[i].m->kicked)) {
+            i++;
+            continue;
+        }
+        char nick[CHAT_NICK_MAX + 1];
+        strcpy(nick, r->slots[i].nick);
+        slot_remove(r, i);
+        presence(r, nick, "leave", NULL);
+        i = 0; /* the announcement may have kicked anyone */
+    }
+}
+
+/* Adds m as nick to both lists. Returns 0 or -1 (out of memory). */
+static int slot_add(chat_room *r, chat_member *m, const char *nick)
+{
+    if (r->nslots == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4;
+        chat__slot *s = goc_realloc(r->slots, cap * sizeof *s);
+        if (!s)
+            return -1;
+        r->slots = s;
+        r->cap = cap;
+    }
+    goc_mutex_lock(&m->mu);
+    if (m->nrooms == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 4;
+        chat__joined *j = goc_realloc(m->rooms, cap * sizeof *j);
+        if (!j) {
+            goc_mutex_unlock(&m->mu);
+            return -1;
+        }
+        m->rooms = j;
+        m->cap = cap;
+    }
+    m->rooms[m->nrooms].room = r;
+    strcpy(m->rooms[m->nrooms].nick, nick);
+    m->nrooms++;
+    goc_mutex_unlock(&m->mu);
+    r->slots[r->nslots].m = m;
+    strcpy(r->slots[r->nslots].nick, nick);
+    r->nslots++;
+    atomic_store(&r->nmembers, (int64_t)r->nslots);
+    return 0;
+}
+
+static json_t *member_nicks(const chat_room *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->nslots; i++)
+        json_array_append_new(a, json_string(r->slots[i].nick));
+    return a;
+}
+
+static void do_join(chat_room *r, chat__cmd *c)
+{
+    chat__reply *rep = c->reply;
+    ptrdiff_t i = slot_of_member(r, c->m);
+    bool added = false;
+    if (i >= 0 && strcmp(r->slots[i].nick, c->nick) != 0) {
+        rep->rc = JRPC_INVALID_PARAMS;
+        rep->err = "already joined to that room with another nick: leave it first";
+    } else if (i < 0 && slot_of_nick(r, c->nick) >= 0) {
+        rep->rc = JRPC_NICK_TAKEN;
+        rep->err = "nick taken in that room";
+    } else if (i < 0 && slot_add(r, c->m, c->nick) != 0) {
+        rep->rc = JRPC_INTERNAL_ERROR;
+    } else {
+        added = i < 0;
+        rep->last_id = r->last_id;
+        rep->members = member_nicks(r);
+        if (!rep->members)
+            rep->rc = JRPC_INTERNAL_ERROR;
+    }
+    if (added)
+        presence(r, c->nick, "join", c->m);
+    goc_waitgroup_done(&rep->wg);
+}
+
+static void do_leave(chat_room *r, chat__cmd *c)
+{
+    ptrdiff_t i = slot_of_member(r, c->m);
+    if (i < 0) {
+        c->reply->rc = JRPC_NOT_JOINED;
+        c->reply->err = "not joined to that room";
+        goc_waitgroup_done(&c->reply->wg);
+        return;
+    }
+    char nick[CHAT_NICK_MAX + 1];
+    strcpy(nick, r->slots[i].nick);
+    slot_remove(r, (size_t)i);
+    goc_waitgroup_done(&c->reply->wg);
+    presence(r, nick, "leave", NULL);
+}
+
+static void do_publish(chat_room *r, chat__cmd *c)
+{
+    r->last_id = c->id;
+    int64_t n = broadcast(r, c->text, c->len, NULL);
+    atomic_fetch_add(&chat__g.st_delivered, n);
+    jrpc_reply_free(c->text);
+}
+
+void chat__room_main(void *arg)
+{
+    chat_room *r = *(chat_room **)arg;
+    chat__cmd c;
+    while (goc_chan_recv(r->cmds, &c)) {
+        switch (c.op) {
+        case ROOM_JOIN:
+            do_join(r, &c);
+            break;
+        case ROOM_LEAVE:
+            do_leave(r, &c);
+            break;
+        case ROOM_PUBLISH:
+            do_publish(r, &c);
+            break;
+        case ROOM_MEMBERS:
+            c.reply->members = member_nicks(r);
+            goc_waitgroup_done(&c.reply->wg);
+            break;
+        }
+        reap(r);
+    }
+    /* Closed at shutdown: nothing may touch r after done. */
+    goc_waitgroup_done(&chat__g.rooms_wg);
+}

@@ -1,0 +1,804 @@
+/* chat_test.c: the chat (server/chat*.c) through its C API and the JSON-RPC
+ * engine, with fake members: a chat_sink whose push appends the text to a
+ * list, bounded (a full list makes push fail, as a full outbox does) or not.
+ * Every rule of PROTOCOL.md's "Methods", notifications and "Delivery" for
+ * the chat, the error codes, history limits and persistence across a
+ * restart.
+ *
+ * Barrier: chat.members goes through the room's command channel after
+ * anything published before it, so once it returns, every push of earlier
+ * messages of that room has been made.
+ */
+#define TEST_IMPLEMENTATION
+#include "test.h"
+
+#include <goc/goc.h>
+#include <goc/malloc.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "chat.h"
+
+static jrpc_t *rpc;
+static const jrpc_ctx_t http_ctx = {.persistent = false};
+
+/* ---- fake members ------------------------------------------------------ */
+
+typedef struct fake {
+    goc_mutex mu;     /* guards msgs, n, cap */
+    char **msgs;      /* texts pushed, in order */
+    size_t n, cap;
+    size_t limit;     /* push fails once n reaches it; 0: no limit */
+    atomic_int kicks; /* kick calls */
+    chat_member *m;
+    jrpc_ctx_t ctx;   /* persistent, data = m */
+} fake;
+
+static bool fake_push(void *conn, char *text, size_t len)
+{
+    fake *f = conn;
+    (void)len;
+    goc_mutex_lock(&f->mu);
+    bool ok = !f->limit || f->n < f->limit;
+    if (ok && f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 64;
+        f->msgs = goc_realloc(f->msgs, f->cap * sizeof *f->msgs);
+    }
+    if (ok)
+        f->msgs[f->n++] = text;
+    goc_mutex_unlock(&f->mu);
+    if (!ok)
+        jrpc_reply_free(text);
+    return ok;
+}
+
+static void fake_kick(void *conn)
+{
+    atomic_fetch_add(&((fake *)conn)->kicks, 1);
+}
+
+static fake *fake_new(size_t limit)
+{
+    fake *f = goc_calloc(1, sizeof *f);
+    f->limit = limit;
+    chat_sink sink = {.push = fake_push, .kick = fake_kick, .conn = f};
+    f->m = chat_member_new(&sink);
+    f->ctx = (jrpc_ctx_t){.persistent = true, .conn = f, .data = f->m};
+    return f;
+}
+
+static void fake_free(fake *f)
+{
+    if (f->m)
+        chat_member_gone(f->m);
+    for (size_t i = 0; i < f->n; i++)
+        jrpc_reply_free(f->msgs[i]);
+    goc_free(f->msgs);
+    goc_free(f);
+}
+
+/* The params of every notification of method pushed to f (in order): a new
+ * array. */
+static json_t *fake_got(fake *f, const char *method)
+{
+    json_t *out = json_array();
+    goc_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n; i++) {
+        json_t *j = json_loads(f->msgs[i], JSON_ALLOW_NUL, NULL);
+        if (j && strcmp(json_string_value(json_object_get(j, "method")), method) == 0)
+            json_array_append(out, json_object_get(j, "params"));
+        json_decref(j);
+        if (i % 256 == 255) { /* long lists: let the others run */
+            goc_mutex_unlock(&f->mu);
+            goc_yield();
+            goc_mutex_lock(&f->mu);
+        }
+    }
+    goc_mutex_unlock(&f->mu);
+    return out;
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+/* Runs method with params (JSON text, NULL: none) on ctx; returns the
+ * reply (new reference). */
+static json_t *call(const jrpc_ctx_t *ctx, const char *method, const char *params)
+{
+    size_t cap = 256 + (params ? strlen(params) : 0);
+    char *req = goc_malloc(cap);
+    snprintf(req, cap, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"%s\"%s%s}", method,
+             params ? ",\"params\":" : "", params ? params : "");
+    char *reply = NULL;
+    int rc = jrpc_handle(rpc, req, strlen(req), ctx, &reply, NULL);
+    goc_free(req);
+    json_t *j = rc == 1 ? json_loads(reply, JSON_ALLOW_NUL, NULL) : NULL;
+    jrpc_reply_free(reply);
+    return j;
+}
+
+static int err_code(const json_t *reply)
+{
+    json_t *e = json_object_get(reply, "error");
+    return e ? (int)json_integer_value(json_object_get(e, "code")) : 0;
+}
+
+static const char *err_msg(const json_t *reply)
+{
+    return json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+}
+
+/* The error code of one call (0 on success). */
+static int call_code(const jrpc_ctx_t *ctx, const char *method, const char *params)
+{
+    json_t *r = call(ctx, method, params);
+    int c = r ? err_code(r) : -1;
+    json_decref(r);
+    return c;
+}
+
+/* The result of one call that must succeed (new reference), NULL after
+ * printing the error. */
+static json_t *call_ok(const jrpc_ctx_t *ctx, const char *method, const char *params)
+{
+    json_t *r = call(ctx, method, params);
+    json_t *res = json_incref(json_object_get(r, "result"));
+    if (!res || err_code(r)) {
+        printf("# %s %s: %s\n", method, params ? params : "", r ? err_msg(r) : "no reply");
+        json_decref(res);
+        res = NULL;
+    }
+    json_decref(r);
+    return res;
+}
+
+static void join(fake *f, const char *room, const char *nick)
+{
+    char p[256];
+    snprintf(p, sizeof p, "{\"room\":\"%s\",\"nick\":\"%s\"}", room, nick);
+    json_decref(call_ok(&f->ctx, "chat.join", p));
+}
+
+static void barrier(const char *room)
+{
+    char p[128];
+    snprintf(p, sizeof p, "{\"room\":\"%s\"}", room);
+    json_decref(call_ok(&http_ctx, "chat.members", p));
+}
+
+static int64_t send_as(const char *room, const char *nick, const char *text)
+{
+    int code;
+    const char *msg;
+    json_t *m = chat_send_as(room, nick, text, strlen(text), &code, &msg);
+    int64_t id = m ? json_integer_value(json_object_get(m, "id")) : -code;
+    json_decref(m);
+    return id;
+}
+
+static char tmpdir[64];
+
+static const char *tmp_db(void)
+{
+    static char path[128];
+    strcpy(tmpdir, "/tmp/chat_test.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return NULL;
+    snprintf(path, sizeof path, "%s/sub/dir/chat.db", tmpdir);
+    return path;
+}
+
+static void tmp_clean(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    goc_syscall_enter_block();
+    int rc = system(cmd);
+    goc_syscall_exit();
+    if (rc != 0)
+        printf("# could not remove %s\n", tmpdir);
+}
+
+
+/* Restarts the chat on db with rate (a failed case may have left it running). */
+static int start(const char *db, int64_t rate)
+{
+    chat_shutdown();
+    return chat_init(db, rate);
+}
+
+/* ---- cases ------------------------------------------------------------- */
+
+static void test_params(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    fake *a = fake_new(0);
+    const jrpc_ctx_t *c = &a->ctx;
+    /* chat.join needs a persistent connection */
+    CHECK_EQ_INT(call_code(&http_ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"a\"}"), -32001);
+    /* rooms */
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"nick\":\"a\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"\",\"nick\":\"a\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"a b\",\"nick\":\"a\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"caf\\u00e9\",\"nick\":\"a\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":7,\"nick\":\"a\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "[\"r\",\"a\"]"), -32602);
+    char p[1024], r64[65];
+    memset(r64, 'R', 64);
+    r64[64] = 0;
+    snprintf(p, sizeof p, "{\"room\":\"%s\",\"nick\":\"a\"}", r64);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), 0);
+    snprintf(p, sizeof p, "{\"room\":\"%sx\",\"nick\":\"a\"}", r64);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"Az09_-\",\"nick\":\"a\"}"), 0);
+    /* nicks: 1-32 characters (not bytes), no control characters */
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"n1\",\"nick\":\"\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"n1\",\"nick\":\"a\\tb\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"n1\",\"nick\":\"a\\u007fb\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"n1\",\"nick\":\"a\\u0085b\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.join", "{\"room\":\"n1\",\"nick\":\"a\\u0000\"}"), -32602);
+    char nick[256] = "";
+    for (int i = 0; i < 32; i++)
+        strcat(nick, "\xf0\x9f\x98\x80"); /* 32 emoji: 128 bytes */
+    snprintf(p, sizeof p, "{\"room\":\"n1\",\"nick\":\"%s\"}", nick);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), 0);
+    strcat(nick, "e");
+    snprintf(p, sizeof p, "{\"room\":\"n2\",\"nick\":\"%s\"}", nick);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), -32602);
+    memset(nick, 'x', 32);
+    nick[32] = 0;
+    snprintf(p, sizeof p, "{\"room\":\"n3\",\"nick\":\"%s\"}", nick);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), 0);
+    snprintf(p, sizeof p, "{\"room\":\"n4\",\"nick\":\"%sx\"}", nick);
+    CHECK_EQ_INT(call_code(c, "chat.join", p), -32602);
+    fake_free(a);
+    chat_shutdown();
+}
+
+static void test_text(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    fake *a = fake_new(0);
+    join(a, "t", "a");
+    const jrpc_ctx_t *c = &a->ctx;
+    CHECK_EQ_INT(call_code(c, "chat.send", "{\"room\":\"t\",\"text\":\"\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.send", "{\"room\":\"t\",\"text\":5}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.send", "{\"room\":\"t\"}"), -32602);
+    CHECK_EQ_INT(call_code(c, "chat.send", "{\"room\":\"t t\",\"text\":\"x\"}"), -32602);
+    char *p = goc_malloc(9000), *t = goc_malloc(4200);
+    memset(t, 'x', 4096);
+    t[4096] = 0;
+    snprintf(p, 9000, "{\"room\":\"t\",\"text\":\"%s\"}", t);
+    CHECK_EQ_INT(call_code(c, "chat.send", p), 0);
+    snprintf(p, 9000, "{\"room\":\"t\",\"text\":\"%sx\"}", t);
+    CHECK_EQ_INT(call_code(c, "chat.send", p), -32602);
+    /* 4096 bytes of 2-byte characters: fine; one more byte is too many */
+    for (int i = 0; i < 2048; i++)
+        memcpy(t + 2 * i, "\xc3\xa9", 2);
+    snprintf(p, 9000, "{\"room\":\"t\",\"text\":\"%s\"}", t);
+    CHECK_EQ_INT(call_code(c, "chat.send", p), 0);
+    snprintf(p, 9000, "{\"room\":\"t\",\"text\":\"%s!\"}", t);
+    CHECK_EQ_INT(call_code(c, "chat.send", p), -32602);
+    goc_free(p);
+    goc_free(t);
+    /* invalid UTF-8 never parses as JSON; the C API checks it */
+    static const char *const bad[] = {"\xff", "a\xc0\x80", "\xed\xa0\x80", "\xe2\x82",
+                                      "\xf4\x90\x80\x80", "\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(send_as("t", "w", bad[i]), 32602);
+        CHECK_EQ_INT(send_as("t", bad[i], "ok"), 32602);
+    }
+    CHECK_EQ_INT(send_as("t t", "w", "ok"), 32602);
+    /* text round-trips exactly, \u0000 and all */
+    json_t *m = call_ok(c, "chat.send", "{\"room\":\"t\",\"text\":\"a\\u0000b \\u00e9 \\ud83d\\ude00\"}");
+    CHECK(m);
+    const char *tx = json_string_value(json_object_get(m, "text"));
+    CHECK_EQ_INT(json_string_length(json_object_get(m, "text")), 11);
+    CHECK(memcmp(tx, "a\0b \xc3\xa9 \xf0\x9f\x98\x80", 11) == 0);
+    json_t *h = call_ok(c, "chat.history", "{\"room\":\"t\"}");
+    CHECK(h);
+    CHECK_EQ_INT(json_array_size(h), 3);
+    CHECK(json_equal(json_array_get(h, 2), m));
+    json_decref(h);
+    json_decref(m);
+    fake_free(a);
+    chat_shutdown();
+}
+
+static void test_join_presence(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    fake *a = fake_new(0), *b = fake_new(0), *c = fake_new(0);
+    json_t *r = call_ok(&a->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"ann\"}");
+    CHECK(r);
+    json_t *want = json_pack("{s:s, s:s, s:[s], s:[]}", "room", "r", "nick", "ann", "members",
+                             "ann", "history");
+    CHECK(json_equal(r, want));
+    json_decref(want);
+    json_decref(r);
+    r = call_ok(&b->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"bob\"}");
+    CHECK(r);
+    want = json_pack("[s, s]", "ann", "bob");
+    CHECK(json_equal(json_object_get(r, "members"), want));
+    json_decref(want);
+    json_decref(r);
+    /* the others get the presence, the joiner does not */
+    json_t *pa = fake_got(a, "chat.presence"), *pb = fake_got(b, "chat.presence");
+    want = json_pack("[{s:s, s:s, s:s}]", "room", "r", "nick", "bob", "event", "join");
+    CHECK(json_equal(pa, want));
+    CHECK_EQ_INT(json_array_size(pb), 0);
+    json_decref(want);
+    json_decref(pa);
+    json_decref(pb);
+    /* a nick is taken per room; case matters */
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"ann\"}"), -32002);
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.join", "{\"room\":\"r2\",\"nick\":\"ann\"}"), 0);
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"Ann\"}"), 0);
+    /* joining again: same nick is idempotent (no presence), another is -32602 */
+    CHECK_EQ_INT(call_code(&a->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"ann\"}"), 0);
+    CHECK_EQ_INT(call_code(&a->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"ann2\"}"), -32602);
+    /* one member, several rooms, several nicks */
+    CHECK_EQ_INT(call_code(&a->ctx, "chat.join", "{\"room\":\"r2\",\"nick\":\"zed\"}"), 0);
+    barrier("r");
+    pb = fake_got(b, "chat.presence");
+    CHECK_EQ_INT(json_array_size(pb), 1); /* Ann joined; ann's re-join was silent */
+    json_decref(pb);
+    json_t *ms = call_ok(&http_ctx, "chat.members", "{\"room\":\"r\"}");
+    want = json_pack("[s, s, s]", "ann", "bob", "Ann");
+    CHECK(json_equal(ms, want));
+    json_decref(ms);
+    json_decref(want);
+    ms = call_ok(&http_ctx, "chat.members", "{\"room\":\"nowhere\"}");
+    CHECK(ms && json_array_size(ms) == 0);
+    json_decref(ms);
+    /* leave */
+    json_t *t = call_ok(&b->ctx, "chat.leave", "{\"room\":\"r\"}");
+    CHECK(json_is_true(t));
+    json_decref(t);
+    CHECK_EQ_INT(call_code(&b->ctx, "chat.leave", "{\"room\":\"r\"}"), -32003);
+    CHECK_EQ_INT(call_code(&b->ctx, "chat.leave", "{\"room\":\"nowhere\"}"), -32003);
+    CHECK_EQ_INT(call_code(&http_ctx, "chat.leave", "{\"room\":\"r\"}"), -32003);
+    CHECK_EQ_INT(call_code(&b->ctx, "chat.leave", "{}"), -32602);
+    barrier("r");
+    pa = fake_got(a, "chat.presence");
+    want = json_pack("{s:s, s:s, s:s}", "room", "r", "nick", "bob", "event", "leave");
+    CHECK(json_equal(json_array_get(pa, json_array_size(pa) - 1), want));
+    json_decref(want);
+    json_decref(pa);
+    pb = fake_got(b, "chat.presence");
+    CHECK_EQ_INT(json_array_size(pb), 1); /* no presence for its own leave */
+    json_decref(pb);
+    /* bob may come back as ann? no: ann is there */
+    CHECK_EQ_INT(call_code(&b->ctx, "chat.join", "{\"room\":\"r\",\"nick\":\"ann\"}"), -32002);
+    fake_free(a);
+    fake_free(b);
+    fake_free(c);
+    chat_shutdown();
+}
+
+static void test_send(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    chat_stats s0, s1;
+    chat_stats_read(&s0);
+    fake *a = fake_new(0), *b = fake_new(0), *c = fake_new(0);
+    join(a, "s", "ann");
+    join(b, "s", "bob");
+    join(c, "other", "cy");
+    /* not joined */
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.send", "{\"room\":\"s\",\"text\":\"hi\"}"), -32003);
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.send", "{\"room\":\"none\",\"text\":\"hi\"}"), -32003);
+    int64_t t0 = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    json_t *m = call_ok(&a->ctx, "chat.send", "{\"room\":\"s\",\"text\":\"hello\",\"nick\":\"x\"}");
+    CHECK(m);
+    CHECK(json_integer_value(json_object_get(m, "id")) > 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(m, "room")), "s");
+    CHECK_EQ_STR(json_string_value(json_object_get(m, "nick")), "ann");
+    CHECK_EQ_STR(json_string_value(json_object_get(m, "text")), "hello");
+    int64_t ts = json_integer_value(json_object_get(m, "ts"));
+    CHECK(ts >= t0 - 5 && ts < t0 + 60000);
+    CHECK_EQ_INT(json_object_size(m), 5);
+    /* over HTTP: nick required, no join needed */
+    CHECK_EQ_INT(call_code(&http_ctx, "chat.send", "{\"room\":\"s\",\"text\":\"hi\"}"), -32602);
+    CHECK_EQ_INT(call_code(&http_ctx, "chat.send",
+                           "{\"room\":\"s\",\"text\":\"hi\",\"nick\":\"a\\nb\"}"), -32602);
+    json_t *m2 = call_ok(&http_ctx, "chat.send", "{\"room\":\"s\",\"text\":\"web\",\"nick\":\"w\"}");
+    CHECK(m2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(m2, "id")),
+                 json_integer_value(json_object_get(m, "id")) + 1);
+    barrier("s");
+    barrier("other");
+    json_t *want = json_pack("[O, O]", m, m2);
+    json_t *ga = fake_got(a, "chat.message"), *gb = fake_got(b, "chat.message"),
+           *gc = fake_got(c, "chat.message");
+    CHECK(json_equal(ga, want)); /* the sender gets its own message too */
+    CHECK(json_equal(gb, want));
+    CHECK_EQ_INT(json_array_size(gc), 0);
+    json_decref(ga);
+    json_decref(gb);
+    json_decref(gc);
+    json_decref(want);
+    json_decref(m);
+    json_decref(m2);
+    /* after leaving, no more messages and no more sending */
+    json_decref(call_ok(&b->ctx, "chat.leave", "{\"room\":\"s\"}"));
+    CHECK_EQ_INT(call_code(&b->ctx, "chat.send", "{\"room\":\"s\",\"text\":\"hi\"}"), -32003);
+    CHECK(send_as("s", "w", "after") > 0);
+    barrier("s");
+    gb = fake_got(b, "chat.message");
+    CHECK_EQ_INT(json_array_size(gb), 2);
+    json_decref(gb);
+    chat_stats_read(&s1);
+    CHECK_EQ_INT(s1.messages_stored - s0.messages_stored, 3);
+    CHECK_EQ_INT(s1.messages_delivered - s0.messages_delivered, 5);
+    CHECK_EQ_INT(s1.members - s0.members, 3);
+    CHECK_EQ_INT(s1.rooms, 2);
+    fake_free(a);
+    fake_free(b);
+    fake_free(c);
+    chat_stats_read(&s1);
+    CHECK_EQ_INT(s1.members - s0.members, 0);
+    chat_shutdown();
+}
+
+static void test_rate(void)
+{
+    CHECK_EQ_INT(start(":memory:", 5), 0);
+    chat_stats s0, s1;
+    chat_stats_read(&s0);
+    fake *a = fake_new(0);
+    join(a, "rl", "a");
+    int64_t t0 = goc_nanotime();
+    int ok = 0, code = 0;
+    json_t *r = NULL;
+    for (int i = 0; i < 40 && code == 0; i++) {
+        json_decref(r);
+        r = call(&a->ctx, "chat.send", "{\"room\":\"rl\",\"text\":\"x\"}");
+        code = err_code(r);
+        ok += code == 0;
+    }
+    double secs = (double)(goc_nanotime() - t0) / 1e9;
+    CHECK_EQ_INT(code, -32004);
+    CHECK_EQ_STR(err_msg(r), "rate limited: slow down");
+    json_decref(r);
+    /* a burst of twice the rate, plus what refilled meanwhile */
+    CHECK_MSG(ok >= 10 && ok <= 10 + (int)(secs * 5) + 1, "%d sends in %.3f s", ok, secs);
+    chat_stats_read(&s1);
+    CHECK_EQ_INT(s1.rate_limited - s0.rate_limited, 1);
+    goc_sleep(250 * GOC_MILLISECOND); /* one token back */
+    CHECK_EQ_INT(call_code(&a->ctx, "chat.send", "{\"room\":\"rl\",\"text\":\"x\"}"), 0);
+    /* HTTP sends are not limited */
+    for (int i = 0; i < 20; i++)
+        CHECK(send_as("rl", "w", "x") > 0);
+    fake_free(a);
+    chat_shutdown();
+}
+
+/* ---- ordering with concurrent senders ----------------------------------- */
+
+typedef struct sender_arg {
+    fake *f;
+    int n;
+    goc_waitgroup *wg;
+    atomic_int *failures;
+} sender_arg;
+
+static void sender(void *arg)
+{
+    sender_arg *s = arg;
+    for (int i = 0; i < s->n; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "{\"room\":\"ord\",\"text\":\"m%d\"}", i);
+        if (call_code(&s->f->ctx, "chat.send", p) != 0)
+            atomic_fetch_add(s->failures, 1);
+    }
+    goc_waitgroup_done(s->wg);
+}
+
+/* Checks that f got exactly the ids first..last of room, in order. */
+static bool ids_contiguous(fake *f, int64_t first, int64_t last)
+{
+    json_t *got = fake_got(f, "chat.message");
+    bool ok = (int64_t)json_array_size(got) == last - first + 1;
+    for (size_t i = 0; ok && i < json_array_size(got); i++)
+        ok = json_integer_value(json_object_get(json_array_get(got, i), "id")) ==
+             first + (int64_t)i;
+    json_decref(got);
+    return ok;
+}
+
+static void test_order(void)
+{
+    const char *db = tmp_db();
+    CHECK(db);
+    CHECK_EQ_INT(start(db, 0), 0);
+    enum { SENDERS = 8 };
+    int n = TEST_SCALE(200);
+    fake *f[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        char nick[16];
+        snprintf(nick, sizeof nick, "s%d", i);
+        f[i] = fake_new(0);
+        join(f[i], "ord", nick);
+    }
+    int64_t first = send_as("ord", "start", "start");
+    CHECK(first > 0);
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    atomic_int failures = 0;
+    for (int i = 0; i < SENDERS; i++) {
+        sender_arg a = {.f = f[i], .n = n, .wg = &wg, .failures = &failures};
+        goc_waitgroup_add(&wg, 1);
+        goc_go(sender, &a, sizeof a);
+    }
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(atomic_load(&failures), 0);
+    int64_t last = send_as("ord", "end", "end");
+    CHECK_EQ_INT(last, first + SENDERS * n + 1);
+    barrier("ord");
+    for (int i = 0; i < SENDERS; i++)
+        CHECK_MSG(ids_contiguous(f[i], first, last), "member %d: gap or disorder", i);
+    json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"ord\",\"limit\":500}");
+    CHECK(h && json_array_size(h) == (size_t)(last - first + 1 < 500 ? last - first + 1 : 500));
+    json_decref(h);
+    for (int i = 0; i < SENDERS; i++)
+        fake_free(f[i]);
+    chat_shutdown();
+    tmp_clean();
+}
+
+static void test_slow_member(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    chat_stats s0, s1;
+    chat_stats_read(&s0);
+    fake *a = fake_new(0), *b = fake_new(0), *slow = fake_new(5);
+    join(a, "slow", "a");
+    join(b, "slow", "b");
+    join(slow, "slow", "s");
+    join(slow, "calm", "s");
+    join(b, "calm", "b");
+    int n = 40;
+    int64_t first = 0, last = 0;
+    for (int i = 0; i < n; i++) {
+        last = send_as("slow", "w", "x");
+        CHECK(last > 0);
+        if (!first)
+            first = last;
+    }
+    barrier("slow");
+    CHECK_EQ_INT(atomic_load(&slow->kicks), 1);
+    CHECK(ids_contiguous(a, first, last));
+    CHECK(ids_contiguous(b, first, last));
+    json_t *ms = call_ok(&http_ctx, "chat.members", "{\"room\":\"slow\"}");
+    json_t *want = json_pack("[s, s]", "a", "b");
+    CHECK(json_equal(ms, want));
+    json_decref(ms);
+    json_decref(want);
+    json_t *pa = fake_got(a, "chat.presence");
+    want = json_pack("{s:s, s:s, s:s}", "room", "slow", "nick", "s", "event", "leave");
+    CHECK(json_equal(json_array_get(pa, json_array_size(pa) - 1), want));
+    json_decref(pa);
+    json_decref(want);
+    /* the kicked member is dropped from its other rooms at their next push */
+    CHECK(send_as("calm", "w", "x") > 0);
+    barrier("calm");
+    CHECK_EQ_INT(atomic_load(&slow->kicks), 1);
+    ms = call_ok(&http_ctx, "chat.members", "{\"room\":\"calm\"}");
+    want = json_pack("[s]", "b");
+    CHECK(json_equal(ms, want));
+    json_decref(ms);
+    json_decref(want);
+    CHECK_EQ_INT(call_code(&slow->ctx, "chat.send", "{\"room\":\"slow\",\"text\":\"x\"}"), -32003);
+    chat_stats_read(&s1);
+    CHECK_EQ_INT(s1.slow_kicks - s0.slow_kicks, 1);
+    fake_free(slow);
+    fake_free(a);
+    fake_free(b);
+    chat_shutdown();
+}
+
+static void test_history(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    int64_t ids[120];
+    for (int i = 0; i < 120; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "h%d", i);
+        ids[i] = send_as("h", "w", t);
+        CHECK(ids[i] > 0);
+        CHECK(send_as("noise", "w", t) > 0);
+    }
+    json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"h\"}");
+    CHECK(h);
+    CHECK_EQ_INT(json_array_size(h), 100); /* the default limit, oldest first */
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 0), "id")), ids[0]);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 99), "id")), ids[99]);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(h, 5), "text")), "h5");
+    json_decref(h);
+    char p[128];
+    snprintf(p, sizeof p, "{\"room\":\"h\",\"since\":%lld,\"limit\":3}", (long long)ids[109]);
+    h = call_ok(&http_ctx, "chat.history", p);
+    CHECK(h && json_array_size(h) == 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 0), "id")), ids[110]);
+    json_decref(h);
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"h\",\"limit\":500}");
+    CHECK(h && json_array_size(h) == 120);
+    json_decref(h);
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"h\",\"since\":999999}");
+    CHECK(h && json_array_size(h) == 0);
+    json_decref(h);
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"empty\",\"since\":null}");
+    CHECK(h && json_array_size(h) == 0);
+    json_decref(h);
+    static const char *const bad[] = {
+        "{\"room\":\"h\",\"limit\":0}",     "{\"room\":\"h\",\"limit\":501}",
+        "{\"room\":\"h\",\"limit\":-1}",    "{\"room\":\"h\",\"since\":-1}",
+        "{\"room\":\"h\",\"limit\":\"x\"}", "{\"room\":\"h\",\"since\":1.5}",
+        "{\"room\":\"h h\"}",               "{}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(call_code(&http_ctx, "chat.history", bad[i]) == -32602, "%s", bad[i]);
+    int code;
+    const char *msg;
+    CHECK(!chat_history("h", 0, 501, &code, &msg));
+    CHECK_EQ_INT(code, -32602);
+    h = chat_history("h", ids[117], 10, &code, &msg);
+    CHECK(h && json_array_size(h) == 2);
+    json_decref(h);
+    /* chat.join gives the last 50 of the room, oldest first */
+    fake *a = fake_new(0);
+    json_t *r = call_ok(&a->ctx, "chat.join", "{\"room\":\"h\",\"nick\":\"a\"}");
+    CHECK(r);
+    h = json_object_get(r, "history");
+    CHECK_EQ_INT(json_array_size(h), 50);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 0), "id")), ids[70]);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 49), "id")), ids[119]);
+    json_decref(r);
+    /* the rooms (reading a room's history does not create it) */
+    json_t *rooms = call_ok(&http_ctx, "chat.rooms", NULL);
+    json_t *want = json_pack("[{s:s, s:i}, {s:s, s:i}]", "room", "h", "members", 1, "room",
+                             "noise", "members", 0);
+    CHECK(json_equal(rooms, want));
+    json_decref(rooms);
+    json_decref(want);
+    fake_free(a);
+    chat_shutdown();
+}
+
+/* Joining while messages flow: the join's history and the pushes meet
+ * with no gap and no duplicate. */
+typedef struct flow_arg {
+    int n;
+    goc_chan *done;
+} flow_arg;
+
+static void flow(void *arg)
+{
+    flow_arg *f = arg;
+    for (int i = 0; i < f->n; i++)
+        send_as("flow", "w", "x");
+    goc_chan_close(f->done);
+}
+
+static void test_join_while_sending(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    int64_t first = send_as("flow", "w", "first");
+    flow_arg fa = {.n = TEST_SCALE(2000), .done = goc_chan_make(0, 0)};
+    goc_go(flow, &fa, sizeof fa);
+    goc_sleep(2 * GOC_MILLISECOND);
+    fake *a = fake_new(0);
+    json_t *r = call_ok(&a->ctx, "chat.join", "{\"room\":\"flow\",\"nick\":\"a\"}");
+    goc_chan_recv(fa.done, NULL);
+    goc_chan_free(fa.done);
+    int64_t last = send_as("flow", "w", "last");
+    CHECK(r);
+    barrier("flow");
+    json_t *h = json_object_get(r, "history");
+    int64_t hlast = json_array_size(h)
+                        ? json_integer_value(json_object_get(json_array_get(h, json_array_size(h) - 1), "id"))
+                        : first - 1;
+    CHECK(hlast >= first);
+    printf("# joined after %lld of %lld messages\n", (long long)(hlast - first + 1),
+           (long long)(last - first + 1));
+    CHECK_MSG(ids_contiguous(a, hlast + 1, last), "history up to %lld, then pushes to %lld",
+              (long long)hlast, (long long)last);
+    json_decref(r);
+    fake_free(a);
+    chat_shutdown();
+}
+
+static void test_gone(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    fake *a = fake_new(0), *b = fake_new(0), *c = fake_new(0);
+    join(a, "g1", "a");
+    join(a, "g2", "a2");
+    join(b, "g1", "b");
+    join(c, "g2", "c");
+    chat_member_gone(a->m);
+    a->m = NULL;
+    barrier("g1");
+    barrier("g2");
+    json_t *pb = fake_got(b, "chat.presence"), *pc = fake_got(c, "chat.presence");
+    json_t *wb = json_pack("[{s:s, s:s, s:s}]", "room", "g1", "nick", "a", "event", "leave");
+    json_t *wc = json_pack("[{s:s, s:s, s:s}]", "room", "g2", "nick", "a2", "event", "leave");
+    CHECK(json_equal(pb, wb));
+    CHECK(json_equal(pc, wc));
+    json_decref(pb);
+    json_decref(pc);
+    json_decref(wb);
+    json_decref(wc);
+    /* the nick is free again */
+    CHECK_EQ_INT(call_code(&c->ctx, "chat.join", "{\"room\":\"g1\",\"nick\":\"a\"}"), 0);
+    fake_free(a);
+    fake_free(b);
+    fake_free(c);
+    chat_shutdown();
+}
+
+static void test_restart(void)
+{
+    const char *db = tmp_db();
+    CHECK(db);
+    CHECK_EQ_INT(start(db, 0), 0);
+    int64_t id1 = send_as("keep", "w", "one");
+    int64_t id2 = send_as("keep", "w", "two");
+    CHECK(id1 > 0 && id2 == id1 + 1);
+    CHECK(send_as("keep2", "w", "three") == id2 + 1);
+    chat_shutdown();
+    CHECK_EQ_INT(chat_init(db, 0), 0);
+    json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"keep\"}");
+    CHECK(h && json_array_size(h) == 2);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(h, 1), "text")), "two");
+    json_decref(h);
+    /* ids keep growing */
+    CHECK_EQ_INT(send_as("keep", "w", "four"), id2 + 2);
+    /* rooms known only from the database, with their counts */
+    json_t *rooms = chat_rooms_json(true);
+    json_t *want = json_pack("[{s:s, s:i, s:i}, {s:s, s:i, s:i}]", "room", "keep", "members", 0,
+                             "messages", 3, "room", "keep2", "members", 0, "messages", 1);
+    CHECK(json_equal(rooms, want));
+    json_decref(rooms);
+    json_decref(want);
+    /* a joiner after the restart sees the old history */
+    fake *a = fake_new(0);
+    json_t *r = call_ok(&a->ctx, "chat.join", "{\"room\":\"keep2\",\"nick\":\"a\"}");
+    CHECK(r && json_array_size(json_object_get(r, "history")) == 1);
+    json_decref(r);
+    fake_free(a);
+    chat_shutdown();
+    /* an unusable path fails cleanly */
+    CHECK(chat_init("/proc/no/such/chat.db", 0) < 0);
+    tmp_clean();
+}
+
+static const test_case cases[] = {
+    TEST_CASE(test_params),
+    TEST_CASE(test_text),
+    TEST_CASE(test_join_presence),
+    TEST_CASE(test_send),
+    TEST_CASE(test_rate),
+    TEST_CASE(test_order),
+    TEST_CASE(test_slow_member),
+    TEST_CASE(test_history),
+    TEST_CASE(test_join_while_sending),
+    TEST_CASE(test_gone),
+    TEST_CASE(test_restart),
+    {0},
+};
+
+GOC_MAIN(argc, argv)
+{
+    json_set_alloc_funcs(goc_malloc, goc_free);
+    rpc = jrpc_new(NULL);
+    if (!rpc || chat_register_methods(rpc) != 0)
+        return 2;
+    int rc = test_main(argc, argv, cases);
+    jrpc_free(rpc);
+    return rc;
+}
