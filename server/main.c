@@ -79,10 +79,14 @@ static int open_listener(const char *kind, const char *addr, listener *out)
     }
     out->kind = kind;
     goc_listener_addr(out->l, out->addr, sizeof out->addr);
-    printf("listening %s %s\n", kind, out->addr);
-    fflush(stdout);
-    log_info("listening %s %s", kind, out->addr);
     return 0;
+}
+
+static void announce(const listener *l)
+{
+    printf("listening %s %s\n", l->kind, l->addr);
+    fflush(stdout);
+    log_info("listening %s %s", l->kind, l->addr);
 }
 
 static void wait_all(void *arg)
@@ -110,6 +114,14 @@ static int server_main(int argc, char **argv)
     srv.cfg_origins = srv.cfg.origins;
     srv.cfg_norigins = (size_t)srv.cfg.norigins;
     http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
+    /* Bind every listener first: a busy address fails before anything else
+     * is said or opened. */
+    listener ls[4];
+    int nl = 0;
+    if (srv.cfg.tcp && open_listener("tcp", srv.cfg.tcp, &ls[nl++]) != 0)
+        exit(2);
+    if (srv.cfg.http && open_listener("http", srv.cfg.http, &ls[nl++]) != 0)
+        exit(2);
     if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
         fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
         exit(2);
@@ -118,22 +130,11 @@ static int server_main(int argc, char **argv)
      * sent as soon as that line is read shuts down gracefully. */
     static const int stop_sigs[] = {SIGINT, SIGTERM};
     goc_signal_watch(stop_sigs, 2);
-
-    listener ls[4];
-    int nl = 0;
-    if (srv.cfg.tcp) {
-        if (open_listener("tcp", srv.cfg.tcp, &ls[nl]) != 0)
-            exit(2);
+    for (int i = 0; i < nl; i++) {
         goc_waitgroup_add(&srv.wg, 1);
-        goc_go(framed_accept_loop, &ls[nl].l, sizeof ls[nl].l);
-        nl++;
-    }
-    if (srv.cfg.http) {
-        if (open_listener("http", srv.cfg.http, &ls[nl]) != 0)
-            exit(2);
-        goc_waitgroup_add(&srv.wg, 1);
-        goc_go(http_accept_loop, &ls[nl].l, sizeof ls[nl].l);
-        nl++;
+        goc_fn loop = strcmp(ls[i].kind, "tcp") == 0 ? framed_accept_loop : http_accept_loop;
+        goc_go(loop, &ls[i].l, sizeof ls[i].l);
+        announce(&ls[i]);
     }
     if (srv.cfg.tls || srv.cfg.tcp_tls)
         log_warn("--tls/--tcp-tls: TLS is not in this build yet");
