@@ -10,7 +10,7 @@
 //    the `switches` counter over the uptime between them (no value for the
 //    first sample, nor across a server restart, when the counter goes down).
 
-const WINDOW = 120; // samples kept per chart: two minutes at one a second
+const WINDOW = 60; // samples kept per chart: a minute at one a second
 const PERIOD_MS = 1000;
 const COLORS = ['#2a6fdb', '#e8710a', '#1e8e3e', '#c0392b', '#9334e6', '#12b5cb', '#e52592', '#7cb342'];
 

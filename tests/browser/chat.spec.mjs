@@ -118,6 +118,14 @@ async function openChat(context, nick) {
     d.dismiss().catch(() => {});
   });
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.sent = []; // JSON-RPC requests the page sent over its WebSockets
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    try {
+      page.sent.push(JSON.parse(f.payload));
+    } catch {
+      // not JSON: the test of chat.history below ignores it
+    }
+  }));
   await page.goto(`${server.url}/?room=${ROOM}&nick=${encodeURIComponent(nick)}`);
   await page.locator('#state[data-state="joined"]').waitFor();
   return page;
@@ -251,6 +259,8 @@ const tests = [
 
   ['after a server restart the pages reconnect and catch up with no gap or duplicate', async () => {
     const addr = server.addr;
+    const lastSeen = Math.max(...await shownIds(ctx.alice));
+    const sentBefore = ctx.alice.sent.length;
     await server.stop();
     await ctx.alice.locator('#state:not([data-state="joined"])').waitFor();
     await server.start(addr);
@@ -270,6 +280,26 @@ const tests = [
       const missing = sent.filter((id) => !ids.includes(id));
       check(missing.length === 0, `missing after reconnect: ${missing}`);
     }
+    const asked = ctx.alice.sent.slice(sentBefore).filter((m) => m.method === 'chat.history');
+    check(asked.some((m) => m.params.room === ROOM && m.params.since === lastSeen),
+      `no chat.history since ${lastSeen} after reconnecting: ${JSON.stringify(asked)}`);
+  }],
+
+  ['sending faster than --rate is refused visibly (-32004)', async () => {
+    // 150 sends at once: more than the default burst of 100 (--rate 50).
+    await ctx.bob.evaluate(() => {
+      const form = document.getElementById('send');
+      const input = document.getElementById('text');
+      for (let i = 0; i < 150; i++) {
+        input.value = `flood ${i}`;
+        form.requestSubmit();
+      }
+    });
+    const err = ctx.bob.locator('#error');
+    await err.waitFor({ state: 'visible' });
+    const text = await err.textContent();
+    check(/rate limited/.test(text) && /-32004/.test(text), `error shown: ${text}`);
+    await shot(ctx.bob, 'chat-rate-limited');
   }],
 
   ['the runtime page shows live numbers and charts', async () => {
@@ -293,6 +323,7 @@ const tests = [
     });
     check(inked > 0, 'the goroutines chart is blank');
     check(page.errors.length === 0, `script errors: ${page.errors}`);
+    await sleep(2000); // a few more samples, for a screenshot with lines
     await shot(page, 'runtime');
     await page.close();
   }],
