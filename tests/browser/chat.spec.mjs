@@ -332,6 +332,11 @@ const tests = [
     for (const page of [ctx.alice, ctx.bob])
       check(page.errors.length === 0, `script errors: ${page.errors}`);
   }],
+
+  ['gocd exits 0 on SIGTERM with pages connected', async () => {
+    const code = await server.stop();
+    check(code === 0, `exit status ${code}`);
+  }],
 ];
 
 // ---- the runner --------------------------------------------------------------------------
