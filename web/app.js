@@ -14,6 +14,7 @@
 import { Connection, RpcError, backoffDelay, wsUrl } from './rpc.js';
 
 const $ = (id) => document.getElementById(id);
+const MAX_SHOWN = 1000; // list items kept; the oldest go first
 
 const ERRORS = {
   [-32001]: 'this needs a WebSocket connection',
@@ -40,6 +41,8 @@ const state = {
   ids: new Set(), // ids shown
   members: new Set(), // nicks present in the room
   joinTry: 0, // consecutive "nick taken" answers while rejoining
+  sends: 0, // chat.send calls started
+  sendErrorAt: 0, // the number of the send whose error is shown (0: none)
 };
 
 const conn = new Connection(wsUrl(), {
@@ -213,12 +216,24 @@ function addMessages(list) {
       box.insertBefore(li, later || null);
     }
   }
+  trim(box);
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+/** Drops the oldest items beyond MAX_SHOWN. A dropped id never comes back:
+ * catching up asks only for ids above state.lastId. */
+function trim(box) {
+  while (box.children.length > MAX_SHOWN) {
+    const first = box.firstElementChild;
+    if (first.dataset.id) state.ids.delete(Number(first.dataset.id));
+    first.remove();
+  }
 }
 
 function addNotice(text) {
   const box = $('messages');
   box.append(el('li', 'presence', text));
+  trim(box);
   box.scrollTop = box.scrollHeight;
 }
 
@@ -249,12 +264,16 @@ $('send').addEventListener('submit', async (ev) => {
   const input = $('text');
   const text = input.value;
   if (!text || !state.room) return;
+  const n = ++state.sends;
   try {
     const msg = await conn.call('chat.send', { room: state.room, text });
-    input.value = '';
-    showError('error', null);
+    if (input.value === text) input.value = '';
+    // Only a send started after the error shown clears it: the replies to
+    // a burst of sends must not hide the error one of them got.
+    if (n > state.sendErrorAt) showError('error', null);
     addMessages([msg]);
   } catch (err) {
+    state.sendErrorAt = Math.max(state.sendErrorAt, n);
     showError('error', err); // the text stays in the box to send again
     if (err.code === -32003 && conn.isOpen) join(true);
   }
