@@ -37,9 +37,11 @@
  *   JSON, it is the request that we refuse. A batch longer than max_batch:
  *   one -32600 with id null, no handler runs.
  *
- * Known limitations: numbers are jansson's. A message holding an integer
- * beyond int64 is parsed again with every integer as a double (so its id
- * still comes back exactly, but such params lose precision, and
+ * Known limitations: numbers are jansson's. An id beyond int64 is fine (it
+ * is echoed from the raw text, and the rest is parsed without it); a
+ * message holding such an integer elsewhere is parsed again with every
+ * integer as a double (its id still comes back exactly, but params lose
+ * precision, and
  * jrpc_param_int() then accepts integral doubles); a number beyond the
  * double range is a -32700. Duplicate keys: the last one wins (jansson's
  * rule, applied to the raw id as well).

@@ -89,6 +89,12 @@ int jrpc__array_items(const char *s, jrpc__span a, jrpc__span *spans, size_t n);
  * not scan. */
 int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id);
 
+/* Overwrites every integer top-level "id" value (of the object, or of the
+ * objects of a batch) with "0" padded with spaces, keeping the length: the
+ * ids are echoed from the original text, so a copy parsed this way keeps
+ * an id beyond int64 from making jansson read every integer as a double. */
+void jrpc__blank_integer_ids(char *s, size_t len);
+
 /* Replies (jsonrpc_reply.c). */
 
 /* The standard message for an error code. */

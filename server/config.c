@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,19 @@ static int bad(const char *fmt, const char *a, const char *b)
     fprintf(stderr, fmt, a, b);
     fprintf(stderr, " (see --help)\n");
     return -1;
+}
+
+static const char *const known[] = {"--tcp",    "--http",     "--tls",       "--tcp-tls",
+                                    "--cert",   "--key",      "--db",        "--procs",
+                                    "--max-frame", "--rate",  "--outbox",    "--web",
+                                    "--log-level", "--allow-origin", NULL};
+
+static bool is_known(const char *name)
+{
+    for (int i = 0; known[i]; i++)
+        if (strcmp(known[i], name) == 0)
+            return true;
+    return false;
 }
 
 static int parse_int(const char *flag, const char *v, int64_t min, int64_t max, int64_t *out)
@@ -95,6 +109,8 @@ int config_parse(config *cfg, int argc, char **argv)
             val = eq + 1;
         } else {
             snprintf(name, sizeof name, "%s", arg);
+            if (!is_known(name))
+                return bad("unknown flag '%s'%s", name, "");
             if (i + 1 >= argc)
                 return bad("flag %s needs a value%s", arg, "");
             val = argv[++i];

@@ -231,7 +231,7 @@ void framed_accept_loop(void *arg)
         goc_conn *c;
         int rc = goc_accept(l, &c);
         if (rc == -EBADF)
-            break; /* listener closed: shutting down */
+            break; /* goc_listener_shutdown: stopping */
         if (rc < 0) {
             log_warn("tcp accept: %s", strerror(-rc));
             goc_sleep(10 * 1000000); /* out of descriptors: back off */
@@ -243,5 +243,6 @@ void framed_accept_loop(void *arg)
             goc_conn_close(c);
         }
     }
+    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

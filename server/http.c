@@ -314,7 +314,7 @@ void http_accept_loop(void *arg)
         goc_conn *c;
         int rc = goc_accept(l, &c);
         if (rc == -EBADF)
-            break;
+            break; /* goc_listener_shutdown: stopping */
         if (rc < 0) {
             log_warn("http accept: %s", strerror(-rc));
             goc_sleep(10 * 1000000);
@@ -326,5 +326,6 @@ void http_accept_loop(void *arg)
             goc_conn_close(c);
         }
     }
+    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

@@ -3,8 +3,11 @@
  * main() parses the flags (a bad one: a one-line error, exit 2), then
  * starts the runtime with --procs Ps; the main goroutine opens the
  * listeners, prints one "listening KIND ADDR" line per listener, and waits
- * for SIGINT or SIGTERM. Shutdown: stop accepting, wake every connection,
- * let the requests in flight finish, and exit 0 within 5 seconds.
+ * for SIGINT or SIGTERM. The runtime handles those two signals before the
+ * first listening line is printed, so a signal sent as soon as that line is
+ * read shuts down gracefully instead of killing the process. Shutdown: stop
+ * accepting, let each connection answer what it has already received (for
+ * a moment), close WebSockets with 1001, and exit 0 within 5 seconds.
  */
 #include "server.h"
 
@@ -44,20 +47,27 @@ void conns_remove(conn_entry *e)
     goc_mutex_unlock(&srv.conns_mu);
 }
 
+/* How long connections keep reading after SIGINT/SIGTERM: the requests a
+ * client sent before the signal are already in the socket's buffer (or on
+ * their way), and they are answered before the connection closes. */
+#define SHUTDOWN_LINGER_NS (250 * 1000000LL)
+
 void conns_wake_all(void)
 {
+    int64_t deadline = goc_nanotime() + SHUTDOWN_LINGER_NS;
     goc_mutex_lock(&srv.conns_mu);
-    /* A read deadline in the past wakes a blocked read and fails every
-     * later one: the connection's goroutine finishes what it was doing and
-     * closes. */
+    /* A read deadline a moment away lets each connection's goroutine answer
+     * the requests in flight; then it wakes a blocked read and fails every
+     * later one, and the goroutine closes the connection. */
     for (conn_entry *e = srv.conns; e; e = e->next)
-        goc_conn_set_read_deadline(e->conn, 1);
+        goc_conn_set_read_deadline(e->conn, deadline);
     goc_mutex_unlock(&srv.conns_mu);
 }
 
 typedef struct listener {
-    const char *kind;
-    goc_listener *l;
+    const char *kind; /* "tcp", ... as printed */
+    goc_listener *l;  /* owned, used and closed by its accept loop */
+    char addr[64];    /* the bound HOST:PORT */
 } listener;
 
 static int open_listener(const char *kind, const char *addr, listener *out)
@@ -68,11 +78,10 @@ static int open_listener(const char *kind, const char *addr, listener *out)
         return -1;
     }
     out->kind = kind;
-    char bound[64];
-    goc_listener_addr(out->l, bound, sizeof bound);
-    printf("listening %s %s\n", kind, bound);
+    goc_listener_addr(out->l, out->addr, sizeof out->addr);
+    printf("listening %s %s\n", kind, out->addr);
     fflush(stdout);
-    log_info("listening %s %s", kind, bound);
+    log_info("listening %s %s", kind, out->addr);
     return 0;
 }
 
@@ -105,6 +114,10 @@ static int server_main(int argc, char **argv)
         fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
         exit(2);
     }
+    /* Handle SIGINT/SIGTERM from before the first listening line: a signal
+     * sent as soon as that line is read shuts down gracefully. */
+    static const int stop_sigs[] = {SIGINT, SIGTERM};
+    goc_signal_watch(stop_sigs, 2);
 
     listener ls[4];
     int nl = 0;
@@ -125,13 +138,12 @@ static int server_main(int argc, char **argv)
     if (srv.cfg.tls || srv.cfg.tcp_tls)
         log_warn("--tls/--tcp-tls: TLS is not in this build yet");
 
-    static const int sigs[] = {SIGINT, SIGTERM};
-    int sig = goc_signal_wait(sigs, 2);
+    int sig = goc_signal_wait(stop_sigs, 2);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)
-        goc_listener_close(ls[i].l);
+        goc_listener_shutdown(ls[i].l); /* its accept loop closes it */
     conns_wake_all();
 
     /* Wait for the connections, at most 5 seconds in all. */

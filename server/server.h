@@ -45,7 +45,8 @@ extern server srv;
 /* The registry: add on accept, remove before closing. */
 void conns_add(conn_entry *e);
 void conns_remove(conn_entry *e);
-/* Wakes every connection's blocked read (shutdown). */
+/* Shutdown: lets every connection read its requests in flight for a
+ * moment, then wakes its blocked read, which fails from then on. */
 void conns_wake_all(void);
 
 /* Registers echo, runtime.stats and the chat's methods in rpc, and counts
@@ -76,7 +77,8 @@ bool ws_send(wsconn *w, const char *msg, size_t len);
 void ws_kick(wsconn *w);
 
 /* Framed TCP: the accept loop for listener l (a goroutine's function; arg
- * points at the goc_listener pointer). */
+ * points at the goc_listener pointer). It owns l: once srv.stopping is set
+ * and an accept returns (main dials the listener to wake it), it closes l. */
 void framed_accept_loop(void *arg);
 
 #endif

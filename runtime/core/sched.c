@@ -160,7 +160,7 @@ static void pidleput(goc_p *p)
     if (!goc__runq_empty(p))
         goc__throw("pidleput: P has non-empty run queue");
     atomic_store(&p->status, GOC_PIDLE);
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     p->link = goc__sched_.pidle;
     goc__sched_.pidle = p;
     atomic_fetch_add(&goc__sched_.npidle, 1);
@@ -202,7 +202,7 @@ static void acquirep(goc_m *m, goc_p *p)
     if (m->p || p->m)
         goc__throw("acquirep: already in use");
     m->p = p;
-    p->m = m;
+    __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PRUNNING);
 }
 
@@ -212,7 +212,7 @@ static goc_p *releasep(goc_m *m)
     if (!p || p->m != m)
         goc__throw("releasep: invalid P");
     m->p = NULL;
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PIDLE);
     return p;
 }
@@ -224,6 +224,11 @@ static void schedule(goc_m *m) __attribute__((noreturn));
 
 static void m_init_g0(goc_m *m)
 {
+    clockid_t cid;
+    if (pthread_getcpuclockid(pthread_self(), &cid) == 0) {
+        atomic_store(&m->cpuclock, (int)cid);
+        m->has_cpuclock = true;
+    }
     m->g0.is_g0 = true;
     m->g0.id = 0;
     atomic_store(&m->g0.status, GOC_GRUNNING);
@@ -987,7 +992,7 @@ void goc_syscall_enter(void)
     atomic_fetch_add(&p->syscalltick, 1);
     m->oldp = p;
     m->p = NULL;
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PSYSCALL);
 }
 
@@ -1024,7 +1029,7 @@ void goc_syscall_exit(void)
     if (atomic_compare_exchange_strong(&p->status, &s, GOC_PRUNNING)) {
         /* Fast path: our P was not taken. */
         m->p = p;
-        p->m = m;
+        __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
         atomic_fetch_add(&p->syscalltick, 1);
         atomic_store(&g->status, GOC_GRUNNING);
         return;
@@ -1149,6 +1154,7 @@ static void main_goroutine(void *arg)
 {
     main_args *ma = arg;
     int rc = ma->fn(ma->argc, ma->argv);
+    atomic_store(&goc__sched_.exiting, true);
     exit(rc);
 }
 
@@ -1180,6 +1186,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
     m_init_g0(m);
     goc__signals_init();
     goc__sigaltstack_init(m);
+    goc__lsan_init();
 
     goc__lock_acquire(&s->lock);
     for (int i = procs - 1; i >= 1; i--)

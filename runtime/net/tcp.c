@@ -173,6 +173,11 @@ int goc_listener_close(goc_listener *l)
     return 0;
 }
 
+void goc_listener_shutdown(goc_listener *l)
+{
+    goc__pollfd_wake(&l->pd, -EBADF, true);
+}
+
 int goc_listener_addr(goc_listener *l, char *buf, size_t len)
 {
     return sock_addr(l->pd.fd, false, buf, len);
