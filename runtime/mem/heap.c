@@ -21,8 +21,9 @@
  * garbage-collected one. Allocation splits the best fit.
  *
  * Returning memory: when the free pages still backed by memory exceed a
- * retained amount (4 MiB plus 1/8 of the pages in use, plus 1 MiB of
- * slack), they are given back with madvise(MADV_DONTNEED), largest free
+ * retained amount (4 MiB plus as many pages as are in use, so the resident
+ * heap stays within about twice the live size as Go's heap goal with
+ * GOGC=100 does; plus 1 MiB of slack), they are given back with madvise(MADV_DONTNEED), largest free
  * spans first, down to half that amount, right after the free that pushed
  * them over (Go runs a background scavenger for this). A released page reads as zero when next
  * touched, so a span made only of released pages needs no zeroing.
@@ -299,7 +300,7 @@ static void release(goc_mspan *s)
  * pages are within the retained amount. */
 static void scavenge(void)
 {
-    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages / 8;
+    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages;
     uint64_t held = heap.st.free_pages - heap.st.released_pages;
     if (held <= retain + RETAIN_SLACK_PAGES)
         return;

@@ -8,6 +8,8 @@
  *   rss  alloc_rss_live   RSS growth for 1,000,000 live 64-byte objects
  *        alloc_rss_freed  RSS above the start once they are all freed
  * Times are the best of 3 rounds. */
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +21,6 @@
 #include <unistd.h>
 
 #ifdef PEER_MALLOC
-#include <pthread.h>
 #define ALLOC(n) malloc(n)
 #define FREE(p) free(p)
 #else
@@ -92,13 +93,15 @@ typedef struct side {
 } side;
 
 static ring rings[2];
+static _Atomic int finished; /* sides done allocating: each drains until both are */
 
 static void yield_now(void)
 {
 #ifdef PEER_MALLOC
     sched_yield();
 #else
-    goc_yield();
+    goc_yield(); /* another goroutine of this P may be the one to wait for */
+    sched_yield(); /* or the other P's thread, descheduled on a busy machine */
 #endif
 }
 
@@ -134,6 +137,12 @@ static void side_run(side *s)
     }
     for (int i = 0; i < WINDOW; i++)
         FREE(win[i]);
+    atomic_fetch_add(&finished, 1);
+    while (atomic_load(&finished) < 2) {
+        drain(s->in);
+        yield_now();
+    }
+    drain(s->in);
 }
 
 #ifdef PEER_MALLOC
@@ -146,6 +155,7 @@ static void *side_thread(void *arg)
 static double run_mt(long iters)
 {
     memset(rings, 0, sizeof rings);
+    atomic_store(&finished, 0);
     side s[2] = {{&rings[0], &rings[1], iters}, {&rings[1], &rings[0], iters}};
     pthread_t t[2];
     int64_t t0 = now_ns();
@@ -174,6 +184,7 @@ static void side_g(void *arg)
 static double run_mt(long iters)
 {
     memset(rings, 0, sizeof rings);
+    atomic_store(&finished, 0);
     side s[2] = {{&rings[0], &rings[1], iters}, {&rings[1], &rings[0], iters}};
     bench_latch done = {.count = 2};
     int64_t t0 = now_ns();
