@@ -72,6 +72,9 @@ typedef struct worker {
     conn *cs;          /* this thread's connections */
     int n;             /* how many */
     int ep;            /* its epoll instance */
+    struct worker *first; /* worker 0, which samples the server's CPU time */
+    double cpu0;       /* worker 0: server CPU seconds when measuring began */
+    double self0;      /* worker 0: loadgen's CPU seconds then */
     uint64_t counted;  /* replies in the measured window */
     pthread_t tid;
 } worker;
@@ -272,6 +275,25 @@ static uint64_t on_readable(const options *o, conn *c)
     return got;
 }
 
+/* CPU seconds (user + system) the process pid has used; 0 when unknown. */
+static double cpu_seconds(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- throughput mode ----------------------------------------------------- */
 
 static void *worker_main(void *arg)
@@ -291,6 +313,10 @@ static void *worker_main(void *arg)
         if (!measuring && t >= t_measure) {
             measuring = 1;
             w->counted = 0;
+            if (w == w->first && o->pid > 0) {
+                w->cpu0 = cpu_seconds(o->pid);
+                w->self0 = cpu_seconds((long)getpid());
+            }
         }
         if (t >= t_end)
             break;
@@ -318,6 +344,7 @@ static void throughput(const options *o)
     for (int t = 0; t < o->threads; t++) {
         ws[t].o = o;
         ws[t].ep = epoll_create1(0);
+        ws[t].first = &ws[0];
         ws[t].cs = cs + (size_t)o->conns * t / o->threads;
         ws[t].n = o->conns * (t + 1) / o->threads - o->conns * t / o->threads;
     }
@@ -337,6 +364,12 @@ static void throughput(const options *o)
         pthread_join(ws[t].tid, NULL);
         total += ws[t].counted;
     }
+    if (o->pid > 0 && total > 0) /* context: how much CPU the server got and spent */
+        fprintf(stderr,
+                "loadgen: %s: server CPU %.0f%% of a core, %.2f us per frame; loadgen CPU %.0f%%\n",
+                o->name, 100 * (cpu_seconds(o->pid) - ws[0].cpu0) / o->duration,
+                1e6 * (cpu_seconds(o->pid) - ws[0].cpu0) / (double)total,
+                100 * (cpu_seconds((long)getpid()) - ws[0].self0) / o->duration);
     printf("RESULT %s %.3f frames/s\n", o->name, (double)total / o->duration);
     fflush(stdout);
     for (int i = 0; i < o->conns; i++)

@@ -51,6 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+: >"$tmp/out" # exists before the server opens it, for the loop below
 "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 addr=
