@@ -72,7 +72,7 @@ void goc__globrunqputbatch(goc__glist *batch)
 }
 
 /* The local queue is full: move half of it and g to the global queue. */
-static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
+bool goc__runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
 {
     goc_g *batch[GOC_RUNQ_SIZE / 2 + 1];
     uint32_t n = (t - h) / 2;
@@ -91,49 +91,6 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t)
     globrunqputbatch(&l);
     goc__lock_release(&goc__sched_.lock);
     return true;
-}
-
-void goc__runqput(goc_p *p, goc_g *g, bool next)
-{
-    if (next) {
-        goc_g *old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
-        if (!old)
-            return;
-        g = old; /* the old runnext goes to the tail */
-    }
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
-        if (t - h < GOC_RUNQ_SIZE) {
-            atomic_store_explicit(&SLOT(p, t), g, memory_order_relaxed);
-            atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
-            return;
-        }
-        if (runqputslow(p, g, h, t))
-            return;
-    }
-}
-
-goc_g *goc__runqget(goc_p *p, bool *inherit)
-{
-    goc_g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
-                                                        memory_order_acq_rel,
-                                                        memory_order_relaxed)) {
-        *inherit = true;
-        return next;
-    }
-    *inherit = false;
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
-        if (t == h)
-            return NULL;
-        goc_g *g = atomic_load_explicit(&SLOT(p, h), memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
-                                                  memory_order_relaxed))
-            return g;
-    }
 }
 
 /* Takes the queue's head instead of runnext (after a preemption request:

@@ -472,11 +472,13 @@ static inline void san_after(goc_g *self)
 #endif
 }
 
-/* Runs on the incoming side of every switch. */
+/* Runs on the incoming side of every switch. self->m was set to the M
+ * that switched to us (do_switch writes to->m), which is the current M:
+ * no thread-local lookup needed. */
 static inline void after_switch(goc_g *self)
 {
     san_after(self);
-    goc_m *m = goc__getm();
+    goc_m *m = self->m;
     goc__post_fn f = m->post;
     if (f) {
         m->post = NULL;
@@ -484,8 +486,9 @@ static inline void after_switch(goc_g *self)
     }
 }
 
-static void do_switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg,
-                      bool dying)
+static inline __attribute__((always_inline)) void do_switch(goc_m *m, goc_g *from, goc_g *to,
+                                                             goc__post_fn post, void *arg,
+                                                             bool dying)
 {
     m->post = post;
     m->post_prev = from;
