@@ -26,8 +26,14 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-def tcp(port, timeout=IO_TIMEOUT):
-    s = socket.create_connection((HOST, port), timeout=timeout)
+def tcp(port, timeout=IO_TIMEOUT, rcvbuf=None):
+    """A connected socket; rcvbuf sets SO_RCVBUF before connecting (a small
+    receive window, for clients meant to fall behind)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect((HOST, port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -68,8 +74,8 @@ class Response:
 class Http:
     """One HTTP connection; responses are read in order from its buffer."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = tcp(port, timeout)
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
+        self.sock = tcp(port, timeout, rcvbuf)
         self.buf = b""
 
     def close(self):
@@ -214,8 +220,8 @@ class Ws:
     """A client WebSocket: Ws(port) does the handshake (101 and the right
     Sec-WebSocket-Accept, or TestFailure)."""
 
-    def __init__(self, port, origin=None, timeout=IO_TIMEOUT):
-        self.h = Http(port, timeout)
+    def __init__(self, port, origin=None, timeout=IO_TIMEOUT, rcvbuf=None):
+        self.h = Http(port, timeout, rcvbuf)
         self.sock = self.h.sock
         key = base64.b64encode(os.urandom(16)).decode()
         self.h.send(ws_handshake_bytes(key, origin))
