@@ -2,7 +2,9 @@
 """test_ws.py: gocd's WebSocket transport against real sockets (PROTOCOL.md,
 "WebSocket"): the handshake, JSON-RPC over text messages, the close codes
 1003 (binary), 1007 (invalid UTF-8), 1009 (over --max-frame), ping/pong,
-the allowed-Origin list, and close 1001 on SIGTERM.
+the allowed-Origin list, the server's ping to an idle peer (a WebSocket
+left idle from the start is pinged ~30 s later), and close 1001 on
+SIGTERM.
 
 usage: test_ws.py GOCD [GOCC]
 
@@ -15,6 +17,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 from gocd import Server, Tap, check, check_eq, check_error, check_result, notif, req
 from webclient import (OP_BIN, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_CONT, Http, Ws,
@@ -173,6 +176,24 @@ def t_client_close(srv):
         expect_closed(w.sock)
 
 
+PING_INTERVAL = 30.0     # ws.c: an idle peer is pinged after 30 s
+
+
+def t_server_ping(srv, idle, t0):
+    """A WebSocket idle since t0 gets a ping from the server about 30 s
+    later; after the pong it still works."""
+    left = t0 + PING_INTERVAL + 10 - time.monotonic()
+    idle.sock.settimeout(max(left, 1))
+    fin, op, data = idle.recv_frame()
+    took = time.monotonic() - t0
+    check_eq(op, OP_PING, "the first frame to an idle WebSocket (after %.1f s)" % took)
+    check(took >= PING_INTERVAL - 2, "pinged after %.1f s of idleness" % took)
+    idle.send(OP_PONG, data)
+    idle.sock.settimeout(5)
+    idle.send_text(req("after-ping", "echo", [1]))
+    check_result(idle.recv_json(), "after-ping", [1])
+
+
 def t_sigterm_1001(srv):
     with Ws(srv.http_port, origin=GOOD) as w, Ws(srv.http_port, origin=GOOD) as w2:
         w.send_text(req(1, "echo", [1]))
@@ -215,12 +236,17 @@ def main():
     if srv is None:
         return tap.finish()
     with srv:
+        idle = tap.run("an idle WebSocket opens", Ws, srv.http_port, GOOD)
+        t0 = time.monotonic()
         for name, fn in CASES:
             if srv.proc.poll() is not None:
                 tap.result(False, name, "server exited with %r; stderr tail %r"
                            % (srv.proc.returncode, srv.stderr()[-1500:]))
                 continue
             tap.run(name, fn, srv)
+        if idle:
+            tap.run("the server pings an idle WebSocket after 30 s", t_server_ping, srv, idle, t0)
+            idle.close()
         tap.run("SIGTERM with WebSockets open: close 1001, exit 0, no sanitizer report",
                 t_sigterm_1001, srv)
     return tap.finish()
