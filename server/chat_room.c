@@ -12,8 +12,9 @@
  * not to the member itself (its reply says it all). A member kicked as too
  * slow is announced as a "leave" too.
  *
- * Invariants: see chat_internal.h. Between two commands, no slot holds a
- * kicked member.
+ * Invariants: see chat_internal.h. Before and after each command, no slot
+ * holds a kicked member (another room may kick one meanwhile: it is reaped
+ * at the next command).
  */
 #include "chat_internal.h"
 
@@ -64,13 +65,17 @@ static bool push_to(chat_room *r, size_t i, const char *text, size_t len)
 }
 
 /* Pushes text to every member but except (may be NULL). Returns the number
- * of successful pushes. */
+ * of successful pushes. A big room yields now and then: the room's state
+ * is its goroutine's alone, so nothing changes meanwhile. */
 static int64_t broadcast(chat_room *r, const char *text, size_t len, const chat_member *except)
 {
     int64_t n = 0;
-    for (size_t i = 0; i < r->nslots; i++)
+    for (size_t i = 0; i < r->nslots; i++) {
         if (r->slots[i].m != except)
             n += push_to(r, i, text, len);
+        if (i % 512 == 511)
+            goc_yield();
+    }
     return n;
 }
 
@@ -215,6 +220,7 @@ void chat__room_main(void *arg)
     chat_room *r = *(chat_room **)arg;
     chat__cmd c;
     while (goc_chan_recv(r->cmds, &c)) {
+        reap(r); /* members kicked by another room free their nicks first */
         switch (c.op) {
         case ROOM_JOIN:
             do_join(r, &c);

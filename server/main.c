@@ -157,6 +157,9 @@ static int server_main(int argc, char **argv)
     };
     if (goc_select(cases, 2, true) == 1)
         log_warn("shutdown: connections still open after the grace period");
+    else
+        goc_chan_free(done); /* wait_all has finished with it */
+    goc_timer_free(t);
     chat_shutdown();
     log_info("bye");
     return 0;

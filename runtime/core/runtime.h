@@ -278,6 +278,10 @@ void goc__ready_list(goc__glist *l);
  * goyield, used after a semaphore hand-off). */
 void goc__yield_local(void);
 
+/* Yields if sysmon asked the current P to (its goroutine ran > 10 ms): a
+ * cheap check for operations that usually complete without blocking. */
+void goc__preempt_check(void);
+
 /* Whether the current P's local run queue is empty (canSpin). */
 bool goc__runq_empty(goc_p *p);
 

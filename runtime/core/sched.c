@@ -646,6 +646,13 @@ void goc_yield(void)
     goc__yield_local();
 }
 
+void goc__preempt_check(void)
+{
+    goc_m *m = goc__getm();
+    if (m && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
+        goc__yield_local();
+}
+
 static void post_exit(goc_m *m, goc_g *prev, void *arg)
 {
     (void)arg;

@@ -6,7 +6,8 @@
  *    than 10 ms to serve its queue (Go's preemption of such a pair);
  *  - reports a goroutine that has run for more than 10 ms without reaching
  *    a yield point (C code cannot be preempted safely: it is reported, not
- *    interrupted);
+ *    interrupted), and asks it to yield at its next preemption check (a
+ *    network read or write that did not block calls one);
  *  - wakes an idle P when a timer is overdue and no M is watching timers.
  * It sleeps 20 us, doubling after 50 idle rounds, up to 10 ms.
  */
@@ -65,6 +66,8 @@ static int retake(int64_t now)
                 int64_t id = atomic_load_explicit(&p->curg_id, memory_order_relaxed);
                 int64_t cpu = m_cputime(p);
                 bool ran = cpu < 0 || p->sysmon_cpu < 0 || cpu - p->sysmon_cpu >= FORCE_PREEMPT_NS;
+                if (id != 0 && ran)
+                    atomic_store_explicit(&p->preempt, true, memory_order_relaxed);
                 if (id != 0 && id != p->hog_reported && ran) {
                     p->hog_reported = id;
                     report_hog(p, id, (now - p->sysmon_syscallwhen) / 1000000);
