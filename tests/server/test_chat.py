@@ -405,7 +405,7 @@ def t_slow_member(srv, kind):
     slow.close()
 
 
-def t_restart(gocd, tap):
+def t_restart(gocd):
     """History survives a restart on the same --db file; ids keep growing."""
     top = tempfile.mkdtemp(prefix="gocd-db-")
     db = os.path.join(top, "chat.db")
@@ -479,7 +479,7 @@ def main():
             run_cases(tap, srv, [("%s: a member that stops reading is disconnected" % k,
                                   t_slow_member, (k,)) for k in KINDS])
             tap.run("--outbox 8 server: SIGTERM, exit 0", srv.check_clean_exit)
-    tap.run("history survives a restart with the same --db", t_restart, gocd, tap)
+    tap.run("history survives a restart with the same --db", t_restart, gocd)
     return tap.finish()
 
 

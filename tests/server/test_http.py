@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from gocd import Server, Tap, check, check_eq, check_error, check_result, notif, req
-from webclient import Http, expect_closed, http, tcp
+from webclient import Http, expect_closed, http, request_bytes, tcp
 
 MAX_FRAME = 4096
 SECRET = b"TOP-SECRET-7f3a9c"
@@ -130,7 +130,6 @@ def t_keep_alive(srv):
 
 
 def t_pipelining(srv):
-    from webclient import request_bytes
     with Http(srv.http_port) as c:
         blob = b"".join(request_bytes("POST", "/rpc", req(i, "echo", ["p%d" % i])) for i in range(3))
         c.send(blob)

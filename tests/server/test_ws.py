@@ -13,15 +13,14 @@ case; the last case sends it SIGTERM with a WebSocket open and expects
 close 1001 then exit 0 with no sanitizer report.
 """
 import base64
-import json
 import os
 import struct
 import sys
 import time
 
 from gocd import Server, Tap, check, check_eq, check_error, check_result, notif, req
-from webclient import (OP_BIN, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_CONT, Http, Ws,
-                       expect_closed, ws_accept, ws_handshake_bytes)
+from webclient import (OP_BIN, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Http, Ws,
+                       expect_closed, ws_frame, ws_handshake_bytes)
 
 MAX_FRAME = 4096
 GOOD = "http://good"
@@ -80,7 +79,7 @@ def t_echo(srv):
             w.send_text(req(i, "echo", {"i": i, "s": "é" * i}))
             check_result(w.recv_json(), i, {"i": i, "s": "é" * i})
         # several messages in one send; a notification gets nothing
-        w.sock.sendall(b"".join(__import__("webclient").ws_frame(OP_TEXT, t) for t in
+        w.sock.sendall(b"".join(ws_frame(OP_TEXT, t) for t in
                                 (req("a", "echo", [1]), notif("echo", [2]), req("b", "echo", [3]))))
         check_result(w.recv_json(), "a", [1])
         check_result(w.recv_json(), "b", [3])
@@ -98,12 +97,10 @@ def t_echo(srv):
         w.send_text("[%s,%s]" % (req(1, "echo", [1]), req(2, "nope")))
         r = w.recv_json()
         check(isinstance(r, list) and len(r) == 2, "batch %r" % (r,))
-        w.send_text(req(3, "chat.join", {"room": "r", "nick": "n"}))
-        check_result(w.recv_json(), 3, w_join_shape(w))
-
-
-def w_join_shape(w):
-    return {"room": "r", "nick": "n", "members": ["n"], "history": []}
+        # chat.join works over a WebSocket (a persistent transport)
+        w.send_text(req(3, "chat.join", {"room": "wsroom", "nick": "n"}))
+        check_result(w.recv_json(), 3, {"room": "wsroom", "nick": "n", "members": ["n"],
+                                        "history": []})
 
 
 def t_ping_pong(srv):
