@@ -10,6 +10,9 @@
  * slow and is disconnected. Replies and pushes share a write lock, so
  * frames never interleave.
  *
+ * Once the reader is done the socket gets a write deadline, so a peer that
+ * stops reading cannot keep the connection alive.
+ *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
  * (at most --max-frame), the replies to one read's frames, the outbox.
  */
@@ -24,6 +27,7 @@
 #include "log.h"
 
 #define READ_BUF 16384
+#define CLOSE_TIMEOUT (2 * 1000000000LL)
 
 typedef struct outbuf {
     char *data;
@@ -211,8 +215,11 @@ static void conn_main(void *arg)
     goc_go(push_writer, &fp, sizeof fp);
     if (!atomic_load(&srv.stopping))
         serve(&f, peer);
-    /* No push can arrive once the member is gone: then stop the writer. */
+    /* No push can arrive once the member is gone: then stop the writer,
+     * giving it CLOSE_TIMEOUT to flush (a peer that does not read, such as
+     * a member kicked as too slow, must not keep it blocked forever). */
     chat_member_gone(f.member);
+    goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
     goc_chan_close(f.outbox);
     goc_chan_recv(f.done, NULL);
     goc_chan_free(f.outbox);

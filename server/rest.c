@@ -4,6 +4,8 @@
 
 #include <goc/malloc.h>
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,19 +48,20 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
 {
     int64_t since = 0, limit = 100;
     uint64_t v;
+    /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
     int rc = goc_http_query_u64(req->query, req->query_len, "since", &v);
-    if (rc < 0) {
+    if (rc < 0 && rc != -ENOENT) {
         http_error_json(o, 400, "since must be a non-negative integer", req->keep_alive, head);
         return;
     }
-    if (rc > 0)
-        since = (int64_t)v;
+    if (rc == 0)
+        since = v > INT64_MAX ? INT64_MAX : (int64_t)v;
     rc = goc_http_query_u64(req->query, req->query_len, "limit", &v);
-    if (rc < 0) {
+    if (rc < 0 && rc != -ENOENT) {
         http_error_json(o, 400, "limit must be a non-negative integer", req->keep_alive, head);
         return;
     }
-    if (rc > 0)
+    if (rc == 0)
         limit = v > 1000000 ? 1000000 : (int64_t)v;
     int code = 0;
     const char *msg = NULL;

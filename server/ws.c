@@ -12,7 +12,9 @@
  *
  * Invariants: the writer exits only after `wake` is closed and the output
  * is drained (or the socket failed); the reader closes `wake` and waits for
- * the writer before freeing anything.
+ * the writer before freeing anything. Once the reader is closing (or done)
+ * the socket has a write deadline (CLOSE_TIMEOUT), so a peer that stops
+ * reading cannot keep the writer, and the connection, alive.
  */
 #include "server.h"
 
@@ -211,6 +213,8 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             closing = true;
             close_deadline = goc_nanotime() + CLOSE_TIMEOUT;
             goc_conn_set_read_deadline(c, close_deadline);
+            /* a peer that does not read must not hold the writer forever */
+            goc_conn_set_write_deadline(c, close_deadline);
             continue;
         }
         if (!want) {
@@ -249,6 +253,8 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
     }
     free(buf);
     chat_member_gone(w.member);
+    if (!closing) /* bound the writer's last flush (the peer may not read) */
+        goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
     goc_chan_close(w.wake);
     goc_chan_recv(w.done, NULL);
     for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */

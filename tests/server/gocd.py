@@ -1,7 +1,9 @@
 """gocd.py: the shared helpers of the server's integration tests.
 
-Server starts gocd with `--tcp 127.0.0.1:0 --http off` plus the given flags,
-reads its `listening tcp HOST:PORT` line (bounded wait) and stops it; its
+Server starts gocd with `--tcp 127.0.0.1:0 --http off` plus the given flags
+(or, given http="127.0.0.1:0", with that HTTP listener too), reads its
+`listening tcp HOST:PORT` line (and `listening http ...`; bounded wait) and
+stops it; its
 stderr goes to a temporary file that is read back at the end of its life
 and searched for sanitizer reports. A Server is a context manager: leaving
 the block kills the process if a test left it running.
@@ -58,10 +60,11 @@ def sanitizer_lines(text):
 
 
 class Server:
-    """A running gocd. `port` is the framed-TCP port it printed."""
+    """A running gocd. `port` is the framed-TCP port it printed; `http_port`
+    the HTTP port when started with http=ADDR (else None)."""
 
-    def __init__(self, binary, *flags, env=None, tcp="127.0.0.1:0"):
-        self.args = [binary, "--tcp", tcp, "--http", "off"] + list(flags)
+    def __init__(self, binary, *flags, env=None, tcp="127.0.0.1:0", http="off"):
+        self.args = [binary, "--tcp", tcp, "--http", http] + list(flags)
         self._err = tempfile.TemporaryFile()
         self.stdout_lines = []        # every line gocd printed, in order
         self._got_line = threading.Condition()
@@ -78,6 +81,13 @@ class Server:
             check(m is not None, "listening line %r does not match %s" % (line, LISTENING_RE.pattern))
             self.listening_line = line
             self.port = int(m.group(3))
+            self.http_port = None
+            if http != "off":
+                line = self.wait_line(lambda l: l.startswith("listening http "), START_TIMEOUT)
+                m = LISTENING_RE.match(line)
+                check(m is not None, "listening line %r does not match %s"
+                      % (line, LISTENING_RE.pattern))
+                self.http_port = int(m.group(3))
         except BaseException:
             self.kill()
             raise
