@@ -537,7 +537,8 @@ static bool timers_due(goc_p *p)
 /* runtimers: false when the caller may hold locks that a timer callback
  * takes (a parking goroutine keeps its channel or semaphore lock until
  * after the switch): the caller then goes through g0 when timers are due. */
-static goc_g *pick_local(goc_m *m, bool *inherit, bool runtimers)
+static inline __attribute__((always_inline)) goc_g *pick_local(goc_m *m, bool *inherit,
+                                                               bool runtimers)
 {
     goc_p *p = m->p;
     *inherit = false;
