@@ -1019,13 +1019,19 @@ void goc_syscall_enter_block(void)
         handoffp(p);
 }
 
+/* Queues the goroutine that found no P after its call, and takes a P that
+ * went idle meanwhile in the same critical section (Go's exitsyscall0):
+ * checked apart, the last busy P could go idle in between, leaving the
+ * goroutine queued with nobody to run it. */
 static void post_exitsyscall(goc_m *m, goc_g *prev, void *arg)
 {
     (void)arg;
-    (void)m;
     goc__lock_acquire(&goc__sched_.lock);
     goc__globrunqput(prev);
+    goc_p *np = pidleget();
     goc__lock_release(&goc__sched_.lock);
+    if (np)
+        acquirep(m, np);
 }
 
 void goc_syscall_exit(void)
