@@ -230,6 +230,16 @@ int jrpc_msg_parse(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *
     json_error_t err;
     msg->root = json_loadb(text, len, flags, &err);
     if (!msg->root && json_error_code(&err) == json_error_numeric_overflow) {
+        /* Most often the id is the big number: it is echoed from the raw
+         * text anyway, so parse a copy without it. */
+        char *copy = jrpc__strndup(text, len);
+        if (copy) {
+            jrpc__blank_integer_ids(copy, len);
+            msg->root = json_loadb(copy, len, flags, &err);
+            jrpc__free(copy);
+        }
+    }
+    if (!msg->root && json_error_code(&err) == json_error_numeric_overflow) {
         msg->root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, &err);
         msg->ints_as_real = msg->root != NULL;
     }
@@ -302,6 +312,12 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     rc = jrpc_msg_reply(msg, reply, reply_len);
     jrpc_msg_free(msg);
     return rc;
+}
+
+void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
+{
+    rpc->observe = fn;
+    rpc->observe_ud = ud;
 }
 
 const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call)

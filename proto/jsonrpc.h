@@ -37,9 +37,11 @@
  *   JSON, it is the request that we refuse. A batch longer than max_batch:
  *   one -32600 with id null, no handler runs.
  *
- * Known limitations: numbers are jansson's. A message holding an integer
- * beyond int64 is parsed again with every integer as a double (so its id
- * still comes back exactly, but such params lose precision, and
+ * Known limitations: numbers are jansson's. An id beyond int64 is fine (it
+ * is echoed from the raw text, and the rest is parsed without it); a
+ * message holding such an integer elsewhere is parsed again with every
+ * integer as a double (its id still comes back exactly, but params lose
+ * precision, and
  * jrpc_param_int() then accepts integral doubles); a number beyond the
  * double range is a -32700. Duplicate keys: the last one wins (jansson's
  * rule, applied to the raw id as well).
@@ -154,6 +156,13 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 
 /* Frees a message, its calls and their results. NULL is fine. */
 void jrpc_msg_free(jrpc_msg_t *msg);
+
+/* Told, once per entry of a message assembled by jrpc_msg_reply(), the
+ * method (NULL when the entry named no registered method) and the error
+ * code of its outcome (0 for success; notifications included). For
+ * statistics; must not block. Set it before the first message. */
+typedef void (*jrpc_observer_fn)(void *ud, const char *method, int code);
+void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
 
 /* Frees a text from jrpc_msg_reply(), jrpc_handle(),
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */

@@ -30,6 +30,8 @@ struct jrpc {
     size_t n;              /* methods registered */
     size_t cap;            /* methods allocated */
     jrpc_limits_t limits;  /* with defaults filled in */
+    jrpc_observer_fn observe; /* told the outcome of every entry, may be NULL */
+    void *observe_ud;
 };
 
 struct jrpc_call {
@@ -86,6 +88,12 @@ int jrpc__array_items(const char *s, jrpc__span a, jrpc__span *spans, size_t n);
  * Returns 1 and sets *id, 0 when there is none, -EINVAL if the text does
  * not scan. */
 int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id);
+
+/* Overwrites every integer top-level "id" value (of the object, or of the
+ * objects of a batch) with "0" padded with spaces, keeping the length: the
+ * ids are echoed from the original text, so a copy parsed this way keeps
+ * an id beyond int64 from making jansson read every integer as a double. */
+void jrpc__blank_integer_ids(char *s, size_t len);
 
 /* Replies (jsonrpc_reply.c). */
 

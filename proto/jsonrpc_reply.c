@@ -166,6 +166,9 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
     if (msg->batch) tb_str(&b, "[");
     for (size_t i = 0; i < msg->nentries; i++) {
         const jrpc_call_t *call = &msg->entries[i];
+        if (msg->rpc->observe)
+            msg->rpc->observe(msg->rpc->observe_ud, call->method ? call->method->name : NULL,
+                              call->has_error ? call->err_code : 0);
         if (call->notification) continue;
         if (answered++) tb_str(&b, ",");
         tb_reply(&b, call);

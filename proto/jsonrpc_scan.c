@@ -157,3 +157,42 @@ int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id)
         i = skip_ws(s, end, i + 1);
     }
 }
+
+/* Overwrites an integer id with "0" and spaces (same length). */
+static void blank_id(char *s, jrpc__span obj)
+{
+    jrpc__span id;
+    if (jrpc__find_id(s, obj, &id) != 1 || id.len == 0)
+        return;
+    for (size_t k = 0; k < id.len; k++)
+        if (!(s[id.off + k] >= '0' && s[id.off + k] <= '9') && !(k == 0 && s[id.off] == '-'))
+            return; /* not an integer literal: reals that overflow stay errors */
+    {
+        s[id.off] = '0';
+        memset(s + id.off + 1, ' ', id.len - 1);
+    }
+}
+
+void jrpc__blank_integer_ids(char *s, size_t len)
+{
+    jrpc__span top = jrpc__trim(s, len);
+    if (top.len == 0)
+        return;
+    if (s[top.off] == '{') {
+        blank_id(s, top);
+        return;
+    }
+    if (s[top.off] != '[')
+        return;
+    size_t end = top.off + top.len, i = skip_ws(s, end, top.off + 1);
+    while (i < end && s[i] != ']') {
+        size_t e = skip_value(s, end, i);
+        if (e == SCAN_BAD)
+            return;
+        if (s[i] == '{')
+            blank_id(s, (jrpc__span){i, e - i});
+        i = skip_ws(s, end, e);
+        if (i < end && s[i] == ',')
+            i = skip_ws(s, end, i + 1);
+    }
+}

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ static const char usage[] =
     "  --outbox N          messages queued for a member before it is disconnected (default 1024)\n"
     "  --web DIR           static files served at / (default: the project's web/)\n"
     "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+    "  --allow-origin URL  a WebSocket Origin allowed (repeatable; default: any)\n"
     "  --help, --version   print and exit\n"
     "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n";
 
@@ -34,6 +36,19 @@ static int bad(const char *fmt, const char *a, const char *b)
     fprintf(stderr, fmt, a, b);
     fprintf(stderr, " (see --help)\n");
     return -1;
+}
+
+static const char *const known[] = {"--tcp",    "--http",     "--tls",       "--tcp-tls",
+                                    "--cert",   "--key",      "--db",        "--procs",
+                                    "--max-frame", "--rate",  "--outbox",    "--web",
+                                    "--log-level", "--allow-origin", NULL};
+
+static bool is_known(const char *name)
+{
+    for (int i = 0; known[i]; i++)
+        if (strcmp(known[i], name) == 0)
+            return true;
+    return false;
 }
 
 static int parse_int(const char *flag, const char *v, int64_t min, int64_t max, int64_t *out)
@@ -94,6 +109,8 @@ int config_parse(config *cfg, int argc, char **argv)
             val = eq + 1;
         } else {
             snprintf(name, sizeof name, "%s", arg);
+            if (!is_known(name))
+                return bad("unknown flag '%s'%s", name, "");
             if (i + 1 >= argc)
                 return bad("flag %s needs a value%s", arg, "");
             val = argv[++i];
@@ -136,6 +153,10 @@ int config_parse(config *cfg, int argc, char **argv)
             if (parse_int(name, val, 1, 1 << 24, &x))
                 return -1;
             cfg->outbox = x;
+        } else if (strcmp(name, "--allow-origin") == 0) {
+            if (cfg->norigins == (int)(sizeof cfg->origins / sizeof *cfg->origins))
+                return bad("too many %s flags%s", name, "");
+            cfg->origins[cfg->norigins++] = val;
         } else if (strcmp(name, "--web") == 0) {
             cfg->web = val;
         } else if (strcmp(name, "--log-level") == 0) {

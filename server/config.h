@@ -18,6 +18,8 @@ typedef struct config {
     int64_t outbox;
     const char *web;
     int log_level;
+    const char *origins[16]; /* --allow-origin, repeatable; none: any origin */
+    int norigins;
 } config;
 
 /* Fills cfg from argv. Returns 0; 1 after printing --help or --version

@@ -5,8 +5,13 @@
  * A heartbeat (N = 0) gets no reply; a frame over --max-frame gets one
  * -32005 error frame, and the connection closes.
  *
+ * Chat pushes (notifications) go through a bounded outbox channel
+ * (--outbox) to a writer goroutine; a member whose outbox is full is too
+ * slow and is disconnected. Replies and pushes share a write lock, so
+ * frames never interleave.
+ *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
- * (at most --max-frame), and the replies to one read's frames.
+ * (at most --max-frame), the replies to one read's frames, the outbox.
  */
 #include "server.h"
 
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "frame.h"
 #include "log.h"
 
@@ -43,10 +49,70 @@ static int out_frame(outbuf *o, const char *payload, size_t len)
     return 0;
 }
 
-/* Answers one payload; appends the reply frame (if any) to o. */
-static int handle(goc_conn *c, const frame_t *fr, outbuf *o)
+typedef struct push {
+    char *text;
+    size_t len;
+} push;
+
+typedef struct fconn {
+    goc_conn *conn;
+    goc_mutex wmu;      /* one writer at a time */
+    goc_chan *outbox;   /* push, bounded by --outbox */
+    goc_chan *done;     /* closed by the push writer when it exits */
+    _Atomic bool slow;  /* the outbox overflowed */
+    _Atomic bool dead;  /* a write failed */
+    chat_member *member;
+} fconn;
+
+static int write_locked(fconn *f, const void *data, size_t len)
 {
-    jrpc_ctx_t ctx = {.persistent = true, .conn = c};
+    goc_mutex_lock(&f->wmu);
+    ssize_t rc = goc_conn_write(f->conn, data, len);
+    goc_mutex_unlock(&f->wmu);
+    if (rc < 0) {
+        atomic_store(&f->dead, true);
+        goc_conn_set_read_deadline(f->conn, 1); /* wake the reader */
+    }
+    return rc < 0 ? (int)rc : 0;
+}
+
+static void push_writer(void *arg)
+{
+    fconn *f = *(fconn **)arg;
+    outbuf o = {0};
+    push p;
+    while (goc_chan_recv(f->outbox, &p)) {
+        o.len = 0;
+        int rc = atomic_load(&f->dead) ? -1 : out_frame(&o, p.text, p.len);
+        jrpc_reply_free(p.text);
+        if (rc == 0)
+            write_locked(f, o.data, o.len);
+    }
+    free(o.data);
+    goc_chan_close(f->done);
+}
+
+static bool sink_push(void *conn, char *text, size_t len)
+{
+    fconn *f = conn;
+    push p = {text, len};
+    if (goc_chan_try_send(f->outbox, &p))
+        return true;
+    jrpc_reply_free(text);
+    return false;
+}
+
+static void sink_kick(void *conn)
+{
+    fconn *f = conn;
+    atomic_store(&f->slow, true);
+    goc_conn_set_read_deadline(f->conn, 1);
+}
+
+/* Answers one payload; appends the reply frame (if any) to o. */
+static int handle(fconn *f, const frame_t *fr, outbuf *o)
+{
+    jrpc_ctx_t ctx = {.persistent = true, .conn = f, .data = f->member};
     char *reply = NULL;
     size_t rlen = 0;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
@@ -61,13 +127,9 @@ static int handle(goc_conn *c, const frame_t *fr, outbuf *o)
     return rc;
 }
 
-typedef struct conn_state {
-    goc_conn *conn;
-    char peer[64];
-} conn_state;
-
-static void serve(goc_conn *c, const char *peer)
+static void serve(fconn *f, const char *peer)
 {
+    goc_conn *c = f->conn;
     frame_decoder_t dec;
     frame_decoder_init(&dec, srv.cfg.max_frame);
     outbuf o = {0};
@@ -76,7 +138,9 @@ static void serve(goc_conn *c, const char *peer)
     while (buf && !closing) {
         ssize_t n = goc_conn_read(c, buf, READ_BUF);
         if (n <= 0) {
-            if (n == 0 && frame_decoder_pending(&dec))
+            if (atomic_load(&f->slow))
+                log_info("tcp %s: too slow to take its messages: closing", peer);
+            else if (n == 0 && frame_decoder_pending(&dec))
                 log_debug("tcp %s: closed in the middle of a frame", peer);
             else if (n < 0 && n != -ETIMEDOUT && n != -ECANCELED && n != -ECONNRESET)
                 log_debug("tcp %s: read: %s", peer, strerror((int)-n));
@@ -91,7 +155,7 @@ static void serve(goc_conn *c, const char *peer)
             p += used;
             left -= used;
             if (rc == FRAME_PAYLOAD) {
-                if (handle(c, &fr, &o) < 0) {
+                if (handle(f, &fr, &o) < 0) {
                     closing = true;
                     break;
                 }
@@ -113,7 +177,7 @@ static void serve(goc_conn *c, const char *peer)
             }
         }
         if (o.len) {
-            if (goc_conn_write(c, o.data, o.len) < 0)
+            if (write_locked(f, o.data, o.len) < 0)
                 break;
             o.len = 0;
         }
@@ -138,8 +202,21 @@ static void conn_main(void *arg)
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
     log_debug("tcp %s: connected", peer);
+    fconn f = {.conn = c};
+    f.outbox = goc_chan_make(sizeof(push), srv.cfg.outbox);
+    f.done = goc_chan_make(0, 0);
+    chat_sink sink = {sink_push, sink_kick, &f};
+    f.member = chat_member_new(&sink);
+    fconn *fp = &f;
+    goc_go(push_writer, &fp, sizeof fp);
     if (!atomic_load(&srv.stopping))
-        serve(c, peer);
+        serve(&f, peer);
+    /* No push can arrive once the member is gone: then stop the writer. */
+    chat_member_gone(f.member);
+    goc_chan_close(f.outbox);
+    goc_chan_recv(f.done, NULL);
+    goc_chan_free(f.outbox);
+    goc_chan_free(f.done);
     conns_remove(&e);
     goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
@@ -154,7 +231,7 @@ void framed_accept_loop(void *arg)
         goc_conn *c;
         int rc = goc_accept(l, &c);
         if (rc == -EBADF)
-            break; /* listener closed: shutting down */
+            break; /* goc_listener_shutdown: stopping */
         if (rc < 0) {
             log_warn("tcp accept: %s", strerror(-rc));
             goc_sleep(10 * 1000000); /* out of descriptors: back off */
@@ -166,5 +243,6 @@ void framed_accept_loop(void *arg)
             goc_conn_close(c);
         }
     }
+    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

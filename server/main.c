@@ -3,8 +3,11 @@
  * main() parses the flags (a bad one: a one-line error, exit 2), then
  * starts the runtime with --procs Ps; the main goroutine opens the
  * listeners, prints one "listening KIND ADDR" line per listener, and waits
- * for SIGINT or SIGTERM. Shutdown: stop accepting, wake every connection,
- * let the requests in flight finish, and exit 0 within 5 seconds.
+ * for SIGINT or SIGTERM. The runtime handles those two signals before the
+ * first listening line is printed, so a signal sent as soon as that line is
+ * read shuts down gracefully instead of killing the process. Shutdown: stop
+ * accepting, let each connection answer what it has already received (for
+ * a moment), close WebSockets with 1001, and exit 0 within 5 seconds.
  */
 #include "server.h"
 
@@ -16,6 +19,7 @@
 
 #include <goc/malloc.h>
 
+#include "chat.h"
 #include "log.h"
 
 server srv;
@@ -43,20 +47,27 @@ void conns_remove(conn_entry *e)
     goc_mutex_unlock(&srv.conns_mu);
 }
 
+/* How long connections keep reading after SIGINT/SIGTERM: the requests a
+ * client sent before the signal are already in the socket's buffer (or on
+ * their way), and they are answered before the connection closes. */
+#define SHUTDOWN_LINGER_NS (250 * 1000000LL)
+
 void conns_wake_all(void)
 {
+    int64_t deadline = goc_nanotime() + SHUTDOWN_LINGER_NS;
     goc_mutex_lock(&srv.conns_mu);
-    /* A read deadline in the past wakes a blocked read and fails every
-     * later one: the connection's goroutine finishes what it was doing and
-     * closes. */
+    /* A read deadline a moment away lets each connection's goroutine answer
+     * the requests in flight; then it wakes a blocked read and fails every
+     * later one, and the goroutine closes the connection. */
     for (conn_entry *e = srv.conns; e; e = e->next)
-        goc_conn_set_read_deadline(e->conn, 1);
+        goc_conn_set_read_deadline(e->conn, deadline);
     goc_mutex_unlock(&srv.conns_mu);
 }
 
 typedef struct listener {
-    const char *kind;
-    goc_listener *l;
+    const char *kind; /* "tcp", ... as printed */
+    goc_listener *l;  /* owned, used and closed by its accept loop */
+    char addr[64];    /* the bound HOST:PORT */
 } listener;
 
 static int open_listener(const char *kind, const char *addr, listener *out)
@@ -67,12 +78,15 @@ static int open_listener(const char *kind, const char *addr, listener *out)
         return -1;
     }
     out->kind = kind;
-    char bound[64];
-    goc_listener_addr(out->l, bound, sizeof bound);
-    printf("listening %s %s\n", kind, bound);
-    fflush(stdout);
-    log_info("listening %s %s", kind, bound);
+    goc_listener_addr(out->l, out->addr, sizeof out->addr);
     return 0;
+}
+
+static void announce(const listener *l)
+{
+    printf("listening %s %s\n", l->kind, l->addr);
+    fflush(stdout);
+    log_info("listening %s %s", l->kind, l->addr);
 }
 
 static void wait_all(void *arg)
@@ -97,29 +111,40 @@ static int server_main(int argc, char **argv)
         return 2;
     }
     srv.root = goc_context_with_cancel(goc_context_background());
-
+    srv.cfg_origins = srv.cfg.origins;
+    srv.cfg_norigins = (size_t)srv.cfg.norigins;
+    http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
+    /* Bind every listener first: a busy address fails before anything else
+     * is said or opened. */
     listener ls[4];
     int nl = 0;
-    if (srv.cfg.tcp) {
-        if (open_listener("tcp", srv.cfg.tcp, &ls[nl]) != 0)
-            exit(2);
-        goc_waitgroup_add(&srv.wg, 1);
-        goc_go(framed_accept_loop, &ls[nl].l, sizeof ls[nl].l);
-        nl++;
+    if (srv.cfg.tcp && open_listener("tcp", srv.cfg.tcp, &ls[nl++]) != 0)
+        exit(2);
+    if (srv.cfg.http && open_listener("http", srv.cfg.http, &ls[nl++]) != 0)
+        exit(2);
+    if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
+        fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
+        exit(2);
     }
-    if (srv.cfg.http)
-        log_warn("--http %s: the HTTP and WebSocket transport is not in this build yet",
-                 srv.cfg.http);
+    /* Handle SIGINT/SIGTERM from before the first listening line: a signal
+     * sent as soon as that line is read shuts down gracefully. */
+    static const int stop_sigs[] = {SIGINT, SIGTERM};
+    goc_signal_watch(stop_sigs, 2);
+    for (int i = 0; i < nl; i++) {
+        goc_waitgroup_add(&srv.wg, 1);
+        goc_fn loop = strcmp(ls[i].kind, "tcp") == 0 ? framed_accept_loop : http_accept_loop;
+        goc_go(loop, &ls[i].l, sizeof ls[i].l);
+        announce(&ls[i]);
+    }
     if (srv.cfg.tls || srv.cfg.tcp_tls)
         log_warn("--tls/--tcp-tls: TLS is not in this build yet");
 
-    static const int sigs[] = {SIGINT, SIGTERM};
-    int sig = goc_signal_wait(sigs, 2);
+    int sig = goc_signal_wait(stop_sigs, 2);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)
-        goc_listener_close(ls[i].l);
+        goc_listener_shutdown(ls[i].l); /* its accept loop closes it */
     conns_wake_all();
 
     /* Wait for the connections, at most 5 seconds in all. */
@@ -132,6 +157,10 @@ static int server_main(int argc, char **argv)
     };
     if (goc_select(cases, 2, true) == 1)
         log_warn("shutdown: connections still open after the grace period");
+    else
+        goc_chan_free(done); /* wait_all has finished with it */
+    goc_timer_free(t);
+    chat_shutdown();
     log_info("bye");
     return 0;
 }

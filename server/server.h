@@ -35,6 +35,9 @@ typedef struct server {
     _Atomic int64_t conns_open[TRANSPORT_N];
     _Atomic uint64_t conns_total[TRANSPORT_N];
     _Atomic uint64_t frames_in, frames_out, frames_too_large;
+    _Atomic uint64_t http_requests;
+    const char **cfg_origins; /* --allow-origin values (empty: any) */
+    size_t cfg_norigins;
 } server;
 
 extern server srv;
@@ -42,16 +45,40 @@ extern server srv;
 /* The registry: add on accept, remove before closing. */
 void conns_add(conn_entry *e);
 void conns_remove(conn_entry *e);
-/* Wakes every connection's blocked read (shutdown). */
+/* Shutdown: lets every connection read its requests in flight for a
+ * moment, then wakes its blocked read, which fails from then on. */
 void conns_wake_all(void);
 
-/* Registers echo, runtime.stats (and more as they come) in rpc. */
+/* Registers echo, runtime.stats and the chat's methods in rpc, and counts
+ * every call's outcome. */
 int methods_register(jrpc_t *rpc);
+/* The call counters as Prometheus text, appended to *p (realloc'd). */
+void rpc_metrics(char **p, size_t *len, size_t *cap);
 /* The runtime.stats object (a new reference). */
 json_t *stats_json(void);
 
+/* HTTP: the accept loop (arg points at the goc_listener pointer), the web
+ * root, the REST routes (rest.c), /metrics (metrics.c). */
+struct goc_http_request;
+struct goc_http_out;
+void http_accept_loop(void *arg);
+void http_set_web_root(const char *dir);
+void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
+                     bool head);
+void rest_route(const struct goc_http_request *req, struct goc_http_out *o);
+size_t metrics_text(char **out);
+
+/* WebSocket: serves an upgraded connection; early holds bytes read after
+ * the upgrade request. Returns when the connection is over (the caller
+ * closes it). */
+typedef struct wsconn wsconn;
+void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly);
+bool ws_send(wsconn *w, const char *msg, size_t len);
+void ws_kick(wsconn *w);
+
 /* Framed TCP: the accept loop for listener l (a goroutine's function; arg
- * points at the goc_listener pointer). */
+ * points at the goc_listener pointer). It owns l: once srv.stopping is set
+ * and an accept returns (main dials the listener to wake it), it closes l. */
 void framed_accept_loop(void *arg);
 
 #endif

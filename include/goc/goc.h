@@ -8,5 +8,8 @@
 #include "goc/context.h"
 #include "goc/time.h"
 #include "goc/net.h"
+#include "goc/malloc.h"
+#include "goc/slice.h"
+#include "goc/map.h"
 
 #endif

@@ -42,6 +42,11 @@ int goc_accept(goc_listener *l, goc_conn **out);
 /* Wakes goroutines blocked in goc_accept (-EBADF) and frees l. */
 int goc_listener_close(goc_listener *l);
 
+/* Stops l without freeing it: goc_accept calls, blocked or later, return
+ * -EBADF. Lets one goroutine stop another's accept loop, which then calls
+ * goc_listener_close itself. Callable until that close. */
+void goc_listener_shutdown(goc_listener *l);
+
 /* The bound address as "HOST:PORT" (the real port when 0 was asked). */
 int goc_listener_addr(goc_listener *l, char *buf, size_t len);
 
@@ -95,9 +100,16 @@ typedef struct goc_net_stats {
 void goc_net_stats_read(goc_net_stats *out);
 
 /* Blocks the calling goroutine until one of the n signals in sigs arrives,
- * and returns it. The signals are handled by the runtime from the first
- * call on (their default action no longer applies). */
+ * and returns it (or -EINVAL for a bad signal number). The signals are
+ * handled by the runtime from the first call on (their default action no
+ * longer applies); one that arrives with nobody waiting is kept for the
+ * next wait. */
 int goc_signal_wait(const int *sigs, int n);
+
+/* Makes the runtime handle sigs from now on, without waiting: a signal
+ * that arrives before goc_signal_wait is kept for it. Returns 0 or
+ * -EINVAL. */
+int goc_signal_watch(const int *sigs, int n);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include "runq.h"
 
 #include <stdatomic.h>
+#include <time.h>
 
 #define RUNQ_MASK (GOC_RUNQ_SIZE - 1)
 
@@ -187,6 +188,15 @@ static uint32_t runqgrab(goc_p *p, goc_g **batch, uint32_t batchhead, bool steal
         if (n == 0) {
             if (stealnext) {
                 goc_g *next = atomic_load_explicit(&p->runnext, memory_order_acquire);
+                if (next && atomic_load_explicit(&p->status, memory_order_relaxed) == GOC_PRUNNING) {
+                    /* Its P is running and will likely run runnext soon
+                     * (a goroutine just readied it): give it 3 us before
+                     * taking it away, as Go does, so producer/consumer
+                     * pairs stay on one P instead of bouncing. */
+                    struct timespec ts = {0, 3000};
+                    nanosleep(&ts, NULL);
+                    next = atomic_load_explicit(&p->runnext, memory_order_acquire);
+                }
                 if (next && atomic_compare_exchange_strong_explicit(
                                 &p->runnext, &next, NULL, memory_order_acq_rel,
                                 memory_order_relaxed)) {

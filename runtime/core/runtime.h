@@ -167,6 +167,8 @@ struct goc_m {
     size_t g0_stack_size;
     void *sigaltstack;
     goc_m *alllink;
+    _Atomic int cpuclock; /* the thread's CPU-time clock (sysmon's hog check) */
+    bool has_cpuclock;
 };
 
 /* Per-P allocator cache, defined by the allocator (runtime/mem). */
@@ -200,6 +202,7 @@ struct goc_p {
     /* sysmon's view of it */
     uint32_t sysmon_schedtick;
     uint64_t sysmon_nswitch;
+    int64_t sysmon_cpu; /* CPU time of its M when sysmon last saw a switch */
     int64_t sysmon_schedwhen;
     uint32_t sysmon_syscalltick;
     int64_t sysmon_syscallwhen;
@@ -239,6 +242,7 @@ typedef struct goc__sched {
     size_t stack_size;
     int64_t start_time;
     bool main_started;
+    _Atomic bool exiting; /* main returned: no more hog reports */
     _Atomic uint64_t nsyscall, nretake, nhog;
 } goc__sched;
 
@@ -273,6 +277,10 @@ void goc__ready_list(goc__glist *l);
 /* Puts the current G at the tail of its P's queue and runs another (Go's
  * goyield, used after a semaphore hand-off). */
 void goc__yield_local(void);
+
+/* Yields if sysmon asked the current P to (its goroutine ran > 10 ms): a
+ * cheap check for operations that usually complete without blocking. */
+void goc__preempt_check(void);
 
 /* Whether the current P's local run queue is empty (canSpin). */
 bool goc__runq_empty(goc_p *p);
@@ -343,6 +351,8 @@ void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
 /* The G whose stack (or guard page) holds addr, or NULL. */
 goc_g *goc__stack_find(const void *addr, bool *in_guard);
 size_t goc__stacks_mapped(void);
+/* ASan builds: lets LeakSanitizer see goroutine stacks at exit. */
+void goc__lsan_init(void);
 
 /* ---- switching (sched.c) ------------------------------------------------ */
 

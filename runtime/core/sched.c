@@ -160,7 +160,7 @@ static void pidleput(goc_p *p)
     if (!goc__runq_empty(p))
         goc__throw("pidleput: P has non-empty run queue");
     atomic_store(&p->status, GOC_PIDLE);
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     p->link = goc__sched_.pidle;
     goc__sched_.pidle = p;
     atomic_fetch_add(&goc__sched_.npidle, 1);
@@ -202,7 +202,7 @@ static void acquirep(goc_m *m, goc_p *p)
     if (m->p || p->m)
         goc__throw("acquirep: already in use");
     m->p = p;
-    p->m = m;
+    __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PRUNNING);
 }
 
@@ -212,7 +212,7 @@ static goc_p *releasep(goc_m *m)
     if (!p || p->m != m)
         goc__throw("releasep: invalid P");
     m->p = NULL;
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PIDLE);
     return p;
 }
@@ -224,6 +224,11 @@ static void schedule(goc_m *m) __attribute__((noreturn));
 
 static void m_init_g0(goc_m *m)
 {
+    clockid_t cid;
+    if (pthread_getcpuclockid(pthread_self(), &cid) == 0) {
+        atomic_store(&m->cpuclock, (int)cid);
+        m->has_cpuclock = true;
+    }
     m->g0.is_g0 = true;
     m->g0.id = 0;
     atomic_store(&m->g0.status, GOC_GRUNNING);
@@ -520,11 +525,20 @@ static inline void execute_prep(goc_m *m, goc_g *g, bool inherit)
 /* The short search used when a G parks or yields: timers, the global queue
  * every 61 ticks, the local queue, then the global queue. NULL: go to g0
  * for the long search. */
-static goc_g *pick_local(goc_m *m, bool *inherit)
+static bool timers_due(goc_p *p)
+{
+    int64_t w = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+    return w != 0 && w <= goc__nanotime();
+}
+
+/* runtimers: false when the caller may hold locks that a timer callback
+ * takes (a parking goroutine keeps its channel or semaphore lock until
+ * after the switch): the caller then goes through g0 when timers are due. */
+static goc_g *pick_local(goc_m *m, bool *inherit, bool runtimers)
 {
     goc_p *p = m->p;
     *inherit = false;
-    if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
+    if (runtimers && atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
         int64_t now = goc__nanotime();
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) <= now)
             goc__timers_run(p, now);
@@ -581,7 +595,7 @@ void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
     g->waitsince = 0;
     atomic_store(&g->status, GOC_GWAITING);
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = timers_due(m->p) ? NULL : pick_local(m, &inherit, false);
     if (next) {
         execute_prep(m, next, inherit);
         goc__switch(m, g, next, post_park, &pa);
@@ -615,7 +629,7 @@ void goc__yield_local(void)
     if (!m->p || g->is_g0)
         return;
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = pick_local(m, &inherit, true);
     if (!next) {
         atomic_store_explicit(&m->p->nyield,
                               atomic_load_explicit(&m->p->nyield, memory_order_relaxed) + 1,
@@ -630,6 +644,13 @@ void goc__yield_local(void)
 void goc_yield(void)
 {
     goc__yield_local();
+}
+
+void goc__preempt_check(void)
+{
+    goc_m *m = goc__getm();
+    if (m && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
+        goc__yield_local();
 }
 
 static void post_exit(goc_m *m, goc_g *prev, void *arg)
@@ -653,7 +674,7 @@ _Noreturn void goc__goexit0(void)
                           memory_order_relaxed);
     atomic_store(&g->status, GOC_GDEAD);
     bool inherit;
-    goc_g *next = pick_local(m, &inherit);
+    goc_g *next = pick_local(m, &inherit, true);
     if (next) {
         execute_prep(m, next, inherit);
         do_switch(m, g, next, post_exit, NULL, true);
@@ -826,7 +847,7 @@ static goc_g *findrunnable(goc_m *m, bool *inherit)
 top:;
     goc_p *p = m->p;
     *inherit = false;
-    goc_g *g = pick_local(m, inherit);
+    goc_g *g = pick_local(m, inherit, true);
     if (g)
         return g;
 
@@ -978,7 +999,7 @@ void goc_syscall_enter(void)
     atomic_fetch_add(&p->syscalltick, 1);
     m->oldp = p;
     m->p = NULL;
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PSYSCALL);
 }
 
@@ -1015,7 +1036,7 @@ void goc_syscall_exit(void)
     if (atomic_compare_exchange_strong(&p->status, &s, GOC_PRUNNING)) {
         /* Fast path: our P was not taken. */
         m->p = p;
-        p->m = m;
+        __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
         atomic_fetch_add(&p->syscalltick, 1);
         atomic_store(&g->status, GOC_GRUNNING);
         return;
@@ -1140,6 +1161,7 @@ static void main_goroutine(void *arg)
 {
     main_args *ma = arg;
     int rc = ma->fn(ma->argc, ma->argv);
+    atomic_store(&goc__sched_.exiting, true);
     exit(rc);
 }
 
@@ -1171,6 +1193,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
     m_init_g0(m);
     goc__signals_init();
     goc__sigaltstack_init(m);
+    goc__lsan_init();
 
     goc__lock_acquire(&s->lock);
     for (int i = procs - 1; i >= 1; i--)

@@ -139,11 +139,6 @@ static goc_g *carve(char *lo, size_t size, bool guarded)
     st->guarded = guarded;
     st->single = false;
     g->stack = st;
-#if GOC_ASAN
-    /* LeakSanitizer must see pointers held on goroutine stacks; the guard
-     * page below is left out (reading it faults). */
-    __lsan_register_root_region(lo, size);
-#endif
     atomic_store(&g->status, GOC_GDEAD);
     return g;
 }
@@ -273,9 +268,6 @@ void goc__stack_put(goc_p *p, goc_g *g)
         size_t len = st->map_len;
         if (s)
             atomic_store(&s->live, 0);
-#if GOC_ASAN
-        __lsan_unregister_root_region((char *)base + GUARD, len - GUARD);
-#endif
         munmap(base, len);
         atomic_fetch_sub(&nmapped, 1);
         return;
@@ -352,3 +344,44 @@ size_t goc__stacks_mapped(void)
 {
     return atomic_load(&nmapped);
 }
+
+#if GOC_ASAN
+/* LeakSanitizer checks for leaks at exit, after this runs (atexit is last
+ * in, first out, and it registered first): it must see the pointers held
+ * on goroutine stacks, which are not thread stacks. Only the live part of
+ * each live goroutine's stack is registered (from its saved stack pointer
+ * up): scanning every mapped stack whole would read gigabytes. */
+static void lsan_live(goc_g *g, void *cur)
+{
+    uint32_t s = atomic_load(&g->status);
+    if (s == GOC_GDEAD || s == GOC_GIDLE || g->id == 0)
+        return;
+    /* up to the end of the G header and stack record above the usable part */
+    char *top = (char *)g->stack + sizeof(goc__stack);
+    char *sp = (char *)g->stack->lo;
+#if !defined(GOC_CTX_UCONTEXT)
+    if (g != cur && s != GOC_GRUNNING && (char *)g->ctx.sp > sp && (char *)g->ctx.sp < top)
+        sp = (char *)g->ctx.sp;
+#endif
+    if (g == cur) {
+        char here;
+        if (&here > sp && &here < top)
+            sp = &here - 256;
+    }
+    __lsan_register_root_region(sp, (size_t)(top - sp));
+}
+
+static void lsan_at_exit(void)
+{
+    goc__stack_each_g(lsan_live, goc__getg());
+}
+
+void goc__lsan_init(void)
+{
+    atexit(lsan_at_exit);
+}
+#else
+void goc__lsan_init(void)
+{
+}
+#endif

@@ -6,7 +6,8 @@
  *    than 10 ms to serve its queue (Go's preemption of such a pair);
  *  - reports a goroutine that has run for more than 10 ms without reaching
  *    a yield point (C code cannot be preempted safely: it is reported, not
- *    interrupted);
+ *    interrupted), and asks it to yield at its next preemption check (a
+ *    network read or write that did not block calls one);
  *  - wakes an idle P when a timer is overdue and no M is watching timers.
  * It sleeps 20 us, doubling after 50 idle rounds, up to 10 ms.
  */
@@ -33,6 +34,19 @@ static void report_hog(goc_p *p, int64_t id, int64_t ms)
             (long long)id, (long long)ms, p->id);
 }
 
+/* CPU time consumed by the thread holding p (-1 when unknown): a goroutine
+ * is a hog only if it really ran, not if the OS descheduled its thread. */
+static int64_t m_cputime(goc_p *p)
+{
+    goc_m *m = __atomic_load_n(&p->m, __ATOMIC_RELAXED);
+    if (!m || !m->has_cpuclock)
+        return -1;
+    struct timespec ts;
+    if (clock_gettime((clockid_t)atomic_load(&m->cpuclock), &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int retake(int64_t now)
 {
     int n = 0;
@@ -46,9 +60,15 @@ static int retake(int64_t now)
             if (p->sysmon_nswitch != sw || p->sysmon_syscallwhen == 0) {
                 p->sysmon_nswitch = sw;
                 p->sysmon_syscallwhen = now; /* last switch seen */
-            } else if (now - p->sysmon_syscallwhen >= FORCE_PREEMPT_NS) {
+                p->sysmon_cpu = m_cputime(p);
+            } else if (now - p->sysmon_syscallwhen >= FORCE_PREEMPT_NS &&
+                       !atomic_load(&goc__sched_.exiting)) {
                 int64_t id = atomic_load_explicit(&p->curg_id, memory_order_relaxed);
-                if (id != 0 && id != p->hog_reported) {
+                int64_t cpu = m_cputime(p);
+                bool ran = cpu < 0 || p->sysmon_cpu < 0 || cpu - p->sysmon_cpu >= FORCE_PREEMPT_NS;
+                if (id != 0 && ran)
+                    atomic_store_explicit(&p->preempt, true, memory_order_relaxed);
+                if (id != 0 && id != p->hog_reported && ran) {
                     p->hog_reported = id;
                     report_hog(p, id, (now - p->sysmon_syscallwhen) / 1000000);
                 }

@@ -105,11 +105,12 @@ void goc__timer_add(goc__timer *t)
         goc__throw("timer_add: timer already pending");
     heap_push(p, t);
     bool first = p->timers[0] == t;
-    goc__lock_release(&p->timerlock);
-    if (first) {
+    int64_t when = t->when; /* t may fire and be re-armed once unlocked */
+    if (first)
         update0(p);
-        goc__timer_wake(t->when);
-    }
+    goc__lock_release(&p->timerlock);
+    if (first)
+        goc__timer_wake(when);
 }
 
 bool goc__timer_del(goc__timer *t)

@@ -226,8 +226,13 @@ void *goc_calloc(size_t n, size_t size)
     return p;
 }
 
+__attribute__((noinline, cold)) _Noreturn static void bad_pointer(void)
+{
+    goc_fatal("goc_free: pointer is not a live block of the goc heap");
+}
+
 /* The span of live block p, checked; fatal for a pointer that is not one. */
-static goc_mspan *span_checked(void *p)
+static inline goc_mspan *span_checked(void *p)
 {
     goc_mspan *s = goc__spanof(p);
     uintptr_t off = s ? (uintptr_t)p - s->base : 0;
@@ -238,7 +243,7 @@ static goc_mspan *span_checked(void *p)
     } else if (s && s->state == GOC_SPAN_LARGE && off == 0) {
         return s;
     }
-    goc_fatal("goc_free: pointer is not a live block of the goc heap");
+    bad_pointer();
 }
 
 void goc_free(void *p)

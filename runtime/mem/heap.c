@@ -21,8 +21,9 @@
  * garbage-collected one. Allocation splits the best fit.
  *
  * Returning memory: when the free pages still backed by memory exceed a
- * retained amount (4 MiB plus 1/8 of the pages in use, plus 1 MiB of
- * slack), they are given back with madvise(MADV_DONTNEED), largest free
+ * retained amount (4 MiB plus as many pages as are in use, so the resident
+ * heap stays within about twice the live size as Go's heap goal with
+ * GOGC=100 does; plus 1 MiB of slack), they are given back with madvise(MADV_DONTNEED), largest free
  * spans first, down to half that amount, right after the free that pushed
  * them over (Go runs a background scavenger for this). A released page reads as zero when next
  * touched, so a span made only of released pages needs no zeroing.
@@ -49,20 +50,17 @@
 #define RETAIN_MIN_PAGES 512 /* 4 MiB */
 #define RETAIN_SLACK_PAGES 128 /* scavenge only 1 MiB past the limit, down to half of it */
 
-/* One arena's page-to-span map. */
-typedef struct goc__arena {
-    goc_mspan *spans[GOC_ARENA_PAGES];
-} goc__arena;
-
 static struct {
     goc__lock lock;               /* guards everything below */
-    bool inited;                  /* index mapped */
-    goc__arena **index;           /* [addr >> 26]; entries set once, read without lock */
+    bool inited;                  /* goc__arenas mapped */
     goc_mspan *free[NLISTS];      /* free spans by page count */
     goc_mspan *deadspans;         /* span records for reuse, linked by next */
     uintptr_t hint;               /* where to ask for the next arena */
     goc__heap_stats_t st;
 } heap = {.lock = GOC_LOCK_INIT, .hint = (uintptr_t)0xc0 << 32};
+
+/* [addr >> 26]; written under heap.lock, read without it (see mem.h). */
+goc__arena **goc__arenas;
 
 static goc__lock persist_lock = GOC_LOCK_INIT; /* guards persist_* */
 static char *persist_cur, *persist_end;
@@ -128,17 +126,8 @@ static inline goc__arena *arena_of(uintptr_t a)
 {
     if (a >> GOC_ADDR_BITS)
         return NULL;
-    goc__arena **ix = __atomic_load_n(&heap.index, __ATOMIC_ACQUIRE);
+    goc__arena **ix = __atomic_load_n(&goc__arenas, __ATOMIC_ACQUIRE);
     return ix ? __atomic_load_n(&ix[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE) : NULL;
-}
-
-goc_mspan *goc__spanof(const void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    goc__arena *ar = arena_of(a);
-    if (!ar)
-        return NULL;
-    return ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)];
 }
 
 static void map_page(uintptr_t a, goc_mspan *s)
@@ -231,7 +220,7 @@ static bool heap_init(void)
     goc__arena **ix = os_map(sz, NULL);
     if (!ix)
         return false;
-    __atomic_store_n(&heap.index, ix, __ATOMIC_RELEASE);
+    __atomic_store_n(&goc__arenas, ix, __ATOMIC_RELEASE);
     heap.inited = true;
     return true;
 }
@@ -277,7 +266,7 @@ static bool grow(uint32_t npages)
             size = a - base;
             break;
         }
-        __atomic_store_n(&heap.index[a >> GOC_ARENA_SHIFT], ar, __ATOMIC_RELEASE);
+        __atomic_store_n(&goc__arenas[a >> GOC_ARENA_SHIFT], ar, __ATOMIC_RELEASE);
     }
     if (!size)
         return false;
@@ -311,7 +300,7 @@ static void release(goc_mspan *s)
  * pages are within the retained amount. */
 static void scavenge(void)
 {
-    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages / 8;
+    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages;
     uint64_t held = heap.st.free_pages - heap.st.released_pages;
     if (held <= retain + RETAIN_SLACK_PAGES)
         return;

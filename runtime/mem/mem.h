@@ -46,6 +46,7 @@
 #define GOC_ARENA_INDEX (1u << (GOC_ADDR_BITS - GOC_ARENA_SHIFT))
 #define GOC_MAX_OBJS 1024 /* most objects in a small span (class 1: 8 B x 1024) */
 #define GOC_BITMAP_WORDS (GOC_MAX_OBJS / 64)
+#define GOC_MEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- size classes (sizeclass.c) ------------------------------------------ */
 
@@ -102,10 +103,27 @@ struct goc_mspan {
 
 /* ---- the page heap (heap.c) --------------------------------------------------- */
 
+/* One arena's page-to-span map (heap.c keeps it). */
+typedef struct goc__arena {
+    goc_mspan *spans[GOC_ARENA_PAGES];
+} goc__arena;
+
+/* The arena index: GOC_ARENA_INDEX entries, mapped on first growth; an
+ * entry is set once, before any span in its arena is handed out. */
+extern goc__arena **goc__arenas;
+
 /* Which span holds address p, or NULL if p is not in our heap. Reads the
  * arena index without a lock: the entry of a live object's page does not
  * change while the object is allocated. */
-goc_mspan *goc__spanof(const void *p);
+static inline goc_mspan *goc__spanof(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    goc__arena **ix = __atomic_load_n(&goc__arenas, __ATOMIC_ACQUIRE);
+    if (GOC_MEM_UNLIKELY((a >> GOC_ADDR_BITS) || !ix))
+        return NULL;
+    goc__arena *ar = __atomic_load_n(&ix[a >> GOC_ARENA_SHIFT], __ATOMIC_RELAXED);
+    return ar ? ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] : NULL;
+}
 
 /* A span of npages pages, set up as SMALL of class cls or LARGE (cls 0),
  * with every page mapped to it; NULL when the OS refuses memory. */

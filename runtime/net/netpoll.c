@@ -489,40 +489,54 @@ static bool unlock_sig(goc_g *g, void *arg)
     return true;
 }
 
-int goc_signal_wait(const int *sigs, int n)
+/* Marks sigs wanted and installs their handlers now. sig_lock held; it is
+ * released and taken again around taking the loop. */
+static int watch_locked(const int *sigs, int n)
 {
-    goc__net_init();
-    goc__lock_acquire(&sig_lock);
     for (int i = 0; i < n; i++) {
         int s = sigs[i];
-        if (s <= 0 || s >= NSIG_MAX) {
-            goc__lock_release(&sig_lock);
+        if (s <= 0 || s >= NSIG_MAX)
             return -EINVAL;
-        }
-        if (sig_pending[s] > 0) {
-            sig_pending[s]--;
-            goc__lock_release(&sig_lock);
-            return s;
-        }
         if (!sig_wanted[s]) {
             sig_wanted[s] = true;
             atomic_store(&sig_requests, 1);
         }
     }
     if (atomic_load(&sig_requests)) {
-        /* Install the handlers now, so the signals' default action stops
-         * applying before this call parks. */
+        /* Install the handlers before returning, so the signals' default
+         * action stops applying now. */
         goc__lock_release(&sig_lock);
         own_loop();
         start_signals();
         atomic_store(&loop_busy, 0);
         goc__lock_acquire(&sig_lock);
-        for (int i = 0; i < n; i++) {
-            if (sig_pending[sigs[i]] > 0) {
-                sig_pending[sigs[i]]--;
-                goc__lock_release(&sig_lock);
-                return sigs[i];
-            }
+    }
+    return 0;
+}
+
+int goc_signal_watch(const int *sigs, int n)
+{
+    goc__net_init();
+    goc__lock_acquire(&sig_lock);
+    int rc = watch_locked(sigs, n);
+    goc__lock_release(&sig_lock);
+    return rc;
+}
+
+int goc_signal_wait(const int *sigs, int n)
+{
+    goc__net_init();
+    goc__lock_acquire(&sig_lock);
+    int rc = watch_locked(sigs, n);
+    if (rc) {
+        goc__lock_release(&sig_lock);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        if (sig_pending[sigs[i]] > 0) {
+            sig_pending[sigs[i]]--;
+            goc__lock_release(&sig_lock);
+            return sigs[i];
         }
     }
     sigwaiter w = {goc__getg(), sigs, n, 0, sig_waiters};

@@ -173,6 +173,11 @@ int goc_listener_close(goc_listener *l)
     return 0;
 }
 
+void goc_listener_shutdown(goc_listener *l)
+{
+    goc__pollfd_wake(&l->pd, -EBADF, true);
+}
+
 int goc_listener_addr(goc_listener *l, char *buf, size_t len)
 {
     return sock_addr(l->pd.fd, false, buf, len);
@@ -235,8 +240,10 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
         if (rc)
             break;
         rc = read(pd->fd, buf, len);
-        if (rc >= 0)
+        if (rc >= 0) {
+            goc__preempt_check(); /* a peer that always has data must not hog the P */
             break;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -278,6 +285,8 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len)
             break;
     }
     goc__pollfd_release(pd);
+    if (rc >= 0)
+        goc__preempt_check();
     return rc < 0 ? rc : (ssize_t)len;
 }
 

@@ -201,10 +201,15 @@ void goc__chan_buf_put(goc_chan *c, const void *ep)
 void goc__chan_buf_get(goc_chan *c, void *ep)
 {
     char *qp = goc__chanbuf(c, c->recvx);
-    if (ep != NULL && c->elemsize != 0)
-        memcpy(ep, qp, c->elemsize);
-    if (c->elemsize != 0)
+    if (c->elemsize == 8) { /* the common case, without the libc calls */
+        if (ep != NULL)
+            memcpy(ep, qp, 8);
+        memset(qp, 0, 8);
+    } else if (c->elemsize != 0) {
+        if (ep != NULL)
+            memcpy(ep, qp, c->elemsize);
         memset(qp, 0, c->elemsize);
+    }
     if (++c->recvx == c->dataqsiz)
         c->recvx = 0;
     STORE_RELAXED(&c->qcount, c->qcount - 1);

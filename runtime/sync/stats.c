@@ -11,17 +11,23 @@
  */
 #include "sync_internal.h"
 
+#include <stdlib.h>
+
+/* A block has cache lines of its own: two threads' counters must never
+ * share one (false sharing would make every count a cache miss). */
 typedef struct ctr_block {
     uint64_t v[GOC__CTR_N];  /* counters, written by the owner thread only */
     struct ctr_block *next;  /* list of every block, immutable once linked */
-} ctr_block;
+} __attribute__((aligned(128))) ctr_block;
 
 static ctr_block *blocks; /* atomic: head of the list */
 static __thread ctr_block *my_block;
 
 static ctr_block *block_new(void)
 {
-    ctr_block *b = goc__sync_alloc(sizeof *b);
+    ctr_block *b = aligned_alloc(128, sizeof *b);
+    if (!b)
+        goc_fatal("sync stats: out of memory");
     memset(b, 0, sizeof *b);
     ctr_block *head = LOAD_RELAXED(&blocks);
     do {

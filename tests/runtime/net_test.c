@@ -75,6 +75,7 @@ static void accept_loop(void *p)
             break;
         goc_go(echo_conn, &c, sizeof c);
     }
+    goc_listener_close(s->l); /* the loop owns it: shutdown only stopped it */
     latch_done(&s->done);
 }
 
@@ -92,7 +93,7 @@ static int server_start(server *s)
 
 static void server_stop(server *s)
 {
-    goc_listener_close(s->l);
+    goc_listener_shutdown(s->l);
     latch_wait(&s->done);
 }
 

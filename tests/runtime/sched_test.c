@@ -8,6 +8,7 @@
 #include <goc/sched.h>
 
 #include <errno.h>
+#include <fenv.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -439,6 +440,41 @@ static void test_identity_survives_migration(void)
     CHECK_EQ_INT(atomic_load(&bad[0]), 0);
 }
 
+/* ---- floating-point control words belong to the goroutine ---------------- */
+
+typedef struct fp_arg {
+    int mode;
+    _Atomic int *bad;
+    latch *la;
+} fp_arg;
+
+static void fp_worker(void *p)
+{
+    fp_arg *a = p;
+    fesetround(a->mode);
+    for (int i = 0; i < 2000; i++) {
+        goc_yield();
+        if (fegetround() != a->mode)
+            atomic_fetch_add(a->bad, 1);
+    }
+    fesetround(FE_TONEAREST);
+    latch_done(a->la);
+}
+
+static void test_fp_rounding_mode_is_per_goroutine(void)
+{
+    _Atomic int bad = 0;
+    latch la = {.count = 4};
+    int modes[4] = {FE_UPWARD, FE_TONEAREST, FE_DOWNWARD, FE_TOWARDZERO};
+    for (int i = 0; i < 4; i++) {
+        fp_arg a = {modes[i], &bad, &la};
+        goc_go_copy(fp_worker, &a);
+    }
+    latch_wait(&la);
+    CHECK_EQ_INT(atomic_load(&bad), 0);
+    CHECK_EQ_INT(fegetround(), FE_TONEAREST);
+}
+
 /* ---- defer, panic, recover ------------------------------------------------------ */
 
 static char trace[64];
@@ -744,6 +780,7 @@ static const test_case cases[] = {
     TEST_CASE(test_blocking_call_does_not_stop_its_p),
     TEST_CASE(test_syscall_enter_block_hands_off),
     TEST_CASE(test_identity_survives_migration),
+    TEST_CASE(test_fp_rounding_mode_is_per_goroutine),
     TEST_CASE(test_defer_runs_last_first),
     TEST_CASE(test_recover_stops_panic),
     TEST_CASE(test_panic_unwinds_nested_frames),

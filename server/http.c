@@ -1,0 +1,331 @@
+/* http.c: the HTTP/1.1 transport (PROTOCOL.md, "HTTP" and "HTTP routes"):
+ * a goroutine per connection reads requests as they come (keep-alive and
+ * pipelining), routes each, and writes the answer; GET /ws hands the
+ * connection to the WebSocket transport.
+ *
+ * Slow clients: once the first byte of a request has arrived, the whole
+ * request must arrive within HEADER_TIMEOUT; an idle keep-alive connection
+ * is closed after IDLE_TIMEOUT. Bodies are bounded by --max-frame (413),
+ * headers by the reader's limits (431), malformed requests get 400 and the
+ * connection closes.
+ */
+#include "server.h"
+
+#include <goc/malloc.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "ws.h"
+
+#define READ_BUF 16384
+#define HEADER_TIMEOUT (10 * 1000000000LL)
+#define IDLE_TIMEOUT (60 * 1000000000LL)
+#define MAX_STATIC (16 << 20)
+
+/* ---- responses ------------------------------------------------------------------ */
+
+static void respond(goc_http_out_t *o, int status, const char *ctype, const char *extra,
+                    const void *body, size_t len, bool keep_alive, bool head)
+{
+    goc_http_out_response(o, status, ctype, extra, body, len, keep_alive, head);
+}
+
+static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (!text) {
+        respond(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}", 25,
+                keep_alive, head);
+    } else {
+        respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
+        goc_free(text); /* jansson allocates with the runtime's allocator */
+    }
+    json_decref(j);
+}
+
+/* REST errors: a 4xx status with {"error": "..."}. */
+void http_error_json(goc_http_out_t *o, int status, const char *msg, bool keep_alive, bool head)
+{
+    respond_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
+}
+
+/* ---- static files ------------------------------------------------------------------- */
+
+static char web_root[PATH_MAX];
+
+static int read_file(const char *path, char **data, size_t *len)
+{
+    goc_syscall_enter();
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int rc = 0;
+    struct stat st;
+    char *buf = NULL;
+    if (fd < 0) {
+        rc = -errno;
+    } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = -ENOENT;
+    } else if (st.st_size > MAX_STATIC) {
+        rc = -EFBIG;
+    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+        rc = -ENOMEM;
+    } else {
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        *data = buf;
+        *len = got;
+    }
+    if (fd >= 0)
+        close(fd);
+    goc_syscall_exit();
+    if (rc)
+        free(buf);
+    return rc;
+}
+
+static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool head)
+{
+    char path[PATH_MAX], real[PATH_MAX];
+    long n = goc_http_static_path(web_root, req->path, req->path_len, path, sizeof path);
+    if (n < 0) {
+        http_error_json(o, n == -EACCES ? 403 : 400, "bad path", req->keep_alive, head);
+        return;
+    }
+    /* Symbolic links must not lead out of the folder. */
+    if (!realpath(path, real)) {
+        http_error_json(o, 404, "not found", req->keep_alive, head);
+        return;
+    }
+    if (!goc_http_path_within(web_root, real)) {
+        http_error_json(o, 403, "forbidden", req->keep_alive, head);
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int rc = read_file(real, &data, &len);
+    if (rc) {
+        http_error_json(o, rc == -ENOENT || rc == -EISDIR ? 404 : 500, "not found",
+                        req->keep_alive, head);
+        return;
+    }
+    respond(o, 200, goc_http_content_type(real, strlen(real)), "Cache-Control: no-cache\r\n",
+            data, len, req->keep_alive, head);
+    free(data);
+}
+
+void http_set_web_root(const char *dir)
+{
+    if (!realpath(dir, web_root)) {
+        log_warn("--web %s: %s (static files disabled)", dir, strerror(errno));
+        snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+    }
+}
+
+/* ---- routes ------------------------------------------------------------------------ */
+
+static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head)
+{
+    jrpc_ctx_t ctx = {.persistent = false};
+    char *reply = NULL;
+    size_t rlen = 0;
+    int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
+    if (rc < 0) {
+        http_error_json(o, 500, "out of memory", false, head);
+    } else if (!reply) {
+        respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
+    } else {
+        respond(o, 200, "application/json", NULL, reply, rlen, req->keep_alive, head);
+        jrpc_reply_free(reply);
+    }
+}
+
+static bool path_is(const goc_http_request_t *req, const char *p)
+{
+    return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
+}
+
+/* Answers req into o. Returns true when the connection becomes a
+ * WebSocket (o then holds the 101 answer). */
+static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept)
+{
+    bool head = req->method == GOC_HTTP_HEAD;
+    bool get = req->method == GOC_HTTP_GET || head;
+    bool ka = req->keep_alive;
+    if (path_is(req, "/rpc")) {
+        if (req->method != GOC_HTTP_POST)
+            respond(o, 405, "application/json", "Allow: POST\r\n",
+                    "{\"error\":\"method not allowed\"}", 30, ka, head);
+        else
+            route_rpc(req, o, head);
+        return false;
+    }
+    if (path_is(req, "/ws")) {
+        int rc = goc_ws_handshake_check(req, (const char *const *)srv.cfg_origins,
+                                        srv.cfg_norigins, accept);
+        if (rc) {
+            int st = goc_ws_handshake_status(rc);
+            http_error_json(o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
+                            false, head);
+            return false;
+        }
+        goc_ws_handshake_response(o, accept);
+        return true;
+    }
+    if (path_is(req, "/healthz")) {
+        if (!get)
+            respond(o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n", 19,
+                    ka, head);
+        else
+            respond(o, 200, "text/plain; charset=utf-8", NULL, "ok", 2, ka, head);
+        return false;
+    }
+    if (path_is(req, "/metrics")) {
+        if (!get) {
+            http_error_json(o, 405, "method not allowed", ka, head);
+        } else {
+            char *text;
+            size_t len = metrics_text(&text);
+            respond(o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len, ka,
+                    head);
+            free(text);
+        }
+        return false;
+    }
+    if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) {
+        rest_route(req, o);
+        return false;
+    }
+    if (!get) {
+        http_error_json(o, 405, "method not allowed", ka, head);
+        return false;
+    }
+    serve_static(req, o, head);
+    return false;
+}
+
+/* ---- the connection ---------------------------------------------------------------- */
+
+static void serve(goc_conn *c, const char *peer)
+{
+    goc_http_limits_t limits = {.max_body = srv.cfg.max_frame};
+    goc_http_reader_t *r;
+    if (goc_http_reader_new(&limits, &r) != 0)
+        return;
+    char *buf = malloc(READ_BUF);
+    goc_http_out_t o;
+    goc_http_out_init(&o, srv.cfg.max_frame + 65536 + (MAX_STATIC));
+    size_t have = 0; /* unconsumed bytes at buf[0..have) */
+    bool in_request = false;
+    goc_conn_set_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
+    while (buf) {
+        /* Feed what we have; read more only when it is all consumed. */
+        size_t used = 0;
+        int rc = have ? goc_http_reader_feed(r, buf, have, &used) : 0;
+        if (used && !in_request) {
+            in_request = true;
+            goc_conn_set_read_deadline(c, goc_nanotime() + HEADER_TIMEOUT);
+        }
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (rc < 0) {
+            int st = goc_http_error_status(rc);
+            log_debug("http %s: bad request (%d)", peer, st);
+            goc_http_out_reset(&o);
+            http_error_json(&o, st, goc_http_status_text(st), false, false);
+            if (goc_http_out_finish(&o) > 0)
+                goc_conn_write(c, o.data, o.len);
+            break;
+        }
+        if (rc == 1) {
+            const goc_http_request_t *req = goc_http_reader_request(r);
+            goc_http_out_reset(&o);
+            char accept[GOC_WS_ACCEPT_LEN + 1];
+            bool ws = route(req, &o, accept);
+            bool keep = req->keep_alive && !ws;
+            if (goc_http_out_finish(&o) < 0) {
+                goc_http_out_reset(&o);
+                http_error_json(&o, 500, "response too large", false, false);
+                keep = false;
+            }
+            if (goc_conn_write(c, o.data, o.len) < 0)
+                break;
+            if (ws) {
+                goc_http_out_free(&o);
+                goc_http_reader_free(r);
+                r = NULL;
+                atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
+                ws_serve(c, peer, buf, have);
+                atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
+                break;
+            }
+            if (!keep)
+                break;
+            in_request = have > 0;
+            goc_conn_set_read_deadline(c, goc_nanotime() +
+                                              (in_request ? HEADER_TIMEOUT : IDLE_TIMEOUT));
+            continue;
+        }
+        ssize_t n = goc_conn_read(c, buf + have, READ_BUF - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    free(buf);
+    if (r) {
+        goc_http_out_free(&o);
+        goc_http_reader_free(r);
+    }
+}
+
+static void conn_main(void *arg)
+{
+    goc_conn *c = *(goc_conn **)arg;
+    char peer[64] = "?";
+    goc_conn_remote_addr(c, peer, sizeof peer);
+    conn_entry e = {.conn = c, .transport = "http"};
+    conns_add(&e);
+    atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
+    atomic_fetch_add(&srv.conns_total[TRANSPORT_HTTP], 1);
+    if (!atomic_load(&srv.stopping))
+        serve(c, peer);
+    conns_remove(&e);
+    goc_conn_close(c);
+    atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
+    goc_waitgroup_done(&srv.wg);
+}
+
+void http_accept_loop(void *arg)
+{
+    goc_listener *l = *(goc_listener **)arg;
+    for (;;) {
+        goc_conn *c;
+        int rc = goc_accept(l, &c);
+        if (rc == -EBADF)
+            break; /* goc_listener_shutdown: stopping */
+        if (rc < 0) {
+            log_warn("http accept: %s", strerror(-rc));
+            goc_sleep(10 * 1000000);
+            continue;
+        }
+        goc_waitgroup_add(&srv.wg, 1);
+        if (goc_go(conn_main, &c, sizeof c) < 0) {
+            goc_waitgroup_done(&srv.wg);
+            goc_conn_close(c);
+        }
+    }
+    goc_listener_close(l); /* no one else uses l */
+    goc_waitgroup_done(&srv.wg);
+}

@@ -1,0 +1,263 @@
+/* ws.c: the WebSocket transport (PROTOCOL.md, "WebSocket"), after the
+ * HTTP upgrade: JSON-RPC over text messages, server pushes, pings to idle
+ * peers, and the close codes of the protocol.
+ *
+ * Two goroutines per connection: the reader (the connection's goroutine)
+ * feeds received bytes to the protocol engine (proto/ws.h) and answers the
+ * JSON-RPC messages; the writer drains the engine's output to the socket
+ * whenever it is told there is some (a one-slot channel). The engine is
+ * guarded by a mutex since both, and the chat's pushes, use it. Outgoing
+ * messages are bounded (--outbox messages, 4 x --max-frame bytes): a peer
+ * too slow to take them is closed with 1008.
+ *
+ * Invariants: the writer exits only after `wake` is closed and the output
+ * is drained (or the socket failed); the reader closes `wake` and waits for
+ * the writer before freeing anything.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "log.h"
+#include "ws.h"
+
+#define READ_BUF 16384
+#define PING_INTERVAL (30 * 1000000000LL)
+#define CLOSE_TIMEOUT (2 * 1000000000LL)
+
+typedef struct text {
+    struct text *next;
+    size_t len;
+    char data[];
+} text;
+
+struct wsconn {
+    goc_conn *conn;
+    goc_ws_t *ws;       /* guarded by mu */
+    goc_mutex mu;
+    goc_chan *wake;     /* one slot: output is waiting; closed: finish */
+    goc_chan *done;     /* closed by the writer when it exits */
+    text *inbox, **inbox_tail; /* messages received during a feed (reader only) */
+    bool awaiting_pong; /* reader only */
+    _Atomic bool slow;  /* a push found the outbox full */
+    _Atomic bool dead;  /* the socket failed */
+    const char *peer;
+    chat_member *member; /* the chat's member for this connection */
+};
+
+static void on_event(void *user, const goc_ws_event_t *ev)
+{
+    wsconn *w = user;
+    if (ev->kind == GOC_WS_EV_TEXT) {
+        text *t = malloc(sizeof *t + ev->len + 1);
+        if (!t)
+            return;
+        t->next = NULL;
+        t->len = ev->len;
+        memcpy(t->data, ev->data, ev->len);
+        t->data[ev->len] = 0;
+        *w->inbox_tail = t;
+        w->inbox_tail = &t->next;
+    } else if (ev->kind == GOC_WS_EV_PONG) {
+        w->awaiting_pong = false;
+    }
+}
+
+static void wake_writer(wsconn *w)
+{
+    char one = 1;
+    goc_chan_try_send(w->wake, &one);
+}
+
+static void writer(void *arg)
+{
+    wsconn *w = *(wsconn **)arg;
+    char *buf = malloc(READ_BUF);
+    for (;;) {
+        char x;
+        bool ok = goc_chan_recv(w->wake, &x);
+        while (buf && !atomic_load(&w->dead)) {
+            const uint8_t *data;
+            goc_mutex_lock(&w->mu);
+            long n = goc_ws_output(w->ws, &data);
+            if (n > READ_BUF)
+                n = READ_BUF;
+            if (n > 0) {
+                memcpy(buf, data, (size_t)n);
+                goc_ws_consume(w->ws, (size_t)n);
+            }
+            goc_mutex_unlock(&w->mu);
+            if (n <= 0)
+                break;
+            if (goc_conn_write(w->conn, buf, (size_t)n) < 0) {
+                atomic_store(&w->dead, true);
+                goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+            }
+        }
+        if (!ok)
+            break;
+    }
+    free(buf);
+    goc_chan_close(w->done);
+}
+
+/* Sends text from anywhere (replies, pushes). false: the queue is full. */
+bool ws_send(wsconn *w, const char *msg, size_t len)
+{
+    goc_mutex_lock(&w->mu);
+    int rc = goc_ws_send_text(w->ws, msg, len);
+    goc_mutex_unlock(&w->mu);
+    if (rc == -ENOBUFS)
+        return false;
+    wake_writer(w);
+    return rc == 0 || rc == -EPIPE;
+}
+
+/* Marks w too slow; its reader closes it with 1008. Never blocks. */
+void ws_kick(wsconn *w)
+{
+    atomic_store(&w->slow, true);
+    goc_conn_set_read_deadline(w->conn, 1);
+}
+
+static bool ws_push(void *conn, char *msg, size_t len)
+{
+    bool ok = ws_send(conn, msg, len);
+    jrpc_reply_free(msg);
+    return ok;
+}
+
+static void ws_kick_cb(void *conn)
+{
+    ws_kick(conn);
+}
+
+static void ws_close(wsconn *w, uint16_t code, const char *reason)
+{
+    goc_mutex_lock(&w->mu);
+    goc_ws_close(w->ws, code, reason);
+    goc_mutex_unlock(&w->mu);
+    wake_writer(w);
+}
+
+/* Answers the messages collected by the last feed, in order. */
+static void answer(wsconn *w)
+{
+    text *t = w->inbox;
+    w->inbox = NULL;
+    w->inbox_tail = &w->inbox;
+    while (t) {
+        text *next = t->next;
+        jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member};
+        char *reply = NULL;
+        size_t rlen = 0;
+        if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
+            if (!ws_send(w, reply, rlen))
+                ws_kick(w);
+            jrpc_reply_free(reply);
+        }
+        free(t);
+        t = next;
+    }
+}
+
+void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
+{
+    wsconn w = {.conn = c, .peer = peer};
+    w.inbox_tail = &w.inbox;
+    goc_ws_config_t cfg = {
+        .max_message = srv.cfg.max_frame,
+        .max_queued = 4 * srv.cfg.max_frame,
+        .max_queued_msgs = (size_t)srv.cfg.outbox,
+        .on_event = on_event,
+        .user = &w,
+    };
+    if (goc_ws_new(&cfg, &w.ws) != 0)
+        return;
+    atomic_fetch_add(&srv.conns_open[TRANSPORT_WS], 1);
+    atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
+    w.wake = goc_chan_make(1, 1);
+    w.done = goc_chan_make(0, 0);
+    chat_sink sink = {ws_push, ws_kick_cb, &w};
+    w.member = chat_member_new(&sink);
+    wsconn *wp = &w;
+    goc_go(writer, &wp, sizeof wp);
+    log_debug("ws %s: open", peer);
+
+    char *buf = malloc(READ_BUF);
+    if (nearly) {
+        goc_mutex_lock(&w.mu);
+        goc_ws_feed(w.ws, early, nearly);
+        goc_mutex_unlock(&w.mu);
+        answer(&w);
+        wake_writer(&w);
+    }
+    bool closing = false;
+    int64_t close_deadline = 0;
+    goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+    while (buf) {
+        goc_mutex_lock(&w.mu);
+        bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
+        goc_mutex_unlock(&w.mu);
+        if (done || atomic_load(&w.dead) || (closing && goc_nanotime() > close_deadline))
+            break;
+        if (!closing && (atomic_load(&w.slow) || atomic_load(&srv.stopping))) {
+            bool slow = atomic_load(&w.slow);
+            ws_close(&w, slow ? GOC_WS_POLICY : GOC_WS_GOING_AWAY,
+                     slow ? "too slow" : "server shutting down");
+            closing = true;
+            close_deadline = goc_nanotime() + CLOSE_TIMEOUT;
+            goc_conn_set_read_deadline(c, close_deadline);
+            continue;
+        }
+        if (!want) {
+            /* our close is queued; give the writer time to send it */
+            goc_sleep(1000000);
+            continue;
+        }
+        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        if (n == -ETIMEDOUT) {
+            if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
+                continue; /* handled at the top of the loop */
+            if (w.awaiting_pong) {
+                log_debug("ws %s: no pong: closing", peer);
+                break;
+            }
+            goc_mutex_lock(&w.mu);
+            goc_ws_ping(w.ws, "goc", 3);
+            goc_mutex_unlock(&w.mu);
+            wake_writer(&w);
+            w.awaiting_pong = true;
+            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            continue;
+        }
+        if (n <= 0)
+            break;
+        w.awaiting_pong = false;
+        if (!closing)
+            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+        goc_mutex_lock(&w.mu);
+        int rc = goc_ws_feed(w.ws, buf, (size_t)n);
+        goc_mutex_unlock(&w.mu);
+        if (rc < 0)
+            break;
+        answer(&w);
+        wake_writer(&w);
+    }
+    free(buf);
+    chat_member_gone(w.member);
+    goc_chan_close(w.wake);
+    goc_chan_recv(w.done, NULL);
+    for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */
+        next = t->next;
+        free(t);
+    }
+    goc_chan_free(w.wake);
+    goc_chan_free(w.done);
+    goc_ws_free(w.ws);
+    atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
+    log_debug("ws %s: closed", peer);
+}

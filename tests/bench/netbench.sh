@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tests/bench/netbench.sh SERVER NAME [LOADGEN ARGS...]: one side of a
+# network benchmark (issue 5), for a `sh:` line of benchmarks.txt.
+#
+# Starts SERVER on 127.0.0.1 with a free port, waits for its
+# "listening tcp ADDR" line, runs tests/bench/loadgen against ADDR (with
+# --name NAME --addr ADDR --pid PID and the arguments given), stops the
+# server, and prints loadgen's "RESULT NAME <value> <unit>" line.
+#
+# SERVER is one of:
+#   gocd        our server (build-bench/server/gocd), JSON-RPC
+#   goc         our raw framed echo server (tests/bench/goc_echo_server)
+#   go          the Go peer, raw echo (build-bench/go/framed_echo_server)
+#   go-jsonrpc  the Go peer, JSON-RPC
+#   libuv       the libuv peer, raw echo (tests/bench/uv_echo_server)
+#
+# The descriptor limit is raised to the hard limit (idle_conn_memory opens
+# 10,000 connections, one descriptor each on both sides). Nothing is pinned:
+# the machine has 2 cores, loadgen uses one thread, the server the rest.
+# BENCH_BUILD overrides the build directory (default build-bench).
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BENCH_BUILD:-$root/build-bench}
+[ $# -ge 2 ] || { echo "usage: netbench.sh SERVER NAME [LOADGEN ARGS...]" >&2; exit 2; }
+server=$1 name=$2
+shift 2
+
+case $server in
+    gocd) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http off --db :memory: --log-level error) ;;
+    goc) cmd=("$build/tests/bench/goc_echo_server" 127.0.0.1:0) ;;
+    go) cmd=("$build/go/framed_echo_server" -mode raw 127.0.0.1:0) ;;
+    go-jsonrpc) cmd=("$build/go/framed_echo_server" -mode jsonrpc 127.0.0.1:0) ;;
+    libuv) cmd=("$build/tests/bench/uv_echo_server" 127.0.0.1:0) ;;
+    *) echo "netbench.sh: unknown server $server" >&2; exit 2 ;;
+esac
+
+ulimit -n "$(ulimit -Hn)"
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+: >"$tmp/out" # exists before the server opens it, for the loop below
+"${cmd[@]}" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+addr=
+for _ in $(seq 100); do
+    addr=$(sed -n 's/^listening tcp //p' "$tmp/out" | head -n 1)
+    [ -n "$addr" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+if [ -z "$addr" ]; then
+    echo "netbench.sh: $server did not start:" >&2
+    cat "$tmp/err" >&2
+    exit 1
+fi
+
+"$build/tests/bench/loadgen" --name "$name" --addr "$addr" --pid "$pid" "$@"
