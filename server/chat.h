@@ -14,7 +14,19 @@
  *    bounded outbox (--outbox). A push that finds it full marks the member
  *    too slow: the transport closes it (WebSocket close 1008).
  *
- * The transports own connections; the chat sees them as chat_member. */
+ * The transports own connections; the chat sees them as chat_member.
+ *
+ * Rules where PROTOCOL.md is silent (chat_methods.c, chat_room.c):
+ *  - chat.presence goes to the room's other members, not to the member
+ *    joining or leaving; a member kicked as too slow "leave"s too.
+ *  - One nick per room per member: joining again with the same nick is
+ *    idempotent (no presence), with another nick -32602. Nicks compare byte
+ *    for byte. A nick is 1-32 code points (so at most 128 bytes) of valid
+ *    UTF-8 without C0, DEL or C1 control characters.
+ *  - chat.send over HTTP (no member) needs "nick", no join, and has no rate
+ *    limit; on a member's connection the joined nick is used.
+ *  - chat.rooms lists the rooms created since start (by a join or a
+ *    message); chat_rooms_json(true) adds those only in the database. */
 #ifndef GOCD_CHAT_H
 #define GOCD_CHAT_H
 
