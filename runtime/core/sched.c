@@ -978,6 +978,12 @@ static void schedule(goc_m *m)
 static void *mstart(void *arg)
 {
     goc_m *m = arg;
+    /* Ms take signals like the process's main thread, whoever created them
+     * (sysmon, which blocks every signal, may): a signal raised by a
+     * goroutine must not stay pending on a thread that blocks it. */
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     tls_m = m;
     m_init_g0(m);
     goc__sigaltstack_init(m);
