@@ -61,7 +61,9 @@ typedef struct push {
 typedef struct fconn {
     goc_conn *conn;
     goc_mutex wmu;      /* one writer at a time */
-    goc_chan *outbox;   /* push, bounded by --outbox */
+    goc_mutex omu;      /* guards outbox, done, closed */
+    goc_chan *outbox;   /* push, bounded by --outbox; made on the first push */
+    bool closed;        /* no more pushes: the connection is going away */
     goc_chan *done;     /* closed by the push writer when it exits */
     _Atomic bool slow;  /* the outbox overflowed */
     _Atomic bool dead;  /* a write failed */
@@ -96,11 +98,21 @@ static void push_writer(void *arg)
     goc_chan_close(f->done);
 }
 
+/* The outbox and its writer exist only once a push comes (a member joined
+ * a room): an idle connection costs neither the buffer nor the goroutine. */
 static bool sink_push(void *conn, char *text, size_t len)
 {
     fconn *f = conn;
+    goc_mutex_lock(&f->omu);
+    if (!f->outbox && !f->closed) {
+        f->outbox = goc_chan_make(sizeof(push), srv.cfg.outbox);
+        f->done = goc_chan_make(0, 0);
+        goc_go(push_writer, &f, sizeof f);
+    }
+    goc_chan *ob = f->outbox;
+    goc_mutex_unlock(&f->omu);
     push p = {text, len};
-    if (goc_chan_try_send(f->outbox, &p))
+    if (ob && goc_chan_try_send(ob, &p))
         return true;
     jrpc_reply_free(text);
     return false;
@@ -207,12 +219,8 @@ static void conn_main(void *arg)
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
     log_debug("tcp %s: connected", peer);
     fconn f = {.conn = c};
-    f.outbox = goc_chan_make(sizeof(push), srv.cfg.outbox);
-    f.done = goc_chan_make(0, 0);
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
-    fconn *fp = &f;
-    goc_go(push_writer, &fp, sizeof fp);
     if (!atomic_load(&srv.stopping))
         serve(&f, peer);
     /* No push can arrive once the member is gone: then stop the writer,
@@ -220,10 +228,15 @@ static void conn_main(void *arg)
      * a member kicked as too slow, must not keep it blocked forever). */
     chat_member_gone(f.member);
     goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
-    goc_chan_close(f.outbox);
-    goc_chan_recv(f.done, NULL);
-    goc_chan_free(f.outbox);
-    goc_chan_free(f.done);
+    goc_mutex_lock(&f.omu);
+    f.closed = true;
+    goc_mutex_unlock(&f.omu);
+    if (f.outbox) {
+        goc_chan_close(f.outbox);
+        goc_chan_recv(f.done, NULL);
+        goc_chan_free(f.outbox);
+        goc_chan_free(f.done);
+    }
     conns_remove(&e);
     goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
