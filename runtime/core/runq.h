@@ -54,6 +54,11 @@ static inline goc_g *goc__runqget(goc_p *p, bool *inherit)
         if (t == h)
             return NULL;
         goc_g *g = atomic_load_explicit(&GOC__RUNQ_SLOT(p, h), memory_order_relaxed);
+        if (goc__sched_.nprocs == 1) {
+            /* One P: no thief can exist, the owner is the only consumer. */
+            atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
+            return g;
+        }
         if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
                                                   memory_order_relaxed))
             return g;

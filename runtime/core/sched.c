@@ -597,7 +597,8 @@ void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
     park_args pa = {unlockf, arg};
     g->waitreason = reason;
     g->waitsince = 0;
-    atomic_store(&g->status, GOC_GWAITING);
+    /* wakers find g only after unlockf ran, past the switch */
+    atomic_store_explicit(&g->status, GOC_GWAITING, memory_order_release);
     bool inherit;
     goc_g *next = timers_due(m->p) ? NULL : pick_local(m, &inherit, false);
     if (next) {
@@ -640,15 +641,13 @@ void goc__yield_local(void)
                               memory_order_relaxed);
         return;
     }
-    atomic_store(&g->status, GOC_GRUNNABLE);
+    /* published by post_yield's release store: no full barrier needed */
+    atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
     execute_prep(m, next, inherit);
-    goc__switch(m, g, next, post_yield, NULL);
+    do_switch(m, g, next, post_yield, NULL, false);
 }
 
-void goc_yield(void)
-{
-    goc__yield_local();
-}
+void goc_yield(void) __attribute__((alias("goc__yield_local")));
 
 void goc__preempt_check(void)
 {
@@ -676,7 +675,7 @@ _Noreturn void goc__goexit0(void)
     atomic_fetch_sub(&goc__sched_.ngoroutines, 1);
     atomic_store_explicit(&m->p->nexit, atomic_load_explicit(&m->p->nexit, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    atomic_store(&g->status, GOC_GDEAD);
+    atomic_store_explicit(&g->status, GOC_GDEAD, memory_order_release);
     bool inherit;
     goc_g *next = pick_local(m, &inherit, true);
     if (next) {
