@@ -35,11 +35,22 @@ static inline uintptr_t case_key(const select_state *s, uint16_t i)
 /* Builds pollorder (random, nil channels left out) and lockorder. */
 static void select_orders(select_state *s, int ncases)
 {
+    /* pollorder: inside-out Fisher-Yates (GO_FACTS 2.2). One 64-bit random
+     * value serves four cases: j = (16 random bits * (norder + 1)) >> 16,
+     * a bias below (n + 1) / 65536. */
     int norder = 0;
+    uint64_t r = 0;
+    int bits = 0;
     for (int i = 0; i < ncases; i++) {
         if (s->cases[i].c == NULL)
             continue;
-        uint32_t j = goc__fastrandn((uint32_t)norder + 1);
+        if (bits < 16) {
+            r = ((uint64_t)goc__fastrand() << 32) | goc__fastrand();
+            bits = 64;
+        }
+        uint32_t j = (uint32_t)(((r & 0xffff) * (uint64_t)(norder + 1)) >> 16);
+        r >>= 16;
+        bits -= 16;
         s->pollorder[norder] = s->pollorder[j];
         s->pollorder[j] = (uint16_t)i;
         norder++;
@@ -47,6 +58,37 @@ static void select_orders(select_state *s, int ncases)
     s->norder = norder;
 
     uint16_t *lo = s->lockorder;
+    if (norder <= 8) {
+        /* A few cases sort fastest by insertion. They are taken in case
+         * order, which is the same on every call of a select in a loop, so
+         * the comparisons predict well; cases on one channel are then put
+         * in pollorder sequence, so that they are permuted as Go's are. */
+        int n = 0;
+        for (int i = 0; i < ncases; i++) {
+            if (s->cases[i].c == NULL)
+                continue;
+            uintptr_t key = case_key(s, (uint16_t)i);
+            int j = n++;
+            while (j > 0 && case_key(s, lo[j - 1]) > key) {
+                lo[j] = lo[j - 1];
+                j--;
+            }
+            lo[j] = (uint16_t)i;
+        }
+        for (int a = 0; a + 1 < n; a++) {
+            if (case_key(s, lo[a]) != case_key(s, lo[a + 1]))
+                continue;
+            int b = a + 1; /* a run of cases on one channel: [a, b] */
+            while (b + 1 < n && case_key(s, lo[b + 1]) == case_key(s, lo[a]))
+                b++;
+            int k = a;
+            for (int p = 0; p < norder; p++) /* refill the run in pollorder */
+                if (case_key(s, s->pollorder[p]) == case_key(s, lo[a]))
+                    lo[k++] = s->pollorder[p];
+            a = b;
+        }
+        return;
+    }
     for (int i = 0; i < norder; i++) { /* heap insert (max-heap on address) */
         int j = i;
         uintptr_t key = case_key(s, s->pollorder[i]);
