@@ -472,6 +472,8 @@ static inline void san_after(goc_g *self)
 #endif
 }
 
+static void post_yield(goc_m *m, goc_g *prev, void *arg);
+
 /* Runs on the incoming side of every switch. self->m was set to the M
  * that switched to us (do_switch writes to->m), which is the current M:
  * no thread-local lookup needed. */
@@ -482,7 +484,10 @@ static inline void after_switch(goc_g *self)
     goc__post_fn f = m->post;
     if (f) {
         m->post = NULL;
-        f(m, m->post_prev, m->post_arg);
+        if (f == post_yield) /* the most frequent one, without the call */
+            goc__runqput(m->p, m->post_prev, false);
+        else
+            f(m, m->post_prev, m->post_arg);
     }
 }
 
