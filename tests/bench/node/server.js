@@ -27,7 +27,7 @@ function handle(ws, req) {
   const p = req.params || {};
   switch (req.method) {
     case 'echo':
-      return reply(ws, req.id, p === undefined ? null : req.params);
+      return reply(ws, req.id, req.params === undefined ? null : req.params);
     case 'chat.join': {
       let set = rooms.get(p.room);
       if (!set) rooms.set(p.room, (set = new Set()));
