@@ -267,7 +267,15 @@ static void serve(goc_conn *c, const char *peer)
                 goc_http_reader_free(r);
                 r = NULL;
                 atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
-                ws_serve(c, peer, buf, have);
+                /* The WebSocket keeps only the bytes that came early, not
+                 * this connection's HTTP buffer. */
+                char *early = have ? malloc(have) : NULL;
+                if (early)
+                    memcpy(early, buf, have);
+                free(buf);
+                buf = NULL;
+                ws_serve(c, peer, early, early ? have : 0);
+                free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
             }

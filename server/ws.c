@@ -26,7 +26,10 @@
 #include "log.h"
 #include "ws.h"
 
-#define READ_BUF 16384
+/* Read and write chunks. Small, like gorilla's 4 KiB defaults: an idle
+ * connection's memory is mostly its buffers (larger messages are gathered
+ * by the protocol engine anyway). */
+#define READ_BUF 4096
 #define PING_INTERVAL (30 * 1000000000LL)
 #define CLOSE_TIMEOUT (2 * 1000000000LL)
 
@@ -77,10 +80,12 @@ static void wake_writer(wsconn *w)
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
-    char *buf = malloc(READ_BUF);
     for (;;) {
         char x;
         bool ok = goc_chan_recv(w->wake, &x);
+        /* a buffer only while there is something to write: an idle
+         * connection holds none */
+        char *buf = malloc(READ_BUF);
         while (buf && !atomic_load(&w->dead)) {
             const uint8_t *data;
             goc_mutex_lock(&w->mu);
@@ -99,10 +104,10 @@ static void writer(void *arg)
                 goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
             }
         }
+        free(buf);
         if (!ok)
             break;
     }
-    free(buf);
     goc_chan_close(w->done);
 }
 
@@ -174,6 +179,7 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
         .max_message = srv.cfg.max_frame,
         .max_queued = 4 * srv.cfg.max_frame,
         .max_queued_msgs = (size_t)srv.cfg.outbox,
+        .out_buffer = READ_BUF,
         .on_event = on_event,
         .user = &w,
     };
