@@ -106,6 +106,8 @@ struct goc_mspan {
 /* One arena's page-to-span map (heap.c keeps it). */
 typedef struct goc__arena {
     goc_mspan *spans[GOC_ARENA_PAGES];
+    uint64_t released[GOC_ARENA_PAGES / 64]; /* [heap.lock] bit per page: free and
+                                                madvised away (reads as zero) */
 } goc__arena;
 
 /* The arena index: GOC_ARENA_INDEX entries, mapped on first growth; an
@@ -130,6 +132,9 @@ static inline goc_mspan *goc__spanof(const void *p)
 goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls);
 /* Returns a SMALL or LARGE span's pages to the heap. */
 void goc__heap_free(goc_mspan *s);
+/* Sysmon's tick (now: CLOCK_MONOTONIC ns): releases the free pages held
+ * past their delay (heap.c). Any thread, no locks held. */
+void goc__heap_scavenge_tick(int64_t now);
 
 /* Heap statistics, read under the heap lock. */
 typedef struct goc__heap_stats {
