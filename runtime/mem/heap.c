@@ -313,6 +313,7 @@ static bool grow(uint32_t npages)
     if (!size)
         return false;
     heap.hint = base + size;
+    madvise((void *)base, size, MADV_HUGEPAGE); /* advisory: an error is harmless */
     goc_mspan *s = span_new();
     if (!s)
         return false;

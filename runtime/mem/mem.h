@@ -136,6 +136,16 @@ void goc__heap_free(goc_mspan *s);
  * past their delay (heap.c). Any thread, no locks held. */
 void goc__heap_scavenge_tick(int64_t now);
 
+/* The maps' integer hash (hash.c describes the mixer), inline so that
+ * map.c's 8-byte-key paths pay no call. */
+static inline uint64_t goc__hash_u64(uint64_t k, uint64_t seed)
+{
+    __uint128_t r = (__uint128_t)(k ^ seed ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    uint64_t x = (uint64_t)r ^ (uint64_t)(r >> 64);
+    r = (__uint128_t)(x ^ seed) * 0x94d049bb133111ebull;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 /* Heap statistics, read under the heap lock. */
 typedef struct goc__heap_stats {
     uint64_t mapped;         /* bytes reserved from the OS in arenas */
