@@ -147,14 +147,6 @@ static inline bool key_eq(const goc_map *m, const void *a, const void *b)
     return m->equal(a, b, m->keysize);
 }
 
-static inline void copy_key(const goc_map *m, void *dst, const void *src)
-{
-    if (m->kind == KIND_U64)
-        memcpy(dst, src, 8);
-    else
-        memcpy(dst, src, m->keysize);
-}
-
 /* The same with the kind known at compile time: the hot paths are
  * instantiated for KIND_U64 (8-byte keys: fixed key offsets, values at 72,
  * the hash inlined) and for KIND_GENERIC (which dispatches on m->kind). */
