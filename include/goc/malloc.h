@@ -8,7 +8,9 @@
  * running goroutines at all (libuv's pool, foreign threads, code between
  * goc_syscall_enter and goc_syscall_exit), which takes a locked path. The
  * allocator works before goc_start too. Free pages go back to the kernel
- * (madvise), so the resident size follows the live size.
+ * (madvise) lazily, about a second after they became free unless reused
+ * (a hard limit bounds what is held meanwhile), so the resident size
+ * follows the live size; goc_mem_scavenge gives them back at once.
  *
  * Alignment: 8 bytes for every request; a size-class object is also aligned
  * to the largest power of two dividing its class size, up to 8 KiB; large
@@ -88,6 +90,11 @@ typedef struct goc_mem_stats {
 
 /* Fills *out. */
 void goc_mem_stats_read(goc_mem_stats *out);
+
+/* Gives every free page of the page heap back to the kernel now (Go's
+ * debug.FreeOSMemory, without a collection: objects freed into the size
+ * class caches stay there). Returns the bytes released; never fails. */
+size_t goc_mem_scavenge(void);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,9 @@
  *    a yield point (C code cannot be preempted safely: it is reported, not
  *    interrupted), and asks it to yield at its next preemption check (a
  *    network read or write that did not block calls one);
- *  - wakes an idle P when a timer is overdue and no M is watching timers.
+ *  - wakes an idle P when a timer is overdue and no M is watching timers;
+ *  - gives free heap pages back to the kernel once held past their delay
+ *    (goc__heap_scavenge_tick, runtime/mem/heap.c), as Go's scavenger.
  * It sleeps 20 us, doubling after 50 idle rounds, up to 10 ms.
  */
 #include "runtime.h"
@@ -25,6 +27,7 @@
 bool goc__retake_syscall(goc_p *p);
 void goc__wake_idle(void);
 void goc__netpoll_sysmon(int64_t now);
+void goc__heap_scavenge_tick(int64_t now);
 
 static void report_hog(goc_p *p, int64_t id, int64_t ms)
 {
@@ -120,6 +123,7 @@ static void *sysmon(void *arg)
         else
             idle++;
         goc__netpoll_sysmon(now);
+        goc__heap_scavenge_tick(now);
         int64_t next = goc__timers_next();
         if (next != 0 && next + 1000000 < now)
             goc__wake_idle();

@@ -31,11 +31,6 @@ static inline uint64_t read64(const unsigned char *p)
     return v;
 }
 
-uint64_t goc__hash_u64(uint64_t k, uint64_t seed)
-{
-    return mix(mix(k ^ seed ^ K0, K1) ^ seed, K2);
-}
-
 uint64_t goc_hash_bytes(const void *key, size_t n, uint64_t seed)
 {
     const unsigned char *p = key;

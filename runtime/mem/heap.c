@@ -20,23 +20,34 @@
  * allocator (GO_FACTS 8.8): simpler, and our heap changes far less than a
  * garbage-collected one. Allocation splits the best fit.
  *
- * Returning memory: when the free pages still backed by memory exceed a
- * retained amount (4 MiB plus as many pages as are in use, so the resident
- * heap stays within about twice the live size as Go's heap goal with
- * GOGC=100 does; plus 1 MiB of slack), they are given back with madvise(MADV_DONTNEED), largest free
- * spans first, down to half that amount, right after the free that pushed
- * them over (Go runs a background scavenger for this). A released page reads as zero when next
- * touched, so a span made only of released pages needs no zeroing.
+ * Returning memory, lazily as Go's background scavenger does: free pages
+ * still backed by memory ("held") may exceed the retained amount (4 MiB
+ * plus as many pages as are in use, so the resident heap stays within about
+ * twice the live size as Go's heap goal with GOGC=100 does; plus 1 MiB of
+ * slack) for up to SCAV_DELAY_NS. The first free that pushes them over
+ * starts that clock; the first heap allocation or free after it runs out,
+ * or sysmon's tick (goc__heap_scavenge_tick), gives the excess back with
+ * madvise(MADV_DONTNEED), largest free spans first, down to half the
+ * retained amount. Held pages beyond a hard limit (the retained amount plus
+ * twice the peak in-use pages since the last scavenge plus 64 MiB) go back
+ * at once. A program that frees a large heap and reuses it soon (a growing
+ * slice, a round of work) so keeps its pages instead of faulting them in
+ * again; goc_mem_scavenge releases every free page now (Go's
+ * debug.FreeOSMemory). A released page reads as zero when next touched, so
+ * a span made only of released pages needs no zeroing.
  *
  * Invariants (all under heap.lock):
  *  - Every page of every arena belongs to exactly one span (free or not).
  *  - In-use spans have every page's map entry pointing at them; free spans
  *    have at least their first and last page's.
  *  - No two free spans are adjacent (they are merged).
- *  - A free span's npreleased is its page count (all released) or 0 (none),
- *    except after merging a released and an unreleased span, when it counts
- *    the released pages; such a span is treated as not released (it needs
- *    zeroing and the scavenger may release it again).
+ *  - A page's bit in its arena's released map is set iff the page is free
+ *    and released (fresh from mmap or madvised since it was last used).
+ *  - A free span's npreleased is the count of its pages with that bit set;
+ *    a span with some but not all released (after merging a released and
+ *    an unreleased span) is treated as not released by release(); split,
+ *    each part gets its exact count from the map, so an allocation made
+ *    only of released pages is known to be zero.
  */
 #include "mem.h"
 
@@ -44,11 +55,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NLISTS 128 /* free lists for 1..127 pages; [0]: 128 pages and more */
 #define RETAIN_MIN_PAGES 512 /* 4 MiB */
 #define RETAIN_SLACK_PAGES 128 /* scavenge only 1 MiB past the limit, down to half of it */
+#define HARD_EXTRA_PAGES 8192  /* 64 MiB: see the hard limit above */
+#define SCAV_DELAY_NS ((int64_t)1000 * 1000 * 1000) /* how long an excess may be held */
 
 static struct {
     goc__lock lock;               /* guards everything below */
@@ -56,6 +70,9 @@ static struct {
     goc_mspan *free[NLISTS];      /* free spans by page count */
     goc_mspan *deadspans;         /* span records for reuse, linked by next */
     uintptr_t hint;               /* where to ask for the next arena */
+    uint64_t peak_inuse;          /* most in-use pages since the last scavenge */
+    _Atomic int64_t scav_due;     /* when the held excess goes back (ns); 0: none.
+                                     Written under lock, read by sysmon without */
     goc__heap_stats_t st;
 } heap = {.lock = GOC_LOCK_INIT, .hint = (uintptr_t)0xc0 << 32};
 
@@ -145,6 +162,31 @@ static void map_ends(goc_mspan *s)
 {
     map_page(s->base, s);
     map_page(s->base + ((uintptr_t)(s->npages - 1) << GOC_PAGE_SHIFT), s);
+}
+
+/* Counts (op 0), sets (op 1) or clears (op 2) the released bits of npages
+ * pages from base; returns the count before the change. A 64-page word
+ * never straddles two arenas. */
+static uint64_t rbits(uintptr_t base, uint64_t npages, int op)
+{
+    uint64_t n = 0;
+    while (npages) {
+        goc__arena *ar = arena_of(base);
+        uint64_t i = (base >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1);
+        uint64_t b = i % 64, k = 64 - b;
+        if (k > npages)
+            k = npages;
+        uint64_t mask = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
+        uint64_t *w = &ar->released[i / 64];
+        n += (uint64_t)__builtin_popcountll(*w & mask);
+        if (op == 1)
+            *w |= mask;
+        else if (op == 2)
+            *w &= ~mask;
+        base += (uintptr_t)k << GOC_PAGE_SHIFT;
+        npages -= k;
+    }
+    return n;
 }
 
 /* ---- free lists -------------------------------------------------------------------- */
@@ -271,12 +313,14 @@ static bool grow(uint32_t npages)
     if (!size)
         return false;
     heap.hint = base + size;
+    madvise((void *)base, size, MADV_HUGEPAGE); /* advisory: an error is harmless */
     goc_mspan *s = span_new();
     if (!s)
         return false;
     s->base = base;
     s->npages = (uint32_t)(size >> GOC_PAGE_SHIFT);
     s->npreleased = s->npages; /* fresh pages: zero and not resident */
+    rbits(base, s->npages, 1);
     heap.st.mapped += size;
     heap.st.free_pages += s->npages;
     heap.st.released_pages += s->npages;
@@ -291,31 +335,84 @@ static void release(goc_mspan *s)
     if (s->npreleased == s->npages)
         return;
     madvise((void *)s->base, (size_t)s->npages << GOC_PAGE_SHIFT, MADV_DONTNEED);
+    rbits(s->base, s->npages, 1);
     heap.st.madvise_calls++;
     heap.st.released_pages += s->npages - s->npreleased;
     s->npreleased = s->npages;
 }
 
-/* Releases free pages, largest spans first, until the unreleased free
- * pages are within the retained amount. */
-static void scavenge(void)
+static int64_t mono_ns(void)
 {
-    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages;
-    uint64_t held = heap.st.free_pages - heap.st.released_pages;
-    if (held <= retain + RETAIN_SLACK_PAGES)
-        return;
-    retain /= 2; /* overshoot, so that the next scavenge is some frees away */
-    for (goc_mspan *s = heap.free[0]; s && held > retain; s = s->next) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Releases free pages, largest spans first, until at most `keep` free pages
+ * are still backed by memory. Returns the pages released. */
+static uint64_t release_down_to(uint64_t keep)
+{
+    uint64_t held = heap.st.free_pages - heap.st.released_pages, held0 = held;
+    for (goc_mspan *s = heap.free[0]; s && held > keep; s = s->next) {
         uint32_t before = s->npreleased;
         release(s);
         held -= s->npreleased - before;
     }
-    for (uint32_t n = NLISTS - 1; n > 0 && held > retain; n--)
-        for (goc_mspan *s = heap.free[n]; s && held > retain; s = s->next) {
+    for (uint32_t n = NLISTS - 1; n > 0 && held > keep; n--)
+        for (goc_mspan *s = heap.free[n]; s && held > keep; s = s->next) {
             uint32_t before = s->npreleased;
             release(s);
             held -= s->npreleased - before;
         }
+    heap.peak_inuse = heap.st.inuse_pages;
+    atomic_store_explicit(&heap.scav_due, 0, memory_order_relaxed);
+    return held0 - held;
+}
+
+/* The release policy (see the file comment), after a heap allocation or
+ * free: starts the clock on an excess, releases it once the clock ran out
+ * or the hard limit is passed. */
+static void scavenge(void)
+{
+    if (heap.st.inuse_pages > heap.peak_inuse)
+        heap.peak_inuse = heap.st.inuse_pages;
+    uint64_t retain = RETAIN_MIN_PAGES + heap.st.inuse_pages;
+    uint64_t held = heap.st.free_pages - heap.st.released_pages;
+    int64_t due = atomic_load_explicit(&heap.scav_due, memory_order_relaxed);
+    if (held <= retain + RETAIN_SLACK_PAGES) {
+        if (due)
+            atomic_store_explicit(&heap.scav_due, 0, memory_order_relaxed);
+        return;
+    }
+    bool over_hard = held > retain + 2 * heap.peak_inuse + HARD_EXTRA_PAGES;
+    if (!over_hard) {
+        int64_t now = mono_ns();
+        if (!due) {
+            atomic_store_explicit(&heap.scav_due, now + SCAV_DELAY_NS, memory_order_relaxed);
+            return;
+        }
+        if (now < due)
+            return;
+    }
+    release_down_to(retain / 2); /* overshoot, so that the next scavenge is some frees away */
+}
+
+void goc__heap_scavenge_tick(int64_t now)
+{
+    int64_t due = atomic_load_explicit(&heap.scav_due, memory_order_relaxed);
+    if (!due || now < due)
+        return;
+    goc__lock_acquire(&heap.lock);
+    scavenge();
+    goc__lock_release(&heap.lock);
+}
+
+size_t goc_mem_scavenge(void)
+{
+    goc__lock_acquire(&heap.lock);
+    uint64_t n = release_down_to(0);
+    goc__lock_release(&heap.lock);
+    return (size_t)n << GOC_PAGE_SHIFT;
 }
 
 /* ---- allocation ------------------------------------------------------------------------------- */
@@ -346,30 +443,38 @@ goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls)
         return NULL;
     }
     list_remove(list_for(s->npages), s);
-    bool fresh = s->npreleased == s->npages;
-    heap.st.released_pages -= s->npreleased;
+    /* Released pages among the ones handed out: exact from the map when
+     * the span is mixed. */
+    uint32_t nrel = s->npreleased == s->npages ? npages
+                    : s->npreleased == 0        ? 0
+                                                : (uint32_t)rbits(s->base, npages, 0);
+    bool fresh = nrel == npages;
     if (s->npages > npages) {
         goc_mspan *t = span_new();
         if (!t) {
-            heap.st.released_pages += s->npreleased;
             list_insert(list_for(s->npages), s);
             goc__lock_release(&heap.lock);
             return NULL;
         }
         t->base = s->base + ((uintptr_t)npages << GOC_PAGE_SHIFT);
         t->npages = s->npages - npages;
-        t->npreleased = fresh ? t->npages : 0;
-        heap.st.released_pages += t->npreleased;
+        t->npreleased = s->npreleased - nrel;
         s->npages = npages;
         s->state = GOC_SPAN_LARGE; /* not FREE: t must not merge back into it */
         insert_free(t);
     }
+    if (nrel)
+        rbits(s->base, npages, 2);
+    heap.st.released_pages -= nrel;
     s->npreleased = 0;
     s->needzero = !fresh;
     span_setup(s, cls);
     map_all(s);
     heap.st.free_pages -= npages;
     heap.st.inuse_pages += npages;
+    if (atomic_load_explicit(&heap.scav_due, memory_order_relaxed) ||
+        heap.st.inuse_pages > heap.peak_inuse)
+        scavenge();
     if (cls)
         heap.st.spans_small++;
     else {

@@ -46,7 +46,7 @@ enum { WRITING = 1, SAME_SIZE_GROW = 2 };
 enum { KIND_GENERIC, KIND_U64, KIND_U32 };
 #define NO_CHECK ((uintptr_t)1 << (8 * sizeof(uintptr_t) - 1))
 
-uint64_t goc__hash_u64(uint64_t k, uint64_t seed);
+#define INLINE static inline __attribute__((always_inline))
 
 typedef unsigned char bucket; /* a bucket is bytes laid out as above */
 
@@ -147,12 +147,33 @@ static inline bool key_eq(const goc_map *m, const void *a, const void *b)
     return m->equal(a, b, m->keysize);
 }
 
-static inline void copy_key(const goc_map *m, void *dst, const void *src)
+/* The same with the kind known at compile time: the hot paths are
+ * instantiated for KIND_U64 (8-byte keys: fixed key offsets, values at 72,
+ * the hash inlined) and for KIND_GENERIC (which dispatches on m->kind). */
+INLINE void *bkey_k(const goc_map *m, bucket *b, size_t i, int kind)
 {
-    if (m->kind == KIND_U64)
-        memcpy(dst, src, 8);
-    else
-        memcpy(dst, src, m->keysize);
+    return b + BUCKET_CNT + i * (kind == KIND_U64 ? 8 : m->keysize);
+}
+INLINE void *bval_k(const goc_map *m, bucket *b, size_t i, int kind)
+{
+    return b + (kind == KIND_U64 ? BUCKET_CNT + 8 * BUCKET_CNT : m->valoff) + i * m->valsize;
+}
+INLINE uint64_t hash_key_k(const goc_map *m, const void *k, int kind)
+{
+    if (kind == KIND_U64) {
+        uint64_t v;
+        memcpy(&v, k, 8);
+        return goc__hash_u64(v, m->seed);
+    }
+    return hash_key(m, k);
+}
+INLINE bool key_eq_k(const goc_map *m, const void *a, const void *b, int kind)
+{
+    return kind == KIND_U64 ? memcmp(a, b, 8) == 0 : key_eq(m, a, b);
+}
+INLINE void copy_key_k(const goc_map *m, void *dst, const void *src, int kind)
+{
+    memcpy(dst, src, kind == KIND_U64 ? 8 : m->keysize);
 }
 
 static uint64_t rand64(void)
@@ -317,7 +338,7 @@ void goc_map_info_read(const goc_map *m, goc_map_info *out)
 /* ---- lookup ------------------------------------------------------------------------ */
 
 /* The slot holding key (its key and value), or NULL. */
-static bucket *find(goc_map *m, const void *key, uint64_t hash, size_t *slot)
+INLINE bucket *find_k(goc_map *m, const void *key, uint64_t hash, size_t *slot, int kind)
 {
     uintptr_t msk = mask(m->B);
     bucket *b = bucket_at(m, m->buckets, hash & msk);
@@ -335,12 +356,19 @@ static bucket *find(goc_map *m, const void *key, uint64_t hash, size_t *slot)
                     return NULL;
                 continue;
             }
-            if (key_eq(m, key, bkey(m, b, i))) {
+            if (key_eq_k(m, key, bkey_k(m, b, i, kind), kind)) {
                 *slot = i;
                 return b;
             }
         }
     return NULL;
+}
+
+static bucket *find(goc_map *m, const void *key, uint64_t hash, size_t *slot)
+{
+    if (m->kind == KIND_U64)
+        return find_k(m, key, hash, slot, KIND_U64);
+    return find_k(m, key, hash, slot, KIND_GENERIC);
 }
 
 void *goc_map_get(goc_map *m, const void *key)
@@ -349,6 +377,10 @@ void *goc_map_get(goc_map *m, const void *key)
         return NULL;
     read_check(m, "concurrent map read and map write");
     size_t i;
+    if (m->kind == KIND_U64) {
+        bucket *b = find_k(m, key, hash_key_k(m, key, KIND_U64), &i, KIND_U64);
+        return b ? bval_k(m, b, i, KIND_U64) : NULL;
+    }
     bucket *b = find(m, key, hash_key(m, key), &i);
     return b ? bval(m, b, i) : NULL;
 }
@@ -379,15 +411,15 @@ typedef struct evac_dst {
     size_t i;   /* next slot in it */
 } evac_dst;
 
-static void evac_put(goc_map *m, evac_dst *d, uint8_t top, bucket *src, size_t i)
+INLINE void evac_put(goc_map *m, evac_dst *d, uint8_t top, bucket *src, size_t i, int kind)
 {
     if (d->i == BUCKET_CNT) {
         d->b = new_overflow(m, d->b);
         d->i = 0;
     }
     tophash(d->b)[d->i] = top;
-    copy_key(m, bkey(m, d->b, d->i), bkey(m, src, i));
-    memcpy(bval(m, d->b, d->i), bval(m, src, i), m->valsize);
+    copy_key_k(m, bkey_k(m, d->b, d->i, kind), bkey_k(m, src, i, kind), kind);
+    memcpy(bval_k(m, d->b, d->i, kind), bval_k(m, src, i, kind), m->valsize);
     d->i++;
 }
 
@@ -397,7 +429,7 @@ static bool bucket_evacuated(goc_map *m, uintptr_t i)
 }
 
 /* Moves old bucket ob (and its overflow chain) into the new table. */
-static void evacuate(goc_map *m, uintptr_t ob)
+INLINE void evacuate_k(goc_map *m, uintptr_t ob, int kind)
 {
     bucket *b = bucket_at(m, m->oldbuckets, ob);
     uintptr_t newbit = (uintptr_t)1 << m->oldB;
@@ -415,9 +447,9 @@ static void evacuate(goc_map *m, uintptr_t ob)
                 }
                 if (top < MIN_TOPHASH)
                     goc_fatal("bad map state");
-                int y = !same && (hash_key(m, bkey(m, b, i)) & newbit) != 0;
+                int y = !same && (hash_key_k(m, bkey_k(m, b, i, kind), kind) & newbit) != 0;
                 tophash(b)[i] = (uint8_t)(EVAC_X + y);
-                evac_put(m, &xy[y], top, b, i);
+                evac_put(m, &xy[y], top, b, i, kind);
             }
     }
     if (ob == m->nevacuate) {
@@ -434,6 +466,14 @@ static void evacuate(goc_map *m, uintptr_t ob)
     }
 }
 
+static void evacuate(goc_map *m, uintptr_t ob)
+{
+    if (m->kind == KIND_U64)
+        evacuate_k(m, ob, KIND_U64);
+    else
+        evacuate_k(m, ob, KIND_GENERIC);
+}
+
 static void grow_work(goc_map *m, uintptr_t bucket_idx)
 {
     evacuate(m, bucket_idx & mask(m->oldB));
@@ -443,12 +483,10 @@ static void grow_work(goc_map *m, uintptr_t bucket_idx)
 
 /* ---- writes --------------------------------------------------------------------------------- */
 
-void *goc_map_assign(goc_map *m, const void *key, bool *inserted)
+INLINE void *assign_k(goc_map *m, const void *key, bool *inserted, int kind)
 {
-    if (!m)
-        goc_panic("assignment to entry in nil map");
     write_begin(m);
-    uint64_t hash = hash_key(m, key);
+    uint64_t hash = hash_key_k(m, key, kind);
     if (!m->buckets)
         m->buckets = new_bucket_array(m, m->B);
     uint8_t top = top_of(hash);
@@ -466,16 +504,16 @@ again:;
             if (t != top) {
                 if (is_empty(t) && !ins) {
                     ins = &tophash(b)[i];
-                    inskey = bkey(m, b, i);
-                    val = bval(m, b, i);
+                    inskey = bkey_k(m, b, i, kind);
+                    val = bval_k(m, b, i, kind);
                 }
                 if (t == EMPTY_REST)
                     goto notfound;
                 continue;
             }
-            if (!key_eq(m, key, bkey(m, b, i)))
+            if (!key_eq_k(m, key, bkey_k(m, b, i, kind), kind))
                 continue;
-            val = bval(m, b, i);
+            val = bval_k(m, b, i, kind);
             if (inserted)
                 *inserted = false;
             goto done;
@@ -493,10 +531,10 @@ notfound:
     if (!ins) {
         bucket *o = new_overflow(m, b);
         ins = &tophash(o)[0];
-        inskey = bkey(m, o, 0);
-        val = bval(m, o, 0);
+        inskey = bkey_k(m, o, 0, kind);
+        val = bval_k(m, o, 0, kind);
     }
-    copy_key(m, inskey, key);
+    copy_key_k(m, inskey, key, kind);
     memset(val, 0, m->valsize);
     *ins = top;
     m->count++;
@@ -505,6 +543,15 @@ notfound:
 done:
     write_end(m);
     return val;
+}
+
+void *goc_map_assign(goc_map *m, const void *key, bool *inserted)
+{
+    if (!m)
+        goc_panic("assignment to entry in nil map");
+    if (m->kind == KIND_U64)
+        return assign_k(m, key, inserted, KIND_U64);
+    return assign_k(m, key, inserted, KIND_GENERIC);
 }
 
 void goc_map_set(goc_map *m, const void *key, const void *val)

@@ -106,6 +106,8 @@ struct goc_mspan {
 /* One arena's page-to-span map (heap.c keeps it). */
 typedef struct goc__arena {
     goc_mspan *spans[GOC_ARENA_PAGES];
+    uint64_t released[GOC_ARENA_PAGES / 64]; /* [heap.lock] bit per page: free and
+                                                madvised away (reads as zero) */
 } goc__arena;
 
 /* The arena index: GOC_ARENA_INDEX entries, mapped on first growth; an
@@ -130,6 +132,19 @@ static inline goc_mspan *goc__spanof(const void *p)
 goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls);
 /* Returns a SMALL or LARGE span's pages to the heap. */
 void goc__heap_free(goc_mspan *s);
+/* Sysmon's tick (now: CLOCK_MONOTONIC ns): releases the free pages held
+ * past their delay (heap.c). Any thread, no locks held. */
+void goc__heap_scavenge_tick(int64_t now);
+
+/* The maps' integer hash (hash.c describes the mixer), inline so that
+ * map.c's 8-byte-key paths pay no call. */
+static inline uint64_t goc__hash_u64(uint64_t k, uint64_t seed)
+{
+    __uint128_t r = (__uint128_t)(k ^ seed ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    uint64_t x = (uint64_t)r ^ (uint64_t)(r >> 64);
+    r = (__uint128_t)(x ^ seed) * 0x94d049bb133111ebull;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
 
 /* Heap statistics, read under the heap lock. */
 typedef struct goc__heap_stats {

@@ -6,7 +6,10 @@
  *   mt   alloc_small_mt   the same on 2 threads, each freeing the objects
  *                         the other allocated (handed over in SPSC rings)
  *   rss  alloc_rss_live   RSS growth for 1,000,000 live 64-byte objects
- *        alloc_rss_freed  RSS above the start once they are all freed
+ *        alloc_rss_freed  RSS above the start once they are all freed,
+ *                         after 1.2 s idle on both sides (our heap gives
+ *                         free pages back about 1 s after they became free,
+ *                         as Go's background scavenger does)
  * Times are the best of 3 rounds. */
 #include <pthread.h>
 #include <sched.h>
@@ -23,12 +26,14 @@
 #ifdef PEER_MALLOC
 #define ALLOC(n) malloc(n)
 #define FREE(p) free(p)
+#define IDLE(ns) nanosleep(&(struct timespec){(ns) / 1000000000, (ns) % 1000000000}, NULL)
 #else
 #include <goc/malloc.h>
 #include <goc/sched.h>
 #include "bench_util.h"
 #define ALLOC(n) goc_malloc(n)
 #define FREE(p) goc_free(p)
+#define IDLE(ns) goc_sleep(ns)
 #endif
 
 enum { WINDOW = 1000, OBJ = 64, RING = 4096 };
@@ -216,6 +221,7 @@ static void run_rss(void)
     long live = rss();
     for (long i = 0; i < N; i++)
         FREE(v[i]);
+    IDLE((int64_t)1200 * 1000000);
     long freed = rss();
     result("alloc_rss_live", (double)(live - base), "bytes");
     result("alloc_rss_freed", (double)(freed - base), "bytes");

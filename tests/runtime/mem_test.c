@@ -226,11 +226,48 @@ static void test_rss_large(void)
     goc_mem_stats_read(&st);
     uint64_t released0 = st.pages_released;
     goc_free(p);
+    CHECK(goc_mem_scavenge() >= n * 8 / 10); /* released now, not after the delay */
     long after = rss_bytes();
     CHECK_MSG(live - after >= (long)(n * 8 / 10), "rss fell only %ld of %zu", live - after, n);
     goc_mem_stats_read(&st);
     CHECK(st.pages_released >= released0 + (n * 8 / 10) / GOC_PAGE_SIZE);
     CHECK(st.madvise_calls > 0);
+}
+
+/* Freed pages are held for a while (a program reusing them soon does not
+ * fault them in again), then given back without any call. */
+static void test_rss_lazy(void)
+{
+    size_t n = (size_t)16 << 20;
+    goc_mem_scavenge(); /* nothing held, no release pending */
+    unsigned char *p = goc_malloc(n);
+    CHECK(p != NULL);
+    memset(p, 1, n);
+    goc_mem_stats st;
+    goc_mem_stats_read(&st);
+    uint64_t released0 = st.pages_released, madv0 = st.madvise_calls;
+    int64_t t0 = goc_nanotime();
+    goc_free(p);
+    goc_mem_stats_read(&st);
+    CHECK_MSG(st.madvise_calls == madv0, "released at once on free");
+    /* Allocated and freed again while held: still nothing released. */
+    p = goc_malloc(n);
+    CHECK(p != NULL);
+    memset(p, 2, n);
+    goc_free(p);
+    goc_mem_stats_read(&st);
+    CHECK_MSG(st.madvise_calls == madv0, "released at once on the second free");
+    for (;;) {
+        goc_mem_stats_read(&st);
+        if (st.pages_released >= released0 + n / GOC_PAGE_SIZE ||
+            goc_nanotime() - t0 > (int64_t)5000 * 1000000)
+            break;
+        goc_sleep(20 * 1000000);
+    }
+    int64_t ms = (goc_nanotime() - t0) / 1000000;
+    CHECK_MSG(st.pages_released >= released0 + n / GOC_PAGE_SIZE, "not released after %lld ms",
+              (long long)ms);
+    CHECK_MSG(ms >= 500, "released after %lld ms, not held", (long long)ms);
 }
 
 static void test_rss_small(void)
@@ -248,10 +285,19 @@ static void test_rss_small(void)
     CHECK_MSG((size_t)(live - base) >= count * 64 / 2, "rss grew %ld", live - base);
     for (size_t i = 0; i < count; i++)
         goc_free(v[i]);
-    long after = rss_bytes();
     goc_free(v);
+    /* No explicit scavenge: the heap must give the pages back by itself
+     * about 1 s later (sysmon's tick); wait for it, at most 5 s. */
     goc_mem_stats st;
-    goc_mem_stats_read(&st);
+    int64_t waited = 0;
+    for (;;) {
+        goc_mem_stats_read(&st);
+        if (st.pages_free - st.pages_released <= 1024 || waited >= (int64_t)5000 * 1000000)
+            break;
+        goc_sleep(50 * 1000000);
+        waited += 50 * 1000000;
+    }
+    long after = rss_bytes();
     CHECK_MSG(st.pages_free - st.pages_released <= 1024, "%llu free pages kept",
               (unsigned long long)(st.pages_free - st.pages_released));
 #if defined(GOC_SANITIZE_THREAD)
@@ -467,6 +513,7 @@ static const test_case cases[] = {
     TEST_CASE(test_large),
     TEST_CASE(test_calloc_realloc),
     TEST_CASE(test_rss_large),
+    TEST_CASE(test_rss_lazy),
     TEST_CASE(test_rss_small),
     TEST_CASE(test_no_p_thread),
     TEST_CASE(test_cross_p),
