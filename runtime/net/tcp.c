@@ -26,7 +26,7 @@ struct goc_conn {
     goc__pollfd pd; /* first: a goc_conn is its pollfd */
     goc_chan *ctx_stop;       /* closed by goc_conn_close: the watcher exits */
     struct goc_context *ctx;  /* bound by goc_conn_set_context, retained */
-    _Atomic int ctx_state;    /* 0 watching, 1 conn closed first, 2 watcher gone first;
+    _Atomic int ctx_state;    /* 0 both busy, 1 the close is done, 2 the watcher is done:
                                  whoever comes second frees ctx_stop */
 };
 
@@ -354,9 +354,10 @@ int goc_conn_close(goc_conn *c)
 {
     goc__pollfd_wake(&c->pd, -EBADF, true);
     if (c->ctx_stop) {
-        if (atomic_exchange(&c->ctx_state, 1) == 0)
-            goc_chan_close(c->ctx_stop); /* the watcher frees it */
-        else
+        /* Close first (the channel is alive until both sides are done),
+         * then whoever comes second frees it. */
+        goc_chan_close(c->ctx_stop);
+        if (atomic_exchange(&c->ctx_state, 1) == 2)
             goc_chan_free(c->ctx_stop);
     }
     goc__pollfd_release(&c->pd);
