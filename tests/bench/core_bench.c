@@ -10,7 +10,7 @@
 /* Two goroutines yielding to each other on one P: ns per switch. */
 typedef struct yp_arg {
     int rounds;
-    bench_latch *la;
+    latch *la;
 } yp_arg;
 
 static void yielder(void *p)
@@ -18,18 +18,18 @@ static void yielder(void *p)
     yp_arg *a = p;
     for (int i = 0; i < a->rounds; i++)
         goc_yield();
-    bench_latch_done(a->la);
+    latch_done(a->la);
 }
 
 static void yield_pingpong(void)
 {
     const int rounds = 5000000;
-    bench_latch la = {.count = 2};
+    latch la = {.count = 2};
     yp_arg a = {rounds, &la};
     int64_t t0 = goc_nanotime();
     goc_go_copy(yielder, &a);
     goc_go_copy(yielder, &a);
-    bench_latch_wait(&la);
+    latch_wait(&la);
     int64_t dt = goc_nanotime() - t0;
     bench_result("yield_pingpong", (double)dt / (2.0 * rounds), "ns");
 }
@@ -37,7 +37,7 @@ static void yield_pingpong(void)
 /* 1,000,000 empty goroutines started and waited for: ns each. */
 static void empty(void *p)
 {
-    bench_latch_done(*(bench_latch **)p);
+    latch_done(*(latch **)p);
 }
 
 static void spawn_join(void)
@@ -45,12 +45,12 @@ static void spawn_join(void)
     const int n = 1000000;
     double best = 0;
     for (int round = 0; round < 3; round++) { /* the first round maps stacks */
-        bench_latch la = {.count = n};
-        bench_latch *lp = &la;
+        latch la = {.count = n};
+        latch *lp = &la;
         int64_t t0 = goc_nanotime();
         for (int i = 0; i < n; i++)
             goc_go(empty, &lp, sizeof lp);
-        bench_latch_wait(&la);
+        latch_wait(&la);
         double ns = (double)(goc_nanotime() - t0) / n;
         if (round == 0 || ns < best)
             best = ns;
@@ -75,28 +75,28 @@ static bool gate_park(goc_g *g, void *arg)
 
 typedef struct pm_arg {
     gate *gt;
-    bench_latch *parked, *done;
+    latch *parked, *done;
 } pm_arg;
 
 static void parked(void *p)
 {
     pm_arg *a = p;
-    bench_latch_done(a->parked);
+    latch_done(a->parked);
     goc__lock_acquire(&a->gt->l);
     goc__park(gate_park, a->gt, "gate");
-    bench_latch_done(a->done);
+    latch_done(a->done);
 }
 
 static void parked_memory(void)
 {
     const int n = 1000000;
     gate gt = {.gs = malloc(sizeof(goc_g *) * n)};
-    bench_latch pl = {.count = n}, dl = {.count = n};
+    latch pl = {.count = n}, dl = {.count = n};
     pm_arg a = {&gt, &pl, &dl};
     long before = bench_rss_bytes();
     for (int i = 0; i < n; i++)
         goc_go_copy(parked, &a);
-    bench_latch_wait(&pl);
+    latch_wait(&pl);
     goc_sleep(10000000);
     long after = bench_rss_bytes();
     bench_result("parked_memory", (double)(after - before) / n, "bytes");
@@ -105,7 +105,7 @@ static void parked_memory(void)
     goc__lock_release(&gt.l);
     for (int64_t i = 0; i < cnt; i++)
         goc__ready(gt.gs[i], false);
-    bench_latch_wait(&dl);
+    latch_wait(&dl);
     free(gt.gs);
 }
 
@@ -113,7 +113,7 @@ static void parked_memory(void)
 static void sleeper(void *p)
 {
     goc_sleep(1000000);
-    bench_latch_done(*(bench_latch **)p);
+    latch_done(*(latch **)p);
 }
 
 static void sleep_100k(void)
@@ -121,12 +121,12 @@ static void sleep_100k(void)
     const int n = 100000;
     double best = 0;
     for (int round = 0; round < 3; round++) {
-        bench_latch la = {.count = n};
-        bench_latch *lp = &la;
+        latch la = {.count = n};
+        latch *lp = &la;
         int64_t t0 = goc_nanotime();
         for (int i = 0; i < n; i++)
             goc_go(sleeper, &lp, sizeof lp);
-        bench_latch_wait(&la);
+        latch_wait(&la);
         double ms = (double)(goc_nanotime() - t0) / 1e6;
         if (round == 0 || ms < best)
             best = ms;

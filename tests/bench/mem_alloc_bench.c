@@ -176,14 +176,14 @@ static double run_mt(long iters)
 #else
 typedef struct side_arg {
     side *s;
-    bench_latch *done;
+    latch *done;
 } side_arg;
 
 static void side_g(void *arg)
 {
     side_arg *a = arg;
     side_run(a->s);
-    bench_latch_done(a->done);
+    latch_done(a->done);
 }
 
 static double run_mt(long iters)
@@ -191,13 +191,13 @@ static double run_mt(long iters)
     memset(rings, 0, sizeof rings);
     atomic_store(&finished, 0);
     side s[2] = {{&rings[0], &rings[1], iters}, {&rings[1], &rings[0], iters}};
-    bench_latch done = {.count = 2};
+    latch done = {.count = 2};
     int64_t t0 = now_ns();
     for (int i = 0; i < 2; i++) {
         side_arg a = {&s[i], &done};
         goc_go_copy(side_g, &a);
     }
-    bench_latch_wait(&done);
+    latch_wait(&done);
     int64_t t1 = now_ns();
     drain(&rings[0]);
     drain(&rings[1]);

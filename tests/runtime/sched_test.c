@@ -13,39 +13,11 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "latch.h"
 #include "runtime.h"
 
 /* ---- a latch and a gate on the runtime's park/ready --------------------- */
 
-typedef struct latch {
-    goc__lock l;
-    int64_t count;
-    goc_g *waiter;
-} latch;
-
-static void latch_done(latch *la)
-{
-    goc__lock_acquire(&la->l);
-    goc_g *g = NULL;
-    if (--la->count == 0) {
-        g = la->waiter;
-        la->waiter = NULL;
-    }
-    goc__lock_release(&la->l);
-    if (g)
-        goc__ready(g, true);
-}
-
-static void latch_wait(latch *la)
-{
-    goc__lock_acquire(&la->l);
-    if (la->count == 0) {
-        goc__lock_release(&la->l);
-        return;
-    }
-    la->waiter = goc__getg();
-    goc__park_unlock(&la->l, "latch");
-}
 
 /* Parks any number of goroutines until gate_open. */
 typedef struct gate {
