@@ -208,7 +208,7 @@ static void serve(fconn *f, const char *peer)
     frame_decoder_free(&dec);
 }
 
-static void conn_main(void *arg)
+void framed_conn_main(void *arg)
 {
     goc_conn *c = *(goc_conn **)arg;
     char peer[64] = "?";
@@ -241,28 +241,5 @@ static void conn_main(void *arg)
     goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
     log_debug("tcp %s: closed", peer);
-    goc_waitgroup_done(&srv.wg);
-}
-
-void framed_accept_loop(void *arg)
-{
-    goc_listener *l = *(goc_listener **)arg;
-    for (;;) {
-        goc_conn *c;
-        int rc = goc_accept(l, &c);
-        if (rc == -EBADF)
-            break; /* goc_listener_shutdown: stopping */
-        if (rc < 0) {
-            log_warn("tcp accept: %s", strerror(-rc));
-            goc_sleep(10 * 1000000); /* out of descriptors: back off */
-            continue;
-        }
-        goc_waitgroup_add(&srv.wg, 1);
-        if (goc_go(conn_main, &c, sizeof c) < 0) {
-            goc_waitgroup_done(&srv.wg);
-            goc_conn_close(c);
-        }
-    }
-    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

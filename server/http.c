@@ -298,7 +298,7 @@ static void serve(goc_conn *c, const char *peer)
     }
 }
 
-static void conn_main(void *arg)
+void http_conn_main(void *arg)
 {
     goc_conn *c = *(goc_conn **)arg;
     char peer[64] = "?";
@@ -312,28 +312,5 @@ static void conn_main(void *arg)
     conns_remove(&e);
     goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
-    goc_waitgroup_done(&srv.wg);
-}
-
-void http_accept_loop(void *arg)
-{
-    goc_listener *l = *(goc_listener **)arg;
-    for (;;) {
-        goc_conn *c;
-        int rc = goc_accept(l, &c);
-        if (rc == -EBADF)
-            break; /* goc_listener_shutdown: stopping */
-        if (rc < 0) {
-            log_warn("http accept: %s", strerror(-rc));
-            goc_sleep(10 * 1000000);
-            continue;
-        }
-        goc_waitgroup_add(&srv.wg, 1);
-        if (goc_go(conn_main, &c, sizeof c) < 0) {
-            goc_waitgroup_done(&srv.wg);
-            goc_conn_close(c);
-        }
-    }
-    goc_listener_close(l); /* no one else uses l */
     goc_waitgroup_done(&srv.wg);
 }

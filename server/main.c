@@ -68,7 +68,34 @@ typedef struct listener {
     const char *kind; /* "tcp", ... as printed */
     goc_listener *l;  /* owned, used and closed by its accept loop */
     char addr[64];    /* the bound HOST:PORT */
+    goc_fn serve;     /* runs one accepted connection in its own goroutine */
 } listener;
+
+/* Accepts connections on one listener until goc_listener_shutdown, each
+ * served by its transport's goroutine; then closes the listener (no one
+ * else uses it). arg points at the listener. */
+static void accept_loop(void *arg)
+{
+    listener *ls = *(listener **)arg;
+    for (;;) {
+        goc_conn *c;
+        int rc = goc_accept(ls->l, &c);
+        if (rc == -EBADF)
+            break; /* goc_listener_shutdown: stopping */
+        if (rc < 0) {
+            log_warn("%s accept: %s", ls->kind, strerror(-rc));
+            goc_sleep(10 * 1000000); /* out of descriptors: back off */
+            continue;
+        }
+        goc_waitgroup_add(&srv.wg, 1);
+        if (goc_go(ls->serve, &c, sizeof c) < 0) {
+            goc_waitgroup_done(&srv.wg);
+            goc_conn_close(c);
+        }
+    }
+    goc_listener_close(ls->l);
+    goc_waitgroup_done(&srv.wg);
+}
 
 static int open_listener(const char *kind, const char *addr, listener *out)
 {
@@ -132,8 +159,9 @@ static int server_main(int argc, char **argv)
     goc_signal_watch(stop_sigs, 2);
     for (int i = 0; i < nl; i++) {
         goc_waitgroup_add(&srv.wg, 1);
-        goc_fn loop = strcmp(ls[i].kind, "tcp") == 0 ? framed_accept_loop : http_accept_loop;
-        goc_go(loop, &ls[i].l, sizeof ls[i].l);
+        ls[i].serve = strcmp(ls[i].kind, "tcp") == 0 ? framed_conn_main : http_conn_main;
+        listener *lp = &ls[i];
+        goc_go(accept_loop, &lp, sizeof lp);
         announce(&ls[i]);
     }
     if (srv.cfg.tls || srv.cfg.tcp_tls)

@@ -57,11 +57,11 @@ void rpc_metrics(char **p, size_t *len, size_t *cap);
 /* The runtime.stats object (a new reference). */
 json_t *stats_json(void);
 
-/* HTTP: the accept loop (arg points at the goc_listener pointer), the web
+/* HTTP: serves one accepted connection (as framed_conn_main), the web
  * root, the REST routes (rest.c), /metrics (metrics.c). */
 struct goc_http_request;
 struct goc_http_out;
-void http_accept_loop(void *arg);
+void http_conn_main(void *arg);
 void http_set_web_root(const char *dir);
 void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
                      bool head);
@@ -76,9 +76,8 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly);
 bool ws_send(wsconn *w, const char *msg, size_t len);
 void ws_kick(wsconn *w);
 
-/* Framed TCP: the accept loop for listener l (a goroutine's function; arg
- * points at the goc_listener pointer). It owns l: once srv.stopping is set
- * and an accept returns (main dials the listener to wake it), it closes l. */
-void framed_accept_loop(void *arg);
+/* Framed TCP: serves one accepted connection (arg points at the goc_conn
+ * pointer), then closes it and marks srv.wg done. */
+void framed_conn_main(void *arg);
 
 #endif
