@@ -102,6 +102,19 @@ static int sock_addr(int fd, bool peer, char *buf, size_t len)
     return format_addr(&ss, buf, len);
 }
 
+/* After a failed call on pd: 0 to call again (interrupted, or pd became
+ * ready after parking), or the negative errno to return. errno is read
+ * here, before the yield point. */
+static int after_failure(goc__pollfd *pd, int mode)
+{
+    int e = errno;
+    if (e == EINTR)
+        return 0;
+    if (e != EAGAIN && e != EWOULDBLOCK)
+        return -e;
+    return goc__pollfd_wait(pd, mode);
+}
+
 /* ---- listening ------------------------------------------------------------------- */
 
 int goc_listen_tcp(const char *addr, int backlog, goc_listener **out)
@@ -152,13 +165,9 @@ int goc_accept(goc_listener *l, goc_conn **out)
             rc = 0;
             break;
         }
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == ECONNABORTED)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            rc = -errno;
-            break;
-        }
-        rc = goc__pollfd_wait(pd, 'r');
+        rc = after_failure(pd, 'r');
         if (rc)
             break;
     }
@@ -244,13 +253,7 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
             goc__preempt_check(); /* a peer that always has data must not hog the P */
             break;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            rc = -errno;
-            break;
-        }
-        rc = goc__pollfd_wait(pd, 'r');
+        rc = after_failure(pd, 'r');
         if (rc)
             break;
     }
@@ -274,13 +277,7 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len)
             done += (size_t)n;
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            rc = -errno;
-            break;
-        }
-        rc = goc__pollfd_wait(pd, 'w');
+        rc = after_failure(pd, 'w');
         if (rc)
             break;
     }
