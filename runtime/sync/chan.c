@@ -11,6 +11,8 @@
  */
 #include "sync_internal.h"
 
+#include "runq.h"
+
 #include <stdio.h>
 
 #define GOC_MAX_ALLOC ((uint64_t)1 << 47) /* Go's maxAlloc on 64-bit Linux */
@@ -215,6 +217,15 @@ void goc__chan_buf_get(goc_chan *c, void *ep)
     STORE_RELAXED(&c->qcount, c->qcount - 1);
 }
 
+/* A waiter of a channel being closed: woken without a value (success
+ * false), collected to be readied after the unlock. c->lock held. */
+static void close_wake(goc__glist *woken, goc_sudog *sg)
+{
+    sg->g->param = sg;
+    sg->success = false;
+    goc__glist_push(woken, sg->g);
+}
+
 /* ---- send -------------------------------------------------------------- */
 
 static inline bool chan_full(goc_chan *c)
@@ -409,29 +420,11 @@ void goc_chan_close(goc_chan *c)
             memset(sg->elem, 0, c->elemsize);
             sg->elem = NULL;
         }
-        goc_g *gp = sg->g;
-        gp->param = sg;
-        sg->success = false;
-        gp->schedlink = NULL;
-        if (woken.tail)
-            woken.tail->schedlink = gp;
-        else
-            woken.head = gp;
-        woken.tail = gp;
-        woken.n++;
+        close_wake(&woken, sg);
     }
     while ((sg = goc__waitq_dequeue(&c->sendq)) != NULL) {
         sg->elem = NULL;
-        goc_g *gp = sg->g;
-        gp->param = sg;
-        sg->success = false;
-        gp->schedlink = NULL;
-        if (woken.tail)
-            woken.tail->schedlink = gp;
-        else
-            woken.head = gp;
-        woken.tail = gp;
-        woken.n++;
+        close_wake(&woken, sg);
     }
     goc__lock_release(&c->lock);
     goc__sync_count(GOC__CTR_CLOSE);
