@@ -1,0 +1,75 @@
+/* tls.h: TLS over a goroutine-blocking connection (mbedtls 2.28).
+ *
+ * The handshake, reads and writes are plain sequential calls: when mbedtls
+ * needs bytes the calling goroutine parks in goc_conn_read, never a thread.
+ * One goroutine may read while another writes (the WebSocket reader and
+ * writer do): the session's state is guarded by a goroutine mutex that is
+ * never held while waiting for the peer's bytes, so a blocked reader does
+ * not stop a writer.
+ *
+ * Versions and suites: TLS 1.2 only (mbedtls 2.28 has TLS 1.3 only as a
+ * compile-time experiment, off in Debian's build), ECDHE key exchange with
+ * AEAD ciphers (AES-GCM, ChaCha20-Poly1305) and no renegotiation: forward
+ * secrecy and no CBC, RC4, 3DES or static RSA.
+ *
+ * Errors are negative errno values, as goc/net.h's: the connection's own
+ * (-ETIMEDOUT, -ECONNRESET, -ECANCELED, ...), -EPROTO for a TLS failure
+ * (bad record, failed handshake, certificate rejected), -ENOMEM.
+ *
+ * Ownership: a goc_tls_config is shared by every session made from it and
+ * must outlive them. A goc_tls borrows its goc_conn: goc_tls_free frees the
+ * session, the caller still closes the connection.
+ */
+#ifndef GOC_PROTO_TLS_H
+#define GOC_PROTO_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <goc/net.h>
+
+typedef struct goc_tls_config goc_tls_config;
+typedef struct goc_tls goc_tls;
+
+/* A server configuration from PEM files: the certificate chain (leaf
+ * first) and its private key. 0, or -ENOENT/-EINVAL/-ENOMEM with a
+ * one-line reason in err. */
+int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_config **out,
+                          char *err, size_t errlen);
+
+/* A client configuration. ca_path: PEM file of trusted certificates, the
+ * server's name checked against them; NULL: no verification (benchmarks and
+ * tests of the server only). 0, or a negative errno with err filled. */
+int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, size_t errlen);
+
+void goc_tls_config_free(goc_tls_config *cfg);
+
+/* Runs the server side of a handshake on c, which must finish before
+ * deadline (goc_nanotime clock; 0: none). 0 and *out, or a negative errno;
+ * on failure c is untouched apart from the bytes exchanged, and its
+ * deadlines are cleared either way. */
+int goc_tls_accept(goc_tls_config *cfg, goc_conn *c, int64_t deadline, goc_tls **out);
+
+/* The client side: hostname is sent as SNI and, with a CA, verified. */
+int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
+                    goc_tls **out);
+
+/* Reads up to len plaintext bytes: the count (> 0), 0 once the peer closed
+ * (close_notify or end of stream), or a negative errno. One reader at a
+ * time. */
+ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len);
+
+/* Writes all len bytes: len, or a negative errno. Writers are serialized. */
+ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len);
+
+/* Sends close_notify (best effort, it never waits long: the connection's
+ * write deadline applies) and frees t. Not the connection. */
+void goc_tls_free(goc_tls *t);
+
+/* The negotiated version ("TLSv1.2") and suite
+ * ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"), for logs and benchmarks. */
+const char *goc_tls_version(const goc_tls *t);
+const char *goc_tls_suite(const goc_tls *t);
+
+#endif
