@@ -59,7 +59,8 @@ typedef struct push {
 } push;
 
 typedef struct fconn {
-    goc_conn *conn;
+    const stream *s;    /* the connection (TLS or not) */
+    goc_conn *conn;     /* s->conn: deadlines */
     goc_mutex wmu;      /* one writer at a time */
     goc_mutex omu;      /* guards outbox, done, closed */
     goc_chan *outbox;   /* push, bounded by --outbox; made on the first push */
@@ -73,7 +74,7 @@ typedef struct fconn {
 static int write_locked(fconn *f, const void *data, size_t len)
 {
     goc_mutex_lock(&f->wmu);
-    ssize_t rc = goc_conn_write(f->conn, data, len);
+    ssize_t rc = stream_write(f->s, data, len);
     goc_mutex_unlock(&f->wmu);
     if (rc < 0) {
         atomic_store(&f->dead, true);
@@ -145,14 +146,13 @@ static int handle(fconn *f, const frame_t *fr, outbuf *o)
 
 static void serve(fconn *f, const char *peer)
 {
-    goc_conn *c = f->conn;
     frame_decoder_t dec;
     frame_decoder_init(&dec, srv.cfg.max_frame);
     outbuf o = {0};
     char *buf = malloc(READ_BUF);
     bool closing = false;
     while (buf && !closing) {
-        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        ssize_t n = stream_read(f->s, buf, READ_BUF);
         if (n <= 0) {
             if (atomic_load(&f->slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
@@ -208,21 +208,16 @@ static void serve(fconn *f, const char *peer)
     frame_decoder_free(&dec);
 }
 
-void framed_conn_main(void *arg)
+void framed_serve(const stream *s, const char *peer)
 {
-    goc_conn *c = *(goc_conn **)arg;
-    char peer[64] = "?";
-    goc_conn_remote_addr(c, peer, sizeof peer);
-    conn_entry e = {.conn = c, .transport = "tcp"};
-    conns_add(&e);
+    goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
     log_debug("tcp %s: connected", peer);
-    fconn f = {.conn = c};
+    fconn f = {.s = s, .conn = c};
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
-    if (!atomic_load(&srv.stopping))
-        serve(&f, peer);
+    serve(&f, peer);
     /* No push can arrive once the member is gone: then stop the writer,
      * giving it CLOSE_TIMEOUT to flush (a peer that does not read, such as
      * a member kicked as too slow, must not keep it blocked forever). */
@@ -237,9 +232,6 @@ void framed_conn_main(void *arg)
         goc_chan_free(f.outbox);
         goc_chan_free(f.done);
     }
-    conns_remove(&e);
-    goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
     log_debug("tcp %s: closed", peer);
-    goc_waitgroup_done(&srv.wg);
 }

@@ -40,7 +40,8 @@ typedef struct text {
 } text;
 
 struct wsconn {
-    goc_conn *conn;
+    const stream *s;    /* the connection (TLS or not) */
+    goc_conn *conn;     /* s->conn: deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
     goc_chan *wake;     /* one slot: output is waiting; closed: finish */
@@ -99,7 +100,7 @@ static void writer(void *arg)
             goc_mutex_unlock(&w->mu);
             if (n <= 0)
                 break;
-            if (goc_conn_write(w->conn, buf, (size_t)n) < 0) {
+            if (stream_write(w->s, buf, (size_t)n) < 0) {
                 atomic_store(&w->dead, true);
                 goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
             }
@@ -171,9 +172,10 @@ static void answer(wsconn *w)
     }
 }
 
-void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
+void ws_serve(const stream *s, const char *peer, const char *early, size_t nearly)
 {
-    wsconn w = {.conn = c, .peer = peer};
+    goc_conn *c = s->conn;
+    wsconn w = {.s = s, .conn = c, .peer = peer};
     w.inbox_tail = &w.inbox;
     goc_ws_config_t cfg = {
         .max_message = srv.cfg.max_frame,
@@ -228,7 +230,7 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             goc_sleep(1000000);
             continue;
         }
-        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        ssize_t n = stream_read(s, buf, READ_BUF);
         if (n == -ETIMEDOUT) {
             if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
