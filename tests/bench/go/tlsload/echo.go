@@ -78,16 +78,19 @@ func echoConn(o *options, tc *tls.Conn, count *atomic.Uint64) error {
 	}
 }
 
-func throughput(o *options, cfg *tls.Config, curve string) {
+func throughput(o *options, cfg *tls.Config) {
 	conns := make([]*tls.Conn, o.conns)
-	for i := range conns {
-		tc, err := dial(o.addr, cfg)
-		if err != nil {
+	tc, desc, err := describeSession(o.addr, cfg)
+	if err != nil {
+		die("%s: connection 0: %v", o.name, err)
+	}
+	conns[0] = tc
+	for i := 1; i < len(conns); i++ {
+		if conns[i], err = dial(o.addr, cfg, nil); err != nil {
 			die("%s: connection %d: %v", o.name, i, err)
 		}
-		conns[i] = tc
 	}
-	fmt.Printf("# %s: %s\n", o.name, describe(conns[0], curve))
+	fmt.Printf("# %s: %s\n", o.name, desc)
 	var count atomic.Uint64
 	for _, tc := range conns {
 		go func(tc *tls.Conn) {

@@ -13,7 +13,7 @@ import (
 // counting each finished handshake. Returns only on failure.
 func handshakeLoop(o *options, cfg *tls.Config, count *atomic.Uint64) error {
 	for {
-		tc, err := dial(o.addr, cfg)
+		tc, err := dial(o.addr, cfg, nil)
 		if err != nil {
 			return err
 		}
@@ -22,12 +22,11 @@ func handshakeLoop(o *options, cfg *tls.Config, count *atomic.Uint64) error {
 	}
 }
 
-func handshakes(o *options, cfg *tls.Config, curve string) {
-	tc, err := dial(o.addr, cfg)
+func handshakes(o *options, cfg *tls.Config) {
+	tc, desc, err := describeSession(o.addr, cfg)
 	if err != nil {
 		die("%s: %v", o.name, err)
 	}
-	desc := describe(tc, curve)
 	tc.Close()
 	fmt.Printf("# %s: %s, full handshakes (no session cache), %d at a time\n", o.name, desc, o.workers)
 	var count atomic.Uint64

@@ -7,34 +7,38 @@
 //	        [-inflight K] [-size B] [-duration S] [-warmup S]
 //	tlsload -handshake -name NAME -addr HOST:PORT [-pid PID] [-ca CERT]
 //	        [-workers W] [-duration S] [-warmup S]
+//	(both: [-suite NAME] [-curves C1,C2] [-procs P])
 //
 // Every session is TLS 1.2 (our side's mbedtls 2.28 has no TLS 1.3) with one
-// suite and one key-exchange curve offered, -suite and -curve (default
-// ECDHE-ECDSA with AES-128-GCM, and X25519, which both servers choose by
-// themselves when a browser-like client offers them first), so both servers
-// do the same work. -ca verifies the server's certificate against CERT for
-// the host 127.0.0.1 (cheap: a self-signed certificate found in the pool is
-// not signature-checked); without it nothing is verified beyond the
-// handshake's own signature. No session cache: every handshake is full.
+// suite offered, -suite (default ECDHE-ECDSA with AES-128-GCM), and the
+// key-exchange curves -curves, default P-256 alone, so both servers do the
+// same work: offered "X25519,P-256" as browsers do, Go takes X25519 and
+// mbedtls P-256 (its own order wins), and mbedtls refuses a P-256
+// certificate unless P-256 is offered. Which curve the server took is read
+// off its ServerKeyExchange (sniff.go) and printed. -ca verifies the
+// server's certificate against CERT for the host 127.0.0.1 (cheap: a
+// self-signed certificate found in the pool is not signature-checked);
+// without it nothing is verified beyond the handshake's own signature. No
+// session cache: every handshake is full.
 //
 // Throughput mode (like loadgen's): N connections, handshaken first, each
 // keeping K frames of B bytes in flight in a goroutine of its own (the
 // requests topping it up leave in one write, so one TLS record); counts
 // complete replies during -duration seconds after -warmup seconds, checking
-// each is the very bytes sent (the payload carries the connection's sequence
-// number). Prints "RESULT NAME <frames/s> frames/s".
+// each is the very bytes sent (the payload carries the connection's
+// sequence number). Prints "RESULT NAME <frames/s> frames/s".
 //
 // Handshake mode: W goroutines each loop dial, full handshake, close
 // (close_notify, then FIN), counting finished handshakes in the window.
-// Prints "RESULT NAME <handshakes/s> handshakes/s(VERSION,SUITE,CURVE)": the
-// negotiated parameters ride in the unit so scripts/bench's BENCH line shows
-// them.
+// Prints "RESULT NAME <handshakes/s> handshakes/s(VERSION,SUITE,CURVE)":
+// the first session's negotiated parameters ride in the unit, so that
+// scripts/bench's BENCH line shows them.
 //
 // Both modes first print "# NAME: VERSION SUITE CURVE" (what the first
-// session negotiated) and, with -pid, the server's and this client's CPU use
-// during the window on stderr. The client runs on one P by default (-procs),
-// as loadgen uses one thread, leaving the server the other core. Any failed
-// check or I/O error exits with status 1 and no RESULT line.
+// session negotiated) and, with -pid, the server's and this client's CPU
+// use during the window on stderr. The client runs on one P by default
+// (-procs), as loadgen uses one thread, leaving the server the other core.
+// Any failed check or I/O error exits with status 1 and no RESULT line.
 package main
 
 import (
@@ -71,7 +75,7 @@ func die(format string, a ...interface{}) {
 }
 
 // clientConfig is the one TLS configuration of every session.
-func clientConfig(caFile, suite, curve string) (*tls.Config, error) {
+func clientConfig(caFile, suite, curveList string) (*tls.Config, error) {
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		MaxVersion: tls.VersionTLS12,
@@ -85,11 +89,13 @@ func clientConfig(caFile, suite, curve string) (*tls.Config, error) {
 	if cfg.CipherSuites == nil {
 		return nil, fmt.Errorf("unknown or insecure suite %s", suite)
 	}
-	id, ok := curves[curve]
-	if !ok {
-		return nil, fmt.Errorf("unknown curve %s (X25519, P-256, P-384)", curve)
+	for _, name := range strings.Split(curveList, ",") {
+		id, ok := curves[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown curve %s (X25519, P-256, P-384)", name)
+		}
+		cfg.CurvePreferences = append(cfg.CurvePreferences, id)
 	}
-	cfg.CurvePreferences = []tls.CurveID{id}
 	if caFile == "" {
 		cfg.InsecureSkipVerify = true
 		return cfg, nil
@@ -105,13 +111,20 @@ func clientConfig(caFile, suite, curve string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// dial opens one TLS session within 10 s.
-func dial(addr string, cfg *tls.Config) (*tls.Conn, error) {
+// dial opens one TLS session within 10 s; sniff keeps the server's
+// handshake flight for describe.
+func dial(addr string, cfg *tls.Config, sniff *sniffConn) (*tls.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	tc := tls.Client(c, cfg)
+	var tc *tls.Conn
+	if sniff != nil {
+		sniff.Conn = c
+		tc = tls.Client(sniff, cfg)
+	} else {
+		tc = tls.Client(c, cfg)
+	}
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
 		c.Close()
@@ -121,15 +134,20 @@ func dial(addr string, cfg *tls.Config) (*tls.Conn, error) {
 	return tc, nil
 }
 
-// describe names what a session negotiated; the curve is the only one
-// offered (Go 1.19's ConnectionState does not report it).
-func describe(tc *tls.Conn, curve string) string {
+// describeSession opens one sniffed session and names what it negotiated:
+// "VERSION SUITE CURVE". The session is returned open.
+func describeSession(addr string, cfg *tls.Config) (*tls.Conn, string, error) {
+	var sniff sniffConn
+	tc, err := dial(addr, cfg, &sniff)
+	if err != nil {
+		return nil, "", err
+	}
 	st := tc.ConnectionState()
 	v := map[uint16]string{tls.VersionTLS12: "TLSv1.2", tls.VersionTLS13: "TLSv1.3"}[st.Version]
 	if v == "" {
 		v = fmt.Sprintf("0x%04x", st.Version)
 	}
-	return v + " " + tls.CipherSuiteName(st.CipherSuite) + " " + curve
+	return tc, v + " " + tls.CipherSuiteName(st.CipherSuite) + " " + keyExchange(sniff.seen), nil
 }
 
 // cpuSeconds is the user + system CPU time of process pid, 0 when unknown.
@@ -174,14 +192,14 @@ func measure(o *options, count *atomic.Uint64, what string) float64 {
 
 func main() {
 	var o options
-	var caFile, suite, curve string
+	var caFile, suite, curveList string
 	var procs int
 	flag.StringVar(&o.name, "name", "", "RESULT name")
 	flag.StringVar(&o.addr, "addr", "", "server HOST:PORT")
 	flag.IntVar(&o.pid, "pid", 0, "server process id, for its CPU use")
 	flag.StringVar(&caFile, "ca", "", "verify the server against this PEM certificate")
 	flag.StringVar(&suite, "suite", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "the one cipher suite offered")
-	flag.StringVar(&curve, "curve", "X25519", "the one key-exchange curve offered")
+	flag.StringVar(&curveList, "curves", "P-256", "the key-exchange curves offered, in order")
 	flag.BoolVar(&o.handshake, "handshake", false, "count full handshakes instead of frames")
 	flag.IntVar(&o.conns, "conns", 64, "connections (throughput)")
 	flag.IntVar(&o.inflight, "inflight", 16, "frames in flight per connection")
@@ -197,13 +215,13 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(procs)
-	cfg, err := clientConfig(caFile, suite, curve)
+	cfg, err := clientConfig(caFile, suite, curveList)
 	if err != nil {
 		die("%v", err)
 	}
 	if o.handshake {
-		handshakes(&o, cfg, curve)
+		handshakes(&o, cfg)
 	} else {
-		throughput(&o, cfg, curve)
+		throughput(&o, cfg)
 	}
 }
