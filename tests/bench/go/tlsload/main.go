@@ -7,12 +7,12 @@
 //	        [-inflight K] [-size B] [-duration S] [-warmup S]
 //	tlsload -handshake -name NAME -addr HOST:PORT [-pid PID] [-ca CERT]
 //	        [-workers W] [-duration S] [-warmup S]
-//	(both: [-suite NAME] [-curves C1,C2] [-procs P])
+//	(both: [-suites S1,S2] [-curves C1,C2] [-procs P])
 //
-// Every session is TLS 1.2 (our side's mbedtls 2.28 has no TLS 1.3) with one
-// suite offered, -suite (default ECDHE-ECDSA with AES-128-GCM), and the
-// key-exchange curves -curves, default P-256 alone, so both servers do the
-// same work: offered "X25519,P-256" as browsers do, Go takes X25519 and
+// Every session is TLS 1.2 (our side's mbedtls 2.28 has no TLS 1.3) with the
+// suites -suites offered, default ECDHE-ECDSA with AES-128-GCM alone, and
+// the key-exchange curves -curves, default P-256 alone, so both servers do
+// the same work: offered "X25519,P-256" as browsers do, Go takes X25519 and
 // mbedtls P-256 (its own order wins), and mbedtls refuses a P-256
 // certificate unless P-256 is offered. Which curve the server took is read
 // off its ServerKeyExchange (sniff.go) and printed. -ca verifies the
@@ -75,19 +75,22 @@ func die(format string, a ...interface{}) {
 }
 
 // clientConfig is the one TLS configuration of every session.
-func clientConfig(caFile, suite, curveList string) (*tls.Config, error) {
+func clientConfig(caFile, suiteList, curveList string) (*tls.Config, error) {
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		MaxVersion: tls.VersionTLS12,
 		ServerName: "127.0.0.1",
 	}
+	known := map[string]uint16{}
 	for _, s := range tls.CipherSuites() {
-		if s.Name == suite {
-			cfg.CipherSuites = []uint16{s.ID}
-		}
+		known[s.Name] = s.ID
 	}
-	if cfg.CipherSuites == nil {
-		return nil, fmt.Errorf("unknown or insecure suite %s", suite)
+	for _, name := range strings.Split(suiteList, ",") {
+		id, ok := known[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown or insecure suite %s", name)
+		}
+		cfg.CipherSuites = append(cfg.CipherSuites, id)
 	}
 	for _, name := range strings.Split(curveList, ",") {
 		id, ok := curves[name]
@@ -192,13 +195,13 @@ func measure(o *options, count *atomic.Uint64, what string) float64 {
 
 func main() {
 	var o options
-	var caFile, suite, curveList string
+	var caFile, suiteList, curveList string
 	var procs int
 	flag.StringVar(&o.name, "name", "", "RESULT name")
 	flag.StringVar(&o.addr, "addr", "", "server HOST:PORT")
 	flag.IntVar(&o.pid, "pid", 0, "server process id, for its CPU use")
 	flag.StringVar(&caFile, "ca", "", "verify the server against this PEM certificate")
-	flag.StringVar(&suite, "suite", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "the one cipher suite offered")
+	flag.StringVar(&suiteList, "suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "the cipher suites offered, in order")
 	flag.StringVar(&curveList, "curves", "P-256", "the key-exchange curves offered, in order")
 	flag.BoolVar(&o.handshake, "handshake", false, "count full handshakes instead of frames")
 	flag.IntVar(&o.conns, "conns", 64, "connections (throughput)")
@@ -215,7 +218,7 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(procs)
-	cfg, err := clientConfig(caFile, suite, curveList)
+	cfg, err := clientConfig(caFile, suiteList, curveList)
 	if err != nil {
 		die("%v", err)
 	}
