@@ -88,6 +88,13 @@ static void describe(int rc, const char *what, const char *path, char *err, size
         snprintf(err, errlen, "%s %s: %s", what, path ? path : "", why);
 }
 
+/* mbedtls reads certificate files through its key loader, so either
+ * module's I/O error means the file could not be read. */
+static bool file_error(int rc)
+{
+    return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR;
+}
+
 static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errlen)
 {
     pthread_once(&drbg_once, drbg_seed);
@@ -135,9 +142,7 @@ int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_c
     }
     if (rc) {
         goc_tls_config_free(cfg);
-        return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR
-                   ? -ENOENT
-                   : -EINVAL;
+        return file_error(rc) ? -ENOENT : -EINVAL;
     }
     *out = cfg;
     return 0;
@@ -153,7 +158,7 @@ int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, 
         if ((rc = mbedtls_x509_crt_parse_file(&cfg->chain, ca_path)) != 0) {
             describe(rc, "CA file", ca_path, err, errlen);
             goc_tls_config_free(cfg);
-            return rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+            return file_error(rc) ? -ENOENT : -EINVAL;
         }
         mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->chain, NULL);
         mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);

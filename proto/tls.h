@@ -51,7 +51,9 @@ void goc_tls_config_free(goc_tls_config *cfg);
  * deadlines are cleared either way. */
 int goc_tls_accept(goc_tls_config *cfg, goc_conn *c, int64_t deadline, goc_tls **out);
 
-/* The client side: hostname is sent as SNI and, with a CA, verified. */
+/* The client side: hostname is sent as SNI and, with a CA, verified
+ * against the certificate's DNS names (mbedtls 2.28 does not match IP
+ * address entries: verify "localhost", not "127.0.0.1"). */
 int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
                     goc_tls **out);
 
