@@ -49,6 +49,7 @@ struct goc_tls {
     goc_conn *conn;          /* borrowed */
     int write_err;           /* the send callback's last error (under mu) */
     bool reading;            /* the reader is inside mbedtls (under mu) */
+    bool closed_write;       /* close_notify sent (under mu) */
     size_t in_off, in_len;   /* see the invariants */
     unsigned char in[TLS_INBUF];
 };
@@ -337,14 +338,24 @@ ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len)
     return err ? err : (ssize_t)len;
 }
 
+int goc_tls_close_write(goc_tls *t)
+{
+    int rc = 0;
+    goc_mutex_lock(&t->mu);
+    if (!t->closed_write && !t->write_err) {
+        t->closed_write = true;
+        if (mbedtls_ssl_close_notify(&t->ssl) != 0)
+            rc = t->write_err ? t->write_err : -EPROTO;
+    }
+    goc_mutex_unlock(&t->mu);
+    return rc;
+}
+
 void goc_tls_free(goc_tls *t)
 {
     if (!t)
         return;
-    goc_mutex_lock(&t->mu);
-    if (!t->write_err)
-        mbedtls_ssl_close_notify(&t->ssl);
-    goc_mutex_unlock(&t->mu);
+    goc_tls_close_write(t);
     mbedtls_ssl_free(&t->ssl);
     free(t);
 }

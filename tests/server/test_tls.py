@@ -186,6 +186,21 @@ def plaintext_on_tls_port(srv):
     https_routes(srv, any_server())
 
 
+def gocc_tls(srv, gocc, cafile, other_ca):
+    """gocc --tls: echo through framed TLS, and a refusal of an untrusted
+    server."""
+    line = req(9, "echo", ["gocc", "tls"]) + "\n"
+    addr = "127.0.0.1:%d" % srv.port_of("tcp-tls")
+    p = subprocess.run([gocc, "--tls", "--cacert", cafile, "--addr", addr], input=line.encode(),
+                       capture_output=True, timeout=20)
+    check_eq(p.returncode, 0, "gocc exit status (stderr %r)" % p.stderr[-300:])
+    check_result(json.loads(p.stdout.decode().splitlines()[0]), 9, ["gocc", "tls"])
+    p = subprocess.run([gocc, "--tls", "--cacert", other_ca, "--addr", addr],
+                       input=line.encode(), capture_output=True, timeout=20)
+    check_eq(p.returncode, 1, "gocc exit status with an untrusted server")
+    check(b"TLS handshake failed" in p.stderr, "gocc says why: %r" % p.stderr)
+
+
 def bad_files_refused(binary, cert, key, tmp):
     bogus = os.path.join(tmp, "bogus.pem")
     with open(bogus, "w") as f:
@@ -224,6 +239,9 @@ def main():
                     chat_everywhere, srv, ctx)
             tap.run("untrusted certificate: the client fails cleanly, the server goes on",
                     untrusted_fails, srv, other_cert)
+            if len(sys.argv) > 2:
+                tap.run("gocc --tls: framed TLS from the command line", gocc_tls, srv,
+                        sys.argv[2], cert, other_cert)
             tap.run("TLS 1.0/1.1 refused", old_versions_refused, srv)
             tap.run("CBC and static-RSA suites refused", weak_suites_refused, srv)
             tap.run("a client stalled in the handshake is dropped after the deadline",
