@@ -10,8 +10,11 @@
  * slow and is disconnected. Replies and pushes share a write lock, so
  * frames never interleave.
  *
- * Once the reader is done the socket gets a write deadline, so a peer that
- * stops reading cannot keep the connection alive.
+ * A frame, once begun, must be complete within --read-timeout (a peer
+ * that stalls mid-frame is closed); an idle connection between frames may
+ * stay as long as it likes (TCP keep-alive finds vanished peers). Once the
+ * reader is done the socket gets a write deadline, so a peer that stops
+ * reading cannot keep the connection alive.
  *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
  * (at most --max-frame), the replies to one read's frames, the outbox.
@@ -83,6 +86,16 @@ static int write_locked(fconn *f, const void *data, size_t len)
     return rc < 0 ? (int)rc : 0;
 }
 
+/* The reader's own deadline (0: none), which must not undo a wake-up: a
+ * kicked or failed connection keeps its immediate deadline, shutdown's
+ * applies (conn_read_deadline). */
+static void reader_deadline(fconn *f, int64_t deadline)
+{
+    conn_read_deadline(f->conn, deadline);
+    if (atomic_load(&f->slow) || atomic_load(&f->dead))
+        goc_conn_set_read_deadline(f->conn, 1);
+}
+
 static void push_writer(void *arg)
 {
     fconn *f = *(fconn **)arg;
@@ -151,11 +164,15 @@ static void serve(fconn *f, const char *peer)
     outbuf o = {0};
     char *buf = malloc(READ_BUF);
     bool closing = false;
+    int64_t frame_deadline = 0; /* for the frame begun, 0: between frames */
+    reader_deadline(f, 0);      /* a shutdown may have begun already */
     while (buf && !closing) {
         ssize_t n = stream_read(f->s, buf, READ_BUF);
         if (n <= 0) {
             if (atomic_load(&f->slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
+            else if (n == -ETIMEDOUT && frame_deadline && !atomic_load(&srv.stopping))
+                log_info("tcp %s: frame not complete within --read-timeout: closing", peer);
             else if (n == 0 && frame_decoder_pending(&dec))
                 log_debug("tcp %s: closed in the middle of a frame", peer);
             else if (n < 0 && n != -ETIMEDOUT && n != -ECANCELED && n != -ECONNRESET)
@@ -164,12 +181,14 @@ static void serve(fconn *f, const char *peer)
         }
         const char *p = buf;
         size_t left = (size_t)n;
+        bool completed = false; /* a frame ended in this read */
         while (left > 0) {
             size_t used;
             frame_t fr;
             int rc = frame_decoder_decode(&dec, p, left, &used, &fr);
             p += used;
             left -= used;
+            completed |= rc == FRAME_PAYLOAD || rc == FRAME_HEARTBEAT;
             if (rc == FRAME_PAYLOAD) {
                 if (handle(f, &fr, &o) < 0) {
                     closing = true;
@@ -196,6 +215,14 @@ static void serve(fconn *f, const char *peer)
             if (write_locked(f, o.data, o.len) < 0)
                 break;
             o.len = 0;
+        }
+        /* Each frame gets --read-timeout from the read that began it. */
+        if (frame_decoder_pending(&dec) && (!frame_deadline || completed)) {
+            frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
+            reader_deadline(f, frame_deadline);
+        } else if (!frame_decoder_pending(&dec) && frame_deadline) {
+            frame_deadline = 0;
+            reader_deadline(f, 0);
         }
         if (o.cap > 1 << 20) { /* do not keep a big buffer for an idle peer */
             free(o.data);

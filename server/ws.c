@@ -72,6 +72,15 @@ static void on_event(void *user, const goc_ws_event_t *ev)
     }
 }
 
+/* The reader's ping deadline, which must not undo a wake-up: a kicked or
+ * failed connection keeps its immediate deadline, shutdown's applies. */
+static void ping_deadline(wsconn *w)
+{
+    conn_read_deadline(w->conn, goc_nanotime() + PING_INTERVAL);
+    if (atomic_load(&w->slow) || atomic_load(&w->dead))
+        goc_conn_set_read_deadline(w->conn, 1);
+}
+
 static void wake_writer(wsconn *w)
 {
     char one = 1;
@@ -207,7 +216,7 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     }
     bool closing = false;
     int64_t close_deadline = 0;
-    goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+    ping_deadline(&w);
     while (buf) {
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
@@ -243,14 +252,14 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
             goc_mutex_unlock(&w.mu);
             wake_writer(&w);
             w.awaiting_pong = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
             continue;
         }
         if (n <= 0)
             break;
         w.awaiting_pong = false;
         if (!closing)
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
         goc_mutex_lock(&w.mu);
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);

@@ -4,7 +4,7 @@ HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
 certificate made by scripts/gen-cert: Python's ssl and curl succeed when
 they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
 and AEAD suites is spoken; a client that stalls in the handshake is
-dropped after --handshake-timeout; a bad certificate file stops start-up
+dropped after --read-timeout; a bad certificate file stops start-up
 with a one-line error.
 
 usage: test_tls.py GOCD [GOCC]
@@ -226,7 +226,7 @@ def main():
         cert, key = gen_cert(os.path.join(tmp, "a"))
         other_cert, _ = gen_cert(os.path.join(tmp, "b"))
         flags = ["--tls", "127.0.0.1:0", "--tcp-tls", "127.0.0.1:0", "--cert", cert, "--key",
-                 key, "--handshake-timeout", str(HANDSHAKE_MS), "--db", ":memory:",
+                 key, "--read-timeout", str(HANDSHAKE_MS), "--db", ":memory:",
                  "--rate", "0"]
         with Server(binary, *flags, http="127.0.0.1:0") as srv:
             ctx = trusting(cert)
