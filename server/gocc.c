@@ -105,15 +105,19 @@ static int client_main(int argc, char **argv)
             return 2;
         }
     }
-    client cl = {.max_frame = max_frame, .done = goc_chan_make(0, 0)};
+    client cl = {.max_frame = max_frame};
     int rc = goc_dial_tcp(addr, 5000000000LL, &cl.conn);
     if (rc) {
         fprintf(stderr, "gocc: cannot connect to %s: %s\n", addr, strerror(-rc));
         return 1;
     }
     goc_tls_config *tls_cfg = NULL;
-    if (tls && start_tls(&cl, cacert, &tls_cfg) != 0)
+    if (tls && start_tls(&cl, cacert, &tls_cfg) != 0) {
+        goc_tls_config_free(tls_cfg);
+        goc_conn_close(cl.conn);
         return 1;
+    }
+    cl.done = goc_chan_make(0, 0);
     client *cp = &cl;
     goc_go(receiver, &cp, sizeof cp);
     char *line = NULL;
@@ -142,6 +146,7 @@ static int client_main(int argc, char **argv)
     else
         goc_conn_close_write(cl.conn);
     goc_chan_recv(cl.done, NULL);
+    goc_chan_free(cl.done);
     goc_tls_free(cl.tls);
     goc_tls_config_free(tls_cfg);
     goc_conn_close(cl.conn);
