@@ -37,9 +37,10 @@ typedef struct outbuf {
     size_t len, cap;
 } outbuf;
 
-static int out_frame(outbuf *o, const char *payload, size_t len)
+/* Makes room for n more bytes in o. 0 or -ENOMEM. */
+static int out_reserve(outbuf *o, size_t n)
 {
-    size_t need = o->len + FRAME_HEADER_SIZE + len;
+    size_t need = o->len + n;
     if (need > o->cap) {
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < need)
@@ -50,14 +51,32 @@ static int out_frame(outbuf *o, const char *payload, size_t len)
         o->data = d;
         o->cap = cap;
     }
+    return 0;
+}
+
+/* Appends bytes as they are. 0 or -ENOMEM. */
+static int out_bytes(outbuf *o, const void *data, size_t len)
+{
+    if (out_reserve(o, len))
+        return -ENOMEM;
+    memcpy(o->data + o->len, data, len);
+    o->len += len;
+    return 0;
+}
+
+/* Appends one frame: header, then payload. 0 or -ENOMEM. */
+static int out_frame(outbuf *o, const char *payload, size_t len)
+{
+    if (out_reserve(o, FRAME_HEADER_SIZE + len))
+        return -ENOMEM;
     frame_header_encode((uint8_t *)o->data + o->len, len);
     memcpy(o->data + o->len + FRAME_HEADER_SIZE, payload, len);
-    o->len = need;
+    o->len += FRAME_HEADER_SIZE + len;
     return 0;
 }
 
 typedef struct push {
-    char *text;
+    uint8_t *frame;
     size_t len;
 } push;
 
@@ -96,25 +115,44 @@ static void reader_deadline(fconn *f, int64_t deadline)
         goc_conn_set_read_deadline(f->conn, 1);
 }
 
+/* Writes the outbox's frames; those queued together leave in one write
+ * (up to PUSH_BATCH bytes). */
+#define PUSH_BATCH 65536
+
 static void push_writer(void *arg)
 {
     fconn *f = *(fconn **)arg;
     outbuf o = {0};
     push p;
-    while (goc_chan_recv(f->outbox, &p)) {
-        o.len = 0;
-        int rc = atomic_load(&f->dead) ? -1 : out_frame(&o, p.text, p.len);
-        jrpc_reply_free(p.text);
-        if (rc == 0)
-            write_locked(f, o.data, o.len);
+    bool open = goc_chan_recv(f->outbox, &p);
+    while (open) {
+        if (atomic_load(&f->dead) || (o.len == 0 && p.len >= PUSH_BATCH)) {
+            if (!atomic_load(&f->dead))
+                write_locked(f, p.frame, p.len); /* big: as it is */
+            goc_free(p.frame);
+        } else if (out_bytes(&o, p.frame, p.len) == 0) {
+            goc_free(p.frame);
+        } else {
+            goc_free(p.frame); /* out of memory: this one is lost */
+        }
+        bool more = o.len < PUSH_BATCH && goc_chan_try_recv(f->outbox, &p, &open);
+        if (!more) {
+            if (o.len)
+                write_locked(f, o.data, o.len);
+            o.len = 0;
+            if (open)
+                open = goc_chan_recv(f->outbox, &p);
+        }
     }
+    if (o.len && !atomic_load(&f->dead))
+        write_locked(f, o.data, o.len);
     free(o.data);
     goc_chan_close(f->done);
 }
 
 /* The outbox and its writer exist only once a push comes (a member joined
  * a room): an idle connection costs neither the buffer nor the goroutine. */
-static bool sink_push(void *conn, char *text, size_t len)
+static bool sink_push(void *conn, const char *text, size_t len)
 {
     fconn *f = conn;
     goc_mutex_lock(&f->omu);
@@ -125,10 +163,16 @@ static bool sink_push(void *conn, char *text, size_t len)
     }
     goc_chan *ob = f->outbox;
     goc_mutex_unlock(&f->omu);
-    push p = {text, len};
-    if (ob && goc_chan_try_send(ob, &p))
+    if (!ob)
+        return false;
+    push p = {goc_malloc(FRAME_HEADER_SIZE + len), FRAME_HEADER_SIZE + len};
+    if (!p.frame)
+        return false;
+    frame_header_encode(p.frame, len);
+    memcpy(p.frame + FRAME_HEADER_SIZE, text, len);
+    if (goc_chan_try_send(ob, &p))
         return true;
-    jrpc_reply_free(text);
+    goc_free(p.frame);
     return false;
 }
 
