@@ -49,6 +49,7 @@ struct goc_tls {
     goc_conn *conn;          /* borrowed */
     int write_err;           /* the send callback's last error (under mu) */
     bool reading;            /* the reader is inside mbedtls (under mu) */
+    bool closed_write;       /* close_notify sent (under mu) */
     size_t in_off, in_len;   /* see the invariants */
     unsigned char in[TLS_INBUF];
 };
@@ -86,6 +87,13 @@ static void describe(int rc, const char *what, const char *path, char *err, size
     mbedtls_strerror(rc, why, sizeof why);
     if (err && errlen)
         snprintf(err, errlen, "%s %s: %s", what, path ? path : "", why);
+}
+
+/* mbedtls reads certificate files through its key loader, so either
+ * module's I/O error means the file could not be read. */
+static bool file_error(int rc)
+{
+    return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR;
 }
 
 static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errlen)
@@ -135,9 +143,7 @@ int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_c
     }
     if (rc) {
         goc_tls_config_free(cfg);
-        return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR
-                   ? -ENOENT
-                   : -EINVAL;
+        return file_error(rc) ? -ENOENT : -EINVAL;
     }
     *out = cfg;
     return 0;
@@ -153,7 +159,7 @@ int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, 
         if ((rc = mbedtls_x509_crt_parse_file(&cfg->chain, ca_path)) != 0) {
             describe(rc, "CA file", ca_path, err, errlen);
             goc_tls_config_free(cfg);
-            return rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+            return file_error(rc) ? -ENOENT : -EINVAL;
         }
         mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->chain, NULL);
         mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -332,14 +338,24 @@ ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len)
     return err ? err : (ssize_t)len;
 }
 
+int goc_tls_close_write(goc_tls *t)
+{
+    int rc = 0;
+    goc_mutex_lock(&t->mu);
+    if (!t->closed_write && !t->write_err) {
+        t->closed_write = true;
+        if (mbedtls_ssl_close_notify(&t->ssl) != 0)
+            rc = t->write_err ? t->write_err : -EPROTO;
+    }
+    goc_mutex_unlock(&t->mu);
+    return rc;
+}
+
 void goc_tls_free(goc_tls *t)
 {
     if (!t)
         return;
-    goc_mutex_lock(&t->mu);
-    if (!t->write_err)
-        mbedtls_ssl_close_notify(&t->ssl);
-    goc_mutex_unlock(&t->mu);
+    goc_tls_close_write(t);
     mbedtls_ssl_free(&t->ssl);
     free(t);
 }

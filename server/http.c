@@ -4,7 +4,7 @@
  * connection to the WebSocket transport.
  *
  * Slow clients: once the first byte of a request has arrived, the whole
- * request must arrive within HEADER_TIMEOUT; an idle keep-alive connection
+ * request must arrive within --read-timeout; an idle keep-alive connection
  * is closed after IDLE_TIMEOUT. Bodies are bounded by --max-frame (413),
  * headers by the reader's limits (431), malformed requests get 400 and the
  * connection closes.
@@ -27,7 +27,6 @@
 #include "ws.h"
 
 #define READ_BUF 16384
-#define HEADER_TIMEOUT (10 * 1000000000LL)
 #define IDLE_TIMEOUT (60 * 1000000000LL)
 #define MAX_STATIC (16 << 20)
 
@@ -230,14 +229,15 @@ static void serve(const stream *s, const char *peer)
     goc_http_out_init(&o, srv.cfg.max_frame + 65536 + (MAX_STATIC));
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
-    goc_conn_set_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
+    int64_t request_timeout = srv.cfg.read_timeout_ms * 1000000LL;
+    conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
         size_t used = 0;
         int rc = have ? goc_http_reader_feed(r, buf, have, &used) : 0;
         if (used && !in_request) {
             in_request = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + HEADER_TIMEOUT);
+            conn_read_deadline(c, goc_nanotime() + request_timeout);
         }
         memmove(buf, buf + used, have - used);
         have -= used;
@@ -283,8 +283,7 @@ static void serve(const stream *s, const char *peer)
             if (!keep)
                 break;
             in_request = have > 0;
-            goc_conn_set_read_deadline(c, goc_nanotime() +
-                                              (in_request ? HEADER_TIMEOUT : IDLE_TIMEOUT));
+            conn_read_deadline(c, goc_nanotime() + (in_request ? request_timeout : IDLE_TIMEOUT));
             continue;
         }
         ssize_t n = stream_read(s, buf + have, READ_BUF - have);

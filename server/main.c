@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <goc/malloc.h>
 
@@ -56,7 +59,7 @@ void conns_remove(conn_entry *e)
 
 void conns_wake_all(void)
 {
-    int64_t deadline = goc_nanotime() + SHUTDOWN_LINGER_NS;
+    int64_t deadline = atomic_load(&srv.wake_deadline);
     goc_mutex_lock(&srv.conns_mu);
     /* A read deadline a moment away lets each connection's goroutine answer
      * the requests in flight; then it wakes a blocked read and fails every
@@ -64,6 +67,18 @@ void conns_wake_all(void)
     for (conn_entry *e = srv.conns; e; e = e->next)
         goc_conn_set_read_deadline(e->conn, deadline);
     goc_mutex_unlock(&srv.conns_mu);
+}
+
+/* Either this load sees stopping (and applies the shutdown deadline), or
+ * the store of stopping, and so conns_wake_all's deadline, comes after
+ * this set, which it then overrides. */
+void conn_read_deadline(goc_conn *c, int64_t deadline)
+{
+    goc_conn_set_read_deadline(c, deadline);
+    if (atomic_load(&srv.stopping)) {
+        int64_t wake = atomic_load(&srv.wake_deadline);
+        goc_conn_set_read_deadline(c, deadline && deadline < wake ? deadline : wake);
+    }
 }
 
 typedef struct listener {
@@ -103,6 +118,17 @@ static void refuse(const listener *ls, goc_conn *c)
     goc_conn_close(c);
 }
 
+/* As Go's listeners do: TCP keep-alive probes after 15 s of silence, every
+ * 15 s, so a peer that vanished (no FIN, no RST) is found and its
+ * connection closed instead of waiting forever in a read. */
+static void keep_alive(goc_conn *c)
+{
+    int fd = goc_conn_fd(c), on = 1, secs = 15;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);
+}
+
 typedef struct accepted {
     goc_conn *conn;
     const listener *ls;
@@ -117,10 +143,11 @@ static void conn_main(void *arg)
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = a.ls->kind};
     conns_add(&e);
+    keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
     if (a.ls->tls) {
-        int64_t deadline = goc_nanotime() + srv.cfg.handshake_timeout_ms * 1000000LL;
+        int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
         rc = goc_tls_accept(a.ls->tls, a.conn, deadline, &s.tls);
         if (rc) {
             atomic_fetch_add(&srv.tls_handshake_failures, 1);
@@ -268,6 +295,7 @@ static int server_main(int argc, char **argv)
 
     int sig = goc_signal_wait(stop_sigs, 2);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&srv.wake_deadline, goc_nanotime() + SHUTDOWN_LINGER_NS);
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)

@@ -51,7 +51,8 @@ typedef struct server {
     goc_waitgroup wg;       /* goroutines to wait for at shutdown */
     goc_mutex conns_mu;     /* guards conns */
     conn_entry *conns;      /* open connections */
-    _Atomic bool stopping;
+    _Atomic bool stopping;  /* set after wake_deadline */
+    _Atomic int64_t wake_deadline; /* shutdown: reads end by then */
     _Atomic int64_t conns_open[TRANSPORT_N];
     _Atomic uint64_t conns_total[TRANSPORT_N];
     _Atomic uint64_t frames_in, frames_out, frames_too_large;
@@ -71,6 +72,10 @@ void conns_remove(conn_entry *e);
 /* Shutdown: lets every connection read its requests in flight for a
  * moment, then wakes its blocked read, which fails from then on. */
 void conns_wake_all(void);
+/* Sets c's read deadline (0: none) as a transport's own timeouts do, but
+ * never later than shutdown's: a connection cannot undo the wake-up of
+ * conns_wake_all, however the two interleave. */
+void conn_read_deadline(goc_conn *c, int64_t deadline);
 
 /* Registers echo, runtime.stats and the chat's methods in rpc, and counts
  * every call's outcome. */

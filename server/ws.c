@@ -72,40 +72,46 @@ static void on_event(void *user, const goc_ws_event_t *ev)
     }
 }
 
+/* The reader's ping deadline, which must not undo a wake-up: a kicked or
+ * failed connection keeps its immediate deadline, shutdown's applies. */
+static void ping_deadline(wsconn *w)
+{
+    conn_read_deadline(w->conn, goc_nanotime() + PING_INTERVAL);
+    if (atomic_load(&w->slow) || atomic_load(&w->dead))
+        goc_conn_set_read_deadline(w->conn, 1);
+}
+
 static void wake_writer(wsconn *w)
 {
     char one = 1;
     goc_chan_try_send(w->wake, &one);
 }
 
+/* The only caller of goc_ws_output/consume: it writes the engine's output
+ * buffer straight to the socket, without the lock (see proto/ws.h), so
+ * pushes and the reader go on while a write blocks. */
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
     for (;;) {
         char x;
         bool ok = goc_chan_recv(w->wake, &x);
-        /* a buffer only while there is something to write: an idle
-         * connection holds none */
-        char *buf = malloc(READ_BUF);
-        while (buf && !atomic_load(&w->dead)) {
+        while (!atomic_load(&w->dead)) {
             const uint8_t *data;
             goc_mutex_lock(&w->mu);
             long n = goc_ws_output(w->ws, &data);
-            if (n > READ_BUF)
-                n = READ_BUF;
-            if (n > 0) {
-                memcpy(buf, data, (size_t)n);
-                goc_ws_consume(w->ws, (size_t)n);
-            }
             goc_mutex_unlock(&w->mu);
             if (n <= 0)
                 break;
-            if (stream_write(w->s, buf, (size_t)n) < 0) {
+            if (stream_write(w->s, data, (size_t)n) < 0) {
                 atomic_store(&w->dead, true);
                 goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+                break;
             }
+            goc_mutex_lock(&w->mu);
+            goc_ws_consume(w->ws, (size_t)n);
+            goc_mutex_unlock(&w->mu);
         }
-        free(buf);
         if (!ok)
             break;
     }
@@ -131,11 +137,9 @@ void ws_kick(wsconn *w)
     goc_conn_set_read_deadline(w->conn, 1);
 }
 
-static bool ws_push(void *conn, char *msg, size_t len)
+static bool ws_push(void *conn, const char *msg, size_t len)
 {
-    bool ok = ws_send(conn, msg, len);
-    jrpc_reply_free(msg);
-    return ok;
+    return ws_send(conn, msg, len); /* the engine queues its own copy */
 }
 
 static void ws_kick_cb(void *conn)
@@ -207,7 +211,7 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     }
     bool closing = false;
     int64_t close_deadline = 0;
-    goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+    ping_deadline(&w);
     while (buf) {
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
@@ -243,14 +247,14 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
             goc_mutex_unlock(&w.mu);
             wake_writer(&w);
             w.awaiting_pong = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
             continue;
         }
         if (n <= 0)
             break;
         w.awaiting_pong = false;
         if (!closing)
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
         goc_mutex_lock(&w.mu);
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);

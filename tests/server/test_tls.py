@@ -4,7 +4,7 @@ HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
 certificate made by scripts/gen-cert: Python's ssl and curl succeed when
 they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
 and AEAD suites is spoken; a client that stalls in the handshake is
-dropped after --handshake-timeout; a bad certificate file stops start-up
+dropped after --read-timeout; a bad certificate file stops start-up
 with a one-line error.
 
 usage: test_tls.py GOCD [GOCC]
@@ -186,6 +186,21 @@ def plaintext_on_tls_port(srv):
     https_routes(srv, any_server())
 
 
+def gocc_tls(srv, gocc, cafile, other_ca):
+    """gocc --tls: echo through framed TLS, and a refusal of an untrusted
+    server."""
+    line = req(9, "echo", ["gocc", "tls"]) + "\n"
+    addr = "127.0.0.1:%d" % srv.port_of("tcp-tls")
+    p = subprocess.run([gocc, "--tls", "--cacert", cafile, "--addr", addr], input=line.encode(),
+                       capture_output=True, timeout=20)
+    check_eq(p.returncode, 0, "gocc exit status (stderr %r)" % p.stderr[-300:])
+    check_result(json.loads(p.stdout.decode().splitlines()[0]), 9, ["gocc", "tls"])
+    p = subprocess.run([gocc, "--tls", "--cacert", other_ca, "--addr", addr],
+                       input=line.encode(), capture_output=True, timeout=20)
+    check_eq(p.returncode, 1, "gocc exit status with an untrusted server")
+    check(b"TLS handshake failed" in p.stderr, "gocc says why: %r" % p.stderr)
+
+
 def bad_files_refused(binary, cert, key, tmp):
     bogus = os.path.join(tmp, "bogus.pem")
     with open(bogus, "w") as f:
@@ -211,7 +226,7 @@ def main():
         cert, key = gen_cert(os.path.join(tmp, "a"))
         other_cert, _ = gen_cert(os.path.join(tmp, "b"))
         flags = ["--tls", "127.0.0.1:0", "--tcp-tls", "127.0.0.1:0", "--cert", cert, "--key",
-                 key, "--handshake-timeout", str(HANDSHAKE_MS), "--db", ":memory:",
+                 key, "--read-timeout", str(HANDSHAKE_MS), "--db", ":memory:",
                  "--rate", "0"]
         with Server(binary, *flags, http="127.0.0.1:0") as srv:
             ctx = trusting(cert)
@@ -224,6 +239,9 @@ def main():
                     chat_everywhere, srv, ctx)
             tap.run("untrusted certificate: the client fails cleanly, the server goes on",
                     untrusted_fails, srv, other_cert)
+            if len(sys.argv) > 2:
+                tap.run("gocc --tls: framed TLS from the command line", gocc_tls, srv,
+                        sys.argv[2], cert, other_cert)
             tap.run("TLS 1.0/1.1 refused", old_versions_refused, srv)
             tap.run("CBC and static-RSA suites refused", weak_suites_refused, srv)
             tap.run("a client stalled in the handshake is dropped after the deadline",
