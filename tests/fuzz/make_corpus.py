@@ -25,6 +25,7 @@ JSONRPC_CASES = [
     "id_escaped_key", "id_exponent", "id_kept_on_invalid_request", "id_string_escaped",
     "message_null", "method_not_found_notification", "params_filter_not_object",
     "params_limit_not_integer", "params_missing_room",
+    "parse_leading_zero_id_beside_big_int",  # found by fuzz_jsonrpc
 ]
 # More messages from tests/server/test_framed.py and jsonrpc_test.c.
 EXTRA_RPC = [
