@@ -51,9 +51,14 @@ def read(*parts):
         return f.read()
 
 
+def named_rpc_messages():
+    """(name, message) pairs: the case folder's name, or extra_NN."""
+    named = [(c, read(PROTO, "jsonrpc_cases", c, "input.json").strip()) for c in JSONRPC_CASES]
+    return named + [("extra_%02d" % i, m) for i, m in enumerate(EXTRA_RPC)]
+
+
 def rpc_messages():
-    msgs = [read(PROTO, "jsonrpc_cases", c, "input.json").strip() for c in JSONRPC_CASES]
-    return msgs + EXTRA_RPC
+    return [m for _, m in named_rpc_messages()]
 
 
 def frame(payload):
@@ -162,8 +167,7 @@ def main():
     # fuzz_ws: cut, limits | server actions
     write("ws", ws_seeds(), lambda i: bytes([i * 37 & 0xff, (i * 53) & 0xff]))
     # fuzz_jsonrpc: persistent | small limits << 1 | parse/run/reply << 2
-    write("jsonrpc", {"m%02d" % i: m for i, m in enumerate(rpc_messages())},
-          lambda i: bytes([i % 8]))
+    write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
 
 
 if __name__ == "__main__":
