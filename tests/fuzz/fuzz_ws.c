@@ -13,7 +13,8 @@
  * as a client would and must be a valid server stream: unmasked, no RSV
  * bits, known opcodes, control frames whole and short, minimal length
  * encodings, UTF-8 text, a close code that may be sent and nothing after
- * the close frame. Events must respect their limits and stop after a close.
+ * the close frame. Events must respect their limits and stop after a close,
+ * and a close event carries a UTF-8 reason and the code the engine reports.
  *
  * Invariants: a fresh connection per input, freed before returning; no
  * memory kept across inputs.
@@ -78,6 +79,8 @@ static void on_event(void *user, const goc_ws_event_t *ev)
     case GOC_WS_EV_CLOSE:
         FUZZ_CHECK(ev->len <= 123 && ev->code != 0);
         FUZZ_CHECK(ev->code == GOC_WS_NO_STATUS || code_sendable(ev->code));
+        FUZZ_CHECK(goc_ws_close_code_received(p->ws) == ev->code);
+        FUZZ_CHECK(ev->len == 0 || goc_utf8_valid(ev->data, ev->len));
         p->got_close = true;
         break;
     default:
