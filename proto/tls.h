@@ -23,6 +23,7 @@
 #ifndef GOC_PROTO_TLS_H
 #define GOC_PROTO_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -51,7 +52,9 @@ void goc_tls_config_free(goc_tls_config *cfg);
  * deadlines are cleared either way. */
 int goc_tls_accept(goc_tls_config *cfg, goc_conn *c, int64_t deadline, goc_tls **out);
 
-/* The client side: hostname is sent as SNI and, with a CA, verified. */
+/* The client side: hostname is sent as SNI and, with a CA, verified
+ * against the certificate's DNS names (mbedtls 2.28 does not match IP
+ * address entries: verify "localhost", not "127.0.0.1"). */
 int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
                     goc_tls **out);
 
@@ -60,10 +63,19 @@ int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int6
  * time. */
 ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len);
 
+/* True when a read would find bytes without waiting for the socket:
+ * decrypted ones mbedtls holds, or received ciphertext not yet taken. The
+ * reader's own question (one reader at a time). */
+bool goc_tls_pending(goc_tls *t);
+
 /* Writes all len bytes: len, or a negative errno. Writers are serialized. */
 ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len);
 
-/* Sends close_notify (best effort, it never waits long: the connection's
+/* Half-close: sends close_notify (the peer reads end of stream); reading
+ * goes on. 0 or a negative errno. */
+int goc_tls_close_write(goc_tls *t);
+
+/* Sends close_notify unless sent already (best effort, it never waits long: the connection's
  * write deadline applies) and frees t. Not the connection. */
 void goc_tls_free(goc_tls *t);
 

@@ -19,7 +19,9 @@
  * Invariants:
  *  - in/in_len/in_off are only set during goc_ws_feed(); in == NULL outside.
  *  - out_head <= out_len <= cfg.out_buffer; out[out_head..out_len) is what
- *    goc_ws_output() returns.
+ *    goc_ws_output() returns. out is allocated only while it holds output
+ *    (NULL when out_len == 0 after goc_ws_output), so an idle connection
+ *    keeps none.
  *  - closing is set once we queued a close frame (ours or wslay's answer);
  *    after it no event but GOC_WS_EV_CLOSE/PONG is delivered.
  */
@@ -69,6 +71,10 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     goc_ws_t *ws = user;
     (void)flags;
+    if (!ws->out && !(ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer))) {
+        wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
+        return -1;
+    }
     size_t room = ws->cfg.out_buffer - ws->out_len;
     if (room == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -205,8 +211,7 @@ int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
         ws->cfg.max_queued_msgs = 4096;
     if (!ws->cfg.out_buffer)
         ws->cfg.out_buffer = 16 * 1024;
-    ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer);
-    if (!ws->out || wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+    if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
         goc_ws_free(ws);
         return -ENOMEM;
     }
@@ -313,6 +318,12 @@ long goc_ws_output(goc_ws_t *ws, const uint8_t **data)
     }
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) == WSLAY_ERR_NOMEM)
         return -ENOMEM;
+    if (ws->out_len == 0) { /* nothing to write: no buffer kept */
+        goc__web_free(ws->out);
+        ws->out = NULL;
+        *data = NULL;
+        return 0;
+    }
     *data = ws->out + ws->out_head;
     return (long)(ws->out_len - ws->out_head);
 }

@@ -2,17 +2,23 @@
  * HTTP upgrade: JSON-RPC over text messages, server pushes, pings to idle
  * peers, and the close codes of the protocol.
  *
- * Two goroutines per connection: the reader (the connection's goroutine)
- * feeds received bytes to the protocol engine (proto/ws.h) and answers the
- * JSON-RPC messages; the writer drains the engine's output to the socket
- * whenever it is told there is some (a one-slot channel). The engine is
- * guarded by a mutex since both, and the chat's pushes, use it. Outgoing
- * messages are bounded (--outbox messages, 4 x --max-frame bytes): a peer
- * too slow to take them is closed with 1008.
+ * The reader (the connection's goroutine) feeds received bytes to the
+ * protocol engine (proto/ws.h) and answers the JSON-RPC messages; a writer
+ * goroutine drains the engine's output to the socket. The engine is guarded
+ * by a mutex since both, and the chat's pushes, use it. Outgoing messages
+ * are bounded (--outbox messages, 4 x --max-frame bytes): a peer too slow
+ * to take them is closed with 1008.
  *
- * Invariants: the writer exits only after `wake` is closed and the output
- * is drained (or the socket failed); the reader closes `wake` and waits for
- * the writer before freeing anything. Once the reader is closing (or done)
+ * An idle connection costs little: the writer exists only while there is
+ * output (started by whoever queues some, gone once it is written), the
+ * read buffer only while bytes are arriving (the reader waits for
+ * readability first), the engine's output buffer only while it holds
+ * output, and the reader's stack gives back what its last request touched.
+ *
+ * Invariants (under mu): output is queued only with `writing` set or set
+ * right after, so queued output always has a writer coming; `finished`
+ * (the reader is done) stops new writers, and the reader waits for the
+ * last one before freeing anything. Once the reader is closing (or done)
  * the socket has a write deadline (CLOSE_TIMEOUT), so a peer that stops
  * reading cannot keep the writer, and the connection, alive.
  */
@@ -40,11 +46,13 @@ typedef struct text {
 } text;
 
 struct wsconn {
-    goc_conn *conn;
+    const stream *s;    /* the connection (TLS or not) */
+    goc_conn *conn;     /* s->conn: deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
-    goc_chan *wake;     /* one slot: output is waiting; closed: finish */
-    goc_chan *done;     /* closed by the writer when it exits */
+    bool writing;       /* a writer goroutine runs (under mu) */
+    bool finished;      /* the reader is done: no new writer (under mu) */
+    goc_waitgroup writers; /* the running writer, if any */
     text *inbox, **inbox_tail; /* messages received during a feed (reader only) */
     bool awaiting_pong; /* reader only */
     _Atomic bool slow;  /* a push found the outbox full */
@@ -71,44 +79,62 @@ static void on_event(void *user, const goc_ws_event_t *ev)
     }
 }
 
-static void wake_writer(wsconn *w)
+/* The reader's ping deadline, which must not undo a wake-up: a kicked or
+ * failed connection keeps its immediate deadline, shutdown's applies. */
+static void ping_deadline(wsconn *w)
 {
-    char one = 1;
-    goc_chan_try_send(w->wake, &one);
+    conn_read_deadline(w->conn, goc_nanotime() + PING_INTERVAL);
+    if (atomic_load(&w->slow) || atomic_load(&w->dead))
+        goc_conn_set_read_deadline(w->conn, 1);
 }
 
+static void writer(void *arg);
+
+/* After queueing output: starts a writer unless one runs (or the reader is
+ * done, or the socket failed). */
+static void wake_writer(wsconn *w)
+{
+    goc_mutex_lock(&w->mu);
+    bool start = !w->writing && !w->finished && !atomic_load(&w->dead);
+    if (start) {
+        w->writing = true;
+        goc_waitgroup_add(&w->writers, 1);
+    }
+    goc_mutex_unlock(&w->mu);
+    if (start && goc_go(writer, &w, sizeof w) < 0) {
+        goc_mutex_lock(&w->mu);
+        w->writing = false;
+        goc_mutex_unlock(&w->mu);
+        goc_waitgroup_done(&w->writers);
+    }
+}
+
+/* Writes the engine's output until there is none, then exits. The only
+ * caller of goc_ws_output/consume: it writes the engine's buffer straight
+ * to the socket without the lock (see proto/ws.h), so pushes and the
+ * reader go on while a write blocks. */
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
-    for (;;) {
-        char x;
-        bool ok = goc_chan_recv(w->wake, &x);
-        /* a buffer only while there is something to write: an idle
-         * connection holds none */
-        char *buf = malloc(READ_BUF);
-        while (buf && !atomic_load(&w->dead)) {
-            const uint8_t *data;
-            goc_mutex_lock(&w->mu);
-            long n = goc_ws_output(w->ws, &data);
-            if (n > READ_BUF)
-                n = READ_BUF;
-            if (n > 0) {
-                memcpy(buf, data, (size_t)n);
-                goc_ws_consume(w->ws, (size_t)n);
-            }
-            goc_mutex_unlock(&w->mu);
-            if (n <= 0)
-                break;
-            if (goc_conn_write(w->conn, buf, (size_t)n) < 0) {
-                atomic_store(&w->dead, true);
-                goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
-            }
-        }
-        free(buf);
-        if (!ok)
+    goc_mutex_lock(&w->mu);
+    while (!atomic_load(&w->dead)) {
+        const uint8_t *data;
+        long n = goc_ws_output(w->ws, &data);
+        if (n <= 0)
             break;
+        goc_mutex_unlock(&w->mu);
+        ssize_t rc = stream_write(w->s, data, (size_t)n);
+        goc_mutex_lock(&w->mu);
+        if (rc < 0) {
+            atomic_store(&w->dead, true);
+            goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+            break;
+        }
+        goc_ws_consume(w->ws, (size_t)n);
     }
-    goc_chan_close(w->done);
+    w->writing = false;
+    goc_mutex_unlock(&w->mu);
+    goc_waitgroup_done(&w->writers);
 }
 
 /* Sends text from anywhere (replies, pushes). false: the queue is full. */
@@ -130,11 +156,9 @@ void ws_kick(wsconn *w)
     goc_conn_set_read_deadline(w->conn, 1);
 }
 
-static bool ws_push(void *conn, char *msg, size_t len)
+static bool ws_push(void *conn, const char *msg, size_t len)
 {
-    bool ok = ws_send(conn, msg, len);
-    jrpc_reply_free(msg);
-    return ok;
+    return ws_send(conn, msg, len); /* the engine queues its own copy */
 }
 
 static void ws_kick_cb(void *conn)
@@ -171,9 +195,10 @@ static void answer(wsconn *w)
     }
 }
 
-void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
+void ws_serve(const stream *s, const char *peer, const char *early, size_t nearly)
 {
-    wsconn w = {.conn = c, .peer = peer};
+    goc_conn *c = s->conn;
+    wsconn w = {.s = s, .conn = c, .peer = peer};
     w.inbox_tail = &w.inbox;
     goc_ws_config_t cfg = {
         .max_message = srv.cfg.max_frame,
@@ -187,15 +212,10 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
         return;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_WS], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
-    w.wake = goc_chan_make(1, 1);
-    w.done = goc_chan_make(0, 0);
     chat_sink sink = {ws_push, ws_kick_cb, &w};
     w.member = chat_member_new(&sink);
-    wsconn *wp = &w;
-    goc_go(writer, &wp, sizeof wp);
     log_debug("ws %s: open", peer);
 
-    char *buf = malloc(READ_BUF);
     if (nearly) {
         goc_mutex_lock(&w.mu);
         goc_ws_feed(w.ws, early, nearly);
@@ -204,9 +224,10 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
         wake_writer(&w);
     }
     bool closing = false;
+    bool deep = true; /* the stack went deep since the last read (the upgrade) */
     int64_t close_deadline = 0;
-    goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
-    while (buf) {
+    ping_deadline(&w);
+    for (;;) {
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
         goc_mutex_unlock(&w.mu);
@@ -228,7 +249,19 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             goc_sleep(1000000);
             continue;
         }
-        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        if (deep) { /* idle peers keep no stack pages from their last request */
+            goc_stack_trim();
+            deep = false;
+        }
+        /* The buffer exists only while bytes are coming in. */
+        char *buf = NULL;
+        ssize_t n = stream_wait_read(s);
+        if (n == 0) {
+            buf = goc_malloc(READ_BUF);
+            n = buf ? stream_read(s, buf, READ_BUF) : -ENOMEM;
+        }
+        if (n <= 0)
+            goc_free(buf);
         if (n == -ETIMEDOUT) {
             if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
@@ -241,34 +274,35 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             goc_mutex_unlock(&w.mu);
             wake_writer(&w);
             w.awaiting_pong = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
             continue;
         }
         if (n <= 0)
             break;
         w.awaiting_pong = false;
         if (!closing)
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
         goc_mutex_lock(&w.mu);
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);
+        goc_free(buf);
         if (rc < 0)
             break;
+        deep = w.inbox != NULL;
         answer(&w);
         wake_writer(&w);
     }
-    free(buf);
     chat_member_gone(w.member);
     if (!closing) /* bound the writer's last flush (the peer may not read) */
         goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
-    goc_chan_close(w.wake);
-    goc_chan_recv(w.done, NULL);
+    goc_mutex_lock(&w.mu);
+    w.finished = true;
+    goc_mutex_unlock(&w.mu);
+    goc_waitgroup_wait(&w.writers);
     for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */
         next = t->next;
         free(t);
     }
-    goc_chan_free(w.wake);
-    goc_chan_free(w.done);
     goc_ws_free(w.ws);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
     log_debug("ws %s: closed", peer);
