@@ -328,6 +328,11 @@ long goc_ws_output(goc_ws_t *ws, const uint8_t **data)
     return (long)(ws->out_len - ws->out_head);
 }
 
+size_t goc_ws_queued_msgs(const goc_ws_t *ws)
+{
+    return wslay_event_get_queued_msg_count(ws->ctx);
+}
+
 void goc_ws_consume(goc_ws_t *ws, size_t n)
 {
     if (n > ws->out_len - ws->out_head)

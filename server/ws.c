@@ -4,10 +4,14 @@
  *
  * The reader (the connection's goroutine) feeds received bytes to the
  * protocol engine (proto/ws.h) and answers the JSON-RPC messages; a writer
- * goroutine drains the engine's output to the socket. The engine is guarded
- * by a mutex since both, and the chat's pushes, use it. Outgoing messages
- * are bounded (--outbox messages, 4 x --max-frame bytes): a peer too slow
- * to take them is closed with 1008.
+ * goroutine moves outgoing messages into the engine and drains its output
+ * to the socket. The engine is guarded by a mutex (the reader feeds it and
+ * queues pings and closes). Replies and the chat's pushes do not take that
+ * mutex: they go on a lock-free list the writer empties, so a room
+ * broadcasting to a thousand members never waits for a member's writer.
+ * Outgoing messages are bounded (--outbox messages, counting the list and
+ * the engine's queue; 4 x --max-frame bytes): a peer too slow to take them
+ * is closed with 1008.
  *
  * An idle connection costs little: the writer exists only while there is
  * output (started by whoever queues some, gone once it is written), the
@@ -15,10 +19,13 @@
  * readability first), the engine's output buffer only while it holds
  * output, and the reader's stack gives back what its last request touched.
  *
- * Invariants (under mu): output is queued only with `writing` set or set
- * right after, so queued output always has a writer coming; `finished`
- * (the reader is done) stops new writers, and the reader waits for the
- * last one before freeing anything. Once the reader is closing (or done)
+ * Invariants: whoever queues output (on the list, or in the engine under
+ * mu) then calls wake_writer, which starts a writer unless `writing` is
+ * set; a writer clears `writing` only with mu held, the list empty and no
+ * output left, and looks at the list again after clearing it, so queued
+ * output always has a writer coming. `finished` (set under mu once the
+ * reader is done) stops new writers; the reader waits for the last one
+ * and frees what is still listed. Once the reader is closing (or done)
  * the socket has a write deadline (CLOSE_TIMEOUT), so a peer that stops
  * reading cannot keep the writer, and the connection, alive.
  */
@@ -39,6 +46,7 @@
 #define PING_INTERVAL (30 * 1000000000LL)
 #define CLOSE_TIMEOUT (2 * 1000000000LL)
 
+/* A received message (the inbox), or an outgoing one (the list). */
 typedef struct text {
     struct text *next;
     size_t len;
@@ -50,7 +58,10 @@ struct wsconn {
     goc_conn *conn;     /* s->conn: deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
-    bool writing;       /* a writer goroutine runs (under mu) */
+    _Atomic(text *) outq;     /* outgoing, not yet in the engine: newest first */
+    _Atomic int64_t nqueued;  /* messages on outq */
+    _Atomic int64_t nengine;  /* messages in the engine, as the writer last saw */
+    _Atomic bool writing;     /* a writer goroutine runs (cleared under mu) */
     bool finished;      /* the reader is done: no new writer (under mu) */
     goc_waitgroup writers; /* the running writer, if any */
     text *inbox, **inbox_tail; /* messages received during a feed (reader only) */
@@ -91,62 +102,109 @@ static void ping_deadline(wsconn *w)
 static void writer(void *arg);
 
 /* After queueing output: starts a writer unless one runs (or the reader is
- * done, or the socket failed). */
+ * done, or the socket failed). Lock-free when a writer runs. */
 static void wake_writer(wsconn *w)
 {
+    if (atomic_load(&w->writing))
+        return;
     goc_mutex_lock(&w->mu);
-    bool start = !w->writing && !w->finished && !atomic_load(&w->dead);
+    bool start = !atomic_load(&w->writing) && !w->finished && !atomic_load(&w->dead);
     if (start) {
-        w->writing = true;
+        atomic_store(&w->writing, true);
         goc_waitgroup_add(&w->writers, 1);
     }
     goc_mutex_unlock(&w->mu);
     if (start && goc_go(writer, &w, sizeof w) < 0) {
         goc_mutex_lock(&w->mu);
-        w->writing = false;
+        atomic_store(&w->writing, false);
         goc_mutex_unlock(&w->mu);
         goc_waitgroup_done(&w->writers);
     }
 }
 
-/* Writes the engine's output until there is none, then exits. The only
- * caller of goc_ws_output/consume: it writes the engine's buffer straight
- * to the socket without the lock (see proto/ws.h), so pushes and the
- * reader go on while a write blocks. */
+/* Moves the listed messages into the engine, oldest first (under mu). A
+ * message the engine refuses (its byte limit) marks the peer too slow. */
+static void move_into_engine(wsconn *w, text *newest_first)
+{
+    text *oldest = NULL;
+    int64_t n = 0;
+    while (newest_first) { /* reverse */
+        text *t = newest_first;
+        newest_first = t->next;
+        t->next = oldest;
+        oldest = t;
+        n++;
+    }
+    atomic_fetch_sub(&w->nqueued, n);
+    for (text *t = oldest, *next; t; t = next) {
+        next = t->next;
+        if (goc_ws_send_text(w->ws, t->data, t->len) == -ENOBUFS)
+            ws_kick(w);
+        goc_free(t);
+    }
+}
+
+/* Moves queued messages into the engine and writes its output until there
+ * is none, then exits. The only caller of goc_ws_output/consume: it writes
+ * the engine's buffer straight to the socket without the lock (see
+ * proto/ws.h), so the reader goes on while a write blocks. */
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
     goc_mutex_lock(&w->mu);
     while (!atomic_load(&w->dead)) {
+        text *list = atomic_exchange(&w->outq, NULL);
+        if (list)
+            move_into_engine(w, list);
         const uint8_t *data;
         long n = goc_ws_output(w->ws, &data);
-        if (n <= 0)
-            break;
-        goc_mutex_unlock(&w->mu);
-        ssize_t rc = stream_write(w->s, data, (size_t)n);
-        goc_mutex_lock(&w->mu);
-        if (rc < 0) {
-            atomic_store(&w->dead, true);
-            goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
-            break;
+        atomic_store(&w->nengine, (int64_t)goc_ws_queued_msgs(w->ws));
+        if (n > 0) {
+            goc_mutex_unlock(&w->mu);
+            ssize_t rc = stream_write(w->s, data, (size_t)n);
+            goc_mutex_lock(&w->mu);
+            if (rc < 0) {
+                atomic_store(&w->dead, true);
+                goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+                break;
+            }
+            goc_ws_consume(w->ws, (size_t)n);
+            continue;
         }
-        goc_ws_consume(w->ws, (size_t)n);
+        /* Nothing left: stop, unless something was listed meanwhile and no
+         * other writer has been started for it. */
+        atomic_store(&w->writing, false);
+        if (!atomic_load(&w->outq) || atomic_exchange(&w->writing, true))
+            break;
     }
-    w->writing = false;
+    if (atomic_load(&w->dead))
+        atomic_store(&w->writing, false);
     goc_mutex_unlock(&w->mu);
     goc_waitgroup_done(&w->writers);
 }
 
-/* Sends text from anywhere (replies, pushes). false: the queue is full. */
+/* Queues text from anywhere (replies, pushes) without blocking or taking
+ * the engine's lock. false: the outbox is full (the peer is too slow). */
 bool ws_send(wsconn *w, const char *msg, size_t len)
 {
-    goc_mutex_lock(&w->mu);
-    int rc = goc_ws_send_text(w->ws, msg, len);
-    goc_mutex_unlock(&w->mu);
-    if (rc == -ENOBUFS)
+    if (atomic_load(&w->dead))
+        return true; /* dropped, as on any closed connection */
+    if (atomic_fetch_add(&w->nqueued, 1) + atomic_load(&w->nengine) >= srv.cfg.outbox) {
+        atomic_fetch_sub(&w->nqueued, 1);
         return false;
+    }
+    text *t = goc_malloc(sizeof *t + len);
+    if (!t) {
+        atomic_fetch_sub(&w->nqueued, 1);
+        return false;
+    }
+    t->len = len;
+    memcpy(t->data, msg, len);
+    t->next = atomic_load(&w->outq);
+    while (!atomic_compare_exchange_weak(&w->outq, &t->next, t))
+        ;
     wake_writer(w);
-    return rc == 0 || rc == -EPIPE;
+    return true;
 }
 
 /* Marks w too slow; its reader closes it with 1008. Never blocks. */
@@ -299,6 +357,10 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     w.finished = true;
     goc_mutex_unlock(&w.mu);
     goc_waitgroup_wait(&w.writers);
+    for (text *t = atomic_exchange(&w.outq, NULL), *next; t; t = next) { /* unsent */
+        next = t->next;
+        goc_free(t);
+    }
     for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */
         next = t->next;
         free(t);
