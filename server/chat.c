@@ -201,6 +201,8 @@ chat_room *chat__room_get(const char *name, bool create)
 {
     goc_rwmutex_rlock(&chat__g.reg_mu);
     chat_room *r = registry_find(name);
+    if (r)
+        atomic_fetch_add(&r->users, 1);
     goc_rwmutex_runlock(&chat__g.reg_mu);
     if (r || !create)
         return r;
@@ -208,8 +210,37 @@ chat_room *chat__room_get(const char *name, bool create)
     r = registry_find(name);
     if (!r && !chat__g.reg_closed)
         r = room_create(name);
+    if (r)
+        atomic_fetch_add(&r->users, 1);
     goc_rwmutex_unlock(&chat__g.reg_mu);
     return r;
+}
+
+void chat__room_put(chat_room *r)
+{
+    if (r && atomic_fetch_sub(&r->users, 1) == 1)
+        chat__room_retire_if_idle(r);
+}
+
+void chat__room_retire_if_idle(chat_room *r)
+{
+    if (atomic_load(&r->nmembers) != 0 || atomic_load(&r->users) != 0)
+        return;
+    goc_rwmutex_lock(&chat__g.reg_mu);
+    /* Under the lock nobody can take a new pointer; the room's goroutine
+     * sees its channel closed and frees it (chat__room_main). */
+    if (!r->retired && !chat__g.reg_closed && atomic_load(&r->nmembers) == 0 &&
+        atomic_load(&r->users) == 0 && goc_chan_len(r->cmds) == 0) {
+        size_t i = hash_name(r->name) & (chat__g.nbuckets - 1);
+        chat_room **pp = &chat__g.buckets[i];
+        while (*pp != r)
+            pp = &(*pp)->next;
+        *pp = r->next;
+        chat__g.nrooms--;
+        r->retired = true;
+        goc_chan_close(r->cmds);
+    }
+    goc_rwmutex_unlock(&chat__g.reg_mu);
 }
 
 /* ---- lifetime ------------------------------------------------------- */

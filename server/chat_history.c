@@ -106,6 +106,7 @@ static void publish(hist_req *q, int64_t ts)
     if (r) {
         chat__cmd c = {.op = ROOM_PUBLISH, .id = q->id, .text = text, .len = len};
         chat__room_call(r, &c);
+        chat__room_put(r);
     } else {
         jrpc_reply_free(text);
         log_error("chat: message %lld stored but not delivered (out of memory)",

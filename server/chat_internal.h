@@ -15,8 +15,12 @@
  *    message of the room with a higher id is still to be handed to it, every
  *    one with a lower or equal id is committed (chat.join's history reads up
  *    to last_id, the pushes carry the rest: no gap, no duplicate).
- *  - Rooms live until chat_shutdown (messages persist in the database, and
- *    members keep pointers to their rooms).
+ *  - A room lives while it has members or users (holders of a pointer from
+ *    chat__room_get, until their chat__room_put); the last of them to go
+ *    retires it: out of the registry, its channel closed, its goroutine
+ *    frees it. Members keep pointers only to rooms they are in, which
+ *    cannot retire. A peer joining and leaving made-up rooms therefore
+ *    leaves nothing behind (its messages stay in the database).
  */
 #ifndef GOCD_CHAT_INTERNAL_H
 #define GOCD_CHAT_INTERNAL_H
@@ -86,6 +90,8 @@ struct chat_room {
     char name[CHAT_ROOM_MAX + 1];
     goc_chan *cmds;           /* chat__cmd, buffered; closed by chat_shutdown */
     chat_room *next;          /* hash chain [registry lock] */
+    _Atomic int64_t users;    /* pointers out from chat__room_get, not yet put */
+    bool retired;             /* out of the registry [registry lock] */
     _Atomic int64_t nmembers; /* written by the room's goroutine, read by anyone */
     /* Owned by the room's goroutine: */
     chat__slot *slots;        /* members in join order */
@@ -118,6 +124,10 @@ bool chat__text_valid(const char *s, size_t len);
  * absent and create is true; NULL when absent, shutting down, or out of
  * memory. name must be valid. */
 chat_room *chat__room_get(const char *name, bool create);
+/* Gives back a pointer from chat__room_get; r may retire from then on. */
+void chat__room_put(chat_room *r);
+/* Retires r if nothing holds it: no member, no user, no command queued. */
+void chat__room_retire_if_idle(chat_room *r);
 /* Takes one token from m's bucket: true if the send may go. */
 bool chat__rate_take(chat_member *m);
 /* Copies m's nick in room into nick (CHAT_NICK_MAX + 1 bytes): false if

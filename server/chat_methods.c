@@ -200,6 +200,7 @@ static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
     } else {
         rep.rc = JRPC_INTERNAL_ERROR;
     }
+    chat__room_put(r);
     json_t *hist = rep.rc ? NULL : chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true);
     live_exit();
     if (rep.rc || !hist) {
@@ -225,6 +226,7 @@ static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
         rep.rc = 0;
         chat__cmd c = {.op = ROOM_LEAVE, .m = m, .reply = &rep};
         chat__room_call(r, &c);
+        chat__room_put(r);
     }
     live_exit();
     if (rep.rc)
@@ -261,6 +263,7 @@ static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
         code = JRPC_RATE_LIMITED;
     else if (!(*result = chat__history_store(room, nick, text, tlen)))
         code = JRPC_INTERNAL_ERROR;
+    chat__room_put(r);
     live_exit();
     if (code == JRPC_RATE_LIMITED) {
         atomic_fetch_add(&chat__g.st_limited, 1);
@@ -302,6 +305,7 @@ static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
     if (r) {
         chat__cmd c = {.op = ROOM_MEMBERS, .reply = &rep};
         chat__room_call(r, &c);
+        chat__room_put(r);
     } else {
         rep.members = json_array();
     }

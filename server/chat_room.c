@@ -251,6 +251,8 @@ void chat__room_main(void *arg)
             }
             do_publish(r, batch, n);
             reap(r);
+            if (r->nslots == 0)
+                chat__room_retire_if_idle(r);
             continue;
         }
         switch (c.op) {
@@ -266,7 +268,19 @@ void chat__room_main(void *arg)
             break;
         }
         reap(r);
+        if (r->nslots == 0)
+            chat__room_retire_if_idle(r);
     }
-    /* Closed at shutdown: nothing may touch r after done. */
+    /* Closed: retired (this goroutine frees the room, once its closer has
+     * left the registry lock), or at shutdown (chat_shutdown frees it).
+     * Nothing may touch r after done. */
+    goc_rwmutex_lock(&chat__g.reg_mu);
+    bool retired = r->retired;
+    goc_rwmutex_unlock(&chat__g.reg_mu);
+    if (retired) {
+        goc_chan_free(r->cmds);
+        goc_free(r->slots);
+        goc_free(r);
+    }
     goc_waitgroup_done(&chat__g.rooms_wg);
 }

@@ -12,6 +12,8 @@ the rest of the server untouched afterwards (README, "Limits"):
 - memory per connection: clients that pipeline requests and never read
   the replies stall their own connection; the server's resident memory
   stays within a bound per connection and the others are served.
+- rooms made up by a peer: joined and left (or abandoned by a closed
+  connection), they leave no room, goroutine or memory behind.
 
 usage: test_limits.py GOCD [GOCC]
 """
@@ -236,6 +238,53 @@ def never_reading_clients(srv):
     good.close()
 
 
+def metrics(srv):
+    with Http(srv.http_port) as h:
+        body = h.request("GET", "/metrics").body.decode()
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#") and " " in line:
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def made_up_rooms(srv):
+    base = metrics(srv)
+    n = 300
+    s = connect(srv.port)
+    for i in range(n):  # join and leave
+        s.sendall(frame(req(i, "chat.join", {"room": "junk%d" % i, "nick": "n"})))
+        recv_json(s)
+        s.sendall(frame(req(i, "chat.leave", {"room": "junk%d" % i})))
+        check_result(recv_json(s), i, True)
+    abandoned = connect(srv.port)  # join, then vanish
+    for i in range(n):
+        abandoned.sendall(frame(req(i, "chat.join", {"room": "gone%d" % i, "nick": "n"})))
+        recv_json(abandoned)
+    during = metrics(srv)["gocd_chat_rooms"]
+    check(during >= base["gocd_chat_rooms"] + n, "rooms while joined: %r" % during)
+    abandoned.close()
+    deadline = time.monotonic() + 10
+    while True:
+        m = metrics(srv)
+        if (m["gocd_chat_rooms"] <= base["gocd_chat_rooms"]
+                and m["goc_goroutines"] <= base["goc_goroutines"] + 2):
+            break
+        check(time.monotonic() < deadline, "rooms %r (were %r), goroutines %r (were %r)"
+              % (m["gocd_chat_rooms"], base["gocd_chat_rooms"], m["goc_goroutines"],
+                 base["goc_goroutines"]))
+        time.sleep(0.1)
+    s.sendall(frame(req(1, "chat.rooms")))
+    rooms = recv_json(s)["result"]
+    check(not [r for r in rooms if r["room"].startswith(("junk", "gone"))],
+          "retired rooms still listed: %r" % rooms[:5])
+    # a room comes back when joined again, with its history intact
+    s.sendall(frame(req(2, "chat.join", {"room": "junk7", "nick": "back"})))
+    check_eq(recv_json(s)["result"]["room"], "junk7", "rejoined room")
+    s.close()
+
+
 def main():
     global BIN
     BIN = sys.argv[1]
@@ -257,6 +306,8 @@ def main():
                 ("accepted connections have TCP keep-alive", keep_alive),
                 ("clients that never read: bounded memory, others served",
                  never_reading_clients),
+                ("made-up rooms are retired once empty: no room or goroutine left",
+                 made_up_rooms),
             ]:
                 tap.run(name, fn, srv)
             tap.run("SIGTERM: exit 0, no sanitizer report", srv.check_clean_exit)
