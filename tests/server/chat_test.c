@@ -663,10 +663,17 @@ static void test_history(void)
     CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 0), "id")), ids[70]);
     CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(h, 49), "id")), ids[119]);
     json_decref(r);
-    /* the rooms (reading a room's history does not create it) */
-    json_t *rooms = call_ok(&http_ctx, "chat.rooms", NULL);
-    json_t *want = json_pack("[{s:s, s:i}, {s:s, s:i}]", "room", "h", "members", 1, "room",
-                             "noise", "members", 0);
+    /* the rooms (reading a room's history does not create it; "noise",
+     * published to without members, retires once its messages are out) */
+    json_t *want = json_pack("[{s:s, s:i}]", "room", "h", "members", 1);
+    json_t *rooms = NULL;
+    for (int tries = 0; tries < 500; tries++) {
+        json_decref(rooms);
+        rooms = call_ok(&http_ctx, "chat.rooms", NULL);
+        if (json_equal(rooms, want))
+            break;
+        goc_sleep(10 * 1000000);
+    }
     CHECK(json_equal(rooms, want));
     json_decref(rooms);
     json_decref(want);
