@@ -216,30 +216,48 @@ chat_room *chat__room_get(const char *name, bool create)
     return r;
 }
 
-void chat__room_put(chat_room *r)
+/* Caller holds reg_mu for writing: retires r when nothing holds it. The
+ * room's goroutine sees its channel closed and frees r, after taking
+ * reg_mu itself (chat__room_main), so r stays valid under the lock. */
+static void retire_locked(chat_room *r)
 {
-    if (r && atomic_fetch_sub(&r->users, 1) == 1)
-        chat__room_retire_if_idle(r);
+    if (r->retired || chat__g.reg_closed || atomic_load(&r->nmembers) != 0 ||
+        atomic_load(&r->users) != 0 || goc_chan_len(r->cmds) != 0)
+        return;
+    size_t i = hash_name(r->name) & (chat__g.nbuckets - 1);
+    chat_room **pp = &chat__g.buckets[i];
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    chat__g.nrooms--;
+    r->retired = true;
+    goc_chan_close(r->cmds);
 }
 
+/* While our pointer counts in users, r cannot retire, so r is ours to read;
+ * the last pointer goes back under the registry lock, where the room's own
+ * check also runs: whichever comes second retires the room. */
+void chat__room_put(chat_room *r)
+{
+    if (!r)
+        return;
+    int64_t u = atomic_load(&r->users);
+    while (u > 1)
+        if (atomic_compare_exchange_weak(&r->users, &u, u - 1))
+            return;
+    goc_rwmutex_lock(&chat__g.reg_mu);
+    atomic_fetch_sub(&r->users, 1);
+    retire_locked(r);
+    goc_rwmutex_unlock(&chat__g.reg_mu);
+}
+
+/* Called by the room's goroutine only (r cannot be freed under it). */
 void chat__room_retire_if_idle(chat_room *r)
 {
     if (atomic_load(&r->nmembers) != 0 || atomic_load(&r->users) != 0)
         return;
     goc_rwmutex_lock(&chat__g.reg_mu);
-    /* Under the lock nobody can take a new pointer; the room's goroutine
-     * sees its channel closed and frees it (chat__room_main). */
-    if (!r->retired && !chat__g.reg_closed && atomic_load(&r->nmembers) == 0 &&
-        atomic_load(&r->users) == 0 && goc_chan_len(r->cmds) == 0) {
-        size_t i = hash_name(r->name) & (chat__g.nbuckets - 1);
-        chat_room **pp = &chat__g.buckets[i];
-        while (*pp != r)
-            pp = &(*pp)->next;
-        *pp = r->next;
-        chat__g.nrooms--;
-        r->retired = true;
-        goc_chan_close(r->cmds);
-    }
+    retire_locked(r);
     goc_rwmutex_unlock(&chat__g.reg_mu);
 }
 

@@ -126,7 +126,8 @@ bool chat__text_valid(const char *s, size_t len);
 chat_room *chat__room_get(const char *name, bool create);
 /* Gives back a pointer from chat__room_get; r may retire from then on. */
 void chat__room_put(chat_room *r);
-/* Retires r if nothing holds it: no member, no user, no command queued. */
+/* The room's goroutine, after a command: retires r if nothing holds it (no
+ * member, no user, no command queued). */
 void chat__room_retire_if_idle(chat_room *r);
 /* Takes one token from m's bucket: true if the send may go. */
 bool chat__rate_take(chat_member *m);
