@@ -109,6 +109,7 @@ void goc_http_reader_free(goc_http_reader_t *r);
  *   -EBADMSG malformed request, or bytes after a request that ended the
  *            connection (Connection: close, HTTP/1.0, upgrade) (answer 400 and
  *            close, or just close);
+ *   -EPROTONOSUPPORT an HTTP version other than 1.x (answer 505, then close);
  *   -ENOMEM  out of memory (answer 500 and close).
  * After an error the reader stays failed and returns the same error. */
 int goc_http_reader_feed(goc_http_reader_t *r, const char *data, size_t len, size_t *consumed);

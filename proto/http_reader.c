@@ -253,6 +253,10 @@ static int on_headers_complete(http_parser *p)
     goc_http_reader_t *r = p->data;
     if (end_url(r) < 0 || split_target(r) < 0)
         return -1;
+    if (p->http_major != 1) { /* HTTP/0.9, 2.0 as text, 9.9, ... */
+        r->err = -EPROTONOSUPPORT;
+        return -1;
+    }
     r->headers_done = true;
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX) {
         if (p->content_length > r->lim.max_body) {
@@ -450,6 +454,7 @@ int goc_http_error_status(int err)
     case -E2BIG: return 431;
     case -EMSGSIZE: return 413;
     case -EBADMSG: return 400;
+    case -EPROTONOSUPPORT: return 505;
     default: return 500;
     }
 }

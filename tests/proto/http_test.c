@@ -253,6 +253,7 @@ static void test_body_too_large(void)
     CHECK_EQ_INT(goc_http_error_status(-EMSGSIZE), 413);
     CHECK_EQ_INT(goc_http_error_status(-E2BIG), 431);
     CHECK_EQ_INT(goc_http_error_status(-EBADMSG), 400);
+    CHECK_EQ_INT(goc_http_error_status(-EPROTONOSUPPORT), 505);
     CHECK_EQ_INT(goc_http_error_status(-ENOMEM), 500);
 }
 
