@@ -51,7 +51,9 @@ void goc_tls_config_free(goc_tls_config *cfg);
  * deadlines are cleared either way. */
 int goc_tls_accept(goc_tls_config *cfg, goc_conn *c, int64_t deadline, goc_tls **out);
 
-/* The client side: hostname is sent as SNI and, with a CA, verified. */
+/* The client side: hostname is sent as SNI and, with a CA, verified
+ * against the certificate's DNS names (mbedtls 2.28 does not match IP
+ * address entries: verify "localhost", not "127.0.0.1"). */
 int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
                     goc_tls **out);
 
@@ -63,7 +65,11 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len);
 /* Writes all len bytes: len, or a negative errno. Writers are serialized. */
 ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len);
 
-/* Sends close_notify (best effort, it never waits long: the connection's
+/* Half-close: sends close_notify (the peer reads end of stream); reading
+ * goes on. 0 or a negative errno. */
+int goc_tls_close_write(goc_tls *t);
+
+/* Sends close_notify unless sent already (best effort, it never waits long: the connection's
  * write deadline applies) and frees t. Not the connection. */
 void goc_tls_free(goc_tls *t);
 

@@ -141,8 +141,11 @@ int goc_ws_ping(goc_ws_t *ws, const void *data, size_t len);
 int goc_ws_close(goc_ws_t *ws, uint16_t code, const char *reason);
 
 /* Bytes waiting to be written to the peer: fills the output buffer from the
- * queue and points *data at them (owned by ws, valid until the next call on
- * ws). Returns their count (0: nothing to write), or -ENOMEM. */
+ * queue and points *data at them (owned by ws). Returns their count (0:
+ * nothing to write), or -ENOMEM. Only goc_ws_output and goc_ws_consume
+ * move or change those bytes, so a single writer may write them to the
+ * socket without holding its lock on ws while other threads send, feed or
+ * ping; then it consumes what it wrote. */
 long goc_ws_output(goc_ws_t *ws, const uint8_t **data);
 
 /* Marks the first n bytes of the last goc_ws_output() as written

@@ -61,19 +61,6 @@ bool chat__text_valid(const char *s, size_t len)
     return len >= 1 && len <= CHAT_TEXT_MAX && goc_utf8_valid((const uint8_t *)s, len);
 }
 
-char *chat__text_dup(const char *text, size_t len)
-{
-    json_malloc_t jm;
-    json_free_t jf;
-    json_get_alloc_funcs(&jm, &jf);
-    char *p = jm(len + 1);
-    if (p) {
-        memcpy(p, text, len);
-        p[len] = 0;
-    }
-    return p;
-}
-
 /* ---- members -------------------------------------------------------- */
 
 chat_member *chat_member_new(const chat_sink *sink)

@@ -42,12 +42,11 @@ typedef struct chat_member chat_member;
 /* How the chat talks back to a connection's transport. */
 typedef struct chat_sink {
     /* Queues text (a complete JSON-RPC notification, NUL-terminated, len
-     * bytes; ownership passes to the sink, free with jrpc_reply_free) for
-     * the connection's writer without blocking. Returns false when the
-     * outbox is full (the member is then too slow: the chat calls kick);
-     * the text is the sink's to free either way. Called from the room's
-     * goroutine: it must not block. */
-    bool (*push)(void *conn, char *text, size_t len);
+     * bytes; borrowed: the sink copies what it keeps, so one text serves a
+     * whole room) for the connection's writer without blocking. Returns
+     * false when the outbox is full (the member is then too slow: the chat
+     * calls kick). Called from the room's goroutine: it must not block. */
+    bool (*push)(void *conn, const char *text, size_t len);
     /* Asks the transport to close the connection because it is too slow
      * (WebSocket: close code 1008). Must not block. */
     void (*kick)(void *conn);

@@ -118,9 +118,6 @@ bool chat__text_valid(const char *s, size_t len);
  * absent and create is true; NULL when absent, shutting down, or out of
  * memory. name must be valid. */
 chat_room *chat__room_get(const char *name, bool create);
-/* Copies text[0..len) with jansson's allocator (so jrpc_reply_free frees
- * it). NULL when out of memory. */
-char *chat__text_dup(const char *text, size_t len);
 /* Takes one token from m's bucket: true if the send may go. */
 bool chat__rate_take(chat_member *m);
 /* Copies m's nick in room into nick (CHAT_NICK_MAX + 1 bytes): false if

@@ -47,15 +47,14 @@ static ptrdiff_t slot_of_nick(const chat_room *r, const char *nick)
     return -1;
 }
 
-/* Pushes a copy of text to slot i's member: false if it is (or now gets)
- * kicked. The first failed push kicks the member. */
+/* Pushes text to slot i's member (the sink copies it): false if it is (or
+ * now gets) kicked. The first failed push kicks the member. */
 static bool push_to(chat_room *r, size_t i, const char *text, size_t len)
 {
     chat_member *m = r->slots[i].m;
     if (atomic_load(&m->kicked))
         return false;
-    char *copy = chat__text_dup(text, len);
-    if (copy && m->sink.push(m->sink.conn, copy, len))
+    if (m->sink.push(m->sink.conn, text, len))
         return true;
     if (!atomic_exchange(&m->kicked, true)) {
         atomic_fetch_add(&chat__g.st_kicks, 1);

@@ -27,6 +27,9 @@ static const char usage[] =
     "  --web DIR           static files served at / (default: the project's web/)\n"
     "  --log-level LEVEL   debug, info, warn or error (default info)\n"
     "  --allow-origin URL  a WebSocket Origin allowed (repeatable; default: any)\n"
+    "  --max-conns N       open connections, all listeners (default: the descriptor limit less 64)\n"
+    "  --read-timeout MS   time a peer has to complete a TLS handshake, an HTTP request or a\n"
+    "                      frame once it has begun one (default 10000)\n"
     "  --help, --version   print and exit\n"
     "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n";
 
@@ -41,7 +44,8 @@ static int bad(const char *fmt, const char *a, const char *b)
 static const char *const known[] = {"--tcp",    "--http",     "--tls",       "--tcp-tls",
                                     "--cert",   "--key",      "--db",        "--procs",
                                     "--max-frame", "--rate",  "--outbox",    "--web",
-                                    "--log-level", "--allow-origin", NULL};
+                                    "--log-level", "--allow-origin", "--max-conns",
+                                    "--read-timeout", NULL};
 
 static bool is_known(const char *name)
 {
@@ -83,6 +87,7 @@ int config_parse(config *cfg, int argc, char **argv)
     cfg->max_frame = 1048576;
     cfg->rate = 50;
     cfg->outbox = 1024;
+    cfg->read_timeout_ms = 10000;
     cfg->web = NULL;
     cfg->log_level = LOG_INFO;
     for (int i = 1; i < argc; i++) {
@@ -153,6 +158,14 @@ int config_parse(config *cfg, int argc, char **argv)
             if (parse_int(name, val, 1, 1 << 24, &x))
                 return -1;
             cfg->outbox = x;
+        } else if (strcmp(name, "--max-conns") == 0) {
+            if (parse_int(name, val, 1, 1000000, &x))
+                return -1;
+            cfg->max_conns = x;
+        } else if (strcmp(name, "--read-timeout") == 0) {
+            if (parse_int(name, val, 1, 3600000, &x))
+                return -1;
+            cfg->read_timeout_ms = x;
         } else if (strcmp(name, "--allow-origin") == 0) {
             if (cfg->norigins == (int)(sizeof cfg->origins / sizeof *cfg->origins))
                 return bad("too many %s flags%s", name, "");

@@ -16,6 +16,9 @@ typedef struct config {
     size_t max_frame;
     int64_t rate;        /* chat messages per second per connection, 0: no limit */
     int64_t outbox;
+    int64_t max_conns;   /* open connections, every transport; 0: from RLIMIT_NOFILE */
+    int64_t read_timeout_ms; /* a started TLS handshake, HTTP request or frame
+                              * must be complete within */
     const char *web;
     int log_level;
     const char *origins[16]; /* --allow-origin, repeatable; none: any origin */

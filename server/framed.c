@@ -10,8 +10,11 @@
  * slow and is disconnected. Replies and pushes share a write lock, so
  * frames never interleave.
  *
- * Once the reader is done the socket gets a write deadline, so a peer that
- * stops reading cannot keep the connection alive.
+ * A frame, once begun, must be complete within --read-timeout (a peer
+ * that stalls mid-frame is closed); an idle connection between frames may
+ * stay as long as it likes (TCP keep-alive finds vanished peers). Once the
+ * reader is done the socket gets a write deadline, so a peer that stops
+ * reading cannot keep the connection alive.
  *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
  * (at most --max-frame), the replies to one read's frames, the outbox.
@@ -34,9 +37,10 @@ typedef struct outbuf {
     size_t len, cap;
 } outbuf;
 
-static int out_frame(outbuf *o, const char *payload, size_t len)
+/* Makes room for n more bytes in o. 0 or -ENOMEM. */
+static int out_reserve(outbuf *o, size_t n)
 {
-    size_t need = o->len + FRAME_HEADER_SIZE + len;
+    size_t need = o->len + n;
     if (need > o->cap) {
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < need)
@@ -47,19 +51,38 @@ static int out_frame(outbuf *o, const char *payload, size_t len)
         o->data = d;
         o->cap = cap;
     }
+    return 0;
+}
+
+/* Appends bytes as they are. 0 or -ENOMEM. */
+static int out_bytes(outbuf *o, const void *data, size_t len)
+{
+    if (out_reserve(o, len))
+        return -ENOMEM;
+    memcpy(o->data + o->len, data, len);
+    o->len += len;
+    return 0;
+}
+
+/* Appends one frame: header, then payload. 0 or -ENOMEM. */
+static int out_frame(outbuf *o, const char *payload, size_t len)
+{
+    if (out_reserve(o, FRAME_HEADER_SIZE + len))
+        return -ENOMEM;
     frame_header_encode((uint8_t *)o->data + o->len, len);
     memcpy(o->data + o->len + FRAME_HEADER_SIZE, payload, len);
-    o->len = need;
+    o->len += FRAME_HEADER_SIZE + len;
     return 0;
 }
 
 typedef struct push {
-    char *text;
+    uint8_t *frame;
     size_t len;
 } push;
 
 typedef struct fconn {
-    goc_conn *conn;
+    const stream *s;    /* the connection (TLS or not) */
+    goc_conn *conn;     /* s->conn: deadlines */
     goc_mutex wmu;      /* one writer at a time */
     goc_mutex omu;      /* guards outbox, done, closed */
     goc_chan *outbox;   /* push, bounded by --outbox; made on the first push */
@@ -73,7 +96,7 @@ typedef struct fconn {
 static int write_locked(fconn *f, const void *data, size_t len)
 {
     goc_mutex_lock(&f->wmu);
-    ssize_t rc = goc_conn_write(f->conn, data, len);
+    ssize_t rc = stream_write(f->s, data, len);
     goc_mutex_unlock(&f->wmu);
     if (rc < 0) {
         atomic_store(&f->dead, true);
@@ -82,25 +105,54 @@ static int write_locked(fconn *f, const void *data, size_t len)
     return rc < 0 ? (int)rc : 0;
 }
 
+/* The reader's own deadline (0: none), which must not undo a wake-up: a
+ * kicked or failed connection keeps its immediate deadline, shutdown's
+ * applies (conn_read_deadline). */
+static void reader_deadline(fconn *f, int64_t deadline)
+{
+    conn_read_deadline(f->conn, deadline);
+    if (atomic_load(&f->slow) || atomic_load(&f->dead))
+        goc_conn_set_read_deadline(f->conn, 1);
+}
+
+/* Writes the outbox's frames; those queued together leave in one write
+ * (up to PUSH_BATCH bytes). */
+#define PUSH_BATCH 65536
+
 static void push_writer(void *arg)
 {
     fconn *f = *(fconn **)arg;
     outbuf o = {0};
     push p;
-    while (goc_chan_recv(f->outbox, &p)) {
-        o.len = 0;
-        int rc = atomic_load(&f->dead) ? -1 : out_frame(&o, p.text, p.len);
-        jrpc_reply_free(p.text);
-        if (rc == 0)
-            write_locked(f, o.data, o.len);
+    bool open = goc_chan_recv(f->outbox, &p);
+    while (open) {
+        if (atomic_load(&f->dead) || (o.len == 0 && p.len >= PUSH_BATCH)) {
+            if (!atomic_load(&f->dead))
+                write_locked(f, p.frame, p.len); /* big: as it is */
+            goc_free(p.frame);
+        } else if (out_bytes(&o, p.frame, p.len) == 0) {
+            goc_free(p.frame);
+        } else {
+            goc_free(p.frame); /* out of memory: this one is lost */
+        }
+        bool more = o.len < PUSH_BATCH && goc_chan_try_recv(f->outbox, &p, &open);
+        if (!more) {
+            if (o.len)
+                write_locked(f, o.data, o.len);
+            o.len = 0;
+            if (open)
+                open = goc_chan_recv(f->outbox, &p);
+        }
     }
+    if (o.len && !atomic_load(&f->dead))
+        write_locked(f, o.data, o.len);
     free(o.data);
     goc_chan_close(f->done);
 }
 
 /* The outbox and its writer exist only once a push comes (a member joined
  * a room): an idle connection costs neither the buffer nor the goroutine. */
-static bool sink_push(void *conn, char *text, size_t len)
+static bool sink_push(void *conn, const char *text, size_t len)
 {
     fconn *f = conn;
     goc_mutex_lock(&f->omu);
@@ -111,10 +163,16 @@ static bool sink_push(void *conn, char *text, size_t len)
     }
     goc_chan *ob = f->outbox;
     goc_mutex_unlock(&f->omu);
-    push p = {text, len};
-    if (ob && goc_chan_try_send(ob, &p))
+    if (!ob)
+        return false;
+    push p = {goc_malloc(FRAME_HEADER_SIZE + len), FRAME_HEADER_SIZE + len};
+    if (!p.frame)
+        return false;
+    frame_header_encode(p.frame, len);
+    memcpy(p.frame + FRAME_HEADER_SIZE, text, len);
+    if (goc_chan_try_send(ob, &p))
         return true;
-    jrpc_reply_free(text);
+    goc_free(p.frame);
     return false;
 }
 
@@ -145,17 +203,20 @@ static int handle(fconn *f, const frame_t *fr, outbuf *o)
 
 static void serve(fconn *f, const char *peer)
 {
-    goc_conn *c = f->conn;
     frame_decoder_t dec;
     frame_decoder_init(&dec, srv.cfg.max_frame);
     outbuf o = {0};
     char *buf = malloc(READ_BUF);
     bool closing = false;
+    int64_t frame_deadline = 0; /* for the frame begun, 0: between frames */
+    reader_deadline(f, 0);      /* a shutdown may have begun already */
     while (buf && !closing) {
-        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        ssize_t n = stream_read(f->s, buf, READ_BUF);
         if (n <= 0) {
             if (atomic_load(&f->slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
+            else if (n == -ETIMEDOUT && frame_deadline && !atomic_load(&srv.stopping))
+                log_info("tcp %s: frame not complete within --read-timeout: closing", peer);
             else if (n == 0 && frame_decoder_pending(&dec))
                 log_debug("tcp %s: closed in the middle of a frame", peer);
             else if (n < 0 && n != -ETIMEDOUT && n != -ECANCELED && n != -ECONNRESET)
@@ -164,12 +225,14 @@ static void serve(fconn *f, const char *peer)
         }
         const char *p = buf;
         size_t left = (size_t)n;
+        bool completed = false; /* a frame ended in this read */
         while (left > 0) {
             size_t used;
             frame_t fr;
             int rc = frame_decoder_decode(&dec, p, left, &used, &fr);
             p += used;
             left -= used;
+            completed |= rc == FRAME_PAYLOAD || rc == FRAME_HEARTBEAT;
             if (rc == FRAME_PAYLOAD) {
                 if (handle(f, &fr, &o) < 0) {
                     closing = true;
@@ -197,6 +260,14 @@ static void serve(fconn *f, const char *peer)
                 break;
             o.len = 0;
         }
+        /* Each frame gets --read-timeout from the read that began it. */
+        if (frame_decoder_pending(&dec) && (!frame_deadline || completed)) {
+            frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
+            reader_deadline(f, frame_deadline);
+        } else if (!frame_decoder_pending(&dec) && frame_deadline) {
+            frame_deadline = 0;
+            reader_deadline(f, 0);
+        }
         if (o.cap > 1 << 20) { /* do not keep a big buffer for an idle peer */
             free(o.data);
             o.data = NULL;
@@ -208,21 +279,16 @@ static void serve(fconn *f, const char *peer)
     frame_decoder_free(&dec);
 }
 
-void framed_conn_main(void *arg)
+void framed_serve(const stream *s, const char *peer)
 {
-    goc_conn *c = *(goc_conn **)arg;
-    char peer[64] = "?";
-    goc_conn_remote_addr(c, peer, sizeof peer);
-    conn_entry e = {.conn = c, .transport = "tcp"};
-    conns_add(&e);
+    goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
     log_debug("tcp %s: connected", peer);
-    fconn f = {.conn = c};
+    fconn f = {.s = s, .conn = c};
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
-    if (!atomic_load(&srv.stopping))
-        serve(&f, peer);
+    serve(&f, peer);
     /* No push can arrive once the member is gone: then stop the writer,
      * giving it CLOSE_TIMEOUT to flush (a peer that does not read, such as
      * a member kicked as too slow, must not keep it blocked forever). */
@@ -237,9 +303,6 @@ void framed_conn_main(void *arg)
         goc_chan_free(f.outbox);
         goc_chan_free(f.done);
     }
-    conns_remove(&e);
-    goc_conn_close(c);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
     log_debug("tcp %s: closed", peer);
-    goc_waitgroup_done(&srv.wg);
 }

@@ -3,8 +3,12 @@
  * of stdin it half-closes and prints what still arrives until the server
  * closes.
  *
- *   gocc [--addr HOST:PORT] [--max-frame BYTES]     (default 127.0.0.1:7000)
+ *   gocc [--addr HOST:PORT] [--max-frame BYTES] [--tls [--cacert PEM]]
  *   echo '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}' | gocc
+ *
+ * The address defaults to 127.0.0.1:7000. --tls speaks framed TCP inside
+ * TLS (gocd --tcp-tls); --cacert verifies the server's certificate for the
+ * name "localhost" (without it nothing is verified: for development only).
  */
 #include <goc/goc.h>
 
@@ -15,9 +19,11 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "tls.h"
 
 typedef struct client {
     goc_conn *conn;
+    goc_tls *tls;   /* NULL: plain TCP */
     size_t max_frame;
     goc_chan *done; /* closed when the receiver stops */
 } client;
@@ -29,7 +35,8 @@ static void receiver(void *arg)
     frame_decoder_init(&dec, cl->max_frame);
     char buf[16384];
     for (;;) {
-        ssize_t n = goc_conn_read(cl->conn, buf, sizeof buf);
+        ssize_t n = cl->tls ? goc_tls_read(cl->tls, buf, sizeof buf)
+                            : goc_conn_read(cl->conn, buf, sizeof buf);
         if (n <= 0)
             break;
         const char *p = buf;
@@ -55,26 +62,62 @@ out:
     goc_chan_close(cl->done);
 }
 
+static ssize_t send_all(client *cl, const void *data, size_t len)
+{
+    return cl->tls ? goc_tls_write(cl->tls, data, len) : goc_conn_write(cl->conn, data, len);
+}
+
+/* Wraps cl->conn in TLS. 0, or 1 after printing why not. */
+static int start_tls(client *cl, const char *cacert, goc_tls_config **cfg)
+{
+    char err[256];
+    if (goc_tls_client_config(cacert, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "gocc: %s\n", err);
+        return 1;
+    }
+    int rc = goc_tls_connect(*cfg, cl->conn, "localhost", goc_nanotime() + 10000000000LL,
+                             &cl->tls);
+    if (rc) {
+        fprintf(stderr, "gocc: TLS handshake failed: %s\n",
+                rc == -EPROTO ? "certificate not trusted or protocol error" : strerror(-rc));
+        return 1;
+    }
+    return 0;
+}
+
 static int client_main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1:7000";
+    const char *addr = "127.0.0.1:7000", *cacert = NULL;
     size_t max_frame = FRAME_DEFAULT_MAX;
+    bool tls = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--addr") == 0 && i + 1 < argc) {
             addr = argv[++i];
         } else if (strcmp(argv[i], "--max-frame") == 0 && i + 1 < argc) {
             max_frame = (size_t)strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--tls") == 0) {
+            tls = true;
+        } else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc) {
+            cacert = argv[++i];
         } else {
-            fprintf(stderr, "usage: gocc [--addr HOST:PORT] [--max-frame BYTES]\n");
+            fprintf(stderr, "usage: gocc [--addr HOST:PORT] [--max-frame BYTES] "
+                            "[--tls [--cacert PEM]]\n");
             return 2;
         }
     }
-    client cl = {NULL, max_frame, goc_chan_make(0, 0)};
+    client cl = {.max_frame = max_frame};
     int rc = goc_dial_tcp(addr, 5000000000LL, &cl.conn);
     if (rc) {
         fprintf(stderr, "gocc: cannot connect to %s: %s\n", addr, strerror(-rc));
         return 1;
     }
+    goc_tls_config *tls_cfg = NULL;
+    if (tls && start_tls(&cl, cacert, &tls_cfg) != 0) {
+        goc_tls_config_free(tls_cfg);
+        goc_conn_close(cl.conn);
+        return 1;
+    }
+    cl.done = goc_chan_make(0, 0);
     client *cp = &cl;
     goc_go(receiver, &cp, sizeof cp);
     char *line = NULL;
@@ -92,15 +135,20 @@ static int client_main(int argc, char **argv)
             continue;
         uint8_t hdr[FRAME_HEADER_SIZE];
         frame_header_encode(hdr, (size_t)n);
-        if (goc_conn_write(cl.conn, hdr, sizeof hdr) < 0 ||
-            goc_conn_write(cl.conn, line, (size_t)n) < 0) {
+        if (send_all(&cl, hdr, sizeof hdr) < 0 || send_all(&cl, line, (size_t)n) < 0) {
             fprintf(stderr, "gocc: connection lost\n");
             break;
         }
     }
     free(line);
-    goc_conn_close_write(cl.conn);
+    if (cl.tls)
+        goc_tls_close_write(cl.tls);
+    else
+        goc_conn_close_write(cl.conn);
     goc_chan_recv(cl.done, NULL);
+    goc_chan_free(cl.done);
+    goc_tls_free(cl.tls);
+    goc_tls_config_free(tls_cfg);
     goc_conn_close(cl.conn);
     return 0;
 }

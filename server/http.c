@@ -4,7 +4,7 @@
  * connection to the WebSocket transport.
  *
  * Slow clients: once the first byte of a request has arrived, the whole
- * request must arrive within HEADER_TIMEOUT; an idle keep-alive connection
+ * request must arrive within --read-timeout; an idle keep-alive connection
  * is closed after IDLE_TIMEOUT. Bodies are bounded by --max-frame (413),
  * headers by the reader's limits (431), malformed requests get 400 and the
  * connection closes.
@@ -27,7 +27,6 @@
 #include "ws.h"
 
 #define READ_BUF 16384
-#define HEADER_TIMEOUT (10 * 1000000000LL)
 #define IDLE_TIMEOUT (60 * 1000000000LL)
 #define MAX_STATIC (16 << 20)
 
@@ -218,8 +217,9 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
 
 /* ---- the connection ---------------------------------------------------------------- */
 
-static void serve(goc_conn *c, const char *peer)
+static void serve(const stream *s, const char *peer)
 {
+    goc_conn *c = s->conn;
     goc_http_limits_t limits = {.max_body = srv.cfg.max_frame};
     goc_http_reader_t *r;
     if (goc_http_reader_new(&limits, &r) != 0)
@@ -229,14 +229,15 @@ static void serve(goc_conn *c, const char *peer)
     goc_http_out_init(&o, srv.cfg.max_frame + 65536 + (MAX_STATIC));
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
-    goc_conn_set_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
+    int64_t request_timeout = srv.cfg.read_timeout_ms * 1000000LL;
+    conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
         size_t used = 0;
         int rc = have ? goc_http_reader_feed(r, buf, have, &used) : 0;
         if (used && !in_request) {
             in_request = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + HEADER_TIMEOUT);
+            conn_read_deadline(c, goc_nanotime() + request_timeout);
         }
         memmove(buf, buf + used, have - used);
         have -= used;
@@ -246,7 +247,7 @@ static void serve(goc_conn *c, const char *peer)
             goc_http_out_reset(&o);
             http_error_json(&o, st, goc_http_status_text(st), false, false);
             if (goc_http_out_finish(&o) > 0)
-                goc_conn_write(c, o.data, o.len);
+                stream_write(s, o.data, o.len);
             break;
         }
         if (rc == 1) {
@@ -260,7 +261,7 @@ static void serve(goc_conn *c, const char *peer)
                 http_error_json(&o, 500, "response too large", false, false);
                 keep = false;
             }
-            if (goc_conn_write(c, o.data, o.len) < 0)
+            if (stream_write(s, o.data, o.len) < 0)
                 break;
             if (ws) {
                 goc_http_out_free(&o);
@@ -274,7 +275,7 @@ static void serve(goc_conn *c, const char *peer)
                     memcpy(early, buf, have);
                 free(buf);
                 buf = NULL;
-                ws_serve(c, peer, early, early ? have : 0);
+                ws_serve(s, peer, early, early ? have : 0);
                 free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
@@ -282,11 +283,10 @@ static void serve(goc_conn *c, const char *peer)
             if (!keep)
                 break;
             in_request = have > 0;
-            goc_conn_set_read_deadline(c, goc_nanotime() +
-                                              (in_request ? HEADER_TIMEOUT : IDLE_TIMEOUT));
+            conn_read_deadline(c, goc_nanotime() + (in_request ? request_timeout : IDLE_TIMEOUT));
             continue;
         }
-        ssize_t n = goc_conn_read(c, buf + have, READ_BUF - have);
+        ssize_t n = stream_read(s, buf + have, READ_BUF - have);
         if (n <= 0)
             break;
         have += (size_t)n;
@@ -298,19 +298,10 @@ static void serve(goc_conn *c, const char *peer)
     }
 }
 
-void http_conn_main(void *arg)
+void http_serve(const stream *s, const char *peer)
 {
-    goc_conn *c = *(goc_conn **)arg;
-    char peer[64] = "?";
-    goc_conn_remote_addr(c, peer, sizeof peer);
-    conn_entry e = {.conn = c, .transport = "http"};
-    conns_add(&e);
     atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_HTTP], 1);
-    if (!atomic_load(&srv.stopping))
-        serve(c, peer);
-    conns_remove(&e);
-    goc_conn_close(c);
+    serve(s, peer);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
-    goc_waitgroup_done(&srv.wg);
 }

@@ -16,10 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <goc/malloc.h>
 
 #include "chat.h"
+#include "frame.h"
 #include "log.h"
 
 server srv;
@@ -54,7 +59,7 @@ void conns_remove(conn_entry *e)
 
 void conns_wake_all(void)
 {
-    int64_t deadline = goc_nanotime() + SHUTDOWN_LINGER_NS;
+    int64_t deadline = atomic_load(&srv.wake_deadline);
     goc_mutex_lock(&srv.conns_mu);
     /* A read deadline a moment away lets each connection's goroutine answer
      * the requests in flight; then it wakes a blocked read and fails every
@@ -64,16 +69,108 @@ void conns_wake_all(void)
     goc_mutex_unlock(&srv.conns_mu);
 }
 
+/* Either this load sees stopping (and applies the shutdown deadline), or
+ * the store of stopping, and so conns_wake_all's deadline, comes after
+ * this set, which it then overrides. */
+void conn_read_deadline(goc_conn *c, int64_t deadline)
+{
+    goc_conn_set_read_deadline(c, deadline);
+    if (atomic_load(&srv.stopping)) {
+        int64_t wake = atomic_load(&srv.wake_deadline);
+        goc_conn_set_read_deadline(c, deadline && deadline < wake ? deadline : wake);
+    }
+}
+
 typedef struct listener {
-    const char *kind; /* "tcp", ... as printed */
-    goc_listener *l;  /* owned, used and closed by its accept loop */
-    char addr[64];    /* the bound HOST:PORT */
-    goc_fn serve;     /* runs one accepted connection in its own goroutine */
+    const char *kind;    /* "tcp", "http", "tls", "tcp-tls", as printed */
+    goc_listener *l;     /* owned, used and closed by its accept loop */
+    char addr[64];       /* the bound HOST:PORT */
+    void (*serve)(const stream *s, const char *peer); /* the transport */
+    goc_tls_config *tls; /* shared by every session; NULL: plain */
+    bool http;           /* the transport speaks HTTP (for refusals) */
 } listener;
 
+/* Over --max-conns: the peer gets a short answer in its own protocol
+ * (HTTP 503, or a framed JSON-RPC error), written without waiting, and the
+ * connection closes. A TLS peer is only closed: a handshake to refuse it
+ * would spend the CPU the limit protects. */
+static void refuse(const listener *ls, goc_conn *c)
+{
+    static const char http503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Length: 33\r\nConnection: close\r\n\r\n"
+                                  "{\"error\":\"too many connections\"}";
+    atomic_fetch_add(&srv.conns_rejected, 1);
+    goc_conn_set_write_deadline(c, goc_nanotime() + 10 * 1000000LL);
+    if (!ls->tls && ls->http) {
+        goc_conn_write(c, http503, sizeof http503 - 1);
+    } else if (!ls->tls) {
+        size_t len;
+        char *err = jrpc_error_encode(-32000, "too many connections", &len);
+        uint8_t hdr[FRAME_HEADER_SIZE];
+        if (err) {
+            frame_header_encode(hdr, len);
+            if (goc_conn_write(c, hdr, sizeof hdr) == (ssize_t)sizeof hdr)
+                goc_conn_write(c, err, len);
+            jrpc_reply_free(err);
+        }
+    }
+    goc_conn_close(c);
+}
+
+/* As Go's listeners do: TCP keep-alive probes after 15 s of silence, every
+ * 15 s, so a peer that vanished (no FIN, no RST) is found and its
+ * connection closed instead of waiting forever in a read. */
+static void keep_alive(goc_conn *c)
+{
+    int fd = goc_conn_fd(c), on = 1, secs = 15;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);
+}
+
+typedef struct accepted {
+    goc_conn *conn;
+    const listener *ls;
+} accepted;
+
+/* One connection's goroutine: registry, TLS handshake (bounded by
+ * --handshake-timeout), the transport, then close. */
+static void conn_main(void *arg)
+{
+    accepted a = *(accepted *)arg;
+    char peer[64] = "?";
+    goc_conn_remote_addr(a.conn, peer, sizeof peer);
+    conn_entry e = {.conn = a.conn, .transport = a.ls->kind};
+    conns_add(&e);
+    keep_alive(a.conn);
+    stream s = {.conn = a.conn};
+    int rc = 0;
+    if (a.ls->tls) {
+        int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
+        rc = goc_tls_accept(a.ls->tls, a.conn, deadline, &s.tls);
+        if (rc) {
+            atomic_fetch_add(&srv.tls_handshake_failures, 1);
+            log_debug("%s %s: TLS handshake: %s", a.ls->kind, peer, strerror(-rc));
+        } else {
+            atomic_fetch_add(&srv.tls_handshakes, 1);
+        }
+    }
+    if (rc == 0 && !atomic_load(&srv.stopping))
+        a.ls->serve(&s, peer);
+    if (s.tls) { /* close_notify, if the peer takes it at once */
+        goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * 1000000LL);
+        goc_tls_free(s.tls);
+    }
+    conns_remove(&e);
+    goc_conn_close(a.conn);
+    atomic_fetch_sub(&srv.conns_active, 1);
+    goc_waitgroup_done(&srv.wg);
+}
+
 /* Accepts connections on one listener until goc_listener_shutdown, each
- * served by its transport's goroutine; then closes the listener (no one
- * else uses it). arg points at the listener. */
+ * served by its own goroutine; then closes the listener (no one else uses
+ * it). arg points at the listener. */
 static void accept_loop(void *arg)
 {
     listener *ls = *(listener **)arg;
@@ -87,8 +184,15 @@ static void accept_loop(void *arg)
             goc_sleep(10 * 1000000); /* out of descriptors: back off */
             continue;
         }
+        if (atomic_fetch_add(&srv.conns_active, 1) >= srv.cfg.max_conns) {
+            atomic_fetch_sub(&srv.conns_active, 1);
+            refuse(ls, c);
+            continue;
+        }
         goc_waitgroup_add(&srv.wg, 1);
-        if (goc_go(ls->serve, &c, sizeof c) < 0) {
+        accepted a = {c, ls};
+        if (goc_go(conn_main, &a, sizeof a) < 0) {
+            atomic_fetch_sub(&srv.conns_active, 1);
             goc_waitgroup_done(&srv.wg);
             goc_conn_close(c);
         }
@@ -141,14 +245,39 @@ static int server_main(int argc, char **argv)
     srv.cfg_origins = srv.cfg.origins;
     srv.cfg_norigins = (size_t)srv.cfg.norigins;
     http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
-    /* Bind every listener first: a busy address fails before anything else
-     * is said or opened. */
+    /* Bind every listener first: a busy address or an unreadable
+     * certificate fails before anything else is said or opened. */
+    static const struct {
+        const char *kind;
+        void (*serve)(const stream *s, const char *peer);
+        bool http, tls;
+    } kinds[] = {
+        {"tcp", framed_serve, false, false},
+        {"http", http_serve, true, false},
+        {"tls", http_serve, true, true},
+        {"tcp-tls", framed_serve, false, true},
+    };
+    const char *addrs[] = {srv.cfg.tcp, srv.cfg.http, srv.cfg.tls, srv.cfg.tcp_tls};
+    goc_tls_config *tls = NULL;
+    if (srv.cfg.tls || srv.cfg.tcp_tls) {
+        char err[256];
+        if (goc_tls_server_config(srv.cfg.cert, srv.cfg.key, &tls, err, sizeof err) != 0) {
+            fprintf(stderr, "gocd: %s\n", err);
+            exit(2);
+        }
+    }
     listener ls[4];
     int nl = 0;
-    if (srv.cfg.tcp && open_listener("tcp", srv.cfg.tcp, &ls[nl++]) != 0)
-        exit(2);
-    if (srv.cfg.http && open_listener("http", srv.cfg.http, &ls[nl++]) != 0)
-        exit(2);
+    for (int k = 0; k < 4; k++) {
+        if (!addrs[k])
+            continue;
+        if (open_listener(kinds[k].kind, addrs[k], &ls[nl]) != 0)
+            exit(2);
+        ls[nl].serve = kinds[k].serve;
+        ls[nl].http = kinds[k].http;
+        ls[nl].tls = kinds[k].tls ? tls : NULL;
+        nl++;
+    }
     if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
         fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
         exit(2);
@@ -159,16 +288,14 @@ static int server_main(int argc, char **argv)
     goc_signal_watch(stop_sigs, 2);
     for (int i = 0; i < nl; i++) {
         goc_waitgroup_add(&srv.wg, 1);
-        ls[i].serve = strcmp(ls[i].kind, "tcp") == 0 ? framed_conn_main : http_conn_main;
         listener *lp = &ls[i];
         goc_go(accept_loop, &lp, sizeof lp);
         announce(&ls[i]);
     }
-    if (srv.cfg.tls || srv.cfg.tcp_tls)
-        log_warn("--tls/--tcp-tls: TLS is not in this build yet");
 
     int sig = goc_signal_wait(stop_sigs, 2);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&srv.wake_deadline, goc_nanotime() + SHUTDOWN_LINGER_NS);
     atomic_store(&srv.stopping, true);
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)
@@ -185,12 +312,33 @@ static int server_main(int argc, char **argv)
     };
     if (goc_select(cases, 2, true) == 1)
         log_warn("shutdown: connections still open after the grace period");
-    else
+    else {
         goc_chan_free(done); /* wait_all has finished with it */
+        goc_tls_config_free(tls); /* and every session with this */
+    }
     goc_timer_free(t);
     chat_shutdown();
     log_info("bye");
     return 0;
+}
+
+/* As Go does at start-up: the soft descriptor limit up to the hard one,
+ * since every connection is a descriptor. --max-conns defaults to what the
+ * limit leaves after a reserve for listeners, the database and logs. */
+static void descriptor_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (srv.cfg.max_conns == 0) {
+        rlim_t n = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+        srv.cfg.max_conns = n > 1000000 ? 1000000 : (int64_t)n;
+    }
 }
 
 int main(int argc, char **argv)
@@ -198,6 +346,7 @@ int main(int argc, char **argv)
     int rc = config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    descriptor_limit();
     log_set_level(srv.cfg.log_level);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);

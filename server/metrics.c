@@ -93,6 +93,14 @@ size_t metrics_text(char **out)
     for (int t = 0; t < TRANSPORT_N; t++)
         put(&b, "gocd_connections_total{transport=\"%s\"} %llu\n", tn[t],
             (unsigned long long)atomic_load(&srv.conns_total[t]));
+    metric(&b, "gocd_connections_refused_total", "counter",
+           "Connections closed at once because --max-conns were open.",
+           (double)atomic_load(&srv.conns_rejected));
+    metric(&b, "gocd_tls_handshakes_total", "counter", "TLS handshakes completed.",
+           (double)atomic_load(&srv.tls_handshakes));
+    metric(&b, "gocd_tls_handshake_failures_total", "counter",
+           "TLS handshakes failed or timed out.",
+           (double)atomic_load(&srv.tls_handshake_failures));
     metric(&b, "gocd_chat_rooms", "gauge", "Chat rooms.", (double)c.rooms);
     metric(&b, "gocd_chat_members", "gauge", "Members joined to rooms.", (double)c.members);
     metric(&b, "gocd_chat_messages_stored_total", "counter", "Chat messages stored.",

@@ -40,7 +40,8 @@ typedef struct text {
 } text;
 
 struct wsconn {
-    goc_conn *conn;
+    const stream *s;    /* the connection (TLS or not) */
+    goc_conn *conn;     /* s->conn: deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
     goc_chan *wake;     /* one slot: output is waiting; closed: finish */
@@ -71,40 +72,46 @@ static void on_event(void *user, const goc_ws_event_t *ev)
     }
 }
 
+/* The reader's ping deadline, which must not undo a wake-up: a kicked or
+ * failed connection keeps its immediate deadline, shutdown's applies. */
+static void ping_deadline(wsconn *w)
+{
+    conn_read_deadline(w->conn, goc_nanotime() + PING_INTERVAL);
+    if (atomic_load(&w->slow) || atomic_load(&w->dead))
+        goc_conn_set_read_deadline(w->conn, 1);
+}
+
 static void wake_writer(wsconn *w)
 {
     char one = 1;
     goc_chan_try_send(w->wake, &one);
 }
 
+/* The only caller of goc_ws_output/consume: it writes the engine's output
+ * buffer straight to the socket, without the lock (see proto/ws.h), so
+ * pushes and the reader go on while a write blocks. */
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
     for (;;) {
         char x;
         bool ok = goc_chan_recv(w->wake, &x);
-        /* a buffer only while there is something to write: an idle
-         * connection holds none */
-        char *buf = malloc(READ_BUF);
-        while (buf && !atomic_load(&w->dead)) {
+        while (!atomic_load(&w->dead)) {
             const uint8_t *data;
             goc_mutex_lock(&w->mu);
             long n = goc_ws_output(w->ws, &data);
-            if (n > READ_BUF)
-                n = READ_BUF;
-            if (n > 0) {
-                memcpy(buf, data, (size_t)n);
-                goc_ws_consume(w->ws, (size_t)n);
-            }
             goc_mutex_unlock(&w->mu);
             if (n <= 0)
                 break;
-            if (goc_conn_write(w->conn, buf, (size_t)n) < 0) {
+            if (stream_write(w->s, data, (size_t)n) < 0) {
                 atomic_store(&w->dead, true);
                 goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+                break;
             }
+            goc_mutex_lock(&w->mu);
+            goc_ws_consume(w->ws, (size_t)n);
+            goc_mutex_unlock(&w->mu);
         }
-        free(buf);
         if (!ok)
             break;
     }
@@ -130,11 +137,9 @@ void ws_kick(wsconn *w)
     goc_conn_set_read_deadline(w->conn, 1);
 }
 
-static bool ws_push(void *conn, char *msg, size_t len)
+static bool ws_push(void *conn, const char *msg, size_t len)
 {
-    bool ok = ws_send(conn, msg, len);
-    jrpc_reply_free(msg);
-    return ok;
+    return ws_send(conn, msg, len); /* the engine queues its own copy */
 }
 
 static void ws_kick_cb(void *conn)
@@ -171,9 +176,10 @@ static void answer(wsconn *w)
     }
 }
 
-void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
+void ws_serve(const stream *s, const char *peer, const char *early, size_t nearly)
 {
-    wsconn w = {.conn = c, .peer = peer};
+    goc_conn *c = s->conn;
+    wsconn w = {.s = s, .conn = c, .peer = peer};
     w.inbox_tail = &w.inbox;
     goc_ws_config_t cfg = {
         .max_message = srv.cfg.max_frame,
@@ -205,7 +211,7 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
     }
     bool closing = false;
     int64_t close_deadline = 0;
-    goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+    ping_deadline(&w);
     while (buf) {
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
@@ -228,7 +234,7 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             goc_sleep(1000000);
             continue;
         }
-        ssize_t n = goc_conn_read(c, buf, READ_BUF);
+        ssize_t n = stream_read(s, buf, READ_BUF);
         if (n == -ETIMEDOUT) {
             if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
@@ -241,14 +247,14 @@ void ws_serve(goc_conn *c, const char *peer, const char *early, size_t nearly)
             goc_mutex_unlock(&w.mu);
             wake_writer(&w);
             w.awaiting_pong = true;
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
             continue;
         }
         if (n <= 0)
             break;
         w.awaiting_pong = false;
         if (!closing)
-            goc_conn_set_read_deadline(c, goc_nanotime() + PING_INTERVAL);
+            ping_deadline(&w);
         goc_mutex_lock(&w.mu);
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);

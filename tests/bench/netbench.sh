@@ -13,6 +13,14 @@
 #   go          the Go peer, raw echo (build-bench/go/framed_echo_server)
 #   go-jsonrpc  the Go peer, JSON-RPC
 #   libuv       the libuv peer, raw echo (tests/bench/uv_echo_server)
+#   goc-tls     goc_echo_server --tls (issue 7)
+#   go-tls      the Go peer, raw echo over crypto/tls (-cert/-key)
+#
+# The TLS servers get a fresh ECDSA P-256 certificate for 127.0.0.1 in a
+# temporary directory (scripts/gen-cert, or tests/bench/go/gencert where
+# that script is missing), and the load comes from build-bench/go/tlsload
+# (crypto/tls, one P; -ca checks the certificate) instead of loadgen, with
+# the arguments given (e.g. -handshake -workers 16).
 #
 # The descriptor limit is raised to the hard limit (idle_conn_memory opens
 # 10,000 connections, one descriptor each on both sides). Nothing is pinned:
@@ -24,15 +32,6 @@ build=${BENCH_BUILD:-$root/build-bench}
 [ $# -ge 2 ] || { echo "usage: netbench.sh SERVER NAME [LOADGEN ARGS...]" >&2; exit 2; }
 server=$1 name=$2
 shift 2
-
-case $server in
-    gocd) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http off --db :memory: --log-level error) ;;
-    goc) cmd=("$build/tests/bench/goc_echo_server" 127.0.0.1:0) ;;
-    go) cmd=("$build/go/framed_echo_server" -mode raw 127.0.0.1:0) ;;
-    go-jsonrpc) cmd=("$build/go/framed_echo_server" -mode jsonrpc 127.0.0.1:0) ;;
-    libuv) cmd=("$build/tests/bench/uv_echo_server" 127.0.0.1:0) ;;
-    *) echo "netbench.sh: unknown server $server" >&2; exit 2 ;;
-esac
 
 ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
@@ -51,6 +50,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tls=
+case $server in
+    *-tls)
+        tls=1
+        if [ -x "$root/scripts/gen-cert" ]; then
+            "$root/scripts/gen-cert" "$tmp" >&2
+        else
+            "$build/go/gencert" "$tmp"
+        fi ;;
+esac
+
+case $server in
+    gocd) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http off --db :memory: --log-level error) ;;
+    goc) cmd=("$build/tests/bench/goc_echo_server" 127.0.0.1:0) ;;
+    go) cmd=("$build/go/framed_echo_server" -mode raw 127.0.0.1:0) ;;
+    go-jsonrpc) cmd=("$build/go/framed_echo_server" -mode jsonrpc 127.0.0.1:0) ;;
+    libuv) cmd=("$build/tests/bench/uv_echo_server" 127.0.0.1:0) ;;
+    goc-tls) cmd=("$build/tests/bench/goc_echo_server" --tls "$tmp/cert.pem" "$tmp/key.pem" 127.0.0.1:0) ;;
+    go-tls) cmd=("$build/go/framed_echo_server" -mode raw -cert "$tmp/cert.pem" -key "$tmp/key.pem" 127.0.0.1:0) ;;
+    *) echo "netbench.sh: unknown server $server" >&2; exit 2 ;;
+esac
+
 : >"$tmp/out" # exists before the server opens it, for the loop below
 "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
@@ -67,4 +88,8 @@ if [ -z "$addr" ]; then
     exit 1
 fi
 
-"$build/tests/bench/loadgen" --name "$name" --addr "$addr" --pid "$pid" "$@"
+if [ -n "$tls" ]; then
+    "$build/go/tlsload" -name "$name" -addr "$addr" -pid "$pid" -ca "$tmp/cert.pem" "$@"
+else
+    "$build/tests/bench/loadgen" --name "$name" --addr "$addr" --pid "$pid" "$@"
+fi

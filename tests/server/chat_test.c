@@ -34,10 +34,12 @@ typedef struct fake {
     jrpc_ctx_t ctx;   /* persistent, data = m */
 } fake;
 
-static bool fake_push(void *conn, char *text, size_t len)
+static bool fake_push(void *conn, const char *borrowed, size_t len)
 {
     fake *f = conn;
-    (void)len;
+    char *text = goc_malloc(len + 1); /* freed with jrpc_reply_free: goc_free */
+    memcpy(text, borrowed, len);
+    text[len] = 0;
     goc_mutex_lock(&f->mu);
     bool ok = !f->limit || f->n < f->limit;
     if (ok && f->n == f->cap) {

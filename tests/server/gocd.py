@@ -92,6 +92,14 @@ class Server:
             self.kill()
             raise
 
+    def port_of(self, kind):
+        """The port of the `listening KIND ...` line (kind: tcp, http, tls,
+        tcp-tls), waiting for it as for the first."""
+        line = self.wait_line(lambda l: l.startswith("listening %s " % kind), START_TIMEOUT)
+        m = LISTENING_RE.match(line)
+        check(m is not None, "listening line %r does not match" % line)
+        return int(m.group(3))
+
     def _read_stdout(self):
         for raw in self.proc.stdout:
             with self._got_line:

@@ -26,15 +26,19 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-def tcp(port, timeout=IO_TIMEOUT, rcvbuf=None):
+def tcp(port, timeout=IO_TIMEOUT, rcvbuf=None, tls=None):
     """A connected socket; rcvbuf sets SO_RCVBUF before connecting (a small
-    receive window, for clients meant to fall behind)."""
+    receive window, for clients meant to fall behind); tls, an
+    ssl.SSLContext, wraps it in TLS (handshake done, server name
+    "localhost")."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect((HOST, port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls is not None:
+        s = tls.wrap_socket(s, server_hostname="localhost")
     return s
 
 
@@ -74,8 +78,8 @@ class Response:
 class Http:
     """One HTTP connection; responses are read in order from its buffer."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
-        self.sock = tcp(port, timeout, rcvbuf)
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None, tls=None):
+        self.sock = tcp(port, timeout, rcvbuf, tls)
         self.buf = b""
 
     def close(self):
@@ -220,8 +224,8 @@ class Ws:
     """A client WebSocket: Ws(port) does the handshake (101 and the right
     Sec-WebSocket-Accept, or TestFailure)."""
 
-    def __init__(self, port, origin=None, timeout=IO_TIMEOUT, rcvbuf=None):
-        self.h = Http(port, timeout, rcvbuf)
+    def __init__(self, port, origin=None, timeout=IO_TIMEOUT, rcvbuf=None, tls=None):
+        self.h = Http(port, timeout, rcvbuf, tls)
         self.sock = self.h.sock
         key = base64.b64encode(os.urandom(16)).decode()
         self.h.send(ws_handshake_bytes(key, origin))
@@ -304,16 +308,18 @@ class Ws:
 
 class Rpc:
     """JSON-RPC over a persistent transport: kind "ws" (WebSocket on the
-    HTTP port) or "tcp" (framed TCP)."""
+    HTTP port) or "tcp" (framed TCP); with tls (an ssl.SSLContext), WSS on
+    the server's tls port or framed TCP on its tcp-tls port."""
 
-    def __init__(self, srv, kind, timeout=IO_TIMEOUT):
+    def __init__(self, srv, kind, timeout=IO_TIMEOUT, tls=None):
         self.kind = kind
         if kind == "ws":
-            self.ws = Ws(srv.http_port, timeout=timeout)
+            port = srv.port_of("tls") if tls else srv.http_port
+            self.ws = Ws(port, timeout=timeout, tls=tls)
             self.sock = self.ws.sock
         else:
             self.ws = None
-            self.sock = tcp(srv.port, timeout)
+            self.sock = tcp(srv.port_of("tcp-tls") if tls else srv.port, timeout, tls=tls)
         self.pushes = []              # notifications not yet taken, in order
         self.next_id = 1
 

@@ -1,6 +1,6 @@
 // framed_echo_server: the Go peer of the network benchmarks (issue 5).
 //
-//	framed_echo_server [-mode raw|jsonrpc] HOST:PORT
+//	framed_echo_server [-mode raw|jsonrpc] [-cert CERT -key KEY] HOST:PORT
 //
 // Framed TCP (a 4-byte big-endian length, then the payload), a goroutine
 // per connection, as idiomatic Go writes it: a bufio.Reader and a
@@ -12,10 +12,17 @@
 // {"jsonrpc":"2.0","result":params,"id":id} for method "echo" (an error
 // -32601 for any other method, -32700 for bad JSON). A zero-length frame is
 // a heartbeat and gets no reply. Prints "listening tcp ADDR" once it accepts.
+//
+// -cert and -key (PEM files; issue 7) serve the same frames over TLS with
+// crypto/tls: TLS 1.2 at most, because our side's mbedtls 2.28 has no TLS
+// 1.3, and otherwise Go's defaults (its suite order, its curves, session
+// tickets on when the client asks). Each connection's goroutine runs the
+// handshake first, with a 10 s deadline, as ours does.
 package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -23,6 +30,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 )
 
 const maxFrame = 1 << 20
@@ -73,8 +81,20 @@ func answer(payload []byte) []byte {
 	return out
 }
 
+// handshake runs the server side of a TLS handshake on c within 10 s.
+func handshake(c *tls.Conn) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.Handshake(); err != nil {
+		return err
+	}
+	return c.SetDeadline(time.Time{})
+}
+
 func serve(c net.Conn, jsonrpc bool) {
 	defer c.Close()
+	if tc, ok := c.(*tls.Conn); ok && handshake(tc) != nil {
+		return
+	}
 	r := bufio.NewReader(c)
 	w := bufio.NewWriter(c)
 	var hdr [4]byte
@@ -113,15 +133,28 @@ func serve(c net.Conn, jsonrpc bool) {
 
 func main() {
 	mode := flag.String("mode", "raw", "raw or jsonrpc")
+	certFile := flag.String("cert", "", "TLS certificate chain (PEM)")
+	keyFile := flag.String("key", "", "TLS private key (PEM)")
 	flag.Parse()
-	if flag.NArg() != 1 || (*mode != "raw" && *mode != "jsonrpc") {
-		fmt.Fprintln(os.Stderr, "usage: framed_echo_server [-mode raw|jsonrpc] HOST:PORT")
+	if flag.NArg() != 1 || (*mode != "raw" && *mode != "jsonrpc") || (*certFile == "") != (*keyFile == "") {
+		fmt.Fprintln(os.Stderr, "usage: framed_echo_server [-mode raw|jsonrpc] [-cert CERT -key KEY] HOST:PORT")
 		os.Exit(2)
 	}
 	l, err := net.Listen("tcp", flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		l = tls.NewListener(l, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MaxVersion:   tls.VersionTLS12,
+		})
 	}
 	fmt.Printf("listening tcp %s\n", l.Addr())
 	jsonrpc := *mode == "jsonrpc"

@@ -1,0 +1,308 @@
+/* tls_test.c: TLS sessions over goroutine-blocking connections
+ * (proto/tls.h), both ends in this process: echo with a verified
+ * certificate, full duplex with a reader and a writer goroutine on each
+ * session (a reader waiting for bytes must not stop the writer), a wrong
+ * server name refused, the handshake deadline, close_notify as end of
+ * stream, and the configuration errors.
+ *
+ * The certificate comes from scripts/gen-cert, made by the build into the
+ * folder named by GOC_TEST_CERT_DIR (cert.pem, key.pem).
+ */
+#define TEST_IMPLEMENTATION
+#include "test.h"
+
+#include <goc/goc.h>
+
+#include <errno.h>
+
+#include "tls.h"
+
+static char cert_path[512], key_path[512];
+static goc_tls_config *server_cfg, *client_cfg;
+
+static int load_configs(void)
+{
+    const char *dir = getenv("GOC_TEST_CERT_DIR");
+    if (!dir)
+        return -1;
+    snprintf(cert_path, sizeof cert_path, "%s/cert.pem", dir);
+    snprintf(key_path, sizeof key_path, "%s/key.pem", dir);
+    char err[256];
+    if (goc_tls_server_config(cert_path, key_path, &server_cfg, err, sizeof err) != 0 ||
+        goc_tls_client_config(cert_path, &client_cfg, err, sizeof err) != 0) {
+        printf("# %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- one server connection per test --------------------------------------------- */
+
+typedef enum { SERVE_ECHO, SERVE_DUPLEX, SERVE_SEND_CLOSE, SERVE_EXPECT_FAIL } serve_mode;
+
+#define DUPLEX_BYTES (1 << 20)
+
+typedef struct server {
+    goc_listener *l;
+    char addr[64];
+    serve_mode mode;
+    int64_t deadline_ns;   /* handshake deadline from accept, 0: none */
+    int accept_rc;         /* goc_tls_accept's result */
+    uint64_t received_sum; /* SERVE_DUPLEX: checksum of what the client sent */
+    goc_chan *done;        /* closed when the connection is over */
+} server;
+
+static uint8_t pattern(size_t i)
+{
+    return (uint8_t)(i * 31 + (i >> 11));
+}
+
+typedef struct duplex_side {
+    goc_tls *t;
+    uint64_t sum;          /* reader: checksum of the bytes read */
+    size_t got;            /* reader: byte count */
+    goc_waitgroup *wg;
+} duplex_side;
+
+static void duplex_writer(void *arg)
+{
+    duplex_side *d = *(duplex_side **)arg;
+    uint8_t buf[7000]; /* not a record size: writes straddle records */
+    for (size_t off = 0; off < DUPLEX_BYTES;) {
+        size_t n = DUPLEX_BYTES - off < sizeof buf ? DUPLEX_BYTES - off : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(off + i);
+        if (goc_tls_write(d->t, buf, n) != (ssize_t)n)
+            break;
+        off += n;
+    }
+    goc_waitgroup_done(d->wg);
+}
+
+static void duplex_reader(void *arg)
+{
+    duplex_side *d = *(duplex_side **)arg;
+    uint8_t buf[5000];
+    while (d->got < DUPLEX_BYTES) {
+        ssize_t n = goc_tls_read(d->t, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            d->sum += (uint64_t)buf[i] * (d->got + (size_t)i + 1);
+        d->got += (size_t)n;
+    }
+    goc_waitgroup_done(d->wg);
+}
+
+/* Both directions at once, each by its own goroutine. Returns the
+ * checksum of what was read. */
+static uint64_t run_duplex(goc_tls *t, size_t *got)
+{
+    goc_waitgroup wg = {0};
+    duplex_side d = {.t = t, .wg = &wg};
+    duplex_side *dp = &d;
+    goc_waitgroup_add(&wg, 2);
+    goc_go(duplex_writer, &dp, sizeof dp);
+    goc_go(duplex_reader, &dp, sizeof dp);
+    goc_waitgroup_wait(&wg);
+    *got = d.got;
+    return d.sum;
+}
+
+static uint64_t expected_sum(void)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < DUPLEX_BYTES; i++)
+        s += (uint64_t)pattern(i) * (i + 1);
+    return s;
+}
+
+static void serve_one(void *arg)
+{
+    server *s = *(server **)arg;
+    goc_conn *c;
+    if (goc_accept(s->l, &c) == 0) {
+        goc_tls *t = NULL;
+        int64_t deadline = s->deadline_ns ? goc_nanotime() + s->deadline_ns : 0;
+        s->accept_rc = goc_tls_accept(server_cfg, c, deadline, &t);
+        if (t && s->mode == SERVE_ECHO) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = goc_tls_read(t, buf, sizeof buf)) > 0)
+                if (goc_tls_write(t, buf, (size_t)n) < 0)
+                    break;
+        } else if (t && s->mode == SERVE_DUPLEX) {
+            size_t got;
+            s->received_sum = run_duplex(t, &got);
+        } else if (t && s->mode == SERVE_SEND_CLOSE) {
+            goc_tls_write(t, "last words", 10);
+        }
+        goc_tls_free(t);
+        goc_conn_close(c);
+    }
+    goc_chan_close(s->done);
+}
+
+static int server_start(server *s, serve_mode mode, int64_t deadline_ns)
+{
+    memset(s, 0, sizeof *s);
+    int rc = goc_listen_tcp("127.0.0.1:0", 16, &s->l);
+    if (rc)
+        return rc;
+    goc_listener_addr(s->l, s->addr, sizeof s->addr);
+    s->mode = mode;
+    s->deadline_ns = deadline_ns;
+    s->done = goc_chan_make(0, 0);
+    server *sp = s;
+    goc_go(serve_one, &sp, sizeof sp);
+    return 0;
+}
+
+static void server_wait(server *s)
+{
+    goc_chan_recv(s->done, NULL);
+    goc_chan_free(s->done);
+    goc_listener_close(s->l);
+}
+
+static int client(const server *s, const char *name, goc_conn **c, goc_tls **t)
+{
+    int rc = goc_dial_tcp(s->addr, 5000000000LL, c);
+    if (rc)
+        return rc;
+    rc = goc_tls_connect(client_cfg, *c, name, goc_nanotime() + 5000000000LL, t);
+    if (rc) {
+        goc_conn_close(*c);
+        *c = NULL;
+    }
+    return rc;
+}
+
+/* ---- cases ---------------------------------------------------------------------- */
+
+static void test_echo_with_verified_certificate(void)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_ECHO, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    CHECK_EQ_STR(goc_tls_version(t), "TLSv1.2");
+    CHECK_STR_CONTAINS(goc_tls_suite(t), "ECDHE-ECDSA");
+    CHECK_STR_CONTAINS(goc_tls_suite(t), "CHACHA20-POLY1305"); /* our first choice */
+    for (int i = 0; i < 3; i++) {
+        char msg[32], back[32];
+        int n = snprintf(msg, sizeof msg, "message %d", i);
+        CHECK_EQ_INT(goc_tls_write(t, msg, (size_t)n), n);
+        size_t got = 0;
+        while (got < (size_t)n) {
+            ssize_t r = goc_tls_read(t, back + got, sizeof back - got);
+            CHECK(r > 0);
+            got += (size_t)r;
+        }
+        CHECK(memcmp(msg, back, (size_t)n) == 0);
+    }
+    goc_tls_free(t);
+    goc_conn_close(c);
+    server_wait(&s);
+    CHECK_EQ_INT(s.accept_rc, 0);
+}
+
+static void test_full_duplex_reader_and_writer(void)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_DUPLEX, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    size_t got;
+    uint64_t sum = run_duplex(t, &got);
+    goc_tls_free(t);
+    goc_conn_close(c);
+    server_wait(&s);
+    CHECK_EQ_UINT(got, DUPLEX_BYTES);
+    CHECK_EQ_UINT(sum, expected_sum());
+    CHECK_EQ_UINT(s.received_sum, expected_sum());
+}
+
+static void test_wrong_server_name_refused(void)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_EXPECT_FAIL, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "example.com", &c, &t), -EPROTO);
+    server_wait(&s);
+    CHECK(s.accept_rc < 0);
+}
+
+static void test_handshake_deadline(void)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_EXPECT_FAIL, 100 * 1000000LL), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0); /* and never says hello */
+    int64_t t0 = goc_nanotime();
+    server_wait(&s);
+    int64_t took = goc_nanotime() - t0;
+    CHECK_EQ_INT(s.accept_rc, -ETIMEDOUT);
+    CHECK_MSG(took >= 80 * 1000000LL && took < 3000 * 1000000LL, "took %lld ns",
+              (long long)took);
+    goc_conn_close(c);
+}
+
+static void test_close_notify_reads_as_end(void)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_SEND_CLOSE, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = goc_tls_read(t, buf + got, sizeof buf - got)) > 0)
+        got += (size_t)n;
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(got, 10);
+    CHECK(memcmp(buf, "last words", 10) == 0);
+    goc_tls_free(t);
+    goc_conn_close(c);
+    server_wait(&s);
+}
+
+static void test_config_errors(void)
+{
+    goc_tls_config *cfg = NULL;
+    char err[256] = "";
+    CHECK_EQ_INT(goc_tls_server_config("/nonexistent/cert.pem", key_path, &cfg, err, sizeof err),
+                 -ENOENT);
+    CHECK_STR_CONTAINS(err, "/nonexistent/cert.pem");
+    /* a certificate where the key should be, and the reverse */
+    CHECK_EQ_INT(goc_tls_server_config(cert_path, cert_path, &cfg, err, sizeof err), -EINVAL);
+    CHECK_EQ_INT(goc_tls_server_config(key_path, key_path, &cfg, err, sizeof err), -EINVAL);
+    CHECK_EQ_INT(goc_tls_client_config("/nonexistent/ca.pem", &cfg, err, sizeof err), -ENOENT);
+    CHECK(cfg == NULL);
+}
+
+static const test_case cases[] = {
+    TEST_CASE(test_echo_with_verified_certificate),
+    TEST_CASE(test_full_duplex_reader_and_writer),
+    TEST_CASE(test_wrong_server_name_refused),
+    TEST_CASE(test_handshake_deadline),
+    TEST_CASE(test_close_notify_reads_as_end),
+    TEST_CASE(test_config_errors),
+    {0},
+};
+
+GOC_MAIN(argc, argv)
+{
+    if (load_configs() != 0) {
+        printf("not ok 1 - the test certificate (GOC_TEST_CERT_DIR) could not be loaded\n1..1\n");
+        return 1;
+    }
+    int rc = test_main(argc, argv, cases);
+    goc_tls_config_free(server_cfg);
+    goc_tls_config_free(client_cfg);
+    return rc;
+}

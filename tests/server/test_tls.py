@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""test_tls.py: gocd's TLS listeners (PROTOCOL.md, "Starting it": --tls for
+HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
+certificate made by scripts/gen-cert: Python's ssl and curl succeed when
+they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
+and AEAD suites is spoken; a client that stalls in the handshake is
+dropped after --read-timeout; a bad certificate file stops start-up
+with a one-line error.
+
+usage: test_tls.py GOCD [GOCC]
+
+One server with every listener serves the cases; at the end it must exit 0
+on SIGTERM, closing its WSS clients with 1001, with no sanitizer report.
+"""
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+from gocd import (Server, Tap, check, check_eq, check_result, frame, recv_json, req,
+                  run_gocd)
+from webclient import Http, Rpc, Ws, expect_closed, tcp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HANDSHAKE_MS = 700
+
+
+def gen_cert(dir):
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert"), dir], check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    return os.path.join(dir, "cert.pem"), os.path.join(dir, "key.pem")
+
+
+def trusting(cafile):
+    """A client context that verifies the server against cafile."""
+    return ssl.create_default_context(cafile=cafile)
+
+
+def any_server():
+    """A client context that checks nothing (for the suite tests)."""
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def metric(srv, name):
+    with Http(srv.http_port) as h:
+        body = h.request("GET", "/metrics").body.decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric %s" % name)
+
+
+# ---------------------------------------------------------------- cases
+
+def https_routes(srv, ctx):
+    with Http(srv.port_of("tls"), tls=ctx) as h:
+        check_eq(h.sock.version(), "TLSv1.2", "negotiated version")
+        name = h.sock.cipher()[0]
+        check(name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name),
+              "suite %r is not ECDHE with AEAD" % name)
+        r = h.request("GET", "/healthz")
+        check_eq((r.status, r.body), (200, b"ok"), "GET /healthz over TLS")
+        # keep-alive: a second request on the same session
+        body = req(1, "echo", ["over", "tls"])
+        r = h.request("POST", "/rpc", body, {"Content-Type": "application/json"})
+        check_eq(r.status, 200, "POST /rpc status")
+        check_result(r.json(), 1, ["over", "tls"])
+
+
+def curl_https(srv, cafile):
+    url = "https://127.0.0.1:%d/rpc" % srv.port_of("tls")
+    body = req(5, "echo", {"curl": True})
+    p = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", cafile, "-H",
+                        "Content-Type: application/json", "-d", body, url],
+                       capture_output=True, timeout=20)
+    check_eq(p.returncode, 0, "curl exit status (stderr %r)" % p.stderr[-300:])
+    check_result(json.loads(p.stdout), 5, {"curl": True})
+    # without the certificate curl refuses the server
+    p = subprocess.run(["curl", "-sS", "--max-time", "10", url], capture_output=True,
+                       timeout=20)
+    check_eq(p.returncode, 60, "curl exit status without --cacert (want 60: peer certificate "
+             "cannot be authenticated)")
+
+
+def framed_tls(srv, ctx):
+    s = tcp(srv.port_of("tcp-tls"), tls=ctx)
+    try:
+        big = "x" * 100000  # several TLS records each way
+        msgs = [req(i, "echo", [i, big if i == 2 else "small"]) for i in range(1, 5)]
+        s.sendall(b"".join(frame(m) for m in msgs))
+        for i in range(1, 5):
+            check_result(recv_json(s), i, [i, big if i == 2 else "small"])
+    finally:
+        s.close()
+
+
+def chat_everywhere(srv, ctx):
+    """Members on WSS, framed TLS and plain WebSocket share one room."""
+    with Rpc(srv, "ws", tls=ctx) as a, Rpc(srv, "tcp", tls=ctx) as b, Rpc(srv, "ws") as c:
+        for who, r in (("ann", a), ("bob", b), ("cy", c)):
+            r.result("chat.join", {"room": "tls", "nick": who})
+        sent = a.result("chat.send", {"room": "tls", "text": "hello <b>tls</b>"})
+        for r in (a, b, c):
+            p = r.push("chat.message", lambda p: p.get("text") == "hello <b>tls</b>")
+            check_eq((p["nick"], p["id"]), ("ann", sent["id"]), "message as pushed")
+        b.result("chat.send", {"room": "tls", "text": "from framed tls"})
+        for r in (a, c):
+            r.push("chat.message", lambda p: p.get("text") == "from framed tls")
+
+
+def untrusted_fails(srv, other_ca):
+    """A client trusting another CA fails the handshake; the server keeps
+    serving."""
+    before = metric(srv, "gocd_tls_handshake_failures_total")
+    for port in (srv.port_of("tls"), srv.port_of("tcp-tls")):
+        try:
+            tcp(port, tls=trusting(other_ca)).close()
+            raise AssertionError("handshake succeeded with an untrusted certificate")
+        except ssl.SSLCertVerificationError:
+            pass
+    deadline = time.monotonic() + 5
+    while metric(srv, "gocd_tls_handshake_failures_total") < before + 2:
+        check(time.monotonic() < deadline, "the failed handshakes were not counted")
+        time.sleep(0.05)
+    framed_tls(srv, any_server())
+
+
+def old_versions_refused(srv):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        c = any_server()
+        c.minimum_version = ssl.TLSVersion.TLSv1
+        c.maximum_version = ssl.TLSVersion.TLSv1_1
+        c.set_ciphers("ALL:@SECLEVEL=0")
+    try:
+        tcp(srv.port_of("tls"), tls=c).close()
+        raise AssertionError("a TLS 1.1 handshake succeeded")
+    except ssl.SSLError as e:
+        check("PROTOCOL_VERSION" in str(e).upper() or "HANDSHAKE_FAILURE" in str(e).upper(),
+              "refused with an alert from the server, not %r" % e)
+
+
+def weak_suites_refused(srv):
+    """CBC suites and static-RSA key exchange are not offered by the server."""
+    c = any_server()
+    c.maximum_version = ssl.TLSVersion.TLSv1_2
+    c.set_ciphers("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:AES128-SHA:AES256-SHA:"
+                  "AES128-GCM-SHA256:@SECLEVEL=0")
+    try:
+        tcp(srv.port_of("tls"), tls=c).close()
+        raise AssertionError("a handshake with only weak suites succeeded")
+    except ssl.SSLError as e:
+        check("HANDSHAKE_FAILURE" in str(e).upper(), "refused with handshake_failure, not %r" % e)
+
+
+def stalled_handshake_dropped(srv):
+    """Silent, and half a ClientHello: both closed after the deadline."""
+    for first in (b"", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):
+        s = tcp(srv.port_of("tls"))
+        s.sendall(first)
+        t0 = time.monotonic()
+        expect_closed(s, timeout=HANDSHAKE_MS / 1000 + 5)
+        took = time.monotonic() - t0
+        check(took >= HANDSHAKE_MS / 1000 * 0.8, "dropped after %.2f s, before the deadline"
+              % took)
+        s.close()
+
+
+def plaintext_on_tls_port(srv):
+    """HTTP and garbage on TLS ports: closed, nothing else disturbed."""
+    for port, data in ((srv.port_of("tls"), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+                       (srv.port_of("tcp-tls"), os.urandom(3000))):
+        s = tcp(port)
+        s.sendall(data)
+        expect_closed(s, timeout=5)
+        s.close()
+    https_routes(srv, any_server())
+
+
+def gocc_tls(srv, gocc, cafile, other_ca):
+    """gocc --tls: echo through framed TLS, and a refusal of an untrusted
+    server."""
+    line = req(9, "echo", ["gocc", "tls"]) + "\n"
+    addr = "127.0.0.1:%d" % srv.port_of("tcp-tls")
+    p = subprocess.run([gocc, "--tls", "--cacert", cafile, "--addr", addr], input=line.encode(),
+                       capture_output=True, timeout=20)
+    check_eq(p.returncode, 0, "gocc exit status (stderr %r)" % p.stderr[-300:])
+    check_result(json.loads(p.stdout.decode().splitlines()[0]), 9, ["gocc", "tls"])
+    p = subprocess.run([gocc, "--tls", "--cacert", other_ca, "--addr", addr],
+                       input=line.encode(), capture_output=True, timeout=20)
+    check_eq(p.returncode, 1, "gocc exit status with an untrusted server")
+    check(b"TLS handshake failed" in p.stderr, "gocc says why: %r" % p.stderr)
+
+
+def bad_files_refused(binary, cert, key, tmp):
+    bogus = os.path.join(tmp, "bogus.pem")
+    with open(bogus, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    cases = [(os.path.join(tmp, "missing.pem"), key), (bogus, key), (cert, bogus), (key, cert)]
+    for c, k in cases:
+        rc, out, err = run_gocd(binary, ["--tcp", "off", "--http", "off", "--tls",
+                                         "127.0.0.1:0", "--cert", c, "--key", k, "--db",
+                                         ":memory:"])
+        check_eq(rc, 2, "exit status with --cert %s --key %s" % (c, k))
+        lines = err.strip().splitlines()
+        check(len(lines) == 1 and lines[0].startswith("gocd: "), "one-line error, got %r" % err)
+        check(out == "", "nothing on stdout (no listening line), got %r" % out)
+    rc, _, err = run_gocd(binary, ["--tls", "127.0.0.1:0", "--db", ":memory:"])
+    check_eq(rc, 2, "--tls without --cert/--key")
+
+
+def main():
+    binary = sys.argv[1]
+    tap = Tap()
+    tmp = tempfile.mkdtemp(prefix="gocd-tls-")
+    try:
+        cert, key = gen_cert(os.path.join(tmp, "a"))
+        other_cert, _ = gen_cert(os.path.join(tmp, "b"))
+        flags = ["--tls", "127.0.0.1:0", "--tcp-tls", "127.0.0.1:0", "--cert", cert, "--key",
+                 key, "--read-timeout", str(HANDSHAKE_MS), "--db", ":memory:",
+                 "--rate", "0"]
+        with Server(binary, *flags, http="127.0.0.1:0") as srv:
+            ctx = trusting(cert)
+            tap.run("https: /healthz and /rpc over TLS 1.2, ECDHE + AEAD", https_routes,
+                    srv, ctx)
+            tap.run("curl: trusts the certificate with --cacert, refuses it without",
+                    curl_https, srv, cert)
+            tap.run("framed TCP in TLS: pipelined frames, a 100 KB one", framed_tls, srv, ctx)
+            tap.run("chat: WSS, framed TLS and plain WebSocket members in one room",
+                    chat_everywhere, srv, ctx)
+            tap.run("untrusted certificate: the client fails cleanly, the server goes on",
+                    untrusted_fails, srv, other_cert)
+            if len(sys.argv) > 2:
+                tap.run("gocc --tls: framed TLS from the command line", gocc_tls, srv,
+                        sys.argv[2], cert, other_cert)
+            tap.run("TLS 1.0/1.1 refused", old_versions_refused, srv)
+            tap.run("CBC and static-RSA suites refused", weak_suites_refused, srv)
+            tap.run("a client stalled in the handshake is dropped after the deadline",
+                    stalled_handshake_dropped, srv)
+            tap.run("plaintext and garbage on TLS ports are closed", plaintext_on_tls_port, srv)
+
+            def shutdown():
+                w = Ws(srv.port_of("tls"), tls=ctx)
+                srv.send_signal(15)
+                w.expect_close(1001)
+                w.close()
+                srv.check_clean_exit()
+            tap.run("SIGTERM: WSS closed with 1001, clean exit", shutdown)
+        tap.run("bad --cert/--key: one-line error, exit 2", bad_files_refused, binary, cert,
+                key, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(tap.finish())
+
+
+if __name__ == "__main__":
+    main()
