@@ -3,12 +3,11 @@
 
 usage: test_soak.py GOCD [GOCC] [--seconds N]
 
-For N seconds (--seconds, else SOAK_SECONDS, else 60; 45 under
-sanitizers) threads of clients (soak_clients.py) work on three rooms over
-every listener the server has: framed TCP, HTTP /rpc and REST, WebSocket,
-and their TLS forms (--tls, --tcp-tls, with a certificate from
-scripts/gen-cert that the clients verify; left out, with a diagnostic, in
-a tree without that script):
+For N seconds (--seconds, else SOAK_SECONDS, else 60) threads of clients
+(soak_clients.py) work on three rooms over every listener the server has:
+framed TCP, HTTP /rpc and REST, WebSocket, and their TLS forms (--tls,
+--tcp-tls, with a certificate from scripts/gen-cert that the clients
+verify; left out, with a diagnostic, in a tree without that script):
   - well-behaved members join a room, send chat.send at a steady pace and
     read everything; "stayers" stay the whole run, "cyclers" join and leave
     again and again (chat.leave, or a reset now and then);
@@ -35,7 +34,7 @@ least every message acknowledged to anyone before it sent chat.leave
 (stayers: all of them); then SIGTERM, exit 0, no sanitizer report.
 
 Environment: GOC_SANITIZE (set by meson: the build's b_sanitize) halves
-the clients' pace and shortens the default run under sanitizers, and under
+the clients' pace and lengthens the warm-up under sanitizers, and under
 AddressSanitizer caps its quarantine (server_env); SOAK_SEED fixes the
 clients' random choices (printed).
 
@@ -288,7 +287,7 @@ def server_env():
 def parse_seconds(argv):
     if "--seconds" in argv:
         return float(argv[argv.index("--seconds") + 1])
-    return float(os.environ.get("SOAK_SECONDS", "45" if SANITIZED else "60"))
+    return float(os.environ.get("SOAK_SECONDS", "60"))
 
 
 class Run:
