@@ -4,10 +4,11 @@
  * must come back "exactly as sent" are cut out of the text here.
  *
  * Invariants: jrpc__too_deep() runs on untrusted bytes and never reads past
- * len; the other functions run only on text jansson accepted, and still
- * stop at the span's end (returning -EINVAL) if the text is not what they
+ * len; the other functions run only on text jansson accepted (or, for
+ * jrpc__blank_integer_ids, refused for a too-big integer), and still stop
+ * at the span's end (returning -EINVAL) if the text is not what they
  * expect, so a disagreement with jansson costs the exact id, never memory
- * safety.
+ * safety. Blanking never turns invalid JSON into valid JSON.
  */
 #include "jsonrpc_private.h"
 
@@ -158,19 +159,23 @@ int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id)
     }
 }
 
-/* Overwrites an integer id with "0" and spaces (same length). */
+/* Overwrites an integer id with "0" and spaces (same length). Only a
+ * well-formed JSON integer, -?(0|[1-9][0-9]*): this text failed to parse,
+ * so a malformed one ("007", "-") must stay and fail again. */
 static void blank_id(char *s, jrpc__span obj)
 {
     jrpc__span id;
     if (jrpc__find_id(s, obj, &id) != 1 || id.len == 0)
         return;
-    for (size_t k = 0; k < id.len; k++)
-        if (!(s[id.off + k] >= '0' && s[id.off + k] <= '9') && !(k == 0 && s[id.off] == '-'))
+    const char *d = s + id.off;
+    size_t k = d[0] == '-';
+    if (k == id.len || (d[k] == '0' && id.len - k > 1))
+        return; /* a bare '-' or a leading zero */
+    for (; k < id.len; k++)
+        if (!(d[k] >= '0' && d[k] <= '9'))
             return; /* not an integer literal: reals that overflow stay errors */
-    {
-        s[id.off] = '0';
-        memset(s + id.off + 1, ' ', id.len - 1);
-    }
+    s[id.off] = '0';
+    memset(s + id.off + 1, ' ', id.len - 1);
 }
 
 void jrpc__blank_integer_ids(char *s, size_t len)

@@ -365,6 +365,14 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len)
     }
 }
 
+bool goc_tls_pending(goc_tls *t)
+{
+    goc_mutex_lock(&t->mu);
+    bool some = mbedtls_ssl_get_bytes_avail(&t->ssl) > 0 || t->in_len > t->in_off;
+    goc_mutex_unlock(&t->mu);
+    return some;
+}
+
 ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len)
 {
     const unsigned char *p = buf;

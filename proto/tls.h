@@ -23,6 +23,7 @@
 #ifndef GOC_PROTO_TLS_H
 #define GOC_PROTO_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,6 +62,11 @@ int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int6
  * (close_notify or end of stream), or a negative errno. One reader at a
  * time. */
 ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len);
+
+/* True when a read would find bytes without waiting for the socket:
+ * decrypted ones mbedtls holds, or received ciphertext not yet taken. The
+ * reader's own question (one reader at a time). */
+bool goc_tls_pending(goc_tls *t);
 
 /* Writes all len bytes: len, or a negative errno. Writers are serialized. */
 ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len);

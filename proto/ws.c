@@ -12,12 +12,16 @@
  * Our rules on top of wslay: a binary frame is refused with 1003 on its
  * header; every text message is checked for UTF-8 again with our validator
  * (wslay checks too; both must agree) before it is delivered; pongs that
- * wslay queues for pings count against the queue limits.
+ * wslay queues for pings count against the queue limits; a close frame's
+ * reason is checked for UTF-8 here too (wslay misses bad bytes when the
+ * frame arrives in pieces).
  *
  * Invariants:
  *  - in/in_len/in_off are only set during goc_ws_feed(); in == NULL outside.
  *  - out_head <= out_len <= cfg.out_buffer; out[out_head..out_len) is what
- *    goc_ws_output() returns.
+ *    goc_ws_output() returns. out is allocated only while it holds output
+ *    (NULL when out_len == 0 after goc_ws_output), so an idle connection
+ *    keeps none.
  *  - closing is set once we queued a close frame (ours or wslay's answer);
  *    after it no event but GOC_WS_EV_CLOSE/PONG is delivered.
  */
@@ -40,6 +44,9 @@ struct goc_ws {
     size_t out_len;              /* end of the bytes in out */
     bool closing;                /* see invariants */
     int err;                     /* -ENOMEM once wslay ran out of memory */
+    bool in_close;               /* the frame being received is a close frame */
+    uint8_t close_buf[125];      /* its payload so far (control frames are <= 125) */
+    size_t close_len;            /* bytes in close_buf */
 };
 
 static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -64,6 +71,10 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     goc_ws_t *ws = user;
     (void)flags;
+    if (!ws->out && !(ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer))) {
+        wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
+        return -1;
+    }
     size_t room = ws->cfg.out_buffer - ws->out_len;
     if (room == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -88,9 +99,42 @@ static void ws_refuse(goc_ws_t *ws, uint16_t code)
 static void ws_on_frame_start(wslay_event_context_ptr ctx,
                               const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
+    goc_ws_t *ws = user;
     (void)ctx;
+    ws->in_close = arg->opcode == WSLAY_CONNECTION_CLOSE;
+    ws->close_len = 0;
     if (arg->opcode == WSLAY_BINARY_FRAME)
-        ws_refuse(user, GOC_WS_UNSUPPORTED);
+        ws_refuse(ws, GOC_WS_UNSUPPORTED);
+}
+
+/* wslay checks a close frame's reason for UTF-8 correctly only when the
+ * frame arrives in one read (it skips the first two bytes of every piece),
+ * then echoes the reason; so the close payload is gathered here and checked
+ * whole when the frame ends, before wslay queues its answer. (The same slip
+ * can make wslay answer a good multi-byte reason cut at the wrong place
+ * with 1007; harmless, the connection closes either way.) */
+static void ws_on_frame_chunk(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user)
+{
+    goc_ws_t *ws = user;
+    (void)ctx;
+    size_t n = arg->data_length;
+    if (!ws->in_close || n == 0)
+        return;
+    if (n > sizeof ws->close_buf - ws->close_len)
+        n = sizeof ws->close_buf - ws->close_len;
+    memcpy(ws->close_buf + ws->close_len, arg->data, n);
+    ws->close_len += n;
+}
+
+static void ws_on_frame_end(wslay_event_context_ptr ctx, void *user)
+{
+    goc_ws_t *ws = user;
+    (void)ctx;
+    if (ws->in_close && ws->close_len > 2 &&
+        !goc_utf8_valid(ws->close_buf + 2, ws->close_len - 2))
+        ws_refuse(ws, GOC_WS_BAD_DATA);
+    ws->in_close = false;
 }
 
 /* Pongs for pings are queued by wslay itself: a peer that pings and never
@@ -129,6 +173,8 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
         break;
     case WSLAY_CONNECTION_CLOSE:
         ws->closing = true; /* wslay queued the answer */
+        if (arg->msg_length > 2 && !goc_utf8_valid(arg->msg + 2, arg->msg_length - 2))
+            return; /* answered 1007 (ws_on_frame_end), not reported: as wslay does */
         ev.kind = GOC_WS_EV_CLOSE;
         ev.code = arg->status_code ? arg->status_code : GOC_WS_NO_STATUS;
         ev.data = arg->msg_length >= 2 ? arg->msg + 2 : NULL;
@@ -146,6 +192,8 @@ int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
         .recv_callback = ws_recv,
         .send_callback = ws_send,
         .on_frame_recv_start_callback = ws_on_frame_start,
+        .on_frame_recv_chunk_callback = ws_on_frame_chunk,
+        .on_frame_recv_end_callback = ws_on_frame_end,
         .on_msg_recv_callback = ws_on_msg,
     };
     if (!cfg->on_event || (cfg->out_buffer && cfg->out_buffer < 16))
@@ -163,8 +211,7 @@ int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
         ws->cfg.max_queued_msgs = 4096;
     if (!ws->cfg.out_buffer)
         ws->cfg.out_buffer = 16 * 1024;
-    ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer);
-    if (!ws->out || wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+    if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
         goc_ws_free(ws);
         return -ENOMEM;
     }
@@ -271,8 +318,19 @@ long goc_ws_output(goc_ws_t *ws, const uint8_t **data)
     }
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) == WSLAY_ERR_NOMEM)
         return -ENOMEM;
+    if (ws->out_len == 0) { /* nothing to write: no buffer kept */
+        goc__web_free(ws->out);
+        ws->out = NULL;
+        *data = NULL;
+        return 0;
+    }
     *data = ws->out + ws->out_head;
     return (long)(ws->out_len - ws->out_head);
+}
+
+size_t goc_ws_queued_msgs(const goc_ws_t *ws)
+{
+    return wslay_event_get_queued_msg_count(ws->ctx);
 }
 
 void goc_ws_consume(goc_ws_t *ws, size_t n)

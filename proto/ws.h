@@ -140,6 +140,10 @@ int goc_ws_ping(goc_ws_t *ws, const void *data, size_t len);
  * UTF-8; -EPIPE if a close frame is already queued; -ENOMEM. */
 int goc_ws_close(goc_ws_t *ws, uint16_t code, const char *reason);
 
+/* Messages (data and control) queued in the engine, not yet all handed
+ * to goc_ws_output. */
+size_t goc_ws_queued_msgs(const goc_ws_t *ws);
+
 /* Bytes waiting to be written to the peer: fills the output buffer from the
  * queue and points *data at them (owned by ws). Returns their count (0:
  * nothing to write), or -ENOMEM. Only goc_ws_output and goc_ws_consume

@@ -26,6 +26,7 @@
 #include "chat.h"
 #include "frame.h"
 #include "log.h"
+#include "webmem.h"
 
 server srv;
 
@@ -234,6 +235,7 @@ static int server_main(int argc, char **argv)
     /* Everything jansson (and the JSON-RPC engine) allocates goes through
      * the runtime's allocator. */
     json_set_alloc_funcs(goc_malloc, goc_free);
+    goc_web_set_alloc(goc_realloc, goc_free); /* and the WebSocket engine */
     jrpc_limits_t limits = {.max_depth = JRPC_DEFAULT_MAX_DEPTH,
                             .max_batch = JRPC_DEFAULT_MAX_BATCH};
     srv.rpc = jrpc_new(&limits);

@@ -57,6 +57,8 @@ size_t metrics_text(char **out)
     goc_sync_stats_read(&y);
     chat_stats c;
     chat_stats_read(&c);
+    goc_net_stats n;
+    goc_net_stats_read(&n);
     metric(&b, "goc_goroutines", "gauge", "Live goroutines.", (double)s.goroutines);
     metric(&b, "goc_threads", "gauge", "OS threads (Ms) started.", (double)s.threads);
     metric(&b, "goc_procs", "gauge", "Processors (Ps).", s.procs);
@@ -82,6 +84,12 @@ size_t metrics_text(char **out)
     metric(&b, "goc_chan_recvs_total", "counter", "Channel receives.", (double)y.chan_recvs);
     metric(&b, "goc_mutex_starvations_total", "counter", "Mutex starvation-mode entries.",
            (double)y.mutex_starvations);
+    metric(&b, "goc_netpoll_waiters", "gauge", "Goroutines parked on network I/O.",
+           (double)n.waiters);
+    metric(&b, "goc_netpoll_parks_total", "counter", "Reads, writes and accepts that parked.",
+           (double)n.parks);
+    metric(&b, "goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
+           (double)n.polls);
     static const char *const tn[TRANSPORT_N] = {"tcp", "http", "ws"};
     put(&b, "# HELP gocd_connections Open connections per transport.\n"
             "# TYPE gocd_connections gauge\n");

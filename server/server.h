@@ -28,6 +28,15 @@ static inline ssize_t stream_read(const stream *s, void *buf, size_t len)
     return s->tls ? goc_tls_read(s->tls, buf, len) : goc_conn_read(s->conn, buf, len);
 }
 
+/* Waits until a read would find bytes (or end of stream): 0, or a negative
+ * errno as a read's. */
+static inline int stream_wait_read(const stream *s)
+{
+    if (s->tls && goc_tls_pending(s->tls))
+        return 0;
+    return goc_conn_wait_read(s->conn);
+}
+
 /* Writes all len bytes (len, or a negative errno). Writers must not
  * interleave: each transport serializes its own. */
 static inline ssize_t stream_write(const stream *s, const void *buf, size_t len)

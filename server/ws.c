@@ -2,17 +2,30 @@
  * HTTP upgrade: JSON-RPC over text messages, server pushes, pings to idle
  * peers, and the close codes of the protocol.
  *
- * Two goroutines per connection: the reader (the connection's goroutine)
- * feeds received bytes to the protocol engine (proto/ws.h) and answers the
- * JSON-RPC messages; the writer drains the engine's output to the socket
- * whenever it is told there is some (a one-slot channel). The engine is
- * guarded by a mutex since both, and the chat's pushes, use it. Outgoing
- * messages are bounded (--outbox messages, 4 x --max-frame bytes): a peer
- * too slow to take them is closed with 1008.
+ * The reader (the connection's goroutine) feeds received bytes to the
+ * protocol engine (proto/ws.h) and answers the JSON-RPC messages; a writer
+ * goroutine moves outgoing messages into the engine and drains its output
+ * to the socket. The engine is guarded by a mutex (the reader feeds it and
+ * queues pings and closes). Replies and the chat's pushes do not take that
+ * mutex: they go on a lock-free list the writer empties, so a room
+ * broadcasting to a thousand members never waits for a member's writer.
+ * Outgoing messages are bounded (--outbox messages, counting the list and
+ * the engine's queue; 4 x --max-frame bytes): a peer too slow to take them
+ * is closed with 1008.
  *
- * Invariants: the writer exits only after `wake` is closed and the output
- * is drained (or the socket failed); the reader closes `wake` and waits for
- * the writer before freeing anything. Once the reader is closing (or done)
+ * An idle connection costs little: the writer exists only while there is
+ * output (started by whoever queues some, gone once it is written), the
+ * read buffer only while bytes are arriving (the reader waits for
+ * readability first), the engine's output buffer only while it holds
+ * output, and the reader's stack gives back what its last request touched.
+ *
+ * Invariants: whoever queues output (on the list, or in the engine under
+ * mu) then calls wake_writer, which starts a writer unless `writing` is
+ * set; a writer clears `writing` only with mu held, the list empty and no
+ * output left, and looks at the list again after clearing it, so queued
+ * output always has a writer coming. `finished` (set under mu once the
+ * reader is done) stops new writers; the reader waits for the last one
+ * and frees what is still listed. Once the reader is closing (or done)
  * the socket has a write deadline (CLOSE_TIMEOUT), so a peer that stops
  * reading cannot keep the writer, and the connection, alive.
  */
@@ -33,6 +46,7 @@
 #define PING_INTERVAL (30 * 1000000000LL)
 #define CLOSE_TIMEOUT (2 * 1000000000LL)
 
+/* A received message (the inbox), or an outgoing one (the list). */
 typedef struct text {
     struct text *next;
     size_t len;
@@ -44,8 +58,12 @@ struct wsconn {
     goc_conn *conn;     /* s->conn: deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
-    goc_chan *wake;     /* one slot: output is waiting; closed: finish */
-    goc_chan *done;     /* closed by the writer when it exits */
+    _Atomic(text *) outq;     /* outgoing, not yet in the engine: newest first */
+    _Atomic int64_t nqueued;  /* messages on outq */
+    _Atomic int64_t nengine;  /* messages in the engine, as the writer last saw */
+    _Atomic bool writing;     /* a writer goroutine runs (cleared under mu) */
+    bool finished;      /* the reader is done: no new writer (under mu) */
+    goc_waitgroup writers; /* the running writer, if any */
     text *inbox, **inbox_tail; /* messages received during a feed (reader only) */
     bool awaiting_pong; /* reader only */
     _Atomic bool slow;  /* a push found the outbox full */
@@ -81,53 +99,112 @@ static void ping_deadline(wsconn *w)
         goc_conn_set_read_deadline(w->conn, 1);
 }
 
+static void writer(void *arg);
+
+/* After queueing output: starts a writer unless one runs (or the reader is
+ * done, or the socket failed). Lock-free when a writer runs. */
 static void wake_writer(wsconn *w)
 {
-    char one = 1;
-    goc_chan_try_send(w->wake, &one);
+    if (atomic_load(&w->writing))
+        return;
+    goc_mutex_lock(&w->mu);
+    bool start = !atomic_load(&w->writing) && !w->finished && !atomic_load(&w->dead);
+    if (start) {
+        atomic_store(&w->writing, true);
+        goc_waitgroup_add(&w->writers, 1);
+    }
+    goc_mutex_unlock(&w->mu);
+    if (start && goc_go(writer, &w, sizeof w) < 0) {
+        goc_mutex_lock(&w->mu);
+        atomic_store(&w->writing, false);
+        goc_mutex_unlock(&w->mu);
+        goc_waitgroup_done(&w->writers);
+    }
 }
 
-/* The only caller of goc_ws_output/consume: it writes the engine's output
- * buffer straight to the socket, without the lock (see proto/ws.h), so
- * pushes and the reader go on while a write blocks. */
+/* Moves the listed messages into the engine, oldest first (under mu). A
+ * message the engine refuses (its byte limit) marks the peer too slow. */
+static void move_into_engine(wsconn *w, text *newest_first)
+{
+    text *oldest = NULL;
+    int64_t n = 0;
+    while (newest_first) { /* reverse */
+        text *t = newest_first;
+        newest_first = t->next;
+        t->next = oldest;
+        oldest = t;
+        n++;
+    }
+    atomic_fetch_sub(&w->nqueued, n);
+    for (text *t = oldest, *next; t; t = next) {
+        next = t->next;
+        if (goc_ws_send_text(w->ws, t->data, t->len) == -ENOBUFS)
+            ws_kick(w);
+        goc_free(t);
+    }
+}
+
+/* Moves queued messages into the engine and writes its output until there
+ * is none, then exits. The only caller of goc_ws_output/consume: it writes
+ * the engine's buffer straight to the socket without the lock (see
+ * proto/ws.h), so the reader goes on while a write blocks. */
 static void writer(void *arg)
 {
     wsconn *w = *(wsconn **)arg;
-    for (;;) {
-        char x;
-        bool ok = goc_chan_recv(w->wake, &x);
-        while (!atomic_load(&w->dead)) {
-            const uint8_t *data;
-            goc_mutex_lock(&w->mu);
-            long n = goc_ws_output(w->ws, &data);
+    goc_mutex_lock(&w->mu);
+    while (!atomic_load(&w->dead)) {
+        text *list = atomic_exchange(&w->outq, NULL);
+        if (list)
+            move_into_engine(w, list);
+        const uint8_t *data;
+        long n = goc_ws_output(w->ws, &data);
+        atomic_store(&w->nengine, (int64_t)goc_ws_queued_msgs(w->ws));
+        if (n > 0) {
             goc_mutex_unlock(&w->mu);
-            if (n <= 0)
-                break;
-            if (stream_write(w->s, data, (size_t)n) < 0) {
+            ssize_t rc = stream_write(w->s, data, (size_t)n);
+            goc_mutex_lock(&w->mu);
+            if (rc < 0) {
                 atomic_store(&w->dead, true);
                 goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
                 break;
             }
-            goc_mutex_lock(&w->mu);
             goc_ws_consume(w->ws, (size_t)n);
-            goc_mutex_unlock(&w->mu);
+            continue;
         }
-        if (!ok)
+        /* Nothing left: stop, unless something was listed meanwhile and no
+         * other writer has been started for it. */
+        atomic_store(&w->writing, false);
+        if (!atomic_load(&w->outq) || atomic_exchange(&w->writing, true))
             break;
     }
-    goc_chan_close(w->done);
+    if (atomic_load(&w->dead))
+        atomic_store(&w->writing, false);
+    goc_mutex_unlock(&w->mu);
+    goc_waitgroup_done(&w->writers);
 }
 
-/* Sends text from anywhere (replies, pushes). false: the queue is full. */
+/* Queues text from anywhere (replies, pushes) without blocking or taking
+ * the engine's lock. false: the outbox is full (the peer is too slow). */
 bool ws_send(wsconn *w, const char *msg, size_t len)
 {
-    goc_mutex_lock(&w->mu);
-    int rc = goc_ws_send_text(w->ws, msg, len);
-    goc_mutex_unlock(&w->mu);
-    if (rc == -ENOBUFS)
+    if (atomic_load(&w->dead))
+        return true; /* dropped, as on any closed connection */
+    if (atomic_fetch_add(&w->nqueued, 1) + atomic_load(&w->nengine) >= srv.cfg.outbox) {
+        atomic_fetch_sub(&w->nqueued, 1);
         return false;
+    }
+    text *t = goc_malloc(sizeof *t + len);
+    if (!t) {
+        atomic_fetch_sub(&w->nqueued, 1);
+        return false;
+    }
+    t->len = len;
+    memcpy(t->data, msg, len);
+    t->next = atomic_load(&w->outq);
+    while (!atomic_compare_exchange_weak(&w->outq, &t->next, t))
+        ;
     wake_writer(w);
-    return rc == 0 || rc == -EPIPE;
+    return true;
 }
 
 /* Marks w too slow; its reader closes it with 1008. Never blocks. */
@@ -193,15 +270,10 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         return;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_WS], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
-    w.wake = goc_chan_make(1, 1);
-    w.done = goc_chan_make(0, 0);
     chat_sink sink = {ws_push, ws_kick_cb, &w};
     w.member = chat_member_new(&sink);
-    wsconn *wp = &w;
-    goc_go(writer, &wp, sizeof wp);
     log_debug("ws %s: open", peer);
 
-    char *buf = malloc(READ_BUF);
     if (nearly) {
         goc_mutex_lock(&w.mu);
         goc_ws_feed(w.ws, early, nearly);
@@ -210,9 +282,10 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         wake_writer(&w);
     }
     bool closing = false;
+    bool deep = true; /* the stack went deep since the last read (the upgrade) */
     int64_t close_deadline = 0;
     ping_deadline(&w);
-    while (buf) {
+    for (;;) {
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
         goc_mutex_unlock(&w.mu);
@@ -234,7 +307,19 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
             goc_sleep(1000000);
             continue;
         }
-        ssize_t n = stream_read(s, buf, READ_BUF);
+        if (deep) { /* idle peers keep no stack pages from their last request */
+            goc_stack_trim();
+            deep = false;
+        }
+        /* The buffer exists only while bytes are coming in. */
+        char *buf = NULL;
+        ssize_t n = stream_wait_read(s);
+        if (n == 0) {
+            buf = goc_malloc(READ_BUF);
+            n = buf ? stream_read(s, buf, READ_BUF) : -ENOMEM;
+        }
+        if (n <= 0)
+            goc_free(buf);
         if (n == -ETIMEDOUT) {
             if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
@@ -258,23 +343,28 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         goc_mutex_lock(&w.mu);
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);
+        goc_free(buf);
         if (rc < 0)
             break;
+        deep = w.inbox != NULL;
         answer(&w);
         wake_writer(&w);
     }
-    free(buf);
     chat_member_gone(w.member);
     if (!closing) /* bound the writer's last flush (the peer may not read) */
         goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
-    goc_chan_close(w.wake);
-    goc_chan_recv(w.done, NULL);
+    goc_mutex_lock(&w.mu);
+    w.finished = true;
+    goc_mutex_unlock(&w.mu);
+    goc_waitgroup_wait(&w.writers);
+    for (text *t = atomic_exchange(&w.outq, NULL), *next; t; t = next) { /* unsent */
+        next = t->next;
+        goc_free(t);
+    }
     for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */
         next = t->next;
         free(t);
     }
-    goc_chan_free(w.wake);
-    goc_chan_free(w.done);
     goc_ws_free(w.ws);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
     log_debug("ws %s: closed", peer);

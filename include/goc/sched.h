@@ -92,6 +92,13 @@ int64_t goc_nanotime(void);
 /* Number of Ps. */
 int goc_procs(void);
 
+/* Gives the kernel back the pages of the calling goroutine's stack below
+ * its current depth: the memory that deep calls touched stays resident
+ * otherwise (stacks do not shrink by themselves). For a goroutine about to
+ * wait long, such as a connection's reader going idle; costs one madvise,
+ * and the pages come back zeroed when the stack grows again. */
+void goc_stack_trim(void);
+
 /* ---- blocking C calls ------------------------------------------------- */
 
 /* Brackets a C call that may block the thread (a file read, SQLite, a lock

@@ -309,6 +309,19 @@ void goc__stack_put(goc_p *p, goc_g *g)
     goc__lock_release(&pool_lock);
 }
 
+void goc_stack_trim(void)
+{
+    goc_g *g = goc__getg();
+    if (!g || g->is_g0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    char here; /* the current depth; one page below it stays for this call */
+    uintptr_t end = ((uintptr_t)&here - (uintptr_t)page) & ~((uintptr_t)page - 1);
+    uintptr_t lo = ((uintptr_t)g->stack->lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    if (end > lo)
+        madvise((void *)lo, end - lo, MADV_DONTNEED);
+}
+
 void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg)
 {
     int cnt = atomic_load(&reg_n);

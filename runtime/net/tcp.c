@@ -261,6 +261,27 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
     return rc;
 }
 
+int goc_conn_wait_read(goc_conn *c)
+{
+    goc__pollfd *pd = &c->pd;
+    if (!goc__pollfd_acquire(pd))
+        return -EBADF;
+    int rc;
+    for (;;) {
+        rc = (int)goc__pollfd_check(pd, 'r');
+        if (rc)
+            break;
+        char b;
+        if (recv(pd->fd, &b, 1, MSG_PEEK) >= 0)
+            break; /* rc is 0: a byte, or end of stream, is there */
+        rc = after_failure(pd, 'r');
+        if (rc)
+            break;
+    }
+    goc__pollfd_release(pd);
+    return rc;
+}
+
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len)
 {
     goc__pollfd *pd = &c->pd;

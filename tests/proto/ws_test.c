@@ -429,6 +429,28 @@ static void test_bad_utf8_closes_1007(void)
     CHECK(expect_refused(&cfg, wire, n, 1007));
 }
 
+/* A close reason that is not UTF-8 is answered 1007, not echoed and not
+ * reported, however the frame is cut (wslay alone catches it only when the
+ * frame comes in one read). Found by tests/fuzz/fuzz_ws. */
+static void test_bad_close_reason_1007(void)
+{
+    size_t n = 0;
+    frame(wire, &n, true, 0x8, "\x03\xe8\xdbye", 5, false); /* 1000, then bad UTF-8 */
+    for (size_t step = 1; step <= n; step++) {
+        CHECK_EQ_INT(open_peer(&P, (goc_ws_config_t){0}), 0);
+        for (size_t i = 0; i < n; i += step)
+            CHECK_EQ_INT(goc_ws_feed(P.ws, wire + i, i + step <= n ? step : n - i), 0);
+        drain(&P, SIZE_MAX);
+        CHECK_MSG(P.nev == 0, "step %zu: %d events", step, P.nev);
+        CHECK(next_frame(&P, &fr));
+        CHECK_EQ_INT(fr.opcode, 0x8);
+        CHECK_MSG(close_code(&fr) == 1007, "step %zu: close %u", step, close_code(&fr));
+        CHECK_EQ_UINT(P.out_len, 0);
+        CHECK(goc_ws_done(P.ws));
+        goc_ws_free(P.ws);
+    }
+}
+
 static void test_too_big_closes_1009(void)
 {
     goc_ws_config_t cfg = {.max_message = 16};
@@ -637,6 +659,7 @@ static const test_case cases[] = {
     TEST_CASE(test_ping_pong_and_send),
     TEST_CASE(test_binary_closes_1003),
     TEST_CASE(test_bad_utf8_closes_1007),
+    TEST_CASE(test_bad_close_reason_1007),
     TEST_CASE(test_too_big_closes_1009),
     TEST_CASE(test_protocol_errors_close_1002),
     TEST_CASE(test_server_close_codes),

@@ -211,6 +211,30 @@ static void test_half_close(void)
     server_stop(&s);
 }
 
+/* goc_conn_wait_read parks until bytes come, takes none of them, and
+ * reports end of stream and deadlines like a read. */
+static void test_wait_read(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    goc_conn_set_read_deadline(c, goc_nanotime() + 30 * 1000000);
+    CHECK_EQ_INT(goc_conn_wait_read(c), -ETIMEDOUT); /* nothing sent: nothing to read */
+    goc_conn_set_read_deadline(c, 0);
+    CHECK_EQ_INT(goc_conn_write(c, "abc", 3), 3);
+    CHECK_EQ_INT(goc_conn_wait_read(c), 0); /* the echo arrived */
+    CHECK_EQ_INT(goc_conn_wait_read(c), 0); /* and was not taken */
+    char buf[8];
+    CHECK_EQ_INT(read_full(c, buf, 3), 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ_INT(goc_conn_close_write(c), 0);
+    CHECK_EQ_INT(goc_conn_wait_read(c), 0); /* end of stream is there to read */
+    CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), 0);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
 static void test_read_deadline(void)
 {
     server s = {0};
@@ -404,6 +428,7 @@ static const test_case cases[] = {
     TEST_CASE(test_large_transfer_both_ways),
     TEST_CASE(test_many_connections),
     TEST_CASE(test_half_close),
+    TEST_CASE(test_wait_read),
     TEST_CASE(test_read_deadline),
     TEST_CASE(test_cancel_wakes_reader),
     TEST_CASE(test_context_cancels_io),

@@ -623,6 +623,53 @@ static void overflow_fn(void *p)
     deep(0);
 }
 
+/* ---- goc_stack_trim: deep calls' pages go back ---------------------------- */
+
+static volatile uintptr_t deepest; /* a byte of the deepest frame touch_deep made */
+
+static __attribute__((noinline)) void touch_deep(int n)
+{
+    volatile char buf[1024];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)0xab;
+    if (n > 0)
+        touch_deep(n - 1);
+    else
+        deepest = (uintptr_t)&buf[512];
+}
+
+typedef struct trim_result {
+    char before, after;  /* the deepest frame's byte around the trim */
+    int regrown;         /* the stack was usable again afterwards */
+    latch done;
+} trim_result;
+
+/* The frames of touch_deep are gone but their bytes stay in the stack's
+ * pages, far below the calls made here; the trim gives those pages back,
+ * so they read as zero (anonymous memory) afterwards. */
+static void trim_fn(void *arg)
+{
+    trim_result *r = *(trim_result **)arg;
+    touch_deep(24);
+    r->before = *(volatile char *)deepest;
+    goc_stack_trim();
+    r->after = *(volatile char *)deepest;
+    touch_deep(24); /* the pages come back when needed */
+    r->regrown = 1;
+    latch_done(&r->done);
+}
+
+static void test_stack_trim_releases_deep_pages(void)
+{
+    trim_result r = {.done = {.count = 1}};
+    trim_result *rp = &r;
+    goc_go(trim_fn, &rp, sizeof rp);
+    latch_wait(&r.done);
+    CHECK_EQ_INT((unsigned char)r.before, 0xab);
+    CHECK_EQ_INT(r.after, 0);
+    CHECK(r.regrown);
+}
+
 static void child_stack_overflow(void)
 {
     latch la = {.count = 1};
@@ -761,6 +808,7 @@ static const test_case cases[] = {
     TEST_CASE(test_panic_during_panic_recovered),
     TEST_CASE(test_exit_runs_defers),
     TEST_CASE(test_stack_overflow_reported),
+    TEST_CASE(test_stack_trim_releases_deep_pages),
     TEST_CASE(test_unrecovered_panic_aborts_with_dump),
     TEST_CASE(test_deadlock_detected),
     TEST_CASE(test_sigquit_dumps_goroutines),

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz/corpus/<target>/ from the inputs of
+the existing tests: the HTTP cases and JSON-RPC cases of tests/proto, the
+frames, WebSocket frames and request paths that tests/proto/*_test.c and
+tests/server/test_*.py send. Each file starts with the control bytes of its
+target (see the comment at the top of each fuzz_<target>.c), chosen in turn
+so the seeds cover every cutting mode and every set of limits.
+
+Usage: tests/fuzz/make_corpus.py   (rewrites the four folders)
+"""
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO = os.path.join(HERE, "..", "proto")
+
+# JSON-RPC cases used as seeds (frames, WebSocket texts, JSON-RPC messages).
+JSONRPC_CASES = [
+    "batch_duplicate_ids", "batch_mixed_id_types", "batch_nested_array", "batch_nested_batch",
+    "batch_notifications_and_invalid", "batch_single_request", "depth_64_accepted",
+    "depth_65_refused", "depth_brackets_in_strings", "depth_far_too_deep_invalid_json",
+    "echo_array", "echo_notification", "echo_unicode_and_nul", "handler_custom_error_with_data",
+    "handler_internal_error", "id_array_invalid", "id_beyond_int64", "id_duplicate_last_wins",
+    "id_escaped_key", "id_exponent", "id_kept_on_invalid_request", "id_string_escaped",
+    "message_null", "method_not_found_notification", "params_filter_not_object",
+    "params_limit_not_integer", "params_missing_room",
+    "parse_leading_zero_id_beside_big_int",  # found by fuzz_jsonrpc
+]
+# More messages from tests/server/test_framed.py and jsonrpc_test.c.
+EXTRA_RPC = [
+    b'{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"echo","params":[7,{"n":-3}]}',
+    b'[{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"echo","params":[1]},'
+    b'{"jsonrpc":"2.0","id":2,"method":"echo","params":[2]}]',
+    b'{"jsonrpc":"2.0","method":"subtract","params":{"minuend":42,"subtrahend":23},"id":3}',
+    b'{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"s"}',
+    b'{"jsonrpc":"2.0","method":"history","params":{"room":"r","limit":5,"verbose":true,'
+    b'"filter":{"a":1},"tags":["x"]},"id":99999999999999999999}',
+    b'{"jsonrpc":"2.0","method":"persistent_only","id":1}',
+    b'{"jsonrpc":"2.0","method":"fail_silent","id":1}',
+    b'[ 7 , {"id" :1e3,"method":"nope","jsonrpc":"2.0"} ]',
+    b'{"jsonrpc":"2.0","method":"echo","id":1e999}',
+    b'[{"jsonrpc":"2.0","method":"update"},{"jsonrpc":"2.0","method":"echo","id":-0}]',
+    b"\xff\xfe{}",
+    b'[{"jsonrpc":"2.0","id":1,"method":"echo"},{bad]',
+]
+
+
+def read(*parts):
+    with open(os.path.join(*parts), "rb") as f:
+        return f.read()
+
+
+def named_rpc_messages():
+    """(name, message) pairs: the case folder's name, or extra_NN."""
+    named = [(c, read(PROTO, "jsonrpc_cases", c, "input.json").strip()) for c in JSONRPC_CASES]
+    return named + [("extra_%02d" % i, m) for i, m in enumerate(EXTRA_RPC)]
+
+
+def rpc_messages():
+    return [m for _, m in named_rpc_messages()]
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def ws_frame(op, payload, fin=True, key=b"\x37\xfa\x21\x3d", masked=True):
+    """A client frame as tests/proto/ws_test.c builds them."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | op])
+    m = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack(">Q", n)
+    if not masked:
+        return head + payload
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def frame_seeds():
+    rpc = rpc_messages()
+    seeds = {
+        "heartbeat": frame(b""),
+        "heartbeats": frame(b"") * 5,
+        "hb_around_msgs": frame(b"") + frame(rpc[0]) + frame(b"") * 2 + frame(rpc[1]) + frame(b""),
+        "too_large_after_msgs": frame(rpc[2]) + frame(rpc[3]) + struct.pack(">I", 0xFFFFFFFF) + b"{",
+        "partial_header": b"\x00\x00",
+        "partial_payload": struct.pack(">I", 900) + b"{" * 50,
+        "max_len_5000": struct.pack(">I", 5000) + b"z" * 40,
+    }
+    for i, m in enumerate(rpc[:12]):
+        seeds["rpc_%02d" % i] = frame(m)
+    seeds["many"] = b"".join(frame(m) for m in rpc[12:20])
+    return seeds
+
+
+def http_seeds():
+    cases = os.path.join(PROTO, "http_cases")
+    seeds = {c: read(cases, c, "in.http") for c in sorted(os.listdir(cases))}
+    ws = (b"GET /ws HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Version: 13\r\n")
+    seeds["ws_upgrade"] = ws + b"\r\n"
+    seeds["ws_upgrade_origin"] = ws + b"Origin: https://chat.example.com\r\n\r\n"
+    seeds["ws_upgrade_version8"] = ws.replace(b"Version: 13", b"Version: 8") + b"\r\n"
+    for i, p in enumerate(["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                           "/a/../../secret.txt", "/index.html%00", "/..%5csecret.txt",
+                           "//../secret.txt", "/.%2e/secret.txt", "/sub/",
+                           "/caf%C3%A9/app.js?since=5&limit=10"]):
+        seeds["path_%02d" % i] = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode()
+    body = rpc_messages()[0]
+    seeds["post_rpc"] = (b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+                         + body)
+    return seeds
+
+
+def ws_seeds():
+    rpc = rpc_messages()
+    zero = b"\0\0\0\0"
+    return {
+        "text": ws_frame(1, b"Hello") + ws_frame(1, "h\u00e9llo \U0001F600".encode()),
+        "text_zero_key": ws_frame(1, rpc[0], key=zero),
+        "fragmented_with_ping": ws_frame(1, b"h\xc3", fin=False) + ws_frame(9, b"are you there")
+        + ws_frame(0, b"\xa9l", fin=False) + ws_frame(0, b"lo"),
+        "pong": ws_frame(10, b"t1"),
+        "binary": ws_frame(2, b"\x00\x01\x02"),
+        "binary_fragmented": ws_frame(2, b"ab", fin=False) + ws_frame(0, b"cd")
+        + ws_frame(1, b"after"),
+        "bad_utf8": ws_frame(1, b"\xed\xa0\x80"),
+        "bad_utf8_split": ws_frame(1, b"ab\xe2", fin=False) + ws_frame(0, b"\x82"),
+        "too_big": ws_frame(1, b"a" * 100),
+        "len16": ws_frame(1, b"b" * 300, key=zero),
+        "unmasked": ws_frame(1, b"plain", masked=False),
+        "continuation_of_nothing": ws_frame(0, b"cont"),
+        "reserved_opcode": ws_frame(3, b"x"),
+        "close_going": ws_frame(8, b"\x03\xe9going") + ws_frame(1, b"after close"),
+        "close_empty": ws_frame(8, b""),
+        "close_1000_bye": ws_frame(8, struct.pack("!H", 1000) + b"bye"),
+        "ping_flood": ws_frame(9, b"ping!") * 10,
+        "ping_payloads": ws_frame(9, b"") + ws_frame(9, b"hello") + ws_frame(9, bytes(range(125))),
+        "rpc_batch": b"".join(ws_frame(1, m) for m in rpc[1:6]),
+        # found by fuzz_ws: a bad close reason fed one byte at a time
+        "close_bad_reason_bytes": (b"\x71\xd4", ws_frame(8, b"\x03\xe8\xdbye")),
+    }
+
+
+def write(target, seeds, controls):
+    d = os.path.join(HERE, "corpus", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for i, (name, data) in enumerate(sorted(seeds.items())):
+        # a seed is its bytes, or (control bytes, bytes) to replay a case exactly
+        head, data = data if isinstance(data, tuple) else (controls(i), data)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(head + data)
+
+
+def main():
+    # fuzz_frame: cut, max_frame (index 0: the default, 6/7: 4096, 5000)
+    write("frame", frame_seeds(), lambda i: bytes([i * 37 & 0xff, (0, 0, 6, 7)[i % 4]]))
+    # fuzz_http: cut, limits | root << 2
+    write("http", http_seeds(), lambda i: bytes([i * 37 & 0xff, (i % 4) | (i // 4 % 4) << 2]))
+    # fuzz_ws: cut, limits | server actions
+    write("ws", ws_seeds(), lambda i: bytes([i * 37 & 0xff, (i * 53) & 0xff]))
+    # fuzz_jsonrpc: persistent | small limits << 1 | parse/run/reply << 2
+    write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
+
+
+if __name__ == "__main__":
+    main()
