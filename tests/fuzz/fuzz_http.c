@@ -80,6 +80,7 @@ static void check_request(const goc_http_request_t *q, const goc_http_limits_t *
     size_t max_hbytes = lim->max_header_bytes ? lim->max_header_bytes : GOC_HTTP_MAX_HEADER_BYTES;
     size_t max_body = lim->max_body ? lim->max_body : GOC_HTTP_MAX_BODY;
     FUZZ_CHECK(q->method_name != NULL);
+    FUZZ_CHECK(q->version_major == 1); /* others are refused (505) */
     FUZZ_CHECK(q->target[q->target_len] == 0 && q->path[q->path_len] == 0 &&
                q->query[q->query_len] == 0);
     FUZZ_CHECK(q->path_len + q->query_len <= q->target_len);
@@ -233,7 +234,8 @@ static outcome play(const uint8_t *s, size_t len, fuzz_cut *cut, const goc_http_
             memmove(pend, pend + used, plen - used);
             plen -= used;
             if (rc < 0) {
-                FUZZ_CHECK(rc == -E2BIG || rc == -EMSGSIZE || rc == -EBADMSG);
+                FUZZ_CHECK(rc == -E2BIG || rc == -EMSGSIZE || rc == -EBADMSG ||
+                           rc == -EPROTONOSUPPORT);
                 FUZZ_CHECK(goc_http_reader_request(r) == NULL);
                 FUZZ_CHECK(goc_http_reader_feed(r, "x", 1, &used) == rc && used == 0);
                 FUZZ_CHECK(goc_http_error_status(rc) != 500);
