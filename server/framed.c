@@ -17,7 +17,10 @@
  * reading cannot keep the connection alive.
  *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
- * (at most --max-frame), the replies to one read's frames, the outbox.
+ * (at most --max-frame), the replies to one read's frames, the outbox. An
+ * idle connection holds none of the buffers: once a read finds nothing
+ * there, the read buffer goes back and the goroutine waits for
+ * readability before taking one again.
  */
 #include "server.h"
 
@@ -206,12 +209,26 @@ static void serve(fconn *f, const char *peer)
     frame_decoder_t dec;
     frame_decoder_init(&dec, srv.cfg.max_frame);
     outbuf o = {0};
-    char *buf = malloc(READ_BUF);
+    char *buf = NULL; /* held while frames are coming in */
     bool closing = false;
     int64_t frame_deadline = 0; /* for the frame begun, 0: between frames */
     reader_deadline(f, 0);      /* a shutdown may have begun already */
-    while (buf && !closing) {
-        ssize_t n = stream_read(f->s, buf, READ_BUF);
+    while (!closing) {
+        ssize_t n = buf ? stream_read_nowait(f->s, buf, READ_BUF) : -EAGAIN;
+        if (n == -EAGAIN) { /* idle: wait without buffers or deep stack pages */
+            goc_free(buf);
+            buf = NULL;
+            if (!frame_decoder_pending(&dec) && o.cap) {
+                free(o.data);
+                o.data = NULL;
+                o.cap = 0;
+            }
+            n = stream_wait_read(f->s);
+            if (n == 0 && !(buf = goc_malloc(READ_BUF)))
+                n = -ENOMEM;
+            if (n == 0)
+                n = stream_read(f->s, buf, READ_BUF);
+        }
         if (n <= 0) {
             if (atomic_load(&f->slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
@@ -268,13 +285,13 @@ static void serve(fconn *f, const char *peer)
             frame_deadline = 0;
             reader_deadline(f, 0);
         }
-        if (o.cap > 1 << 20) { /* do not keep a big buffer for an idle peer */
+        if (o.cap > 1 << 20) { /* do not keep a big buffer after a burst */
             free(o.data);
             o.data = NULL;
             o.cap = 0;
         }
     }
-    free(buf);
+    goc_free(buf);
     free(o.data);
     frame_decoder_free(&dec);
 }

@@ -28,6 +28,15 @@ static inline ssize_t stream_read(const stream *s, void *buf, size_t len)
     return s->tls ? goc_tls_read(s->tls, buf, len) : goc_conn_read(s->conn, buf, len);
 }
 
+/* A read that never waits: -EAGAIN when nothing is there yet (TLS: when
+ * nothing decrypted or received is pending). */
+static inline ssize_t stream_read_nowait(const stream *s, void *buf, size_t len)
+{
+    if (s->tls)
+        return goc_tls_pending(s->tls) ? goc_tls_read(s->tls, buf, len) : -EAGAIN;
+    return goc_conn_read_nowait(s->conn, buf, len);
+}
+
 /* Waits until a read would find bytes (or end of stream): 0, or a negative
  * errno as a read's. */
 static inline int stream_wait_read(const stream *s)

@@ -16,8 +16,8 @@
  * An idle connection costs little: the writer exists only while there is
  * output (started by whoever queues some, gone once it is written), the
  * read buffer only while bytes are arriving (the reader waits for
- * readability first), the engine's output buffer only while it holds
- * output, and the reader's stack gives back what its last request touched.
+ * readability first), and the engine's output buffer only while it holds
+ * output.
  *
  * Invariants: whoever queues output (on the list, or in the engine under
  * mu) then calls wake_writer, which starts a writer unless `writing` is
@@ -282,7 +282,6 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         wake_writer(&w);
     }
     bool closing = false;
-    bool deep = true; /* the stack went deep since the last read (the upgrade) */
     int64_t close_deadline = 0;
     ping_deadline(&w);
     for (;;) {
@@ -306,10 +305,6 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
             /* our close is queued; give the writer time to send it */
             goc_sleep(1000000);
             continue;
-        }
-        if (deep) { /* idle peers keep no stack pages from their last request */
-            goc_stack_trim();
-            deep = false;
         }
         /* The buffer exists only while bytes are coming in. */
         char *buf = NULL;
@@ -346,7 +341,6 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         goc_free(buf);
         if (rc < 0)
             break;
-        deep = w.inbox != NULL;
         answer(&w);
         wake_writer(&w);
     }

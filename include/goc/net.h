@@ -58,6 +58,9 @@ int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out);
  * negative errno. */
 ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len);
 
+/* As goc_conn_read, but never waits: -EAGAIN when no byte is there yet. */
+ssize_t goc_conn_read_nowait(goc_conn *c, void *buf, size_t len);
+
 /* Waits until c has bytes to read (or the peer closed: the next read then
  * returns 0), without taking any: 0, or a negative errno as goc_conn_read.
  * Lets a connection hold no read buffer while it is idle. */

@@ -261,6 +261,24 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
     return rc;
 }
 
+ssize_t goc_conn_read_nowait(goc_conn *c, void *buf, size_t len)
+{
+    goc__pollfd *pd = &c->pd;
+    if (!goc__pollfd_acquire(pd))
+        return -EBADF;
+    ssize_t rc;
+    do {
+        rc = goc__pollfd_check(pd, 'r');
+        if (rc)
+            break;
+        rc = read(pd->fd, buf, len);
+        if (rc < 0)
+            rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    } while (rc == -EINTR);
+    goc__pollfd_release(pd);
+    return rc;
+}
+
 int goc_conn_wait_read(goc_conn *c)
 {
     goc__pollfd *pd = &c->pd;
