@@ -212,7 +212,8 @@ static void test_half_close(void)
 }
 
 /* goc_conn_wait_read parks until bytes come, takes none of them, and
- * reports end of stream and deadlines like a read. */
+ * reports end of stream and deadlines like a read; goc_conn_read_nowait
+ * never parks. */
 static void test_wait_read(void)
 {
     server s = {0};
@@ -228,6 +229,11 @@ static void test_wait_read(void)
     char buf[8];
     CHECK_EQ_INT(read_full(c, buf, 3), 3);
     CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ_INT(goc_conn_read_nowait(c, buf, sizeof buf), -EAGAIN); /* all taken */
+    CHECK_EQ_INT(goc_conn_write(c, "de", 2), 2);
+    CHECK_EQ_INT(goc_conn_wait_read(c), 0);
+    CHECK_EQ_INT(goc_conn_read_nowait(c, buf, sizeof buf), 2);
+    CHECK(memcmp(buf, "de", 2) == 0);
     CHECK_EQ_INT(goc_conn_close_write(c), 0);
     CHECK_EQ_INT(goc_conn_wait_read(c), 0); /* end of stream is there to read */
     CHECK_EQ_INT(goc_conn_read(c, buf, sizeof buf), 0);
