@@ -2,7 +2,9 @@
  * goroutine (1 MiB stack: SQLite is stack-hungry) that receives requests on
  * a channel. Each round it takes every request queued (up to BATCH_MAX),
  * commits all the inserts in one transaction (BEGIN; INSERT...; COMMIT)
- * inside goc_syscall_enter_block()/goc_syscall_exit(), then, in id order,
+ * as a blocking C call (db_enter/db_exit: the P is handed off at once for
+ * a file, whose commit waits for fsync; an in-memory database never
+ * blocks, so its P is only taken if the call runs long), then, in id order,
  * hands each committed message to its room's goroutine and answers its
  * sender; then it runs the reads of the round. Reads go through the same
  * connection, so the database has exactly one user.
@@ -53,7 +55,22 @@ static struct {
     sqlite3_stmt *begin, *commit, *rollback, *insert, *after, *before, *counts;
     goc_chan *reqs;     /* hist_req *; closed by chat__history_close */
     goc_waitgroup done; /* the writer goroutine */
+    bool on_disk;       /* not ":memory:": commits wait for the disk */
 } H;
+
+/* Brackets a call into SQLite (see the top of the file). */
+static void db_enter(void)
+{
+    if (H.on_disk)
+        goc_syscall_enter_block();
+    else
+        goc_syscall_enter();
+}
+
+static void db_exit(void)
+{
+    goc_syscall_exit();
+}
 
 static int64_t now_ms(void)
 {
@@ -171,9 +188,9 @@ static void round_run(hist_req **b, int n)
         writes += is_insert[i] = b[i]->op == HIST_INSERT;
     if (writes) {
         int64_t ts = now_ms();
-        goc_syscall_enter_block();
+        db_enter();
         bool ok = insert_all(b, n, ts);
-        goc_syscall_exit();
+        db_exit();
         if (!ok)
             log_error("chat: history commit of %d messages failed: %s", writes,
                       sqlite3_errmsg(H.db));
@@ -319,7 +336,8 @@ static void db_close(void)
 
 int chat__history_open(const char *path)
 {
-    if (strcmp(path, ":memory:") != 0) {
+    H.on_disk = strcmp(path, ":memory:") != 0;
+    if (H.on_disk) {
         int rc = make_parent(path);
         if (rc) {
             log_error("chat: cannot create the directory of %s: %s", path, strerror(-rc));
@@ -327,15 +345,15 @@ int chat__history_open(const char *path)
         }
     }
     int64_t max_id = 0;
-    goc_syscall_enter_block();
+    db_enter();
     int rc = db_open(path, &max_id);
-    goc_syscall_exit();
+    db_exit();
     if (rc != SQLITE_OK) {
         log_error("chat: cannot open %s: %s", path,
                   H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
-        goc_syscall_enter_block();
+        db_enter();
         db_close();
-        goc_syscall_exit();
+        db_exit();
         return -EIO;
     }
     atomic_store(&chat__g.published_id, max_id);
@@ -344,9 +362,9 @@ int chat__history_open(const char *path)
     if (goc_go_stack(writer_main, NULL, 0, WRITER_STACK) < 0) {
         goc_waitgroup_done(&H.done);
         goc_chan_free(H.reqs);
-        goc_syscall_enter_block();
+        db_enter();
         db_close();
-        goc_syscall_exit();
+        db_exit();
         return -ENOMEM;
     }
     log_info("chat: history in %s, last id %lld", path, (long long)max_id);
@@ -359,7 +377,7 @@ void chat__history_close(void)
     goc_waitgroup_wait(&H.done);
     goc_chan_free(H.reqs);
     H.reqs = NULL;
-    goc_syscall_enter_block();
+    db_enter();
     db_close();
-    goc_syscall_exit();
+    db_exit();
 }
