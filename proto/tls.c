@@ -57,6 +57,8 @@ struct goc_tls {
     int write_err;           /* the send callback's last error (under mu) */
     bool reading;            /* the reader is inside mbedtls (under mu) */
     bool closed_write;       /* close_notify sent (under mu) */
+    bool read_over;          /* the reader met the end or an error ... */
+    ssize_t read_end;        /* ... and later reads return this (reader only) */
     bool handshaking;        /* bio_send collects into hs_out */
     unsigned char *hs_out;   /* handshake bytes to write, malloc'd */
     size_t hs_len, hs_cap;
@@ -343,14 +345,27 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len)
 {
     if (len > INT_MAX)
         len = INT_MAX;
+    unsigned char *p = buf;
+    size_t got = 0;
+    if (t->read_over)
+        return t->read_end;
     for (;;) {
         goc_mutex_lock(&t->mu);
         t->reading = true;
-        int rc = mbedtls_ssl_read(&t->ssl, buf, len);
+        int rc = mbedtls_ssl_read(&t->ssl, p + got, len - got);
         t->reading = false;
         goc_mutex_unlock(&t->mu);
-        if (rc > 0)
-            return rc;
+        if (rc > 0) {
+            /* Like a socket read, take what has already arrived: the
+             * records after this one when their bytes are here (a peer
+             * that pipelines gets its answers in fewer, larger writes). */
+            got += (size_t)rc;
+            if (got < len && t->in_len > t->in_off)
+                continue;
+            return (ssize_t)got;
+        }
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ && got > 0)
+            return (ssize_t)got; /* no waiting once there is data */
         if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
             ssize_t n = refill(t);
             if (n <= 0)
@@ -359,14 +374,19 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len)
         }
         if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
-        if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
-            return 0;
-        return -EPROTO;
+        t->read_over = true;
+        t->read_end = rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
+                              rc == MBEDTLS_ERR_SSL_CONN_EOF
+                          ? 0
+                          : -EPROTO;
+        return got > 0 ? (ssize_t)got : t->read_end; /* data first, then the end */
     }
 }
 
 bool goc_tls_pending(goc_tls *t)
 {
+    if (t->read_over) /* the end (or an error) is there to read */
+        return true;
     goc_mutex_lock(&t->mu);
     bool some = mbedtls_ssl_get_bytes_avail(&t->ssl) > 0 || t->in_len > t->in_off;
     goc_mutex_unlock(&t->mu);

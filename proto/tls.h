@@ -63,9 +63,10 @@ int goc_tls_connect(goc_tls_config *cfg, goc_conn *c, const char *hostname, int6
  * time. */
 ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len);
 
-/* True when a read would find bytes without waiting for the socket:
- * decrypted ones mbedtls holds, or received ciphertext not yet taken. The
- * reader's own question (one reader at a time). */
+/* True when a read would return without waiting for the socket:
+ * decrypted bytes mbedtls holds, received ciphertext not yet taken, or the
+ * end of the stream already met. The reader's own question (one reader at
+ * a time). */
 bool goc_tls_pending(goc_tls *t);
 
 /* Writes all len bytes: len, or a negative errno. Writers are serialized. */
