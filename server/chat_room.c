@@ -63,19 +63,24 @@ static bool push_to(chat_room *r, size_t i, const char *text, size_t len)
     return false;
 }
 
-/* Pushes text to every member but except (may be NULL). Returns the number
- * of successful pushes. A big room yields now and then: the room's state
- * is its goroutine's alone, so nothing changes meanwhile. */
-static int64_t broadcast(chat_room *r, const char *text, size_t len, const chat_member *except)
+/* Pushes msgs[0..n) in order to every member but except (may be NULL),
+ * member by member, so a member's writer finds the whole run at once; a
+ * member kicked on the way gets nothing more. Returns the number of
+ * successful pushes. A big room yields now and then: the room's state is
+ * its goroutine's alone, so nothing changes meanwhile. */
+static int64_t broadcast(chat_room *r, const chat__cmd *msgs, int n, const chat_member *except)
 {
-    int64_t n = 0;
+    int64_t pushed = 0;
     for (size_t i = 0; i < r->nslots; i++) {
-        if (r->slots[i].m != except)
-            n += push_to(r, i, text, len);
+        for (int k = 0; r->slots[i].m != except && k < n; k++) {
+            if (!push_to(r, i, msgs[k].text, msgs[k].len))
+                break;
+            pushed++;
+        }
         if (i % 512 == 511)
             goc_yield();
     }
-    return n;
+    return pushed;
 }
 
 static void presence(chat_room *r, const char *nick, const char *event, const chat_member *except)
@@ -84,8 +89,10 @@ static void presence(chat_room *r, const char *nick, const char *event, const ch
     size_t len;
     char *text = p ? jrpc_notification_encode("chat.presence", p, &len) : NULL;
     json_decref(p);
-    if (text)
-        broadcast(r, text, len, except);
+    if (text) {
+        chat__cmd one = {.text = text, .len = len};
+        broadcast(r, &one, 1, except);
+    }
     jrpc_reply_free(text);
 }
 
@@ -211,21 +218,11 @@ static void do_leave(chat_room *r, chat__cmd *c)
  * one write) instead of one wake-up and one write per message. */
 #define PUBLISH_BATCH 32
 
-/* Publishes msgs[0..n) in order: member by member, all of them. */
+/* Publishes msgs[0..n) to every member, in order. */
 static void do_publish(chat_room *r, chat__cmd *msgs, int n)
 {
     r->last_id = msgs[n - 1].id;
-    int64_t delivered = 0;
-    for (size_t i = 0; i < r->nslots; i++) {
-        for (int k = 0; k < n; k++)
-            if (!push_to(r, i, msgs[k].text, msgs[k].len))
-                break; /* kicked: it gets nothing more */
-            else
-                delivered++;
-        if (i % 512 == 511)
-            goc_yield(); /* see broadcast */
-    }
-    atomic_fetch_add(&chat__g.st_delivered, delivered);
+    atomic_fetch_add(&chat__g.st_delivered, broadcast(r, msgs, n, NULL));
     for (int k = 0; k < n; k++)
         jrpc_reply_free(msgs[k].text);
 }

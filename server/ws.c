@@ -53,6 +53,15 @@ typedef struct text {
     char data[];
 } text;
 
+/* Frees a list of texts (goc_malloc'd, as all are). */
+static void texts_free(text *t)
+{
+    for (text *next; t; t = next) {
+        next = t->next;
+        goc_free(t);
+    }
+}
+
 struct wsconn {
     const stream *s;    /* the connection (TLS or not) */
     goc_conn *conn;     /* s->conn: deadlines */
@@ -76,7 +85,7 @@ static void on_event(void *user, const goc_ws_event_t *ev)
 {
     wsconn *w = user;
     if (ev->kind == GOC_WS_EV_TEXT) {
-        text *t = malloc(sizeof *t + ev->len + 1);
+        text *t = goc_malloc(sizeof *t + ev->len + 1);
         if (!t)
             return;
         t->next = NULL;
@@ -248,7 +257,7 @@ static void answer(wsconn *w)
                 ws_kick(w);
             jrpc_reply_free(reply);
         }
-        free(t);
+        goc_free(t);
         t = next;
     }
 }
@@ -351,14 +360,8 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     w.finished = true;
     goc_mutex_unlock(&w.mu);
     goc_waitgroup_wait(&w.writers);
-    for (text *t = atomic_exchange(&w.outq, NULL), *next; t; t = next) { /* unsent */
-        next = t->next;
-        goc_free(t);
-    }
-    for (text *t = w.inbox, *next; t; t = next) { /* unanswered: dropped */
-        next = t->next;
-        free(t);
-    }
+    texts_free(atomic_exchange(&w.outq, NULL)); /* unsent */
+    texts_free(w.inbox);                        /* unanswered: dropped */
     goc_ws_free(w.ws);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
     log_debug("ws %s: closed", peer);

@@ -238,7 +238,10 @@ int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out)
 
 /* ---- reading and writing ------------------------------------------------------------ */
 
-ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
+/* The one receive loop of a connection: recv with flags; on EAGAIN park
+ * until readable (wait) or give -EAGAIN back at once (!wait). The count,
+ * 0 at end of stream, or a negative errno. */
+static ssize_t conn_recv(goc_conn *c, void *buf, size_t len, int flags, bool wait)
 {
     goc__pollfd *pd = &c->pd;
     if (!goc__pollfd_acquire(pd))
@@ -248,9 +251,11 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
         rc = goc__pollfd_check(pd, 'r');
         if (rc)
             break;
-        rc = read(pd->fd, buf, len);
-        if (rc >= 0) {
-            goc__preempt_check(); /* a peer that always has data must not hog the P */
+        rc = recv(pd->fd, buf, len, flags);
+        if (rc >= 0)
+            break;
+        if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            rc = -EAGAIN;
             break;
         }
         rc = after_failure(pd, 'r');
@@ -261,43 +266,24 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
     return rc;
 }
 
+ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
+{
+    ssize_t rc = conn_recv(c, buf, len, 0, true);
+    if (rc >= 0)
+        goc__preempt_check(); /* a peer that always has data must not hog the P */
+    return rc;
+}
+
 ssize_t goc_conn_read_nowait(goc_conn *c, void *buf, size_t len)
 {
-    goc__pollfd *pd = &c->pd;
-    if (!goc__pollfd_acquire(pd))
-        return -EBADF;
-    ssize_t rc;
-    do {
-        rc = goc__pollfd_check(pd, 'r');
-        if (rc)
-            break;
-        rc = read(pd->fd, buf, len);
-        if (rc < 0)
-            rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    } while (rc == -EINTR);
-    goc__pollfd_release(pd);
-    return rc;
+    return conn_recv(c, buf, len, 0, false);
 }
 
 int goc_conn_wait_read(goc_conn *c)
 {
-    goc__pollfd *pd = &c->pd;
-    if (!goc__pollfd_acquire(pd))
-        return -EBADF;
-    int rc;
-    for (;;) {
-        rc = (int)goc__pollfd_check(pd, 'r');
-        if (rc)
-            break;
-        char b;
-        if (recv(pd->fd, &b, 1, MSG_PEEK) >= 0)
-            break; /* rc is 0: a byte, or end of stream, is there */
-        rc = after_failure(pd, 'r');
-        if (rc)
-            break;
-    }
-    goc__pollfd_release(pd);
-    return rc;
+    char b; /* a byte, or end of stream, is there: taken by no one */
+    ssize_t rc = conn_recv(c, &b, 1, MSG_PEEK, true);
+    return rc < 0 ? (int)rc : 0;
 }
 
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len)

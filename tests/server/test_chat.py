@@ -14,7 +14,6 @@ case uses rooms of its own, so the cases do not see each other's traffic.
 """
 import json
 import os
-import re
 import shutil
 import socket
 import struct
@@ -24,7 +23,7 @@ import threading
 import time
 
 from gocd import Server, Tap, TestFailure, check, check_eq, frame, req
-from webclient import OP_CLOSE, Http, Rpc, Ws, http, request_bytes
+from webclient import OP_CLOSE, Http, Rpc, Ws, http, metrics, request_bytes
 
 KINDS = ("ws", "tcp")
 MSG_KEYS = ["id", "nick", "room", "text", "ts"]
@@ -311,9 +310,7 @@ def t_rate_limit(srv, kind):
 
 
 def metric(srv, name):
-    text = http(srv.http_port, "GET", "/metrics").body.decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
-    return float(m.group(1)) if m else None
+    return metrics(srv.http_port).get(name)
 
 
 def t_slow_member(srv, kind):

@@ -27,7 +27,7 @@ import time
 
 from gocd import (Server, Tap, check, check_eq, check_error, check_result, connect, frame,
                   recv_json, req, expect_eof)
-from webclient import Http, Ws, expect_closed, tcp
+from webclient import Http, Ws, expect_closed, metrics, parse_metrics, tcp
 
 MAX_CONNS = 6
 MAX_FRAME = 65536
@@ -80,10 +80,8 @@ def max_conns():
                 break
             check(time.monotonic() < deadline, "the freed slot never came back")
             time.sleep(0.05)
-        body = r.body.decode()
-        refused = [l for l in body.splitlines()
-                   if l.startswith("gocd_connections_refused_total ")]
-        check(refused and float(refused[0].split()[1]) >= 2, "refusals counted: %r" % refused)
+        refused = parse_metrics(r.body.decode()).get("gocd_connections_refused_total")
+        check(refused is not None and refused >= 2, "refusals counted: %r" % refused)
         for s in held:
             s.close()
         srv.check_clean_exit()
@@ -238,19 +236,8 @@ def never_reading_clients(srv):
     good.close()
 
 
-def metrics(srv):
-    with Http(srv.http_port) as h:
-        body = h.request("GET", "/metrics").body.decode()
-    out = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#") and " " in line:
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
-
-
 def made_up_rooms(srv):
-    base = metrics(srv)
+    base = metrics(srv.http_port)
     n = 300
     s = connect(srv.port)
     for i in range(n):  # join and leave
@@ -262,12 +249,12 @@ def made_up_rooms(srv):
     for i in range(n):
         abandoned.sendall(frame(req(i, "chat.join", {"room": "gone%d" % i, "nick": "n"})))
         recv_json(abandoned)
-    during = metrics(srv)["gocd_chat_rooms"]
+    during = metrics(srv.http_port)["gocd_chat_rooms"]
     check(during >= base["gocd_chat_rooms"] + n, "rooms while joined: %r" % during)
     abandoned.close()
     deadline = time.monotonic() + 10
     while True:
-        m = metrics(srv)
+        m = metrics(srv.http_port)
         if (m["gocd_chat_rooms"] <= base["gocd_chat_rooms"]
                 and m["goc_goroutines"] <= base["goc_goroutines"] + 2):
             break

@@ -25,7 +25,7 @@ import warnings
 
 from gocd import (Server, Tap, check, check_eq, check_result, frame, recv_json, req,
                   run_gocd)
-from webclient import Http, Rpc, Ws, expect_closed, tcp
+from webclient import Http, Rpc, Ws, expect_closed, metrics, tcp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANDSHAKE_MS = 700
@@ -51,12 +51,7 @@ def any_server():
 
 
 def metric(srv, name):
-    with Http(srv.http_port) as h:
-        body = h.request("GET", "/metrics").body.decode()
-    for line in body.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError("no metric %s" % name)
+    return metrics(srv.http_port)[name]
 
 
 # ---------------------------------------------------------------- cases

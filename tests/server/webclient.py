@@ -162,6 +162,24 @@ def http(port, method, path, body=None, headers=None):
         return c.request(method, path, body, headers)
 
 
+def parse_metrics(text):
+    """{sample name (labels kept): value} of a Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and " " in line:
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def metrics(port, tls=None):
+    """The server's /metrics as parse_metrics gives them."""
+    with Http(port, tls=tls) as h:
+        r = h.request("GET", "/metrics")
+    check_eq(r.status, 200, "/metrics status")
+    return parse_metrics(r.body.decode())
+
+
 def expect_closed(sock, timeout=IO_TIMEOUT):
     """Fails unless the peer closes within timeout; returns what came first."""
     sock.settimeout(timeout)
