@@ -39,6 +39,7 @@
 goc__sched goc__sched_;
 
 static __thread goc_m *tls_m;
+__thread struct goc_mcache *goc__tls_mcache;
 
 /* Coprime strides for the random steal order (stealOrder in proc.go). */
 static uint32_t steal_coprimes[GOC_MAX_PROCS];
@@ -202,6 +203,7 @@ static void acquirep(goc_m *m, goc_p *p)
     if (m->p || p->m)
         goc__throw("acquirep: already in use");
     m->p = p;
+    goc__tls_mcache = p->mcache;
     __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PRUNNING);
 }
@@ -212,6 +214,7 @@ static goc_p *releasep(goc_m *m)
     if (!p || p->m != m)
         goc__throw("releasep: invalid P");
     m->p = NULL;
+    goc__tls_mcache = NULL;
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PIDLE);
     return p;
@@ -1013,6 +1016,7 @@ void goc_syscall_enter(void)
     atomic_fetch_add(&p->syscalltick, 1);
     m->oldp = p;
     m->p = NULL;
+    goc__tls_mcache = NULL;
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PSYSCALL);
 }
@@ -1056,6 +1060,7 @@ void goc_syscall_exit(void)
     if (atomic_compare_exchange_strong(&p->status, &s, GOC_PRUNNING)) {
         /* Fast path: our P was not taken. */
         m->p = p;
+        goc__tls_mcache = p->mcache;
         __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
         atomic_fetch_add(&p->syscalltick, 1);
         atomic_store(&g->status, GOC_GRUNNING);

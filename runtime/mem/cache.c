@@ -50,16 +50,24 @@ static struct goc_mcache *cache_new(void)
     return c;
 }
 
-/* This P's cache, made on first use; NULL without a P. */
-static inline struct goc_mcache *my_cache(void)
+/* This P's cache, made on first use; NULL without a P. The scheduler keeps
+ * goc__tls_mcache equal to the held P's cache, so only the first allocation
+ * on a P comes here. */
+__attribute__((noinline)) static struct goc_mcache *my_cache_slow(void)
 {
     goc_p *pp = goc__getp();
-    if (GOC_UNLIKELY(!pp))
+    if (!pp)
         return NULL;
-    struct goc_mcache *c = pp->mcache;
-    if (GOC_UNLIKELY(!c))
-        c = pp->mcache = cache_new();
-    return c;
+    if (!pp->mcache)
+        pp->mcache = cache_new();
+    goc__tls_mcache = pp->mcache;
+    return pp->mcache;
+}
+
+static inline struct goc_mcache *my_cache(void)
+{
+    struct goc_mcache *c = goc__tls_mcache;
+    return GOC_LIKELY(c) ? c : my_cache_slow();
 }
 
 /* The shared cache, locked; NULL (unlocked) if it cannot be made. */
@@ -135,7 +143,7 @@ static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
 }
 
 /* Sends the colder half of a class's free list to mcentral. */
-static void cache_flush(goc__cache_class *k, uint32_t cls, uint32_t keep)
+__attribute__((noinline)) static void cache_flush(goc__cache_class *k, uint32_t cls, uint32_t keep)
 {
     void *last = k->free;
     for (uint32_t i = 1; i < keep; i++)
@@ -186,21 +194,37 @@ static void *small_alloc(uint32_t cls)
     return p;
 }
 
+/* Everything but a small request served from the P's free list. */
+__attribute__((noinline)) static void *malloc_slow(size_t size)
+{
+    void *p = size <= GOC_MAX_SMALL ? small_alloc(size ? goc__size_class(size) : 1)
+                                    : large_alloc(size);
+    if (GOC_UNLIKELY(!p)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= GOC_MAX_SMALL)
+        GOC_UNPOISON(p, size ? size : 1);
+    return p;
+}
+
+/* The fast path is a leaf (no frame, no saved registers): the cached
+ * class list's first object, else malloc_slow. */
 void *goc_malloc(size_t size)
 {
-    if (GOC_LIKELY(size <= GOC_MAX_SMALL)) {
-        void *p = small_alloc(size ? goc__size_class(size) : 1);
-        if (GOC_UNLIKELY(!p)) {
-            errno = ENOMEM;
-            return NULL;
+    struct goc_mcache *c = goc__tls_mcache;
+    if (GOC_LIKELY(c && size - 1 < GOC_MAX_SMALL)) {
+        goc__cache_class *k = &c->c[goc__size_class(size)];
+        void *p = k->free;
+        if (GOC_LIKELY(p)) {
+            k->free = goc__link_get(p);
+            k->nfree--;
+            count(&k->nmalloc);
+            GOC_UNPOISON(p, size);
+            return p;
         }
-        GOC_UNPOISON(p, size ? size : 1);
-        return p;
     }
-    void *p = large_alloc(size);
-    if (!p)
-        errno = ENOMEM;
-    return p;
+    return malloc_slow(size);
 }
 
 void *goc_calloc(size_t n, size_t size)
@@ -231,38 +255,31 @@ __attribute__((noinline, cold)) _Noreturn static void bad_pointer(void)
     goc_fatal("goc_free: pointer is not a live block of the goc heap");
 }
 
-/* The span of live block p, checked; fatal for a pointer that is not one. */
+/* The span of live block p, checked; fatal for a pointer that is not one.
+ * The page map gives the span of p's page, so p lies inside it; p must be
+ * an object's start (divmul is 0 for a large span: only offset 0 passes). */
 static inline goc_mspan *span_checked(void *p)
 {
     goc_mspan *s = goc__spanof(p);
-    uintptr_t off = s ? (uintptr_t)p - s->base : 0;
-    if (s && s->state == GOC_SPAN_SMALL && off < (uintptr_t)s->npages * GOC_PAGE_SIZE) {
-        uint32_t idx = (uint32_t)(((uint64_t)off * goc__class_divmul[s->sizeclass]) >> 32);
-        if ((uintptr_t)idx * s->elemsize == off)
-            return s;
-    } else if (s && s->state == GOC_SPAN_LARGE && off == 0) {
-        return s;
-    }
-    bad_pointer();
+    if (GOC_UNLIKELY(!s || (uint8_t)(s->state - GOC_SPAN_SMALL) > GOC_SPAN_LARGE - GOC_SPAN_SMALL))
+        bad_pointer();
+    uintptr_t off = (uintptr_t)p - s->base;
+    uint32_t idx = (uint32_t)(((uint64_t)off * s->divmul) >> 32);
+    if (GOC_UNLIKELY((uintptr_t)idx * s->elemsize != off))
+        bad_pointer();
+    return s;
 }
 
-void goc_free(void *p)
+/* Everything but a small object going onto the P's free list. */
+__attribute__((noinline)) static void free_slow(void *p, goc_mspan *s)
 {
-    if (!p)
-        return;
-    goc_mspan *s = span_checked(p);
-#ifdef GOC_MEM_ASAN
-    if (__asan_address_is_poisoned(p))
-        goc_fatal("goc_free: double free (block already poisoned)");
-#endif
-    if (GOC_UNLIKELY(s->state == GOC_SPAN_LARGE)) {
+    if (s->state == GOC_SPAN_LARGE) {
         goc__heap_free(s);
         return;
     }
     uint32_t cls = s->sizeclass;
-    GOC_POISON(p, s->elemsize);
     struct goc_mcache *c = my_cache();
-    if (GOC_LIKELY(c)) {
+    if (c) {
         cache_free(c, cls, p);
         return;
     }
@@ -274,6 +291,32 @@ void goc_free(void *p)
         goc__link_set(p, NULL);
         goc__central_free(cls, p);
     }
+}
+
+/* Like goc_malloc, a leaf on the fast path. */
+void goc_free(void *p)
+{
+    if (GOC_UNLIKELY(!p))
+        return;
+    goc_mspan *s = span_checked(p);
+#ifdef GOC_MEM_ASAN
+    if (__asan_address_is_poisoned(p))
+        goc_fatal("goc_free: double free (block already poisoned)");
+#endif
+    if (s->state == GOC_SPAN_SMALL)
+        GOC_POISON(p, s->elemsize);
+    struct goc_mcache *c = goc__tls_mcache;
+    if (GOC_LIKELY(c && s->state == GOC_SPAN_SMALL)) {
+        uint32_t cls = s->sizeclass;
+        goc__cache_class *k = &c->c[cls];
+        goc__link_set(p, k->free);
+        k->free = p;
+        count(&k->nfreed);
+        if (GOC_UNLIKELY(++k->nfree > k->maxfree))
+            cache_flush(k, cls, k->maxfree / 2);
+        return;
+    }
+    free_slow(p, s);
 }
 
 size_t goc_malloc_usable_size(void *p)

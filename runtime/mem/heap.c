@@ -66,7 +66,6 @@
 
 static struct {
     goc__lock lock;               /* guards everything below */
-    bool inited;                  /* goc__arenas mapped */
     goc_mspan *free[NLISTS];      /* free spans by page count */
     goc_mspan *deadspans;         /* span records for reuse, linked by next */
     uintptr_t hint;               /* where to ask for the next arena */
@@ -77,7 +76,7 @@ static struct {
 } heap = {.lock = GOC_LOCK_INIT, .hint = (uintptr_t)0xc0 << 32};
 
 /* [addr >> 26]; written under heap.lock, read without it (see mem.h). */
-goc__arena **goc__arenas;
+goc__arena *goc__arenas[GOC_ARENA_INDEX];
 
 static goc__lock persist_lock = GOC_LOCK_INIT; /* guards persist_* */
 static char *persist_cur, *persist_end;
@@ -143,8 +142,7 @@ static inline goc__arena *arena_of(uintptr_t a)
 {
     if (a >> GOC_ADDR_BITS)
         return NULL;
-    goc__arena **ix = __atomic_load_n(&goc__arenas, __ATOMIC_ACQUIRE);
-    return ix ? __atomic_load_n(&ix[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE) : NULL;
+    return __atomic_load_n(&goc__arenas[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE);
 }
 
 static void map_page(uintptr_t a, goc_mspan *s)
@@ -256,17 +254,6 @@ static void insert_free(goc_mspan *s)
 
 /* ---- growing ----------------------------------------------------------------------------- */
 
-static bool heap_init(void)
-{
-    size_t sz = (size_t)GOC_ARENA_INDEX * sizeof(goc__arena *);
-    goc__arena **ix = os_map(sz, NULL);
-    if (!ix)
-        return false;
-    __atomic_store_n(&goc__arenas, ix, __ATOMIC_RELEASE);
-    heap.inited = true;
-    return true;
-}
-
 /* Reserves size bytes aligned to the arena size. */
 static uintptr_t reserve(size_t size)
 {
@@ -294,8 +281,6 @@ static uintptr_t reserve(size_t size)
 /* Adds at least npages pages to the heap. */
 static bool grow(uint32_t npages)
 {
-    if (!heap.inited && !heap_init())
-        return false;
     size_t size = ((size_t)npages << GOC_PAGE_SHIFT);
     size = (size + GOC_ARENA_SIZE - 1) & ~(GOC_ARENA_SIZE - 1);
     uintptr_t base = reserve(size);
@@ -422,6 +407,7 @@ static void span_setup(goc_mspan *s, uint32_t cls)
     s->sizeclass = (uint8_t)cls;
     s->state = cls ? GOC_SPAN_SMALL : GOC_SPAN_LARGE;
     s->elemsize = cls ? goc__class_size[cls] : s->npages * (uint32_t)GOC_PAGE_SIZE;
+    s->divmul = goc__class_divmul[cls];
     s->nelems = cls ? (uint32_t)((s->npages * GOC_PAGE_SIZE) / s->elemsize) : 1;
     s->freeindex = 0;
     s->alloccount = 0;
@@ -435,7 +421,7 @@ static void span_setup(goc_mspan *s, uint32_t cls)
 goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls)
 {
     goc__lock_acquire(&heap.lock);
-    goc_mspan *s = heap.inited ? find_fit(npages) : NULL;
+    goc_mspan *s = find_fit(npages);
     if (!s && grow(npages))
         s = find_fit(npages);
     if (!s) {

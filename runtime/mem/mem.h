@@ -88,6 +88,7 @@ struct goc_mspan {
     bool cached;            /* SMALL: owned by an mcache; flips under the mcentral lock */
     uint8_t list;           /* SMALL, not cached: which mcentral list holds it */
     uint32_t elemsize;      /* object size (large: npages * page size) */
+    uint32_t divmul;        /* SMALL: the class's divmul (offset -> index); LARGE: 0 */
     uint32_t nelems;        /* objects in the span */
     /* Allocation state, owned by the caching mcache while cached, else by mcentral:
      * allocbits has a 1 for every allocated object, except that while the span is
@@ -110,9 +111,10 @@ typedef struct goc__arena {
                                                 madvised away (reads as zero) */
 } goc__arena;
 
-/* The arena index: GOC_ARENA_INDEX entries, mapped on first growth; an
- * entry is set once, before any span in its arena is handed out. */
-extern goc__arena **goc__arenas;
+/* The arena index: GOC_ARENA_INDEX entries (32 MiB of zero pages until
+ * used: a static array, so finding an arena is one load, not two); an entry
+ * is set once, before any span in its arena is handed out. */
+extern goc__arena *goc__arenas[GOC_ARENA_INDEX];
 
 /* Which span holds address p, or NULL if p is not in our heap. Reads the
  * arena index without a lock: the entry of a live object's page does not
@@ -120,10 +122,9 @@ extern goc__arena **goc__arenas;
 static inline goc_mspan *goc__spanof(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    goc__arena **ix = __atomic_load_n(&goc__arenas, __ATOMIC_ACQUIRE);
-    if (GOC_MEM_UNLIKELY((a >> GOC_ADDR_BITS) || !ix))
+    if (GOC_MEM_UNLIKELY(a >> GOC_ADDR_BITS))
         return NULL;
-    goc__arena *ar = __atomic_load_n(&ix[a >> GOC_ARENA_SHIFT], __ATOMIC_RELAXED);
+    goc__arena *ar = __atomic_load_n(&goc__arenas[a >> GOC_ARENA_SHIFT], __ATOMIC_RELAXED);
     return ar ? ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] : NULL;
 }
 

@@ -434,6 +434,19 @@ static void child_foreign_free(void)
     goc_free(x + 8);
 }
 
+/* A pointer inside a live block, not at its start: small, then large. */
+static void child_interior_free_small(void)
+{
+    char *p = goc_malloc(48);
+    goc_free(p + 16);
+}
+
+static void child_interior_free_large(void)
+{
+    char *p = goc_malloc(100000);
+    goc_free(p + 8192);
+}
+
 static void test_bad_frees(void)
 {
     static test_child c;
@@ -441,6 +454,12 @@ static void test_bad_frees(void)
     CHECK(!(c.exited && c.status == 0));
     CHECK_STR_CONTAINS(c.out, "goc_free");
     CHECK_EQ_INT(test_run_child("child_foreign_free", NULL, &c), 0);
+    CHECK(!(c.exited && c.status == 0));
+    CHECK_STR_CONTAINS(c.out, "not a live block");
+    CHECK_EQ_INT(test_run_child("child_interior_free_small", NULL, &c), 0);
+    CHECK(!(c.exited && c.status == 0));
+    CHECK_STR_CONTAINS(c.out, "not a live block");
+    CHECK_EQ_INT(test_run_child("child_interior_free_large", NULL, &c), 0);
     CHECK(!(c.exited && c.status == 0));
     CHECK_STR_CONTAINS(c.out, "not a live block");
 }
@@ -498,6 +517,8 @@ static const test_case cases[] = {
 #endif
     {"child_double_free_large", child_double_free_large},
     {"child_foreign_free", child_foreign_free},
+    {"child_interior_free_small", child_interior_free_small},
+    {"child_interior_free_large", child_interior_free_large},
     {0},
 };
 
