@@ -38,7 +38,15 @@
 
 goc__sched goc__sched_;
 
-static __thread goc_m *tls_m;
+static __thread goc_m *tls_m __attribute__((tls_model("initial-exec")));
+
+/* The M read inline, for a function that is itself never inlined and reads
+ * it once, before its only switch (goc__yield_local): no caller can carry
+ * the thread-local's address across that switch. */
+static inline goc_m *getm_once(void)
+{
+    return tls_m;
+}
 __thread struct goc_mcache *goc__tls_mcache;
 
 /* Coprime strides for the random steal order (stealOrder in proc.go). */
@@ -635,9 +643,9 @@ static void post_yield(goc_m *m, goc_g *prev, void *arg)
     goc__runqput(m->p, prev, false);
 }
 
-void goc__yield_local(void)
+__attribute__((noinline)) void goc__yield_local(void)
 {
-    goc_m *m = goc__getm();
+    goc_m *m = getm_once();
     goc_g *g = m->curg;
     if (!m->p || g->is_g0)
         return;
