@@ -298,6 +298,7 @@ int32_t goc__nmspinning(void);
 /* ---- randomness ------------------------------------------------------- */
 
 uint32_t goc__fastrand(void);
+uint64_t goc__fastrand64(void);
 /* Uniform in [0, n). */
 uint32_t goc__fastrandn(uint32_t n);
 

@@ -99,7 +99,7 @@ static uint64_t global_rand_state(void)
     return s ^ (uint64_t)goc__nanotime() ^ ((uint64_t)getpid() << 32);
 }
 
-uint32_t goc__fastrand(void)
+uint64_t goc__fastrand64(void)
 {
     goc_m *m = goc__getm();
     uint64_t *s;
@@ -114,7 +114,12 @@ uint32_t goc__fastrand(void)
     /* wyrand */
     *s += 0xa0761d6478bd642full;
     __uint128_t t = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
-    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+    return (uint64_t)(t >> 64) ^ (uint64_t)t;
+}
+
+uint32_t goc__fastrand(void)
+{
+    return (uint32_t)goc__fastrand64();
 }
 
 uint32_t goc__fastrandn(uint32_t n)

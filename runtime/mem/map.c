@@ -178,7 +178,7 @@ INLINE void copy_key_k(const goc_map *m, void *dst, const void *src, int kind)
 
 static uint64_t rand64(void)
 {
-    return (uint64_t)goc__fastrand() << 32 | goc__fastrand();
+    return goc__fastrand64();
 }
 
 /* ---- misuse checks (Go's hashWriting) -------------------------------------- */

@@ -6,6 +6,9 @@
  * none and blocking, queue one sudog per case (lock order) and park; (3)
  * after the wake-up, which exactly one counterparty caused by winning the
  * G's selectdone CAS, unlink every other sudog and report the winner.
+ * Before them, a case that looks ready (read without locks) is completed
+ * with only its own channel locked; only when none does, or it raced, do
+ * the passes run (see select_try_ready).
  *
  * Invariants:
  *  - pollorder holds the non-nil cases in a uniformly random order (an
@@ -45,7 +48,7 @@ static void select_orders(select_state *s, int ncases)
         if (s->cases[i].c == NULL)
             continue;
         if (bits < 16) {
-            r = ((uint64_t)goc__fastrand() << 32) | goc__fastrand();
+            r = goc__fastrand64();
             bits = 64;
         }
         uint32_t j = (uint32_t)(((r & 0xffff) * (uint64_t)(norder + 1)) >> 16);
@@ -161,6 +164,94 @@ static bool selparkcommit(goc_g *gp, void *arg)
     return true;
 }
 
+/* What trying one case with its channel locked came to. */
+enum { CASE_NOT_READY, CASE_DONE, CASE_RECV_CLOSED, CASE_SEND_CLOSED };
+
+/* Completes case cas if it can go now; its channel is locked. *wake gets
+ * a G to ready once the locks are dropped. */
+static int case_try(goc_select_case *cas, goc_g **wake)
+{
+    goc_chan *c = cas->c;
+    if (cas->dir == GOC_SELECT_RECV) {
+        goc_sudog *sg = goc__waitq_dequeue(&c->sendq);
+        if (sg != NULL)
+            *wake = goc__chan_recv_direct(c, sg, cas->elem);
+        else if (c->qcount > 0)
+            goc__chan_buf_get(c, cas->elem);
+        else
+            return c->closed != 0 ? CASE_RECV_CLOSED : CASE_NOT_READY;
+        return CASE_DONE;
+    }
+    if (c->closed != 0)
+        return CASE_SEND_CLOSED;
+    goc_sudog *sg = goc__waitq_dequeue(&c->recvq);
+    if (sg != NULL)
+        *wake = goc__chan_send_direct(c, sg, cas->elem);
+    else if (c->qcount < c->dataqsiz)
+        goc__chan_buf_put(c, cas->elem);
+    else
+        return CASE_NOT_READY;
+    return CASE_DONE;
+}
+
+/* The rest of a completed case, after its locks were dropped. */
+static int case_finish(goc_select_case *cas, int how, goc_g *wake)
+{
+    switch (how) {
+    case CASE_SEND_CLOSED:
+        goc_panic("send on closed channel");
+    case CASE_RECV_CLOSED:
+        if (cas->elem != NULL)
+            memset(cas->elem, 0, cas->c->elemsize);
+        cas->ok = false;
+        return how;
+    default:
+        if (wake != NULL)
+            goc__ready(wake, true);
+        if (cas->dir == GOC_SELECT_RECV)
+            cas->ok = true;
+        goc__sync_count(cas->dir == GOC_SELECT_RECV ? GOC__CTR_RECV : GOC__CTR_SEND);
+        return how;
+    }
+}
+
+/* Whether case cas looks ready, read without the lock (the fields read are
+ * stored atomically under it). */
+static bool case_looks_ready(const goc_select_case *cas)
+{
+    goc_chan *c = cas->c;
+    if (cas->dir == GOC_SELECT_RECV)
+        return LOAD_RELAXED(&c->qcount) > 0 || LOAD_RELAXED(&c->sendq.first) != NULL ||
+               LOAD_RELAXED(&c->closed) != 0;
+    return LOAD_RELAXED(&c->qcount) < c->dataqsiz || LOAD_RELAXED(&c->recvq.first) != NULL ||
+           LOAD_RELAXED(&c->closed) != 0;
+}
+
+/* Before pass 1 (not in Go): the first case in poll order that looks ready
+ * is completed with only its own channel locked. The outcome is one Go's
+ * select could give: that case was ready at a moment the select was
+ * running, and the poll order is the same uniform shuffle. Returns -1 when
+ * no case looks ready or the one that did is no longer (a race): the full
+ * passes follow, which alone may conclude that nothing is ready. */
+static int select_try_ready(select_state *s)
+{
+    for (int i = 0; i < s->norder; i++) {
+        int casi = s->pollorder[i];
+        goc_select_case *cas = &s->cases[casi];
+        if (!case_looks_ready(cas))
+            continue;
+        goc_g *wake = NULL;
+        goc__lock_acquire(&cas->c->lock);
+        int how = case_try(cas, &wake);
+        goc__lock_release(&cas->c->lock);
+        if (how == CASE_NOT_READY)
+            return -1;
+        case_finish(cas, how, wake);
+        return casi;
+    }
+    return -1;
+}
+
 /* Pass 1: returns the index of a completed case, or -1. Channels locked on
  * entry; on success they are unlocked and any G to wake is readied. Panics
  * (after unlocking) on a send to a closed channel. */
@@ -169,46 +260,12 @@ static int select_poll(select_state *s)
     for (int i = 0; i < s->norder; i++) {
         int casi = s->pollorder[i];
         goc_select_case *cas = &s->cases[casi];
-        goc_chan *c = cas->c;
         goc_g *wake = NULL;
-        if (cas->dir == GOC_SELECT_RECV) {
-            goc_sudog *sg = goc__waitq_dequeue(&c->sendq);
-            if (sg != NULL) {
-                wake = goc__chan_recv_direct(c, sg, cas->elem);
-                cas->ok = true;
-            } else if (c->qcount > 0) {
-                goc__chan_buf_get(c, cas->elem);
-                cas->ok = true;
-            } else if (c->closed != 0) {
-                selunlock(s);
-                if (cas->elem != NULL)
-                    memset(cas->elem, 0, c->elemsize);
-                cas->ok = false;
-                return casi;
-            } else {
-                continue;
-            }
-            selunlock(s);
-            if (wake != NULL)
-                goc__ready(wake, true);
-            goc__sync_count(GOC__CTR_RECV);
-            return casi;
-        }
-        if (c->closed != 0) {
-            selunlock(s);
-            goc_panic("send on closed channel");
-        }
-        goc_sudog *sg = goc__waitq_dequeue(&c->recvq);
-        if (sg != NULL)
-            wake = goc__chan_send_direct(c, sg, cas->elem);
-        else if (c->qcount < c->dataqsiz)
-            goc__chan_buf_put(c, cas->elem);
-        else
+        int how = case_try(cas, &wake);
+        if (how == CASE_NOT_READY)
             continue;
         selunlock(s);
-        if (wake != NULL)
-            goc__ready(wake, true);
-        goc__sync_count(GOC__CTR_SEND);
+        case_finish(cas, how, wake);
         return casi;
     }
     return -1;
@@ -291,8 +348,11 @@ static int select_run(select_state *s, bool block)
             return -1;
         goc__block_forever("select (no cases)");
     }
+    int casi = s->norder > 1 ? select_try_ready(s) : -1;
+    if (casi >= 0)
+        return casi;
     sellock(s);
-    int casi = select_poll(s);
+    casi = select_poll(s);
     if (casi >= 0)
         return casi;
     if (!block) {
