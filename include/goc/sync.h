@@ -43,11 +43,30 @@ typedef struct goc_mutex {
 
 #define GOC_MUTEX_INIT {0, 0}
 
-void goc_mutex_lock(goc_mutex *m);
+/* Lock's and Unlock's fast paths are inline, as Go inlines them: one
+ * atomic instruction each when uncontended, the rest out of line. */
+void goc__mutex_lock_slow(goc_mutex *m);
+void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
+
+inline void goc_mutex_lock(goc_mutex *m)
+{
+    int32_t unlocked = 0;
+    if (__builtin_expect(!__atomic_compare_exchange_n(&m->state, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
+                                                      __ATOMIC_RELAXED),
+                         0))
+        goc__mutex_lock_slow(m);
+}
+
 /* Returns true if it took the lock; never blocks. */
 bool goc_mutex_trylock(goc_mutex *m);
+
 /* Fatal "sync: unlock of unlocked mutex" if m is not locked. */
-void goc_mutex_unlock(goc_mutex *m);
+inline void goc_mutex_unlock(goc_mutex *m)
+{
+    int32_t state = __atomic_add_fetch(&m->state, -1, __ATOMIC_RELEASE);
+    if (__builtin_expect(state != 0, 0))
+        goc__mutex_unlock_slow(m, state);
+}
 
 /* ---- RWMutex ----------------------------------------------------------- */
 
@@ -66,10 +85,26 @@ typedef struct goc_rwmutex {
 
 #define GOC_RWMUTEX_INIT {GOC_MUTEX_INIT, 0, 0, 0, 0}
 
-void goc_rwmutex_rlock(goc_rwmutex *rw);
+/* The read side's fast paths are inline (as Go inlines RLock and RUnlock):
+ * one atomic add each, the rest out of line. */
+void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
+void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
+
+inline void goc_rwmutex_rlock(goc_rwmutex *rw)
+{
+    if (__builtin_expect(__atomic_add_fetch(&rw->reader_count, 1, __ATOMIC_SEQ_CST) < 0, 0))
+        goc__rwmutex_rlock_slow(rw); /* a writer is pending */
+}
+
 bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
+
 /* Fatal "sync: RUnlock of unlocked RWMutex" if not read-locked. */
-void goc_rwmutex_runlock(goc_rwmutex *rw);
+inline void goc_rwmutex_runlock(goc_rwmutex *rw)
+{
+    int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
+    if (__builtin_expect(r < 0, 0))
+        goc__rwmutex_runlock_slow(rw, r);
+}
 void goc_rwmutex_lock(goc_rwmutex *rw);
 bool goc_rwmutex_trylock(goc_rwmutex *rw);
 /* Fatal "sync: Unlock of unlocked RWMutex" if not write-locked. */

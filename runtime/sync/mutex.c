@@ -50,7 +50,7 @@ bool goc__sync_can_spin(int iter)
     return p == NULL || goc__runq_empty(p);
 }
 
-static void lock_slow(goc_mutex *m)
+void goc__mutex_lock_slow(goc_mutex *m)
 {
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
@@ -108,14 +108,9 @@ static void lock_slow(goc_mutex *m)
     }
 }
 
-void goc_mutex_lock(goc_mutex *m)
-{
-    int32_t z = 0;
-    if (GOC_LIKELY(__atomic_compare_exchange_n(&m->state, &z, MUTEX_LOCKED, false,
-                                               __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-        return;
-    lock_slow(m);
-}
+/* The external definitions of the header's inline fast paths. */
+extern inline void goc_mutex_lock(goc_mutex *m);
+extern inline void goc_mutex_unlock(goc_mutex *m);
 
 bool goc_mutex_trylock(goc_mutex *m)
 {
@@ -125,7 +120,7 @@ bool goc_mutex_trylock(goc_mutex *m)
     return CAS_ACQREL(&m->state, &old, old | MUTEX_LOCKED);
 }
 
-static void unlock_slow(goc_mutex *m, int32_t new)
+void goc__mutex_unlock_slow(goc_mutex *m, int32_t new)
 {
     if (((new + MUTEX_LOCKED) & MUTEX_LOCKED) == 0)
         goc_fatal("sync: unlock of unlocked mutex");
@@ -149,21 +144,17 @@ static void unlock_slow(goc_mutex *m, int32_t new)
     }
 }
 
-void goc_mutex_unlock(goc_mutex *m)
-{
-    int32_t new = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_RELEASE);
-    if (GOC_UNLIKELY(new != 0))
-        unlock_slow(m, new);
-}
-
 /* ---- RWMutex ------------------------------------------------------------ */
 
 #define MAX_READERS GOC_RWMUTEX_MAX_READERS
 
-void goc_rwmutex_rlock(goc_rwmutex *rw)
+/* The external definitions of the header's inline fast paths. */
+extern inline void goc_rwmutex_rlock(goc_rwmutex *rw);
+extern inline void goc_rwmutex_runlock(goc_rwmutex *rw);
+
+void goc__rwmutex_rlock_slow(goc_rwmutex *rw)
 {
-    if (ADD_FETCH(&rw->reader_count, 1) < 0) /* a writer is pending */
-        goc__semacquire(&rw->reader_sem, false, "sync.RWMutex.RLock");
+    goc__semacquire(&rw->reader_sem, false, "sync.RWMutex.RLock");
 }
 
 bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
@@ -177,11 +168,8 @@ bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
     }
 }
 
-void goc_rwmutex_runlock(goc_rwmutex *rw)
+void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r)
 {
-    int32_t r = ADD_FETCH(&rw->reader_count, -1);
-    if (r >= 0)
-        return;
     if (r + 1 == 0 || r + 1 == -MAX_READERS)
         goc_fatal("sync: RUnlock of unlocked RWMutex");
     /* A writer is pending: the last departing reader wakes it. */
