@@ -233,7 +233,6 @@ typedef struct goc__sched {
     int32_t mcount;                 /* [lock] Ms started */
     int32_t nmsys;                  /* [lock] Ms in a blocking call without P */
     goc_m *allm;                    /* [lock] every M */
-    _Atomic int64_t ngoroutines;    /* live goroutines */
     _Atomic int64_t goidgen;
     _Atomic uint32_t polling;       /* an M is in the blocking poll */
     _Atomic int64_t pollUntil;      /* when that poll wakes by itself */

@@ -693,7 +693,6 @@ _Noreturn void goc__goexit0(void)
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
     goc__defer_pool_free(g);
-    atomic_fetch_sub(&goc__sched_.ngoroutines, 1);
     atomic_store_explicit(&m->p->nexit, atomic_load_explicit(&m->p->nexit, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&g->status, GOC_GDEAD, memory_order_release);
@@ -772,8 +771,8 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
 #endif
     void *lo = g->stack->lo;
     goc__ctx_init(&g->ctx, lo, top - (uintptr_t)lo, g_start, g);
-    atomic_store(&g->status, GOC_GRUNNABLE);
-    atomic_fetch_add(&goc__sched_.ngoroutines, 1);
+    /* published with g by the run queue's release store */
+    atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
     atomic_store_explicit(&p->nspawn, atomic_load_explicit(&p->nspawn, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     return g;
@@ -1119,7 +1118,6 @@ void goc_sched_stats_read(goc_sched_stats *out)
 {
     memset(out, 0, sizeof *out);
     goc__sched *s = &goc__sched_;
-    out->goroutines = atomic_load(&s->ngoroutines);
     out->procs = s->nprocs;
     goc__lock_acquire(&s->lock);
     out->threads = s->mcount;
@@ -1129,7 +1127,12 @@ void goc_sched_stats_read(goc_sched_stats *out)
     out->spinning = atomic_load(&s->nmspinning);
     for (int i = 0; i < s->nprocs; i++) {
         goc_p *p = s->allp[i];
-        out->spawns += atomic_load_explicit(&p->nspawn, memory_order_relaxed);
+        int64_t spawns = (int64_t)atomic_load_explicit(&p->nspawn, memory_order_relaxed);
+        out->spawns += spawns;
+        /* Live goroutines, as Go counts them (no shared counter on the
+         * spawn and exit paths): exact when nothing spawns or exits while
+         * the Ps are read. */
+        out->goroutines += spawns - (int64_t)atomic_load_explicit(&p->nexit, memory_order_relaxed);
         out->switches += atomic_load_explicit(&p->nswitch, memory_order_relaxed);
         out->steals += atomic_load_explicit(&p->nsteal, memory_order_relaxed);
     }
