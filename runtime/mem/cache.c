@@ -28,6 +28,7 @@
 _Atomic(struct goc_mcache *) goc__allcaches;
 
 static struct goc_mcache *nop;        /* the shared cache for threads without a P */
+static _Atomic uint64_t uncached_frees[GOC_NUM_CLASSES]; /* freed with no cache to take them */
 static goc__lock nop_lock = GOC_LOCK_INIT; /* guards *nop and its creation */
 
 static void cache_init(struct goc_mcache *c)
@@ -84,6 +85,11 @@ static struct goc_mcache *nop_acquire(void)
     return nop;
 }
 
+static inline void set_nfree(goc__cache_class *k, uint32_t n)
+{
+    __atomic_store_n(&k->nfree, n, __ATOMIC_RELAXED);
+}
+
 static inline void count(_Atomic uint64_t *ctr)
 {
     atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + 1,
@@ -129,7 +135,7 @@ static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
     void *p = k->free;
     if (p) {
         k->free = goc__link_get(p);
-        k->nfree--;
+        set_nfree(k, k->nfree - 1);
     } else {
         p = k->span ? span_next(k->span) : NULL;
         if (GOC_UNLIKELY(!p)) {
@@ -137,6 +143,7 @@ static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
             if (!p)
                 return NULL;
         }
+        count(&k->nspan);
     }
     count(&k->nmalloc);
     return p;
@@ -150,7 +157,10 @@ __attribute__((noinline)) static void cache_flush(goc__cache_class *k, uint32_t 
         last = goc__link_get(last);
     void *rest = goc__link_get(last);
     goc__link_set(last, NULL);
-    k->nfree = keep;
+    atomic_store_explicit(&k->nflushed,
+                          atomic_load_explicit(&k->nflushed, memory_order_relaxed) + (k->nfree - keep),
+                          memory_order_relaxed);
+    set_nfree(k, keep);
     goc__central_free(cls, rest);
 }
 
@@ -159,8 +169,9 @@ static inline void cache_free(struct goc_mcache *c, uint32_t cls, void *p)
     goc__cache_class *k = &c->c[cls];
     goc__link_set(p, k->free);
     k->free = p;
-    count(&k->nfreed);
-    if (GOC_UNLIKELY(++k->nfree > k->maxfree))
+    uint32_t n = k->nfree + 1;
+    set_nfree(k, n);
+    if (GOC_UNLIKELY(n > k->maxfree))
         cache_flush(k, cls, k->maxfree / 2);
 }
 
@@ -218,7 +229,7 @@ void *goc_malloc(size_t size)
         void *p = k->free;
         if (GOC_LIKELY(p)) {
             k->free = goc__link_get(p);
-            k->nfree--;
+            set_nfree(k, k->nfree - 1);
             count(&k->nmalloc);
             GOC_UNPOISON(p, size);
             return p;
@@ -255,17 +266,29 @@ __attribute__((noinline, cold)) _Noreturn static void bad_pointer(void)
     goc_fatal("goc_free: pointer is not a live block of the goc heap");
 }
 
-/* The span of live block p, checked; fatal for a pointer that is not one.
- * The page map gives the span of p's page, so p lies inside it; p must be
- * an object's start (divmul is 0 for a large span: only offset 0 passes). */
-static inline goc_mspan *span_checked(void *p)
+/* p's span if p is an object's start in it, else NULL. The page map gives
+ * the span of p's page, so p lies inside it (divmul is 0 for a large span:
+ * only offset 0 passes). The span's state is left to the caller. */
+static inline goc_mspan *span_of_object(void *p)
 {
     goc_mspan *s = goc__spanof(p);
-    if (GOC_UNLIKELY(!s || (uint8_t)(s->state - GOC_SPAN_SMALL) > GOC_SPAN_LARGE - GOC_SPAN_SMALL))
-        bad_pointer();
+    if (GOC_UNLIKELY(!s))
+        return NULL;
     uintptr_t off = (uintptr_t)p - s->base;
     uint32_t idx = (uint32_t)(((uint64_t)off * s->divmul) >> 32);
-    if (GOC_UNLIKELY((uintptr_t)idx * s->elemsize != off))
+    return GOC_LIKELY((uintptr_t)idx * s->elemsize == off) ? s : NULL;
+}
+
+static inline bool span_live(const goc_mspan *s)
+{
+    return s->state == GOC_SPAN_SMALL || s->state == GOC_SPAN_LARGE;
+}
+
+/* The span of live block p, checked; fatal for a pointer that is not one. */
+static inline goc_mspan *span_checked(void *p)
+{
+    goc_mspan *s = span_of_object(p);
+    if (GOC_UNLIKELY(!s || !span_live(s)))
         bad_pointer();
     return s;
 }
@@ -273,6 +296,8 @@ static inline goc_mspan *span_checked(void *p)
 /* Everything but a small object going onto the P's free list. */
 __attribute__((noinline)) static void free_slow(void *p, goc_mspan *s)
 {
+    if (!span_live(s))
+        bad_pointer();
     if (s->state == GOC_SPAN_LARGE) {
         goc__heap_free(s);
         return;
@@ -289,33 +314,39 @@ __attribute__((noinline)) static void free_slow(void *p, goc_mspan *s)
         goc__lock_release(&nop_lock);
     } else {
         goc__link_set(p, NULL);
+        atomic_fetch_add_explicit(&uncached_frees[cls], 1, memory_order_relaxed);
         goc__central_free(cls, p);
     }
 }
 
-/* Like goc_malloc, a leaf on the fast path. */
+/* Like goc_malloc, a leaf on the fast path: a small object freed on a P
+ * goes on its cache's list; free_slow checks and does the rest. */
 void goc_free(void *p)
 {
     if (GOC_UNLIKELY(!p))
         return;
-    goc_mspan *s = span_checked(p);
+    goc_mspan *s = span_of_object(p);
+    if (GOC_UNLIKELY(!s))
+        bad_pointer();
 #ifdef GOC_MEM_ASAN
     if (__asan_address_is_poisoned(p))
         goc_fatal("goc_free: double free (block already poisoned)");
 #endif
-    if (s->state == GOC_SPAN_SMALL)
-        GOC_POISON(p, s->elemsize);
     struct goc_mcache *c = goc__tls_mcache;
-    if (GOC_LIKELY(c && s->state == GOC_SPAN_SMALL)) {
+    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL && c)) {
+        GOC_POISON(p, s->elemsize);
         uint32_t cls = s->sizeclass;
         goc__cache_class *k = &c->c[cls];
         goc__link_set(p, k->free);
         k->free = p;
-        count(&k->nfreed);
-        if (GOC_UNLIKELY(++k->nfree > k->maxfree))
+        uint32_t n = k->nfree + 1;
+        set_nfree(k, n);
+        if (GOC_UNLIKELY(n > k->maxfree))
             cache_flush(k, cls, k->maxfree / 2);
         return;
     }
+    if (s->state == GOC_SPAN_SMALL)
+        GOC_POISON(p, s->elemsize);
     free_slow(p, s);
 }
 
@@ -370,9 +401,15 @@ void goc_mem_stats_read(goc_mem_stats *out)
     memset(out, 0, sizeof *out);
     for (struct goc_mcache *c = atomic_load(&goc__allcaches); c; c = c->alllink)
         for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
-            out->classes[k].mallocs += atomic_load_explicit(&c->c[k].nmalloc, memory_order_relaxed);
-            out->classes[k].frees += atomic_load_explicit(&c->c[k].nfreed, memory_order_relaxed);
+            goc__cache_class *cc = &c->c[k];
+            uint64_t mallocs = atomic_load_explicit(&cc->nmalloc, memory_order_relaxed);
+            out->classes[k].mallocs += mallocs;
+            out->classes[k].frees += mallocs - atomic_load_explicit(&cc->nspan, memory_order_relaxed) +
+                                     atomic_load_explicit(&cc->nflushed, memory_order_relaxed) +
+                                     __atomic_load_n(&cc->nfree, __ATOMIC_RELAXED);
         }
+    for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++)
+        out->classes[k].frees += atomic_load_explicit(&uncached_frees[k], memory_order_relaxed);
     goc__heap_stats_t h;
     goc__heap_stats(&h);
     for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {

@@ -181,10 +181,15 @@ void goc__central_uncache(uint32_t cls, goc_mspan *s);
 typedef struct goc__cache_class {
     goc_mspan *span;   /* span being allocated from, cached; NULL: none yet */
     void *free;        /* objects freed on this P, linked through their first word */
-    uint32_t nfree;    /* length of free */
+    uint32_t nfree;    /* length of free (stored atomically: statistics read it) */
     uint32_t maxfree;  /* flush half of the list to mcentral beyond this */
-    _Atomic uint64_t nmalloc; /* objects handed out (written by the owner only) */
-    _Atomic uint64_t nfreed;  /* objects freed here (written by the owner only) */
+    /* Written by the owner only, read by statistics. Frees are not counted
+     * on their own (one increment less on the free path): every object
+     * freed here was since handed out again, sent to mcentral, or is still
+     * on the list, so frees = (nmalloc - nspan) + nflushed + nfree. */
+    _Atomic uint64_t nmalloc;  /* objects handed out */
+    _Atomic uint64_t nspan;    /* of those, taken from a span (not the list) */
+    _Atomic uint64_t nflushed; /* objects sent from the list to mcentral */
 } goc__cache_class;
 
 /* The per-P cache (Go's mcache), touched only by the thread running its P

@@ -111,6 +111,10 @@ static void test_every_class(void)
         }
         goc_mem_stats_read(&during);
         CHECK_EQ_UINT(during.classes[k].objects, before.classes[k].objects);
+        /* counted exactly, whether the frees stayed on the P's list or
+         * (beyond its bound, in the larger classes) went to mcentral */
+        CHECK_EQ_UINT(during.classes[k].mallocs - before.classes[k].mallocs, N);
+        CHECK_EQ_UINT(during.classes[k].frees - before.classes[k].frees, N);
     }
     void *z = goc_malloc(0);
     CHECK(z != NULL && goc_malloc(0) != z);
