@@ -137,6 +137,31 @@ typedef struct accepted {
 
 /* One connection's goroutine: registry, TLS handshake (bounded by
  * --handshake-timeout), the transport, then close. */
+/* Lingering close (as Apache's and nginx's): when the server ends a
+ * conversation the peer may still be sending (a request over a limit, a
+ * protocol error), closing with its input unread would reset the
+ * connection, and the peer could lose the answer it has not read yet and
+ * see its writes fail. So the write side is shut first (the peer reads our
+ * last bytes, then EOF), and input is read and dropped until the peer
+ * closes, for at most LINGER_NS and LINGER_BYTES. A peer that closed
+ * first costs one read that returns 0; none during shutdown. */
+#define LINGER_NS (1000 * 1000000LL)
+#define LINGER_BYTES ((size_t)8 << 20)
+
+static void linger(goc_conn *c)
+{
+    if (atomic_load(&srv.stopping) || goc_conn_close_write(c) != 0)
+        return;
+    conn_read_deadline(c, goc_nanotime() + LINGER_NS);
+    char buf[4096];
+    for (size_t total = 0; total < LINGER_BYTES;) {
+        ssize_t n = goc_conn_read(c, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        total += (size_t)n;
+    }
+}
+
 static void conn_main(void *arg)
 {
     accepted a = *(accepted *)arg;
@@ -163,6 +188,7 @@ static void conn_main(void *arg)
         goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * 1000000LL);
         goc_tls_free(s.tls);
     }
+    linger(a.conn);
     conns_remove(&e);
     goc_conn_close(a.conn);
     atomic_fetch_sub(&srv.conns_active, 1);

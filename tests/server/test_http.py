@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from gocd import Server, Tap, check, check_eq, check_error, check_result, notif, req
-from webclient import Http, expect_closed, http, request_bytes, tcp
+from webclient import Http, expect_closed, http, request_bytes, tcp, upload_past_limit
 
 MAX_FRAME = 4096
 SECRET = b"TOP-SECRET-7f3a9c"
@@ -95,6 +95,12 @@ def t_rpc_413(srv):
         c.send(body.encode())
         r = c.response()
         check_eq(r.status, 413, "status")
+    # a client still sending reads the 413 whole, and none of its writes
+    # fail: the server shuts its side, then drains (lingering close)
+    with Http(srv.http_port) as c:
+        err, got = upload_past_limit(c.sock)
+    check(err is None, "write or read failed: %r" % err)
+    check(got.startswith(b"HTTP/1.1 413 "), "got %r" % got[:60])
     # exactly --max-frame is served
     head, tail = '{"jsonrpc":"2.0","id":1,"method":"echo","params":["', '"]}'
     pad = "p" * (MAX_FRAME - len(head) - len(tail))

@@ -25,7 +25,7 @@ import warnings
 
 from gocd import (Server, Tap, check, check_eq, check_result, frame, recv_json, req,
                   run_gocd)
-from webclient import Http, Rpc, Ws, expect_closed, metrics, tcp
+from webclient import Http, Rpc, Ws, expect_closed, metrics, tcp, upload_past_limit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANDSHAKE_MS = 700
@@ -69,6 +69,16 @@ def https_routes(srv, ctx):
         r = h.request("POST", "/rpc", body, {"Content-Type": "application/json"})
         check_eq(r.status, 200, "POST /rpc status")
         check_result(r.json(), 1, ["over", "tls"])
+
+
+def upload_over_limit_tls(srv, ctx):
+    """Over TLS too, a client still sending a body past --max-frame reads
+    the 413 whole and none of its writes fail (lingering close after
+    close_notify)."""
+    with Http(srv.port_of("tls"), tls=ctx) as h:
+        err, got = upload_past_limit(h.sock)
+    check(err is None, "write or read failed: %r" % err)
+    check(got.startswith(b"HTTP/1.1 413 "), "got %r" % got[:60])
 
 
 def curl_https(srv, cafile):
@@ -227,6 +237,8 @@ def main():
             ctx = trusting(cert)
             tap.run("https: /healthz and /rpc over TLS 1.2, ECDHE + AEAD", https_routes,
                     srv, ctx)
+            tap.run("https: a body past the limit gets a 413 read whole (lingering close)",
+                    upload_over_limit_tls, srv, ctx)
             tap.run("curl: trusts the certificate with --cacert, refuses it without",
                     curl_https, srv, cert)
             tap.run("framed TCP in TLS: pipelined frames, a 100 KB one", framed_tls, srv, ctx)

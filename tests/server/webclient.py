@@ -196,6 +196,33 @@ def expect_closed(sock, timeout=IO_TIMEOUT):
         raise TestFailure("connection still open after %.1f s (got %r)" % (timeout, got[:200]))
 
 
+def upload_past_limit(sock, total=4 << 20, path="/rpc"):
+    """POSTs a body of total bytes (announced in full, far over the
+    server's limit) in 64 KiB writes without reading, then reads to EOF.
+    Returns (the first write's OSError or None, every byte read): a server
+    that closes with lingering lets every write through and is read whole."""
+    sock.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                 % (path.encode(), total))
+    chunk, err = b"z" * 65536, None
+    for _ in range(total // len(chunk)):
+        try:
+            sock.sendall(chunk)
+        except OSError as e:
+            err = e
+            break
+    got = b""
+    sock.settimeout(IO_TIMEOUT)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            got += data
+    except OSError as e:
+        err = err or e
+    return err, got
+
+
 # ------------------------------------------------------------- WebSocket
 
 def ws_accept(key):
