@@ -143,22 +143,24 @@ static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
             if (!p)
                 return NULL;
         }
-        count(&k->nspan);
+        count(&c->counts[cls].nspan);
     }
     count(&k->nmalloc);
     return p;
 }
 
 /* Sends the colder half of a class's free list to mcentral. */
-__attribute__((noinline)) static void cache_flush(goc__cache_class *k, uint32_t cls, uint32_t keep)
+__attribute__((noinline)) static void cache_flush(struct goc_mcache *c, uint32_t cls, uint32_t keep)
 {
+    goc__cache_class *k = &c->c[cls];
+    _Atomic uint64_t *flushed = &c->counts[cls].nflushed;
     void *last = k->free;
     for (uint32_t i = 1; i < keep; i++)
         last = goc__link_get(last);
     void *rest = goc__link_get(last);
     goc__link_set(last, NULL);
-    atomic_store_explicit(&k->nflushed,
-                          atomic_load_explicit(&k->nflushed, memory_order_relaxed) + (k->nfree - keep),
+    atomic_store_explicit(flushed,
+                          atomic_load_explicit(flushed, memory_order_relaxed) + (k->nfree - keep),
                           memory_order_relaxed);
     set_nfree(k, keep);
     goc__central_free(cls, rest);
@@ -172,7 +174,7 @@ static inline void cache_free(struct goc_mcache *c, uint32_t cls, void *p)
     uint32_t n = k->nfree + 1;
     set_nfree(k, n);
     if (GOC_UNLIKELY(n > k->maxfree))
-        cache_flush(k, cls, k->maxfree / 2);
+        cache_flush(c, cls, k->maxfree / 2);
 }
 
 /* ---- public entry points ---------------------------------------------------------- */
@@ -342,7 +344,7 @@ void goc_free(void *p)
         uint32_t n = k->nfree + 1;
         set_nfree(k, n);
         if (GOC_UNLIKELY(n > k->maxfree))
-            cache_flush(k, cls, k->maxfree / 2);
+            cache_flush(c, cls, k->maxfree / 2);
         return;
     }
     if (s->state == GOC_SPAN_SMALL)
@@ -404,8 +406,9 @@ void goc_mem_stats_read(goc_mem_stats *out)
             goc__cache_class *cc = &c->c[k];
             uint64_t mallocs = atomic_load_explicit(&cc->nmalloc, memory_order_relaxed);
             out->classes[k].mallocs += mallocs;
-            out->classes[k].frees += mallocs - atomic_load_explicit(&cc->nspan, memory_order_relaxed) +
-                                     atomic_load_explicit(&cc->nflushed, memory_order_relaxed) +
+            goc__cache_counts *cn = &c->counts[k];
+            out->classes[k].frees += mallocs - atomic_load_explicit(&cn->nspan, memory_order_relaxed) +
+                                     atomic_load_explicit(&cn->nflushed, memory_order_relaxed) +
                                      __atomic_load_n(&cc->nfree, __ATOMIC_RELAXED);
         }
     for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++)

@@ -177,27 +177,33 @@ void goc__central_uncache(uint32_t cls, goc_mspan *s);
 
 /* ---- mcache (cache.c) ----------------------------------------------------------- */
 
-/* One class of an mcache. */
+/* One class of an mcache: what the fast paths touch, 32 bytes. */
 typedef struct goc__cache_class {
     goc_mspan *span;   /* span being allocated from, cached; NULL: none yet */
     void *free;        /* objects freed on this P, linked through their first word */
     uint32_t nfree;    /* length of free (stored atomically: statistics read it) */
     uint32_t maxfree;  /* flush half of the list to mcentral beyond this */
-    /* Written by the owner only, read by statistics. Frees are not counted
-     * on their own (one increment less on the free path): every object
-     * freed here was since handed out again, sent to mcentral, or is still
-     * on the list, so frees = (nmalloc - nspan) + nflushed + nfree. */
-    _Atomic uint64_t nmalloc;  /* objects handed out */
-    _Atomic uint64_t nspan;    /* of those, taken from a span (not the list) */
-    _Atomic uint64_t nflushed; /* objects sent from the list to mcentral */
+    _Atomic uint64_t nmalloc; /* objects handed out (owner writes, statistics read) */
 } goc__cache_class;
+
+/* A class's counters off the fast paths. Frees are not counted on their
+ * own (one increment less on the free path): every object freed here was
+ * since handed out again, sent to mcentral, or is still on the list, so
+ * frees = (nmalloc - nspan) + nflushed + nfree. */
+typedef struct goc__cache_counts {
+    _Atomic uint64_t nspan;    /* objects handed out from a span (not the list) */
+    _Atomic uint64_t nflushed; /* objects sent from the list to mcentral */
+} goc__cache_counts;
 
 /* The per-P cache (Go's mcache), touched only by the thread running its P
  * (or under the no-P lock for the shared one). */
 struct goc_mcache {
     goc__cache_class c[GOC_NUM_CLASSES];
+    goc__cache_counts counts[GOC_NUM_CLASSES];
     struct goc_mcache *alllink; /* every cache, for statistics; set once */
 };
+
+_Static_assert(sizeof(goc__cache_class) == 32, "a class entry is 32 bytes (indexed by a shift)");
 
 /* Every cache ever made, newest first (statistics walk it). */
 extern _Atomic(struct goc_mcache *) goc__allcaches;
