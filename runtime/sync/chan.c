@@ -193,7 +193,9 @@ goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
 
 void goc__chan_buf_put(goc_chan *c, const void *ep)
 {
-    if (c->elemsize != 0)
+    if (c->elemsize == 8) /* the common case, without the libc call */
+        memcpy(goc__chanbuf(c, c->sendx), ep, 8);
+    else if (c->elemsize != 0)
         memcpy(goc__chanbuf(c, c->sendx), ep, c->elemsize);
     if (++c->sendx == c->dataqsiz)
         c->sendx = 0;
@@ -242,6 +244,30 @@ static inline bool chan_empty(goc_chan *c)
     return LOAD_ACQ(&c->qcount) == 0;
 }
 
+/* A send that must wait: queued as c's sender until a receiver takes the
+ * value (or a close wakes it, which panics). c locked on entry, unlocked
+ * on return. Out of line, so the paths that do not wait keep a small
+ * frame. */
+__attribute__((noinline)) static void send_block(goc_chan *c, const void *ep)
+{
+    goc_sudog mysg;
+    sudog_init(&mysg, c, (void *)ep);
+    mysg.g->waiting = &mysg;
+    mysg.g->param = NULL;
+    goc__waitq_enqueue(&c->sendq, &mysg);
+    goc__sync_count(GOC__CTR_CHAN_PARK);
+    goc__park_unlock(&c->lock, "chan send");
+
+    goc_g *gp = mysg.g;
+    gp->waiting = NULL;
+    gp->param = NULL;
+    /* Only a close wakes a sender without success (c may already be freed
+     * by its closer, so it is not re-read here). */
+    if (!mysg.success)
+        goc_panic("send on closed channel");
+    goc__sync_count(GOC__CTR_SEND);
+}
+
 /* chansend from step (c) on; c locked on entry, unlocked on return. */
 static bool chansend_locked(goc_chan *c, const void *ep, bool block)
 {
@@ -249,7 +275,7 @@ static bool chansend_locked(goc_chan *c, const void *ep, bool block)
         goc__lock_release(&c->lock);
         goc_panic("send on closed channel");
     }
-    goc_sudog *sg = goc__waitq_dequeue(&c->recvq);
+    goc_sudog *sg = c->recvq.first ? goc__waitq_dequeue(&c->recvq) : NULL;
     if (sg != NULL) {
         goc_g *gp = goc__chan_send_direct(c, sg, ep);
         goc__lock_release(&c->lock);
@@ -267,23 +293,7 @@ static bool chansend_locked(goc_chan *c, const void *ep, bool block)
         goc__lock_release(&c->lock);
         return false;
     }
-
-    goc_sudog mysg;
-    sudog_init(&mysg, c, (void *)ep);
-    mysg.g->waiting = &mysg;
-    mysg.g->param = NULL;
-    goc__waitq_enqueue(&c->sendq, &mysg);
-    goc__sync_count(GOC__CTR_CHAN_PARK);
-    goc__park_unlock(&c->lock, "chan send");
-
-    goc_g *gp = mysg.g;
-    gp->waiting = NULL;
-    gp->param = NULL;
-    /* Only a close wakes a sender without success (c may already be freed
-     * by its closer, so it is not re-read here). */
-    if (!mysg.success)
-        goc_panic("send on closed channel");
-    goc__sync_count(GOC__CTR_SEND);
+    send_block(c, ep);
     return true;
 }
 
@@ -315,6 +325,27 @@ bool goc_chan_try_send(goc_chan *c, const void *elem) { return chansend(c, elem,
 
 /* ---- receive ------------------------------------------------------------ */
 
+/* A receive that must wait: queued as c's receiver until a sender hands a
+ * value over (true) or c is closed (false). c locked on entry, unlocked on
+ * return; out of line, as send_block. */
+__attribute__((noinline)) static bool recv_block(goc_chan *c, void *ep)
+{
+    goc_sudog mysg;
+    sudog_init(&mysg, c, ep);
+    mysg.g->waiting = &mysg;
+    mysg.g->param = NULL;
+    goc__waitq_enqueue(&c->recvq, &mysg);
+    goc__sync_count(GOC__CTR_CHAN_PARK);
+    goc__park_unlock(&c->lock, "chan receive");
+
+    goc_g *gp = mysg.g;
+    gp->waiting = NULL;
+    gp->param = NULL;
+    if (mysg.success)
+        goc__sync_count(GOC__CTR_RECV);
+    return mysg.success;
+}
+
 /* Go's chanrecv (1.5): returns selected; *received as Go's second result. */
 static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
 {
@@ -345,7 +376,7 @@ static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
         }
         /* Closed but buffered values remain: fall to the buffer below. */
     } else {
-        goc_sudog *sg = goc__waitq_dequeue(&c->sendq);
+        goc_sudog *sg = c->sendq.first ? goc__waitq_dequeue(&c->sendq) : NULL;
         if (sg != NULL) {
             goc_g *gp = goc__chan_recv_direct(c, sg, ep);
             goc__lock_release(&c->lock);
@@ -366,21 +397,7 @@ static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
         goc__lock_release(&c->lock);
         return false;
     }
-
-    goc_sudog mysg;
-    sudog_init(&mysg, c, ep);
-    mysg.g->waiting = &mysg;
-    mysg.g->param = NULL;
-    goc__waitq_enqueue(&c->recvq, &mysg);
-    goc__sync_count(GOC__CTR_CHAN_PARK);
-    goc__park_unlock(&c->lock, "chan receive");
-
-    goc_g *gp = mysg.g;
-    gp->waiting = NULL;
-    gp->param = NULL;
-    *received = mysg.success;
-    if (mysg.success)
-        goc__sync_count(GOC__CTR_RECV);
+    *received = recv_block(c, ep);
     return true;
 }
 
