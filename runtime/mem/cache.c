@@ -8,6 +8,12 @@
  * class; past maxfree objects, the colder half of the list goes back to
  * mcentral in one locked batch. mem.h states who owns what.
  *
+ * goc_malloc and goc_free are leaf functions on their fast paths (the list
+ * pop or push): the P's cache comes from goc__tls_mcache, one thread-local
+ * the scheduler keeps equal to the held P's cache, and everything else
+ * (span refills, large objects, threads without a P, the first use of a
+ * P) is out of line.
+ *
  * A P's cache is made on its first allocation and lives for the process;
  * only the thread running that P touches it (goroutines are not preempted
  * inside the allocator, and the P is attached to one M at a time). Threads
