@@ -28,7 +28,6 @@ struct goc_conn {
     struct goc_context *ctx;  /* bound by goc_conn_set_context, retained */
     _Atomic int ctx_state;    /* 0 both busy, 1 the close is done, 2 the watcher is done:
                                  whoever comes second frees ctx_stop */
-    _Atomic bool drained;     /* the last read was short: the socket was empty */
 };
 
 struct goc_listener {
@@ -248,17 +247,6 @@ static ssize_t conn_recv(goc_conn *c, void *buf, size_t len, int flags, bool wai
     if (!goc__pollfd_acquire(pd))
         return -EBADF;
     ssize_t rc;
-    /* After a short read the socket was empty: wait for it to be readable
-     * before the next recv instead of a recv that would most likely fail
-     * with EAGAIN (the poller is level-triggered: bytes that came in the
-     * meantime wake us at once). libuv's reads do the same. */
-    if (wait && atomic_exchange_explicit(&c->drained, false, memory_order_relaxed)) {
-        rc = goc__pollfd_wait(pd, 'r');
-        if (rc) {
-            goc__pollfd_release(pd);
-            return rc;
-        }
-    }
     for (;;) {
         rc = goc__pollfd_check(pd, 'r');
         if (rc)
@@ -281,8 +269,6 @@ static ssize_t conn_recv(goc_conn *c, void *buf, size_t len, int flags, bool wai
 ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
 {
     ssize_t rc = conn_recv(c, buf, len, 0, true);
-    if (rc > 0 && (size_t)rc < len)
-        atomic_store_explicit(&c->drained, true, memory_order_relaxed);
     if (rc >= 0)
         goc__preempt_check(); /* a peer that always has data must not hog the P */
     return rc;
