@@ -195,24 +195,21 @@ static int case_try(goc_select_case *cas, goc_g **wake)
 }
 
 /* The rest of a completed case, after its locks were dropped. */
-static int case_finish(goc_select_case *cas, int how, goc_g *wake)
+static void case_finish(goc_select_case *cas, int how, goc_g *wake)
 {
-    switch (how) {
-    case CASE_SEND_CLOSED:
+    if (how == CASE_SEND_CLOSED)
         goc_panic("send on closed channel");
-    case CASE_RECV_CLOSED:
+    if (how == CASE_RECV_CLOSED) {
         if (cas->elem != NULL)
             memset(cas->elem, 0, cas->c->elemsize);
         cas->ok = false;
-        return how;
-    default:
-        if (wake != NULL)
-            goc__ready(wake, true);
-        if (cas->dir == GOC_SELECT_RECV)
-            cas->ok = true;
-        goc__sync_count(cas->dir == GOC_SELECT_RECV ? GOC__CTR_RECV : GOC__CTR_SEND);
-        return how;
+        return;
     }
+    if (wake != NULL)
+        goc__ready(wake, true);
+    if (cas->dir == GOC_SELECT_RECV)
+        cas->ok = true;
+    goc__sync_count(cas->dir == GOC_SELECT_RECV ? GOC__CTR_RECV : GOC__CTR_SEND);
 }
 
 /* Whether case cas looks ready, read without the lock (the fields read are
