@@ -289,6 +289,19 @@ def t_too_large_with_payload(srv):
                                                   + b"z" * MAX_FRAME + b'"]}')))
 
 
+def t_too_large_streaming(srv):
+    """A client still streaming an oversized frame's 4 MiB, not reading,
+    gets every write through and then reads its -32005 and the end: the
+    server shuts its side and drains before it closes (lingering close)."""
+    with connect(srv.port) as s:
+        s.sendall(struct.pack(">I", 4 << 20))
+        chunk = b"z" * 65536
+        for _ in range(64):
+            s.sendall(chunk)  # a reset here would fail the case
+        check_error(json.loads(recv_frame(s)), None, -32005)
+        expect_eof(s)
+
+
 def t_too_large_after_good(srv):
     """Good requests before the oversized header in the same send are
     answered first, then the error frame, then the close."""
@@ -441,6 +454,8 @@ CASES = [
     ("header above --max-frame: one -32005, close, others untouched", t_too_large_header_only),
     ("frame above --max-frame with payload: one -32005, close", t_too_large_with_payload),
     ("requests before an oversized frame are answered first", t_too_large_after_good),
+    ("a client still streaming an oversized frame reads its -32005 (lingering close)",
+     t_too_large_streaming),
     ("300 concurrent clients", t_many_connections),
     ("clients vanishing mid-frame disturb no one", t_vanishing_clients),
     ("runtime.stats figures", t_runtime_stats),
