@@ -135,8 +135,6 @@ typedef struct accepted {
     const listener *ls;
 } accepted;
 
-/* One connection's goroutine: registry, TLS handshake (bounded by
- * --handshake-timeout), the transport, then close. */
 /* Lingering close (as Apache's and nginx's): when the server ends a
  * conversation the peer may still be sending (a request over a limit, a
  * protocol error), closing with its input unread would reset the
@@ -162,6 +160,8 @@ static void linger(goc_conn *c)
     }
 }
 
+/* One connection's goroutine: registry, TLS handshake (bounded by
+ * --read-timeout), the transport, then a lingering close. */
 static void conn_main(void *arg)
 {
     accepted a = *(accepted *)arg;

@@ -47,7 +47,16 @@ static inline goc_m *getm_once(void)
 {
     return tls_m;
 }
+
 __thread struct goc_mcache *goc__tls_mcache;
+
+/* Gives the calling thread's M the P p (NULL: none), and the allocator the
+ * P's cache with it: every change of m->p goes through here. */
+static inline void setp(goc_m *m, goc_p *p)
+{
+    m->p = p;
+    goc__tls_mcache = p ? p->mcache : NULL;
+}
 
 /* Coprime strides for the random steal order (stealOrder in proc.go). */
 static uint32_t steal_coprimes[GOC_MAX_PROCS];
@@ -215,8 +224,7 @@ static void acquirep(goc_m *m, goc_p *p)
 {
     if (m->p || p->m)
         goc__throw("acquirep: already in use");
-    m->p = p;
-    goc__tls_mcache = p->mcache;
+    setp(m, p);
     __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PRUNNING);
 }
@@ -226,8 +234,7 @@ static goc_p *releasep(goc_m *m)
     goc_p *p = m->p;
     if (!p || p->m != m)
         goc__throw("releasep: invalid P");
-    m->p = NULL;
-    goc__tls_mcache = NULL;
+    setp(m, NULL);
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PIDLE);
     return p;
@@ -1027,8 +1034,7 @@ void goc_syscall_enter(void)
     m->syscallwhen = 0;
     atomic_fetch_add(&p->syscalltick, 1);
     m->oldp = p;
-    m->p = NULL;
-    goc__tls_mcache = NULL;
+    setp(m, NULL);
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PSYSCALL);
 }
@@ -1071,8 +1077,7 @@ void goc_syscall_exit(void)
     uint32_t s = GOC_PSYSCALL;
     if (atomic_compare_exchange_strong(&p->status, &s, GOC_PRUNNING)) {
         /* Fast path: our P was not taken. */
-        m->p = p;
-        goc__tls_mcache = p->mcache;
+        setp(m, p);
         __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
         atomic_fetch_add(&p->syscalltick, 1);
         atomic_store(&g->status, GOC_GRUNNING);

@@ -135,22 +135,32 @@ static void *cache_refill(goc__cache_class *k, uint32_t cls)
     return s ? span_next(s) : NULL;
 }
 
-static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
+/* The class list's first object, counted as handed out; NULL when the
+ * list is empty. goc_malloc's fast path is this alone. */
+static inline void *list_pop(goc__cache_class *k)
 {
-    goc__cache_class *k = &c->c[cls];
     void *p = k->free;
     if (p) {
         k->free = goc__link_get(p);
         set_nfree(k, k->nfree - 1);
-    } else {
-        p = k->span ? span_next(k->span) : NULL;
-        if (GOC_UNLIKELY(!p)) {
-            p = cache_refill(k, cls);
-            if (!p)
-                return NULL;
-        }
-        count(&c->counts[cls].nspan);
+        count(&k->nmalloc);
     }
+    return p;
+}
+
+static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
+{
+    goc__cache_class *k = &c->c[cls];
+    void *p = list_pop(k);
+    if (p)
+        return p;
+    p = k->span ? span_next(k->span) : NULL;
+    if (GOC_UNLIKELY(!p)) {
+        p = cache_refill(k, cls);
+        if (!p)
+            return NULL;
+    }
+    count(&c->counts[cls].nspan);
     count(&k->nmalloc);
     return p;
 }
@@ -233,12 +243,8 @@ void *goc_malloc(size_t size)
 {
     struct goc_mcache *c = goc__tls_mcache;
     if (GOC_LIKELY(c && size - 1 < GOC_MAX_SMALL)) {
-        goc__cache_class *k = &c->c[goc__size_class(size)];
-        void *p = k->free;
+        void *p = list_pop(&c->c[goc__size_class(size)]);
         if (GOC_LIKELY(p)) {
-            k->free = goc__link_get(p);
-            set_nfree(k, k->nfree - 1);
-            count(&k->nmalloc);
             GOC_UNPOISON(p, size);
             return p;
         }
@@ -340,21 +346,14 @@ void goc_free(void *p)
     if (__asan_address_is_poisoned(p))
         goc_fatal("goc_free: double free (block already poisoned)");
 #endif
-    struct goc_mcache *c = goc__tls_mcache;
-    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL && c)) {
+    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL)) {
         GOC_POISON(p, s->elemsize);
-        uint32_t cls = s->sizeclass;
-        goc__cache_class *k = &c->c[cls];
-        goc__link_set(p, k->free);
-        k->free = p;
-        uint32_t n = k->nfree + 1;
-        set_nfree(k, n);
-        if (GOC_UNLIKELY(n > k->maxfree))
-            cache_flush(c, cls, k->maxfree / 2);
-        return;
+        struct goc_mcache *c = goc__tls_mcache;
+        if (GOC_LIKELY(c)) {
+            cache_free(c, s->sizeclass, p);
+            return;
+        }
     }
-    if (s->state == GOC_SPAN_SMALL)
-        GOC_POISON(p, s->elemsize);
     free_slow(p, s);
 }
 

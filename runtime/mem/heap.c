@@ -138,16 +138,9 @@ static void span_dispose(goc_mspan *s) /* heap.lock held */
 
 /* ---- page map --------------------------------------------------------------------- */
 
-static inline goc__arena *arena_of(uintptr_t a)
-{
-    if (a >> GOC_ADDR_BITS)
-        return NULL;
-    return __atomic_load_n(&goc__arenas[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE);
-}
-
 static void map_page(uintptr_t a, goc_mspan *s)
 {
-    arena_of(a)->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] = s;
+    goc__arena_of(a)->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] = s;
 }
 
 static void map_all(goc_mspan *s)
@@ -169,7 +162,7 @@ static uint64_t rbits(uintptr_t base, uint64_t npages, int op)
 {
     uint64_t n = 0;
     while (npages) {
-        goc__arena *ar = arena_of(base);
+        goc__arena *ar = goc__arena_of(base);
         uint64_t i = (base >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1);
         uint64_t b = i % 64, k = 64 - b;
         if (k > npages)

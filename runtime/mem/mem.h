@@ -116,15 +116,22 @@ typedef struct goc__arena {
  * is set once, before any span in its arena is handed out. */
 extern goc__arena *goc__arenas[GOC_ARENA_INDEX];
 
-/* Which span holds address p, or NULL if p is not in our heap. Reads the
- * arena index without a lock: the entry of a live object's page does not
- * change while the object is allocated. */
+/* The arena holding address a, or NULL. Reads the index without a lock:
+ * an entry is set (with a release store) before any span in its arena is
+ * handed out, and never changes. */
+static inline goc__arena *goc__arena_of(uintptr_t a)
+{
+    if (GOC_MEM_UNLIKELY(a >> GOC_ADDR_BITS))
+        return NULL;
+    return __atomic_load_n(&goc__arenas[a >> GOC_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+}
+
+/* Which span holds address p, or NULL if p is not in our heap. The entry
+ * of a live object's page does not change while the object is allocated. */
 static inline goc_mspan *goc__spanof(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (GOC_MEM_UNLIKELY(a >> GOC_ADDR_BITS))
-        return NULL;
-    goc__arena *ar = __atomic_load_n(&goc__arenas[a >> GOC_ARENA_SHIFT], __ATOMIC_RELAXED);
+    goc__arena *ar = goc__arena_of(a);
     return ar ? ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] : NULL;
 }
 

@@ -244,28 +244,25 @@ static inline bool chan_empty(goc_chan *c)
     return LOAD_ACQ(&c->qcount) == 0;
 }
 
-/* A send that must wait: queued as c's sender until a receiver takes the
- * value (or a close wakes it, which panics). c locked on entry, unlocked
- * on return. Out of line, so the paths that do not wait keep a small
- * frame. */
-__attribute__((noinline)) static void send_block(goc_chan *c, const void *ep)
+/* A send or receive that must wait: queued on q (c's sendq or recvq) as
+ * the current G until a counterpart completes it (true) or a close wakes
+ * it (false). c locked on entry, unlocked on return. Out of line, so the
+ * paths that do not wait keep a small frame. */
+__attribute__((noinline)) static bool chan_park(goc_chan *c, goc__waitq *q, void *ep,
+                                                const char *reason)
 {
     goc_sudog mysg;
-    sudog_init(&mysg, c, (void *)ep);
+    sudog_init(&mysg, c, ep);
     mysg.g->waiting = &mysg;
     mysg.g->param = NULL;
-    goc__waitq_enqueue(&c->sendq, &mysg);
+    goc__waitq_enqueue(q, &mysg);
     goc__sync_count(GOC__CTR_CHAN_PARK);
-    goc__park_unlock(&c->lock, "chan send");
+    goc__park_unlock(&c->lock, reason);
 
     goc_g *gp = mysg.g;
     gp->waiting = NULL;
     gp->param = NULL;
-    /* Only a close wakes a sender without success (c may already be freed
-     * by its closer, so it is not re-read here). */
-    if (!mysg.success)
-        goc_panic("send on closed channel");
-    goc__sync_count(GOC__CTR_SEND);
+    return mysg.success; /* c is not re-read: its closer may have freed it */
 }
 
 /* chansend from step (c) on; c locked on entry, unlocked on return. */
@@ -293,7 +290,9 @@ static bool chansend_locked(goc_chan *c, const void *ep, bool block)
         goc__lock_release(&c->lock);
         return false;
     }
-    send_block(c, ep);
+    if (!chan_park(c, &c->sendq, (void *)ep, "chan send"))
+        goc_panic("send on closed channel"); /* only a close fails a sender */
+    goc__sync_count(GOC__CTR_SEND);
     return true;
 }
 
@@ -324,27 +323,6 @@ int goc__chan_send_from_timer(goc_chan *c, const void *elem)
 bool goc_chan_try_send(goc_chan *c, const void *elem) { return chansend(c, elem, false); }
 
 /* ---- receive ------------------------------------------------------------ */
-
-/* A receive that must wait: queued as c's receiver until a sender hands a
- * value over (true) or c is closed (false). c locked on entry, unlocked on
- * return; out of line, as send_block. */
-__attribute__((noinline)) static bool recv_block(goc_chan *c, void *ep)
-{
-    goc_sudog mysg;
-    sudog_init(&mysg, c, ep);
-    mysg.g->waiting = &mysg;
-    mysg.g->param = NULL;
-    goc__waitq_enqueue(&c->recvq, &mysg);
-    goc__sync_count(GOC__CTR_CHAN_PARK);
-    goc__park_unlock(&c->lock, "chan receive");
-
-    goc_g *gp = mysg.g;
-    gp->waiting = NULL;
-    gp->param = NULL;
-    if (mysg.success)
-        goc__sync_count(GOC__CTR_RECV);
-    return mysg.success;
-}
 
 /* Go's chanrecv (1.5): returns selected; *received as Go's second result. */
 static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
@@ -397,7 +375,9 @@ static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
         goc__lock_release(&c->lock);
         return false;
     }
-    *received = recv_block(c, ep);
+    *received = chan_park(c, &c->recvq, ep, "chan receive");
+    if (*received)
+        goc__sync_count(GOC__CTR_RECV);
     return true;
 }
 

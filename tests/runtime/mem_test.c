@@ -453,19 +453,20 @@ static void child_interior_free_large(void)
 
 static void test_bad_frees(void)
 {
+    static const struct {
+        const char *child, *says;
+    } bad[] = {
+        {"child_double_free_large", "goc_free"},
+        {"child_foreign_free", "not a live block"},
+        {"child_interior_free_small", "not a live block"},
+        {"child_interior_free_large", "not a live block"},
+    };
     static test_child c;
-    CHECK_EQ_INT(test_run_child("child_double_free_large", NULL, &c), 0);
-    CHECK(!(c.exited && c.status == 0));
-    CHECK_STR_CONTAINS(c.out, "goc_free");
-    CHECK_EQ_INT(test_run_child("child_foreign_free", NULL, &c), 0);
-    CHECK(!(c.exited && c.status == 0));
-    CHECK_STR_CONTAINS(c.out, "not a live block");
-    CHECK_EQ_INT(test_run_child("child_interior_free_small", NULL, &c), 0);
-    CHECK(!(c.exited && c.status == 0));
-    CHECK_STR_CONTAINS(c.out, "not a live block");
-    CHECK_EQ_INT(test_run_child("child_interior_free_large", NULL, &c), 0);
-    CHECK(!(c.exited && c.status == 0));
-    CHECK_STR_CONTAINS(c.out, "not a live block");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(test_run_child(bad[i].child, NULL, &c), 0);
+        CHECK_MSG(!(c.exited && c.status == 0), "%s exited 0", bad[i].child);
+        CHECK_STR_CONTAINS(c.out, bad[i].says);
+    }
 }
 
 #ifdef GOC_SANITIZE_ADDRESS

@@ -24,7 +24,7 @@ import threading
 import time
 
 from gocd import IO_TIMEOUT, TestFailure, check, check_eq, frame, recv_json, req
-from webclient import (OP_BIN, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Http, Rpc, Ws,
+from webclient import (OP_BIN, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Http, Rpc, Ws, expect_closed,
                        request_bytes, tcp, ws_frame, ws_handshake_bytes)
 
 SANITIZED = os.environ.get("GOC_SANITIZE", "none") not in ("", "none")
@@ -319,20 +319,6 @@ class HttpSender(threading.Thread):
 
 # ------------------------------------------------------------ abusers
 
-def expect_close_or_eof(sock, timeout=IO_TIMEOUT):
-    """Reads until the server closes; the bytes read."""
-    sock.settimeout(timeout)
-    got = b""
-    try:
-        while True:
-            d = sock.recv(65536)
-            if not d:
-                return got
-            got += d
-    except (ConnectionResetError, ssl.SSLError):
-        return got
-
-
 class Abuser(threading.Thread):
     """Misbehaves on every endpoint in turn until `quiet`; a documented
     answer that does not come is reported in rec.abuse_bad."""
@@ -361,7 +347,7 @@ class Abuser(threading.Thread):
         e = m.get("error") or {}
         check(e.get("code") == -32005 and m.get("id", 0) is None,
               "%s: frame over --max-frame answered %r" % (ep.name, m))
-        check_eq(expect_close_or_eof(s), b"", "%s: bytes after the -32005 frame" % ep.name)
+        check_eq(expect_closed(s), b"", "%s: bytes after the -32005 frame" % ep.name)
         s.close()
 
     def f_half(self, ep):
@@ -400,7 +386,7 @@ class Abuser(threading.Thread):
         h.send(b"GARBAGE\x00\xff \r\n\r\n")
         r = h.response()
         check_eq(r.status, 400, "%s: garbage request status" % ep.name)
-        expect_close_or_eof(h.sock)
+        expect_closed(h.sock)
         h.close()
 
     def h_oversize(self, ep):
