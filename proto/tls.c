@@ -238,8 +238,9 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 }
 
 /* Refills the ciphertext buffer from the socket (the reader, without the
- * lock). The count, 0 at end of stream, or a negative errno. */
-static ssize_t refill(goc_tls *t)
+ * lock), waiting for bytes or not (-EAGAIN). The count, 0 at end of
+ * stream, or a negative errno. */
+static ssize_t refill(goc_tls *t, bool wait)
 {
     if (t->in_off == t->in_len)
         t->in_off = t->in_len = 0;
@@ -248,7 +249,9 @@ static ssize_t refill(goc_tls *t)
         t->in_len -= t->in_off;
         t->in_off = 0;
     }
-    ssize_t n = goc_conn_read(t->conn, t->in + t->in_len, sizeof t->in - t->in_len);
+    void *end = t->in + t->in_len;
+    size_t room = sizeof t->in - t->in_len;
+    ssize_t n = wait ? goc_conn_read(t->conn, end, room) : goc_conn_read_nowait(t->conn, end, room);
     if (n > 0)
         t->in_len += (size_t)n;
     return n;
@@ -282,7 +285,7 @@ static int handshake(goc_tls *t, int64_t deadline)
         if (rc == 0)
             continue;
         if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-            ssize_t n = refill(t);
+            ssize_t n = refill(t, true);
             if (n > 0)
                 continue;
             err = n == 0 ? -ECONNRESET : (int)n;
@@ -347,6 +350,7 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len)
         len = INT_MAX;
     unsigned char *p = buf;
     size_t got = 0;
+    bool refilled = false; /* this call has read the socket */
     if (t->read_over)
         return t->read_end;
     for (;;) {
@@ -356,18 +360,28 @@ ssize_t goc_tls_read(goc_tls *t, void *buf, size_t len)
         t->reading = false;
         goc_mutex_unlock(&t->mu);
         if (rc > 0) {
-            /* Like a socket read, take what has already arrived: the
-             * records after this one when their bytes are here (a peer
-             * that pipelines gets its answers in fewer, larger writes). */
             got += (size_t)rc;
-            if (got < len && t->in_len > t->in_off)
-                continue;
+            if (got == len)
+                return (ssize_t)got;
+            if (t->in_len > t->in_off)
+                continue; /* the next record's bytes are here */
+        }
+        if (rc > 0 || (rc == MBEDTLS_ERR_SSL_WANT_READ && got > 0)) {
+            /* Like a socket read, take what has already arrived (a peer
+             * that pipelines gets its answers in fewer, larger writes),
+             * never waiting once there is data. Bytes read ahead by an
+             * earlier call served this one: what the socket holds since
+             * is taken too. */
+            if (!refilled) {
+                refilled = true;
+                if (refill(t, false) > 0)
+                    continue;
+            }
             return (ssize_t)got;
         }
-        if (rc == MBEDTLS_ERR_SSL_WANT_READ && got > 0)
-            return (ssize_t)got; /* no waiting once there is data */
         if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-            ssize_t n = refill(t);
+            ssize_t n = refill(t, true);
+            refilled = true;
             if (n <= 0)
                 return n; /* end of stream without close_notify reads as 0 too */
             continue;
