@@ -279,6 +279,10 @@ void goc__ready(goc_g *g, bool next);
 /* Readies every G of the list (timers, netpoll). */
 void goc__ready_list(goc__glist *l);
 
+/* Starts an M on an idle P unless one is already looking for work (Go's
+ * wakep). Callable from any thread. */
+void goc__wakep(void);
+
 /* Puts the current G at the tail of its P's queue and runs another (Go's
  * goyield, used after a semaphore hand-off). */
 void goc__yield_local(void);
@@ -317,7 +321,8 @@ bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
 int64_t goc__timers_run(goc_p *p, int64_t now);
 /* Earliest pending timer over every P (0: none). */
 int64_t goc__timers_next(void);
-/* Tells a blocked poller that a timer earlier than its wake-up exists. */
+/* A timer at when is pending: wakes a poller that would sleep past it, or
+ * starts an M when nobody polls. */
 void goc__timer_wake(int64_t when);
 
 /* ---- netpoll (runtime/net) ------------------------------------------ */

@@ -331,7 +331,7 @@ static void startm(goc_p *p, bool spinning)
 
 /* Tries to add one more M to run Gs, if an idle P exists and nobody is
  * already looking for work (wakep in proc.go). */
-static void wakep(void)
+void goc__wakep(void)
 {
     if (atomic_load(&goc__sched_.npidle) == 0)
         return;
@@ -420,7 +420,7 @@ static void resetspinning(goc_m *m)
     m->spinning = false;
     if (atomic_fetch_sub(&goc__sched_.nmspinning, 1) < 1)
         goc__throw("resetspinning: negative nmspinning");
-    wakep();
+    goc__wakep();
 }
 
 /* ---- readying --------------------------------------------------------- */
@@ -439,7 +439,7 @@ void goc__ready(goc_g *g, bool next)
         goc__lock_release(&goc__sched_.lock);
         /* An M blocked in the poller without a P may be the only one up. */
     }
-    wakep();
+    goc__wakep();
 }
 
 void goc__ready_list(goc__glist *l)
@@ -798,7 +798,7 @@ int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_si
     goc_p *p = m->p;
     goc__runqput(p, g, true);
     if (goc__sched_.main_started)
-        wakep();
+        goc__wakep();
     /* Back-pressure: a spawner that has filled its P's queue runs some of
      * that work before making more, instead of piling up goroutines (and
      * their stacks) faster than the Ps can run them. Spawning is a yield
@@ -982,6 +982,11 @@ top:;
         }
         goto top;
     }
+    if (pollUntil != 0) {
+        /* Another M polls, perhaps since before a timer of ours was
+         * added: it must not sleep past it (findRunnable's check). */
+        goc__timer_wake(pollUntil);
+    }
     stopm(m);
     goto top;
 }
@@ -1109,12 +1114,14 @@ bool goc__retake_syscall(goc_p *p)
     return true;
 }
 
-/* Used by sysmon when timers are overdue and every M sleeps. */
+/* Used by sysmon when a timer is overdue: wakes the poller, or an idle P
+ * when nobody polls (a safety net; timer_wake should have done it). */
 void goc__wake_idle(void)
 {
-    if (atomic_load(&goc__sched_.npidle) > 0 && atomic_load(&goc__sched_.nmspinning) == 0 &&
-        atomic_load(&goc__sched_.polling) == 0)
-        wakep();
+    if (atomic_load(&goc__sched_.polling))
+        goc__netpoll_break();
+    else if (atomic_load(&goc__sched_.npidle) > 0 && atomic_load(&goc__sched_.nmspinning) == 0)
+        goc__wakep();
 }
 
 /* ---- statistics ----------------------------------------------------------- */

@@ -180,12 +180,17 @@ int64_t goc__timers_next(void)
     return next;
 }
 
+/* wakeNetPoller: an M in the poller that would sleep past when is woken
+ * (pollUntil 0 is "no deadline", or not stored yet: woken too); with none
+ * there, an idle P gets an M, which will wait for the timer. */
 void goc__timer_wake(int64_t when)
 {
     if (atomic_load(&goc__sched_.polling)) {
         int64_t until = atomic_load(&goc__sched_.pollUntil);
         if (until == 0 || when < until)
             goc__netpoll_break();
+    } else {
+        goc__wakep();
     }
 }
 

@@ -41,6 +41,7 @@ static uv_async_t wake_async;   /* breaks a blocked uv_run */
 static uv_timer_t poll_timer;   /* bounds a blocking uv_run */
 static _Atomic int loop_busy;   /* someone owns the loop */
 static _Atomic int loop_blocked; /* the owner is (about to be) blocked in uv_run */
+static _Atomic int break_pending; /* a netpoll_break the blocking wait must not miss */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static goc__glist *cur_out;     /* readied goroutines of the current run (owner only) */
 
@@ -242,9 +243,14 @@ static void netpoll(int64_t delay, goc__glist *out)
             uv_timer_start(&poll_timer, on_timer, (uint64_t)((delay + 999999) / 1000000), 0);
         atomic_store(&loop_blocked, 1);
         drain_queue(); /* what came in before loop_blocked was visible */
-        if (!out->head)
+        /* A break sent before loop_blocked was visible sent no async: it
+         * left break_pending, and this wait does not block. */
+        if (!out->head && !atomic_exchange(&break_pending, 0))
             uv_run(&loop, UV_RUN_ONCE);
         atomic_store(&loop_blocked, 0);
+        /* A break since was for this wait (its timer is in a heap already,
+         * and the caller looks at the heaps before it polls again). */
+        atomic_store(&break_pending, 0);
         if (delay > 0)
             uv_timer_stop(&poll_timer);
     }
@@ -253,8 +259,12 @@ static void netpoll(int64_t delay, goc__glist *out)
     atomic_store(&loop_busy, 0);
 }
 
+/* Ends the current or the next blocking wait. break_pending, then
+ * loop_blocked; the poller stores them in the other order (both seq_cst),
+ * so either it sees the break or the break sees it blocked. */
 static void netpoll_break(void)
 {
+    atomic_store(&break_pending, 1);
     if (atomic_load(&loop_blocked))
         uv_async_send(&wake_async);
 }

@@ -9,6 +9,7 @@
 #include <goc/sched.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -429,6 +430,62 @@ static void test_idle_io_is_not_deadlock(void)
     server_stop(&s);
 }
 
+/* ---- timers while the poller blocks ---------------------------------------------- */
+
+static _Atomic int64_t sleeps_done;
+static _Atomic bool sleeps_over;
+
+/* Fails the process if the sleeper makes no progress for 3 s: a lost timer
+ * wake-up would otherwise hang the test until meson's timeout. */
+static void *sleep_watchdog(void *arg)
+{
+    (void)arg;
+    int64_t last = -1, stalled_ms = 0;
+    while (!atomic_load(&sleeps_over)) {
+        usleep(10 * 1000);
+        int64_t now = atomic_load(&sleeps_done);
+        stalled_ms = now == last ? stalled_ms + 10 : 0;
+        last = now;
+        if (stalled_ms >= 3000) {
+            fprintf(stderr, "FAIL: sleep %lld of a 100 us sleep loop has not returned "
+                            "for 3 s (a lost timer wake-up)\n", (long long)now + 1);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+static void test_sleep_wakes_while_poller_blocks(void)
+{
+    /* The server's shape: a goroutine blocked in accept (so an idle M
+     * blocks in the poller with no deadline), and one goroutine that sleeps
+     * 100 us at a time while short-lived goroutines come and go (so two Ms
+     * look for work at once). Each sleep must end: a timer added just
+     * before another M began to poll, or a wake-up sent just before the
+     * poller blocked, must not be lost. */
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    atomic_store(&sleeps_done, 0);
+    atomic_store(&sleeps_over, false);
+    pthread_t wd;
+    CHECK_EQ_INT(pthread_create(&wd, NULL, sleep_watchdog, NULL), 0);
+    int n = TEST_SCALE(5000);
+    for (int i = 0; i < n; i++) {
+        goc_go(nothing, NULL, 0);
+        goc_sleep(100 * 1000);
+        atomic_fetch_add(&sleeps_done, 1);
+    }
+    atomic_store(&sleeps_over, true);
+    pthread_join(wd, NULL);
+    CHECK_EQ_INT(atomic_load(&sleeps_done), n);
+    server_stop(&s);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_echo_roundtrip),
     TEST_CASE(test_large_transfer_both_ways),
@@ -444,6 +501,7 @@ static const test_case cases[] = {
     TEST_CASE(test_ipv6_loopback),
     TEST_CASE(test_signal_wait),
     TEST_CASE(test_idle_io_is_not_deadlock),
+    TEST_CASE(test_sleep_wakes_while_poller_blocks),
     {0},
 };
 
