@@ -54,6 +54,9 @@ static inline goc_g *goc__runqget(goc_p *p, bool *inherit)
         if (t == h)
             return NULL;
         goc_g *g = atomic_load_explicit(&GOC__RUNQ_SLOT(p, h), memory_order_relaxed);
+        if (t - h > 1) /* the G after it may sit in another P's cache (a spawn) */
+            __builtin_prefetch(atomic_load_explicit(&GOC__RUNQ_SLOT(p, h + 1),
+                                                    memory_order_relaxed), 1);
         if (goc__sched_.nprocs == 1) {
             /* One P: no thief can exist, the owner is the only consumer. */
             atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);

@@ -115,9 +115,14 @@ struct goc__panic {
     goc__frame *frame; /* frame whose defers are running */
 };
 
+/* The fields a spawn writes, and those every switch reads, share the first
+ * cache line: the spawning P writes a G its last run left in another P's
+ * cache, so each further line would be one more transfer per spawn. The
+ * others are reset by the exit path (goc__goexit0), on the P that has them. */
 struct goc_g {
     goc__ctx ctx;      /* saved registers while not running */
     _Atomic uint32_t status;
+    bool is_g0;
     int64_t id;
     goc_g *schedlink;  /* global run queue / gList link */
     goc_m *m;          /* M running it, NULL otherwise */
@@ -136,7 +141,6 @@ struct goc_g {
     goc__frame baseframe;      /* frame of the goroutine's function */
     void *asan_fake_stack;     /* AddressSanitizer's fake stack while switched out */
     void *tsan_fiber;          /* ThreadSanitizer's fiber */
-    bool is_g0;
 };
 
 /* The scheduler's own context on an M, and what runs after a switch. */

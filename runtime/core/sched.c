@@ -699,7 +699,15 @@ _Noreturn void goc__goexit0(void)
 {
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
-    goc__defer_pool_free(g);
+    if (g->deferpool)
+        goc__defer_pool_free(g);
+    /* What the next spawn on this stack expects (see struct goc_g); the
+     * wait and select fields are reset by their own paths. */
+    g->frame = NULL;
+    g->panic = NULL;
+#if GOC_ASAN
+    g->asan_fake_stack = NULL; /* a stale fake stack from the last switch-out */
+#endif
     atomic_store_explicit(&m->p->nexit, atomic_load_explicit(&m->p->nexit, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&g->status, GOC_GDEAD, memory_order_release);
@@ -757,22 +765,17 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     if (argsize) {
         top = (top - argsize) & ~(uintptr_t)15;
         argcopy = (void *)top;
-        memcpy(argcopy, arg, argsize);
+        if (argsize == sizeof(void *))
+            memcpy(argcopy, arg, sizeof(void *)); /* the usual case, inline */
+        else
+            memcpy(argcopy, arg, argsize);
     }
+    /* Only the first line: the rest is as carve or goexit0 left it. */
     g->fn = fn;
     g->arg = argcopy;
     g->id = next_goid(p);
-    g->waitreason = NULL;
-    g->frame = NULL;
-    g->panic = NULL;
     g->m = NULL;
     g->schedlink = NULL;
-    g->param = NULL;
-    g->waiting = NULL;
-    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    g->sleeptimer.idx = -1;
-    g->sleeptimer.pp = NULL;
-    g->asan_fake_stack = NULL;
 #if GOC_TSAN
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif

@@ -125,12 +125,18 @@ static bool install_guard(char *page)
     return false;
 }
 
+/* The G header just below a stack record (carve's layout). */
+static inline goc_g *g_below(const goc__stack *st)
+{
+    return (goc_g *)(((uintptr_t)st - sizeof(goc_g)) & ~(uintptr_t)63);
+}
+
 /* Lays the G header (and its stack record) at the top of [lo, lo+size). */
 static goc_g *carve(char *lo, size_t size, bool guarded)
 {
     uintptr_t top = (uintptr_t)lo + size;
     goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
-    goc_g *g = (goc_g *)(((uintptr_t)st - sizeof(goc_g)) & ~(uintptr_t)63);
+    goc_g *g = g_below(st);
     memset(g, 0, sizeof *g);
     st->lo = lo;
     st->size = (size_t)((uintptr_t)g - (uintptr_t)lo); /* usable below the header */
@@ -139,6 +145,7 @@ static goc_g *carve(char *lo, size_t size, bool guarded)
     st->guarded = guarded;
     st->single = false;
     g->stack = st;
+    g->sleeptimer.idx = -1; /* not pending */
     atomic_store(&g->status, GOC_GDEAD);
     return g;
 }
@@ -238,6 +245,15 @@ goc_g *goc__stack_get(goc_p *p, size_t size)
         c->n--;
         s->next = NULL;
         g = s->g;
+        /* The next spawn's lines were last written by the P that ran its
+         * previous goroutine: start fetching them now (the record, the
+         * header's first line, the argument and first frame below it). */
+        goc__stack *nx = c->list;
+        if (nx) {
+            __builtin_prefetch(nx, 1);
+            __builtin_prefetch(g_below(nx), 1);
+            __builtin_prefetch((char *)g_below(nx) - 64, 1);
+        }
     } else {
         g = new_slab(dflt);
         if (!g)
