@@ -167,6 +167,8 @@ typedef struct goc_sched_stats {
     int64_t uptime_ns;
     size_t stack_size;      /* default stack size */
     size_t stacks_mapped;   /* stacks mapped (live + pooled) */
+    size_t stacks_pooled;   /* free stacks in the global pool (not in a P's cache) */
+    size_t stacks_released; /* of those, the ones whose pages went back to the kernel */
 } goc_sched_stats;
 
 void goc_sched_stats_read(goc_sched_stats *out);

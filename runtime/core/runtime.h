@@ -352,6 +352,7 @@ struct goc__stack {
     goc__stack *next; /* free list link */
     goc_g *g;         /* the G header at the top */
     bool guarded;     /* a guard page sits below lo */
+    bool released;    /* free, and its pages below the header given back */
     bool single;      /* a mapping of its own (not the default size): unmapped at exit */
     void *map_base;   /* single: the mapping, guard page included */
     size_t map_len;
@@ -361,11 +362,16 @@ struct goc__stack {
 goc_g *goc__stack_get(goc_p *p, size_t size);
 /* Returns g's stack to p's cache (p may be NULL). */
 void goc__stack_put(goc_p *p, goc_g *g);
+/* sysmon, each tick: once a second, gives back the pages of the stacks
+ * idle in the global pool (all but its most recent POOL_KEEP). */
+void goc__stack_scavenge_tick(int64_t now);
 /* Calls fn for every G living on a mapped stack (dumps). */
 void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
 /* The G whose stack (or guard page) holds addr, or NULL. */
 goc_g *goc__stack_find(const void *addr, bool *in_guard);
 size_t goc__stacks_mapped(void);
+/* The global pool's free stacks, and how many of them hold no pages. */
+void goc__stack_pool_counts(size_t *pooled, size_t *released);
 /* ASan builds: lets LeakSanitizer see goroutine stacks at exit. */
 void goc__lsan_init(void);
 

@@ -1157,6 +1157,7 @@ void goc_sched_stats_read(goc_sched_stats *out)
     out->uptime_ns = goc__nanotime() - s->start_time;
     out->stack_size = s->stack_size;
     out->stacks_mapped = goc__stacks_mapped();
+    goc__stack_pool_counts(&out->stacks_pooled, &out->stacks_released);
 }
 
 int goc_sched_runq_len(int i)

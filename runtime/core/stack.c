@@ -15,11 +15,20 @@
  * every switch. Other sizes (the main goroutine's, explicit sizes) get a
  * mapping each and are unmapped when their goroutine ends.
  *
- * Free default stacks are cached per P (no lock) and in a global pool.
+ * Free default stacks are cached per P (no lock) and in a global pool, most
+ * recently used first. A stack keeps the pages its deepest call touched, so
+ * stacks that rotate through the caches would come to hold their deepest
+ * use each: once a second sysmon gives back the pages of the pool's stacks
+ * but the most recent POOL_KEEP (goc__stack_scavenge_tick), as Go frees the
+ * stacks of its global free list at each collection. Such stacks wait on a
+ * list of their own, used after the others; so do fresh ones, and those the
+ * pool gives back at once when it holds more than POOL_TRIM.
  *
  * Invariants:
  *  - Every mapped stack is in the registry (goc__stack_each_g, find).
  *  - A stack in a cache or the pool holds a G in GOC_GDEAD (or never used).
+ *  - A stack on pool_rel has released set: nothing below its header page
+ *    is resident. A stack taken for a goroutine has released clear.
  */
 #include "runtime.h"
 
@@ -43,6 +52,8 @@
 #define SLAB_STACKS 64
 #define PCACHE_MAX 128 /* per-P cache: half goes to the pool past this */
 #define POOL_TRIM 4096 /* pool stacks beyond this give their pages back */
+#define POOL_KEEP 32   /* pool stacks the once-a-second release leaves alone */
+#define STACK_SCAV_NS 1000000000LL
 
 /* A mapping holding n stacks of `stride` bytes (guard + usable). */
 typedef struct slab {
@@ -59,9 +70,13 @@ static slab *reg_chunks[REG_CHUNKS];
 static _Atomic int reg_n; /* entries published */
 static goc__lock reg_lock;
 
-static goc__lock pool_lock;
-static goc__stack *pool;
+static goc__lock pool_lock; /* guards the five below */
+static goc__stack *pool;      /* free stacks that may hold pages, most recent first */
 static int64_t pool_n;
+static goc__stack *pool_rel;  /* free stacks whose pages went back */
+static int64_t pool_rel_n;
+static int64_t pool_releasing; /* taken off pool by the release in progress */
+static int64_t scav_last;     /* sysmon's last release (sysmon only) */
 static _Atomic size_t nmapped;
 
 static int guard_mode = -1; /* 0: MADV_GUARD_INSTALL, 1: mprotect, 2: budget spent */
@@ -144,6 +159,7 @@ static goc_g *carve(char *lo, size_t size, bool guarded)
     st->g = g;
     st->guarded = guarded;
     st->single = false;
+    st->released = true; /* only the header's page is touched */
     g->stack = st;
     g->sleeptimer.idx = -1; /* not pending */
     atomic_store(&g->status, GOC_GDEAD);
@@ -184,12 +200,13 @@ static goc_g *new_slab(size_t size)
     goc__lock_acquire(&pool_lock);
     while (batch) {
         goc__stack *n = batch->next;
-        batch->next = pool;
-        pool = batch;
-        pool_n++;
+        batch->next = pool_rel;
+        pool_rel = batch;
+        pool_rel_n++;
         batch = n;
     }
     goc__lock_release(&pool_lock);
+    first->stack->released = false;
     return first;
 }
 
@@ -209,13 +226,50 @@ static goc_g *new_single(size_t size)
     return g;
 }
 
+#if GOC_ASAN
+/* Clears the shadow of [lo, lo+size) as AddressSanitizer clears large
+ * ranges: its whole pages are given back (they read as zero, "addressable",
+ * and cost nothing until touched), the ends are unpoisoned. Unpoisoning it
+ * all would memset it, and an eighth of every stack ever used would stay
+ * resident. lo and size are multiples of 8 bytes. */
+static void clear_shadow(char *lo, size_t size)
+{
+    size_t scale, offset;
+    __asan_get_shadow_mapping(&scale, &offset);
+    uintptr_t beg = ((uintptr_t)lo >> scale) + offset;
+    uintptr_t end = (((uintptr_t)lo + size) >> scale) + offset;
+    uintptr_t pbeg = (beg + 4095) & ~(uintptr_t)4095, pend = end & ~(uintptr_t)4095;
+    if (pbeg >= pend) {
+        __asan_unpoison_memory_region(lo, size);
+        return;
+    }
+    __asan_unpoison_memory_region(lo, (pbeg - beg) << scale);
+    __asan_unpoison_memory_region(lo + ((pend - beg) << scale), (end - pend) << scale);
+    madvise((void *)pbeg, pend - pbeg, MADV_DONTNEED);
+}
+#endif
+
 static void prepare(goc_g *g)
 {
 #if GOC_ASAN
     /* Frames that never returned left poisoned redzones behind. */
-    __asan_unpoison_memory_region(g->stack->lo, g->stack->size);
+    clear_shadow(g->stack->lo, g->stack->size);
 #endif
     (void)g;
+}
+
+/* Gives back a free stack's pages below its header's page. */
+static void release_pages(goc__stack *s)
+{
+    if (s->released)
+        return;
+    uintptr_t hdr = (uintptr_t)s->g & ~(uintptr_t)4095;
+    if (hdr > (uintptr_t)s->lo)
+        madvise(s->lo, hdr - (uintptr_t)s->lo, MADV_DONTNEED);
+#if GOC_ASAN
+    clear_shadow(s->lo, s->size); /* its shadow too */
+#endif
+    s->released = true;
 }
 
 goc_g *goc__stack_get(goc_p *p, size_t size)
@@ -228,10 +282,19 @@ goc_g *goc__stack_get(goc_p *p, size_t size)
     goc__stackcache *c = &p->stackcache;
     if (!c->list) {
         goc__lock_acquire(&pool_lock);
-        for (int i = 0; i < PCACHE_MAX / 2 && pool; i++) {
-            goc__stack *s = pool;
-            pool = s->next;
-            pool_n--;
+        for (int i = 0; i < PCACHE_MAX / 2; i++) {
+            goc__stack *s;
+            if (pool) {
+                s = pool;
+                pool = s->next;
+                pool_n--;
+            } else if (pool_rel) {
+                s = pool_rel;
+                pool_rel = s->next;
+                pool_rel_n--;
+            } else {
+                break;
+            }
             s->next = c->list;
             c->list = s;
             c->n++;
@@ -244,6 +307,7 @@ goc_g *goc__stack_get(goc_p *p, size_t size)
         c->list = s->next;
         c->n--;
         s->next = NULL;
+        s->released = false;
         g = s->g;
         /* The next spawn's lines were last written by the P that ran its
          * previous goroutine: start fetching them now (the record, the
@@ -309,19 +373,59 @@ void goc__stack_put(goc_p *p, goc_g *g)
     }
     goc__lock_acquire(&pool_lock);
     bool trim = pool_n + moved > POOL_TRIM;
+    if (trim) { /* give the pages back outside the lock */
+        goc__lock_release(&pool_lock);
+        for (goc__stack *s = batch; s; s = s->next)
+            release_pages(s);
+        goc__lock_acquire(&pool_lock);
+    }
     while (batch) {
         goc__stack *n = batch->next;
         if (trim) {
-            /* give back everything below the header's page */
-            uintptr_t hdr = (uintptr_t)batch->g & ~(uintptr_t)4095;
-            if (hdr > (uintptr_t)batch->lo)
-                madvise(batch->lo, hdr - (uintptr_t)batch->lo, MADV_DONTNEED);
+            batch->next = pool_rel;
+            pool_rel = batch;
+            pool_rel_n++;
+        } else {
+            batch->next = pool;
+            pool = batch;
+            pool_n++;
         }
-        batch->next = pool;
-        pool = batch;
-        pool_n++;
         batch = n;
     }
+    goc__lock_release(&pool_lock);
+}
+
+void goc__stack_scavenge_tick(int64_t now)
+{
+    if (now - scav_last < STACK_SCAV_NS)
+        return;
+    scav_last = now;
+    goc__lock_acquire(&pool_lock);
+    goc__stack *cold = NULL;
+    int64_t ncold = 0;
+    if (pool_n > POOL_KEEP) {
+        goc__stack *s = pool;
+        for (int i = 1; i < POOL_KEEP; i++)
+            s = s->next;
+        cold = s->next;
+        s->next = NULL;
+        ncold = pool_n - POOL_KEEP;
+        pool_n = POOL_KEEP;
+        pool_releasing = ncold;
+    }
+    goc__lock_release(&pool_lock);
+    if (!cold)
+        return;
+    goc__stack *tail = cold;
+    for (goc__stack *s = cold; s; s = s->next) {
+        release_pages(s);
+        tail = s;
+    }
+    goc__lock_acquire(&pool_lock);
+    tail->next = pool_rel;
+    pool_rel = cold;
+    pool_rel_n += ncold;
+    pool_releasing = 0;
     goc__lock_release(&pool_lock);
 }
 
@@ -372,6 +476,14 @@ goc_g *goc__stack_find(const void *addr, bool *in_guard)
 size_t goc__stacks_mapped(void)
 {
     return atomic_load(&nmapped);
+}
+
+void goc__stack_pool_counts(size_t *pooled, size_t *released)
+{
+    goc__lock_acquire(&pool_lock);
+    *pooled = (size_t)(pool_n + pool_releasing + pool_rel_n);
+    *released = (size_t)pool_rel_n;
+    goc__lock_release(&pool_lock);
 }
 
 #if GOC_ASAN

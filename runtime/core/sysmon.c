@@ -10,7 +10,9 @@
  *    network read or write that did not block calls one);
  *  - wakes an idle P when a timer is overdue and no M is watching timers;
  *  - gives free heap pages back to the kernel once held past their delay
- *    (goc__heap_scavenge_tick, runtime/mem/heap.c), as Go's scavenger.
+ *    (goc__heap_scavenge_tick, runtime/mem/heap.c), as Go's scavenger, and
+ *    the pages of stacks idle in the global pool (goc__stack_scavenge_tick),
+ *    as Go's collector frees the stacks of the Gs on its global free list.
  * It sleeps 20 us, doubling after 50 idle rounds, up to 10 ms.
  */
 #include "runtime.h"
@@ -124,6 +126,7 @@ static void *sysmon(void *arg)
             idle++;
         goc__netpoll_sysmon(now);
         goc__heap_scavenge_tick(now);
+        goc__stack_scavenge_tick(now);
         int64_t next = goc__timers_next();
         if (next != 0 && next + 1000000 < now)
             goc__wake_idle();
