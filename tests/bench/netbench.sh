@@ -23,8 +23,10 @@
 # the arguments given (e.g. -handshake -workers 16).
 #
 # The descriptor limit is raised to the hard limit (idle_conn_memory opens
-# 10,000 connections, one descriptor each on both sides). Nothing is pinned:
-# the machine has 2 cores, loadgen uses one thread, the server the rest.
+# 10,000 connections, one descriptor each on both sides); bench_server.sh,
+# shared with web/wsbench.sh, does that and starts and stops the server.
+# Nothing is pinned: the machine has 2 cores, loadgen uses one thread, the
+# server the rest.
 # BENCH_BUILD overrides the build directory (default build-bench).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,22 +35,7 @@ build=${BENCH_BUILD:-$root/build-bench}
 server=$1 name=$2
 shift 2
 
-ulimit -n "$(ulimit -Hn)"
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$root/tests/bench/bench_server.sh"
 
 tls=
 case $server in
@@ -72,21 +59,7 @@ case $server in
     *) echo "netbench.sh: unknown server $server" >&2; exit 2 ;;
 esac
 
-: >"$tmp/out" # exists before the server opens it, for the loop below
-"${cmd[@]}" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-addr=
-for _ in $(seq 100); do
-    addr=$(sed -n 's/^listening tcp //p' "$tmp/out" | head -n 1)
-    [ -n "$addr" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$addr" ]; then
-    echo "netbench.sh: $server did not start:" >&2
-    cat "$tmp/err" >&2
-    exit 1
-fi
+bench_server_start tcp "netbench.sh: $server" "${cmd[@]}"
 
 if [ -n "$tls" ]; then
     "$build/go/tlsload" -name "$name" -addr "$addr" -pid "$pid" -ca "$tmp/cert.pem" "$@"

@@ -20,8 +20,9 @@
 # lives in GOPATH=/usr/share/gocode (scripts/bench's own Go loop does not set
 # it), so this script builds them into BUILD/web when missing or older than
 # their source; the Node peer's packages come from its lockfile (`npm ci`).
-# The descriptor limit is raised to the hard limit. BENCH_BUILD overrides the
-# build directory (default build-bench).
+# The descriptor limit is raised to the hard limit (bench_server.sh, shared
+# with netbench.sh, does it and starts and stops the server). BENCH_BUILD
+# overrides the build directory (default build-bench).
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${BENCH_BUILD:-$root/build-bench}
@@ -51,38 +52,9 @@ case $server in
 esac
 [ "$mode" = http ] || gobuild wsload
 
-ulimit -n "$(ulimit -Hn)"
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$root/tests/bench/bench_server.sh"
 
-: >"$tmp/out" # exists before the server opens it, for the loop below
-"${cmd[@]}" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-addr=
-for _ in $(seq 200); do
-    addr=$(sed -n 's/^listening http //p' "$tmp/out" | head -n 1)
-    [ -n "$addr" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$addr" ]; then
-    echo "wsbench.sh: $server did not start:" >&2
-    cat "$tmp/err" >&2
-    exit 1
-fi
+bench_server_start http "wsbench.sh: $server" "${cmd[@]}"
 
 case $mode in
     broadcast|idle)
