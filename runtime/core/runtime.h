@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ctx.h"
 #include "lock.h"
@@ -178,7 +179,8 @@ struct goc_m {
 /* Per-P allocator cache, defined by the allocator (runtime/mem). */
 struct goc_mcache;
 
-/* Per-P stack cache (runtime/core/stack.c). */
+/* A list of free stacks (runtime/core/stack.c): a P's cache, and the
+ * global pools. */
 typedef struct goc__stackcache {
     goc__stack *list;
     int32_t n;
@@ -410,5 +412,17 @@ _Noreturn void goc__stack_overflow(goc_g *g);
 
 #define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Copies n bytes of a caller-sized value (a goroutine's argument block, a
+ * channel element): the 8-byte case, a pointer or an int64, is done inline,
+ * without the libc call a variable size costs; n == 0 touches nothing
+ * (zero-size elements may have no buffer). */
+static inline void goc__copy(void *dst, const void *src, size_t n)
+{
+    if (n == 8)
+        memcpy(dst, src, 8);
+    else if (n != 0)
+        memcpy(dst, src, n);
+}
 
 #endif

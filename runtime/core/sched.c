@@ -765,10 +765,7 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     if (argsize) {
         top = (top - argsize) & ~(uintptr_t)15;
         argcopy = (void *)top;
-        if (argsize == sizeof(void *))
-            memcpy(argcopy, arg, sizeof(void *)); /* the usual case, inline */
-        else
-            memcpy(argcopy, arg, argsize);
+        goc__copy(argcopy, arg, argsize);
     }
     /* Only the first line: the rest is as carve or goexit0 left it. */
     g->fn = fn;
@@ -1123,7 +1120,7 @@ void goc__wake_idle(void)
 {
     if (atomic_load(&goc__sched_.polling))
         goc__netpoll_break();
-    else if (atomic_load(&goc__sched_.npidle) > 0 && atomic_load(&goc__sched_.nmspinning) == 0)
+    else
         goc__wakep();
 }
 

@@ -70,12 +70,10 @@ static slab *reg_chunks[REG_CHUNKS];
 static _Atomic int reg_n; /* entries published */
 static goc__lock reg_lock;
 
-static goc__lock pool_lock; /* guards the five below */
-static goc__stack *pool;      /* free stacks that may hold pages, most recent first */
-static int64_t pool_n;
-static goc__stack *pool_rel;  /* free stacks whose pages went back */
-static int64_t pool_rel_n;
-static int64_t pool_releasing; /* taken off pool by the release in progress */
+static goc__lock pool_lock;     /* guards the three below */
+static goc__stackcache pool;     /* free stacks that may hold pages, most recent first */
+static goc__stackcache pool_rel; /* free stacks whose pages went back */
+static int32_t pool_releasing;   /* taken off pool by the release in progress */
 static int64_t scav_last;     /* sysmon's last release (sysmon only) */
 static _Atomic size_t nmapped;
 
@@ -140,6 +138,25 @@ static bool install_guard(char *page)
     return false;
 }
 
+/* A list of free stacks (a P's cache, the pool, the released pool). */
+static inline void list_push(goc__stackcache *l, goc__stack *s)
+{
+    s->next = l->list;
+    l->list = s;
+    l->n++;
+}
+
+static inline goc__stack *list_pop(goc__stackcache *l)
+{
+    goc__stack *s = l->list;
+    if (s) {
+        l->list = s->next;
+        l->n--;
+        s->next = NULL;
+    }
+    return s;
+}
+
 /* The G header just below a stack record (carve's layout). */
 static inline goc_g *g_below(const goc__stack *st)
 {
@@ -200,9 +217,7 @@ static goc_g *new_slab(size_t size)
     goc__lock_acquire(&pool_lock);
     while (batch) {
         goc__stack *n = batch->next;
-        batch->next = pool_rel;
-        pool_rel = batch;
-        pool_rel_n++;
+        list_push(&pool_rel, batch);
         batch = n;
     }
     goc__lock_release(&pool_lock);
@@ -283,30 +298,16 @@ goc_g *goc__stack_get(goc_p *p, size_t size)
     if (!c->list) {
         goc__lock_acquire(&pool_lock);
         for (int i = 0; i < PCACHE_MAX / 2; i++) {
-            goc__stack *s;
-            if (pool) {
-                s = pool;
-                pool = s->next;
-                pool_n--;
-            } else if (pool_rel) {
-                s = pool_rel;
-                pool_rel = s->next;
-                pool_rel_n--;
-            } else {
+            goc__stack *s = list_pop(&pool);
+            if (!s && !(s = list_pop(&pool_rel)))
                 break;
-            }
-            s->next = c->list;
-            c->list = s;
-            c->n++;
+            list_push(c, s);
         }
         goc__lock_release(&pool_lock);
     }
     goc_g *g;
-    if (c->list) {
-        goc__stack *s = c->list;
-        c->list = s->next;
-        c->n--;
-        s->next = NULL;
+    goc__stack *s = list_pop(c);
+    if (s) {
         s->released = false;
         g = s->g;
         /* The next spawn's lines were last written by the P that ran its
@@ -354,44 +355,24 @@ void goc__stack_put(goc_p *p, goc_g *g)
     }
     goc__stackcache *c = p ? &p->stackcache : NULL;
     if (c && c->n < PCACHE_MAX) {
-        st->next = c->list;
-        c->list = st;
-        c->n++;
+        list_push(c, st);
         return;
     }
     /* Move half of the cache (or this stack alone) to the pool. */
-    goc__stack *batch = st;
-    st->next = NULL;
-    int moved = 1;
-    while (c && c->n > PCACHE_MAX / 2) {
-        goc__stack *s = c->list;
-        c->list = s->next;
-        c->n--;
-        s->next = batch;
-        batch = s;
-        moved++;
-    }
+    goc__stackcache batch = {0};
+    list_push(&batch, st);
+    while (c && c->n > PCACHE_MAX / 2)
+        list_push(&batch, list_pop(c));
     goc__lock_acquire(&pool_lock);
-    bool trim = pool_n + moved > POOL_TRIM;
+    bool trim = pool.n + batch.n > POOL_TRIM;
     if (trim) { /* give the pages back outside the lock */
         goc__lock_release(&pool_lock);
-        for (goc__stack *s = batch; s; s = s->next)
+        for (goc__stack *s = batch.list; s; s = s->next)
             release_pages(s);
         goc__lock_acquire(&pool_lock);
     }
-    while (batch) {
-        goc__stack *n = batch->next;
-        if (trim) {
-            batch->next = pool_rel;
-            pool_rel = batch;
-            pool_rel_n++;
-        } else {
-            batch->next = pool;
-            pool = batch;
-            pool_n++;
-        }
-        batch = n;
-    }
+    for (goc__stack *s; (s = list_pop(&batch));)
+        list_push(trim ? &pool_rel : &pool, s);
     goc__lock_release(&pool_lock);
 }
 
@@ -400,18 +381,17 @@ void goc__stack_scavenge_tick(int64_t now)
     if (now - scav_last < STACK_SCAV_NS)
         return;
     scav_last = now;
+    /* Detach all but the most recent POOL_KEEP, release them unlocked. */
     goc__lock_acquire(&pool_lock);
     goc__stack *cold = NULL;
-    int64_t ncold = 0;
-    if (pool_n > POOL_KEEP) {
-        goc__stack *s = pool;
+    if (pool.n > POOL_KEEP) {
+        goc__stack *s = pool.list;
         for (int i = 1; i < POOL_KEEP; i++)
             s = s->next;
         cold = s->next;
         s->next = NULL;
-        ncold = pool_n - POOL_KEEP;
-        pool_n = POOL_KEEP;
-        pool_releasing = ncold;
+        pool_releasing = pool.n - POOL_KEEP;
+        pool.n = POOL_KEEP;
     }
     goc__lock_release(&pool_lock);
     if (!cold)
@@ -422,9 +402,9 @@ void goc__stack_scavenge_tick(int64_t now)
         tail = s;
     }
     goc__lock_acquire(&pool_lock);
-    tail->next = pool_rel;
-    pool_rel = cold;
-    pool_rel_n += ncold;
+    tail->next = pool_rel.list;
+    pool_rel.list = cold;
+    pool_rel.n += pool_releasing;
     pool_releasing = 0;
     goc__lock_release(&pool_lock);
 }
@@ -481,8 +461,8 @@ size_t goc__stacks_mapped(void)
 void goc__stack_pool_counts(size_t *pooled, size_t *released)
 {
     goc__lock_acquire(&pool_lock);
-    *pooled = (size_t)(pool_n + pool_releasing + pool_rel_n);
-    *released = (size_t)pool_rel_n;
+    *pooled = (size_t)(pool.n + pool_releasing + pool_rel.n);
+    *released = (size_t)pool_rel.n;
     goc__lock_release(&pool_lock);
 }
 

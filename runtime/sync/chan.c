@@ -44,7 +44,7 @@ void goc__waitq_enqueue(goc__waitq *q, goc_sudog *sg)
     q->last = sg;
 }
 
-goc_sudog *goc__waitq_dequeue(goc__waitq *q)
+goc_sudog *goc__waitq_pop(goc__waitq *q)
 {
     for (;;) {
         goc_sudog *sg = q->first;
@@ -151,8 +151,7 @@ static void sudog_init(goc_sudog *sg, goc_chan *c, void *elem)
 goc_g *goc__chan_send_direct(goc_chan *c, goc_sudog *sg, const void *ep)
 {
     if (sg->elem != NULL) {
-        if (c->elemsize != 0)
-            memcpy(sg->elem, ep, c->elemsize);
+        goc__copy(sg->elem, ep, c->elemsize);
         sg->elem = NULL;
     }
     goc_g *gp = sg->g;
@@ -172,14 +171,14 @@ goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
         }
     } else if (c->dataqsiz == 0) {
         if (ep != NULL)
-            memcpy(ep, sg->elem, c->elemsize);
+            goc__copy(ep, sg->elem, c->elemsize);
     } else {
         /* The buffer is full: take its head and put the sender's value in
          * the freed slot, which becomes the tail. */
         char *qp = goc__chanbuf(c, c->recvx);
         if (ep != NULL)
-            memcpy(ep, qp, c->elemsize);
-        memcpy(qp, sg->elem, c->elemsize);
+            goc__copy(ep, qp, c->elemsize);
+        goc__copy(qp, sg->elem, c->elemsize);
         if (++c->recvx == c->dataqsiz)
             c->recvx = 0;
         c->sendx = c->recvx;
@@ -193,10 +192,7 @@ goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
 
 void goc__chan_buf_put(goc_chan *c, const void *ep)
 {
-    if (c->elemsize == 8) /* the common case, without the libc call */
-        memcpy(goc__chanbuf(c, c->sendx), ep, 8);
-    else if (c->elemsize != 0)
-        memcpy(goc__chanbuf(c, c->sendx), ep, c->elemsize);
+    goc__copy(goc__chanbuf(c, c->sendx), ep, c->elemsize);
     if (++c->sendx == c->dataqsiz)
         c->sendx = 0;
     STORE_RELAXED(&c->qcount, c->qcount + 1);
@@ -205,7 +201,7 @@ void goc__chan_buf_put(goc_chan *c, const void *ep)
 void goc__chan_buf_get(goc_chan *c, void *ep)
 {
     char *qp = goc__chanbuf(c, c->recvx);
-    if (c->elemsize == 8) { /* the common case, without the libc calls */
+    if (c->elemsize == 8) { /* as goc__copy, with one test for both */
         if (ep != NULL)
             memcpy(ep, qp, 8);
         memset(qp, 0, 8);
@@ -272,7 +268,7 @@ static bool chansend_locked(goc_chan *c, const void *ep, bool block)
         goc__lock_release(&c->lock);
         goc_panic("send on closed channel");
     }
-    goc_sudog *sg = c->recvq.first ? goc__waitq_dequeue(&c->recvq) : NULL;
+    goc_sudog *sg = goc__waitq_dequeue(&c->recvq);
     if (sg != NULL) {
         goc_g *gp = goc__chan_send_direct(c, sg, ep);
         goc__lock_release(&c->lock);
@@ -354,7 +350,7 @@ static bool chanrecv(goc_chan *c, void *ep, bool block, bool *received)
         }
         /* Closed but buffered values remain: fall to the buffer below. */
     } else {
-        goc_sudog *sg = c->sendq.first ? goc__waitq_dequeue(&c->sendq) : NULL;
+        goc_sudog *sg = goc__waitq_dequeue(&c->sendq);
         if (sg != NULL) {
             goc_g *gp = goc__chan_recv_direct(c, sg, ep);
             goc__lock_release(&c->lock);

@@ -173,7 +173,7 @@ static int case_try(goc_select_case *cas, goc_g **wake)
 {
     goc_chan *c = cas->c;
     if (cas->dir == GOC_SELECT_RECV) {
-        goc_sudog *sg = c->sendq.first ? goc__waitq_dequeue(&c->sendq) : NULL;
+        goc_sudog *sg = goc__waitq_dequeue(&c->sendq);
         if (sg != NULL)
             *wake = goc__chan_recv_direct(c, sg, cas->elem);
         else if (c->qcount > 0)
@@ -184,7 +184,7 @@ static int case_try(goc_select_case *cas, goc_g **wake)
     }
     if (c->closed != 0)
         return CASE_SEND_CLOSED;
-    goc_sudog *sg = c->recvq.first ? goc__waitq_dequeue(&c->recvq) : NULL;
+    goc_sudog *sg = goc__waitq_dequeue(&c->recvq);
     if (sg != NULL)
         *wake = goc__chan_send_direct(c, sg, cas->elem);
     else if (c->qcount < c->dataqsiz)

@@ -60,8 +60,13 @@ struct goc_chan {
 };
 
 /* Pops the first waiter that can be woken (1.8: a select sudog whose
- * selectdone CAS fails is skipped). c must be locked. */
-goc_sudog *goc__waitq_dequeue(goc__waitq *q);
+ * selectdone CAS fails is skipped). c must be locked. An empty queue is
+ * answered inline: the operations that do not wait meet one every time. */
+goc_sudog *goc__waitq_pop(goc__waitq *q);
+static inline goc_sudog *goc__waitq_dequeue(goc__waitq *q)
+{
+    return q->first ? goc__waitq_pop(q) : NULL;
+}
 /* Appends sg. c must be locked. */
 void goc__waitq_enqueue(goc__waitq *q, goc_sudog *sg);
 /* Unlinks sg wherever it is in q (select pass 3). c must be locked. */

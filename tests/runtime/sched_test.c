@@ -236,14 +236,31 @@ static void test_million_spawned_and_joined(void)
     CHECK(st.spawns >= (uint64_t)n);
 }
 
+/* Touches about n + 1 KiB of the stack, a frame per KiB, and notes a byte
+ * of the deepest frame in *deepest (unless NULL). */
+static __attribute__((noinline)) void touch_deep(int n, volatile uintptr_t *deepest)
+{
+    volatile char buf[1024];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)0xab;
+    if (n > 0)
+        touch_deep(n - 1, deepest);
+    else if (deepest)
+        *deepest = (uintptr_t)&buf[512];
+    buf[0] = 0; /* no tail call: every frame stays while the deepest runs */
+}
+
 typedef struct park_arg {
     gate *gt;
     latch *parked, *done;
+    int touch_kib; /* stack to touch before parking (0: none) */
 } park_arg;
 
 static void parker(void *p)
 {
     park_arg *a = p;
+    if (a->touch_kib)
+        touch_deep(a->touch_kib - 1, NULL);
     latch_done(a->parked);
     gate_wait(a->gt);
     latch_done(a->done);
@@ -254,7 +271,7 @@ static void test_million_parked(void)
     int n = TEST_SCALE(1000000);
     gate gt = {0};
     latch parked = {.count = n}, done = {.count = n};
-    park_arg a = {&gt, &parked, &done};
+    park_arg a = {&gt, &parked, &done, 0};
     long before = rss_kib();
     for (int i = 0; i < n; i++)
         CHECK(goc_go_copy(parker, &a) > 0);
@@ -625,18 +642,6 @@ static void overflow_fn(void *p)
 
 /* ---- goc_stack_trim: deep calls' pages go back ---------------------------- */
 
-static volatile uintptr_t deepest; /* a byte of the deepest frame touch_deep made */
-
-static __attribute__((noinline)) void touch_deep(int n)
-{
-    volatile char buf[1024];
-    for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (char)0xab;
-    if (n > 0)
-        touch_deep(n - 1);
-    else
-        deepest = (uintptr_t)&buf[512];
-}
 
 typedef struct trim_result {
     char before, after;  /* the deepest frame's byte around the trim */
@@ -650,11 +655,12 @@ typedef struct trim_result {
 static void trim_fn(void *arg)
 {
     trim_result *r = *(trim_result **)arg;
-    touch_deep(24);
+    volatile uintptr_t deepest;
+    touch_deep(24, &deepest);
     r->before = *(volatile char *)deepest;
     goc_stack_trim();
     r->after = *(volatile char *)deepest;
-    touch_deep(24); /* the pages come back when needed */
+    touch_deep(24, NULL); /* the pages come back when needed */
     r->regrown = 1;
     latch_done(&r->done);
 }
@@ -670,31 +676,6 @@ static void test_stack_trim_releases_deep_pages(void)
     CHECK(r.regrown);
 }
 
-/* Goroutines that touch about 25 KiB of their stacks, all alive at once. */
-static __attribute__((noinline)) void touch_stack(int n)
-{
-    volatile char buf[1024];
-    for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (char)n;
-    if (n > 0)
-        touch_stack(n - 1);
-    buf[0] = 0; /* no tail call: every frame stays while the deepest runs */
-}
-
-typedef struct deep_arg {
-    gate *gt;
-    latch *touched, *done;
-} deep_arg;
-
-static void deep_parker(void *p)
-{
-    deep_arg *a = p;
-    touch_stack(24);
-    latch_done(a->touched);
-    gate_wait(a->gt);
-    latch_done(a->done);
-}
-
 /* In a child, so that what earlier cases left resident (a million
  * stacks' headers, say) does not blur the figures. */
 static void child_idle_stacks(void)
@@ -707,13 +688,13 @@ static void child_idle_stacks(void)
     const int n = 2000;
     gate gt = {0};
     latch touched = {.count = n}, done = {.count = n};
-    deep_arg a = {&gt, &touched, &done};
+    park_arg a = {&gt, &touched, &done, 25}; /* all alive at once, 25 KiB each */
     goc_sched_stats st;
     goc_sched_stats_read(&st);
     int64_t live = st.goroutines;
     long base = rss_kib();
     for (int i = 0; i < n; i++)
-        CHECK(goc_go_copy(deep_parker, &a) > 0);
+        CHECK(goc_go_copy(parker, &a) > 0);
     latch_wait(&touched);
     long peak = rss_kib();
     gate_open(&gt);

@@ -27,7 +27,8 @@ noted: the highest of the samples taken over the warm-up's last
 WARMUP_WINDOW seconds, since the allocators give pages back in rounds (the
 scavenger, and AddressSanitizer's allocator every 5 s) and one sample may
 fall in a trough: under ASan two runs in eight noted 49 MB where the
-others noted 52-60 MB, and ended 10.5% above it at the usual figure. At the end, with the clients gone and a settle, the cases assert:
+others noted 52-60 MB, and ended 10.5% above it at the usual figure. At
+the end, with the clients gone and a settle, the cases assert:
 descriptors and goroutines back to the baseline; RSS at most 10% above
 the warm-up figure; the documented answer to every abuse that has one;
 every acknowledged message stored once, as answered; and PROTOCOL.md's
