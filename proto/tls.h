@@ -10,7 +10,9 @@
  * Versions and suites: TLS 1.2 only (mbedtls 2.28 has TLS 1.3 only as a
  * compile-time experiment, off in Debian's build), ECDHE key exchange with
  * AEAD ciphers (AES-GCM, ChaCha20-Poly1305) and no renegotiation: forward
- * secrecy and no CBC, RC4, 3DES or static RSA.
+ * secrecy and no CBC, RC4, 3DES or static RSA. mbedtls runs the handshake;
+ * AES-GCM records after it are our own (proto/aesgcm.h) where the CPU has
+ * AES-NI.
  *
  * Errors are negative errno values, as goc/net.h's: the connection's own
  * (-ETIMEDOUT, -ECONNRESET, -ECANCELED, ...), -EPROTO for a TLS failure
@@ -43,6 +45,12 @@ int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_c
  * server's name checked against them; NULL: no verification (benchmarks and
  * tests of the server only). 0, or a negative errno with err filled. */
 int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, size_t errlen);
+
+/* Records after the handshake are sealed by proto/aesgcm when the suite is
+ * AES-GCM and the CPU has AES-NI (the default), else by mbedtls; false
+ * keeps mbedtls's always (interoperability tests, comparisons). Sessions
+ * made afterwards follow it. */
+void goc_tls_config_own_records(goc_tls_config *cfg, bool on);
 
 void goc_tls_config_free(goc_tls_config *cfg);
 
@@ -84,5 +92,8 @@ void goc_tls_free(goc_tls *t);
  * ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"), for logs and benchmarks. */
 const char *goc_tls_version(const goc_tls *t);
 const char *goc_tls_suite(const goc_tls *t);
+
+/* True when this session's records are our own AES-GCM ones. */
+bool goc_tls_own_records(const goc_tls *t);
 
 #endif

@@ -3,7 +3,9 @@
  * certificate, full duplex with a reader and a writer goroutine on each
  * session (a reader waiting for bytes must not stop the writer), a wrong
  * server name refused, the handshake deadline, a read taking every record
- * already there, close_notify as end of stream, and the configuration
+ * already there, close_notify as end of stream, our own AES-GCM records
+ * against mbedtls's in both directions, forged, oversized, short and
+ * handshake records after the handshake refused, and the configuration
  * errors.
  *
  * The certificate comes from scripts/gen-cert, made by the build into the
@@ -39,7 +41,7 @@ static int load_configs(void)
 
 /* ---- one server connection per test --------------------------------------------- */
 
-typedef enum { SERVE_ECHO, SERVE_DUPLEX, SERVE_SEND_CLOSE, SERVE_EXPECT_FAIL } serve_mode;
+typedef enum { SERVE_ECHO, SERVE_DUPLEX, SERVE_SEND_CLOSE, SERVE_EXPECT_FAIL, SERVE_READ_ONCE } serve_mode;
 
 #define DUPLEX_BYTES (1 << 20)
 
@@ -49,6 +51,8 @@ typedef struct server {
     serve_mode mode;
     int64_t deadline_ns;   /* handshake deadline from accept, 0: none */
     int accept_rc;         /* goc_tls_accept's result */
+    bool own_records;      /* the session sealed its own records */
+    ssize_t read_rc;       /* SERVE_READ_ONCE: what one read returned */
     uint64_t received_sum; /* SERVE_DUPLEX: checksum of what the client sent */
     goc_chan *done;        /* closed when the connection is over */
 } server;
@@ -126,7 +130,11 @@ static void serve_one(void *arg)
         goc_tls *t = NULL;
         int64_t deadline = s->deadline_ns ? goc_nanotime() + s->deadline_ns : 0;
         s->accept_rc = goc_tls_accept(server_cfg, c, deadline, &t);
-        if (t && s->mode == SERVE_ECHO) {
+        s->own_records = t && goc_tls_own_records(t);
+        if (t && s->mode == SERVE_READ_ONCE) {
+            char buf[256];
+            s->read_rc = goc_tls_read(t, buf, sizeof buf);
+        } else if (t && s->mode == SERVE_ECHO) {
             char buf[4096];
             ssize_t n;
             while ((n = goc_tls_read(t, buf, sizeof buf)) > 0)
@@ -192,7 +200,12 @@ static void test_echo_with_verified_certificate(void)
     CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
     CHECK_EQ_STR(goc_tls_version(t), "TLSv1.2");
     CHECK_STR_CONTAINS(goc_tls_suite(t), "ECDHE-ECDSA");
-    CHECK_STR_CONTAINS(goc_tls_suite(t), "CHACHA20-POLY1305"); /* our first choice */
+#if defined(__x86_64__) /* AES-NI: AES-GCM first, records sealed by proto/aesgcm */
+    CHECK_STR_CONTAINS(goc_tls_suite(t), "AES-128-GCM");
+    CHECK(goc_tls_own_records(t));
+#else
+    CHECK_STR_CONTAINS(goc_tls_suite(t), "CHACHA20-POLY1305");
+#endif
     for (int i = 0; i < 3; i++) {
         char msg[32], back[32];
         int n = snprintf(msg, sizeof msg, "message %d", i);
@@ -209,6 +222,9 @@ static void test_echo_with_verified_certificate(void)
     goc_conn_close(c);
     server_wait(&s);
     CHECK_EQ_INT(s.accept_rc, 0);
+#if defined(__x86_64__)
+    CHECK(s.own_records);
+#endif
 }
 
 static void test_full_duplex_reader_and_writer(void)
@@ -274,6 +290,86 @@ static void test_close_notify_reads_as_end(void)
     goc_conn_close(c);
 }
 
+/* Our records against mbedtls's, each way: a megabyte both ways at once,
+ * then records and close_notify read as the end. */
+static void mixed(bool server_own, bool client_own)
+{
+    goc_tls_config_own_records(server_cfg, server_own);
+    goc_tls_config_own_records(client_cfg, client_own);
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_DUPLEX, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    CHECK_STR_CONTAINS(goc_tls_suite(t), "AES-128-GCM");
+    CHECK(goc_tls_own_records(t) == client_own);
+    size_t got;
+    uint64_t sum = run_duplex(t, &got);
+    goc_tls_free(t);
+    goc_conn_close(c);
+    server_wait(&s);
+    CHECK(s.own_records == server_own);
+    CHECK_EQ_UINT(got, DUPLEX_BYTES);
+    CHECK_EQ_UINT(sum, expected_sum());
+    CHECK_EQ_UINT(s.received_sum, expected_sum());
+
+    CHECK_EQ_INT(server_start(&s, SERVE_SEND_CLOSE, 0), 0);
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    server_wait(&s);
+    char buf[64];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf && (r = goc_tls_read(t, buf + n, sizeof buf - n)) > 0)
+        n += (size_t)r;
+    CHECK_EQ_UINT(n, 10);
+    CHECK(memcmp(buf, "last words", 10) == 0);
+    CHECK_EQ_INT(goc_tls_read(t, buf, sizeof buf), 0);
+    goc_tls_free(t);
+    goc_conn_close(c);
+}
+
+static void test_own_records_interoperate_with_mbedtls(void)
+{
+#if defined(__x86_64__)
+    mixed(true, false);
+    mixed(false, true);
+    goc_tls_config_own_records(server_cfg, true);
+    goc_tls_config_own_records(client_cfg, true);
+#else
+    printf("# not x86-64: every session uses mbedtls's records\n");
+#endif
+}
+
+/* After a good handshake the client sends one raw record; the server's
+ * read fails with -EPROTO and nothing else happens. */
+static void bad_record(const uint8_t *rec, size_t len)
+{
+    server s;
+    CHECK_EQ_INT(server_start(&s, SERVE_READ_ONCE, 0), 0);
+    goc_conn *c;
+    goc_tls *t;
+    CHECK_EQ_INT(client(&s, "localhost", &c, &t), 0);
+    CHECK_EQ_INT(goc_conn_write(c, rec, len), (ssize_t)len);
+    server_wait(&s);
+    CHECK_EQ_INT(s.read_rc, -EPROTO);
+    goc_tls_free(t);
+    goc_conn_close(c);
+}
+
+static void test_bad_records_refused(void)
+{
+    uint8_t rec[64];
+    memset(rec, 0x5a, sizeof rec);
+    rec[0] = 23, rec[1] = 3, rec[2] = 3, rec[3] = 0, rec[4] = 59; /* forged: the tag fails */
+    bad_record(rec, sizeof rec);
+    rec[3] = 0x48, rec[4] = 0x21; /* 18465 bytes: over 16384 + 2048 */
+    bad_record(rec, sizeof rec);
+    rec[0] = 22, rec[3] = 0, rec[4] = 59; /* a handshake record: no renegotiation */
+    bad_record(rec, sizeof rec);
+    rec[0] = 23, rec[4] = 10; /* shorter than a nonce and a tag */
+    bad_record(rec, 15);
+}
+
 static void test_config_errors(void)
 {
     goc_tls_config *cfg = NULL;
@@ -294,6 +390,8 @@ static const test_case cases[] = {
     TEST_CASE(test_wrong_server_name_refused),
     TEST_CASE(test_handshake_deadline),
     TEST_CASE(test_close_notify_reads_as_end),
+    TEST_CASE(test_own_records_interoperate_with_mbedtls),
+    TEST_CASE(test_bad_records_refused),
     TEST_CASE(test_config_errors),
     {0},
 };
