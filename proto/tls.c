@@ -17,13 +17,14 @@
  *
  * Records after the handshake: when the suite is AES-GCM and the CPU has
  * AES-NI and PCLMULQDQ, mbedtls only runs the handshake and the session
- * seals and opens application records itself (RFC 5288's record format,
+ * seals and opens application records itself (proto/tls_record.c on
  * proto/aesgcm.c), with the key block mbedtls exports while deriving keys
  * and the sequence numbers it has reached. mbedtls 2.28 encrypts and
  * hashes GCM one block at a time and has no vectorized ChaCha20, and its
  * record layer cost a third of the server's CPU in framed_echo_tls. The
  * reader then needs no lock at all: it owns the receive state (the input
- * buffer, rx_seq) and writers own the send state under mu.
+ * buffer, the receiving direction) and writers own the sending one under
+ * mu.
  *
  * Invariants: in[in_off..in_len) are received bytes not consumed yet (by
  * mbedtls, or with own records: the record being read starts at in_off,
@@ -34,7 +35,7 @@
  */
 #include "tls.h"
 
-#include "aesgcm.h"
+#include "tls_record.h"
 
 #include <goc/goc.h>
 
@@ -58,15 +59,6 @@
  * read when the peer sends that much. */
 #define TLS_INBUF (16384 + 512)
 
-/* A TLS 1.2 AES-GCM record: header, explicit nonce, text, tag. */
-#define REC_HDR 5
-#define REC_NONCE 8
-#define REC_TAG 16
-#define REC_OVERHEAD (REC_HDR + REC_NONCE + REC_TAG)
-#define REC_MAX_TEXT 16384
-#define REC_APPDATA 23
-#define REC_ALERT 21
-
 struct goc_tls_config {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt chain;  /* server: own chain; client: trusted CAs */
@@ -77,10 +69,8 @@ struct goc_tls_config {
 
 /* The record state once the session seals its own records. */
 typedef struct own_records {
-    goc_aesgcm rx, tx;
-    uint8_t rx_salt[4], tx_salt[4]; /* the implicit part of each nonce */
-    uint64_t rx_seq;                /* reader only */
-    uint64_t tx_seq;                /* under mu */
+    goc_tls_dir rx; /* reader only */
+    goc_tls_dir tx; /* under mu */
 } own_records;
 
 struct goc_tls {
@@ -406,12 +396,6 @@ static int handshake(goc_tls *t, int64_t deadline)
 
 /* ---- own records ------------------------------------------------------------------- */
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
 static uint64_t get_be64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -437,12 +421,12 @@ static void own_records_start(goc_tls_config *cfg, goc_tls *t)
     const uint8_t *client_key = t->keys, *server_key = t->keys + kl;
     const uint8_t *client_iv = t->keys + 2 * kl, *server_iv = client_iv + 4;
     bool server = t->ssl.conf->endpoint == MBEDTLS_SSL_IS_SERVER;
-    goc_aesgcm_init(&o->rx, server ? client_key : server_key, kl);
-    goc_aesgcm_init(&o->tx, server ? server_key : client_key, kl);
-    memcpy(o->rx_salt, server ? client_iv : server_iv, 4);
-    memcpy(o->tx_salt, server ? server_iv : client_iv, 4);
-    o->rx_seq = get_be64(t->ssl.in_ctr);
-    o->tx_seq = get_be64(t->ssl.cur_out_ctr);
+    goc_aesgcm_init(&o->rx.gcm, server ? client_key : server_key, kl);
+    goc_aesgcm_init(&o->tx.gcm, server ? server_key : client_key, kl);
+    memcpy(o->rx.salt, server ? client_iv : server_iv, 4);
+    memcpy(o->tx.salt, server ? server_iv : client_iv, 4);
+    o->rx.seq = get_be64(t->ssl.in_ctr);
+    o->tx.seq = get_be64(t->ssl.cur_out_ctr);
     t->own = o;
 wipe:
     mbedtls_platform_zeroize(t->keys, sizeof t->keys);
@@ -452,8 +436,8 @@ wipe:
 static void own_records_free(goc_tls *t)
 {
     if (t->own) {
-        goc_aesgcm_wipe(&t->own->rx);
-        goc_aesgcm_wipe(&t->own->tx);
+        goc_aesgcm_wipe(&t->own->rx.gcm);
+        goc_aesgcm_wipe(&t->own->tx.gcm);
         free(t->own);
         t->own = NULL;
     }
@@ -461,49 +445,24 @@ static void own_records_free(goc_tls *t)
     t->out = NULL;
 }
 
-/* The 13 bytes every record's tag covers (RFC 5246 6.2.3.3). */
-static void record_aad(uint8_t aad[13], uint64_t seq, uint8_t type, size_t len)
-{
-    put_be64(aad, seq);
-    aad[8] = type;
-    aad[9] = 3;
-    aad[10] = 3;
-    aad[11] = (uint8_t)(len >> 8);
-    aad[12] = (uint8_t)len;
-}
-
-/* Seals one record of type with n <= REC_MAX_TEXT bytes and writes it
- * (under mu). 0 or a negative errno. */
+/* Seals one record of type with n <= GOC_TLS_REC_MAX_TEXT bytes and
+ * writes it (under mu). 0 or a negative errno. */
 static int own_send(goc_tls *t, uint8_t type, const uint8_t *p, size_t n)
 {
-    own_records *o = t->own;
     if (t->write_err)
         return t->write_err;
-    if (o->tx_seq == UINT64_MAX) /* never reached: 2^64 records */
-        return t->write_err = -EPROTO;
-    if (t->out_cap < n + REC_OVERHEAD) {
-        size_t cap = n + REC_OVERHEAD < 1024 ? 1024 : n + REC_OVERHEAD;
+    if (t->out_cap < n + GOC_TLS_REC_OVERHEAD) {
+        size_t cap = n + GOC_TLS_REC_OVERHEAD < 1024 ? 1024 : n + GOC_TLS_REC_OVERHEAD;
         unsigned char *b = realloc(t->out, cap);
         if (!b)
             return -ENOMEM;
         t->out = b;
         t->out_cap = cap;
     }
-    uint8_t *r = t->out, nonce[12], aad[13];
-    size_t clen = n + REC_NONCE + REC_TAG;
-    r[0] = type;
-    r[1] = 3;
-    r[2] = 3;
-    r[3] = (uint8_t)(clen >> 8);
-    r[4] = (uint8_t)clen;
-    put_be64(r + REC_HDR, o->tx_seq); /* the explicit nonce: unique per record */
-    memcpy(nonce, o->tx_salt, 4);
-    memcpy(nonce + 4, r + REC_HDR, 8);
-    record_aad(aad, o->tx_seq, type, n);
-    uint8_t *text = r + REC_HDR + REC_NONCE;
-    goc_aesgcm_seal(&o->tx, nonce, aad, sizeof aad, p, text, n, text + n);
-    o->tx_seq++;
-    ssize_t w = goc_conn_write(t->conn, r, n + REC_OVERHEAD);
+    ssize_t len = goc_tls_record_seal(&t->own->tx, type, p, n, t->out);
+    if (len < 0)
+        return t->write_err = (int)len;
+    ssize_t w = goc_conn_write(t->conn, t->out, (size_t)len);
     if (w < 0)
         return t->write_err = (int)w;
     return 0;
@@ -511,33 +470,20 @@ static int own_send(goc_tls *t, uint8_t type, const uint8_t *p, size_t n)
 
 /* Opens the record at in_off when it is all there: 1 with plain_* set
  * (plain_len 0 when the record carried no data: it is consumed), 0 when
- * more bytes are needed, 2 for the peer's close_notify, or -EPROTO. */
+ * more bytes are needed, 2 for the peer's close_notify, or -EPROTO (a bad
+ * record, a fatal alert). */
 static int own_open(goc_tls *t)
 {
-    own_records *o = t->own;
-    size_t have = t->in_len - t->in_off;
-    if (have < REC_HDR)
-        return 0;
-    uint8_t *r = t->in + t->in_off;
-    size_t clen = (size_t)r[3] << 8 | r[4];
-    if ((r[0] != REC_APPDATA && r[0] != REC_ALERT) || r[1] != 3 || r[2] != 3 ||
-        clen < REC_NONCE + REC_TAG || clen > REC_MAX_TEXT + REC_NONCE + REC_TAG)
-        return -EPROTO; /* renegotiation, a bad header, an oversized record */
-    if (have < REC_HDR + clen)
-        return 0;
-    size_t n = clen - REC_NONCE - REC_TAG;
-    uint8_t nonce[12], aad[13];
-    memcpy(nonce, o->rx_salt, 4);
-    memcpy(nonce + 4, r + REC_HDR, 8);
-    record_aad(aad, o->rx_seq, r[0], n);
-    uint8_t *text = r + REC_HDR + REC_NONCE;
-    if (!goc_aesgcm_open(&o->rx, nonce, aad, sizeof aad, text, text, n, text + n))
-        return -EPROTO;
-    o->rx_seq++;
-    t->rec_len = REC_HDR + clen;
+    uint8_t type, *text;
+    size_t n;
+    ssize_t len = goc_tls_record_open(&t->own->rx, t->in + t->in_off, t->in_len - t->in_off,
+                                      &type, &text, &n);
+    if (len <= 0)
+        return (int)len;
+    t->rec_len = (size_t)len;
     t->plain_off = (size_t)(text - t->in);
     t->plain_len = 0;
-    if (r[0] == REC_ALERT) {
+    if (type == GOC_TLS_REC_ALERT) {
         if (n != 2 || text[0] == 2)
             return -EPROTO; /* a fatal alert */
         if (text[1] == 0)
@@ -545,7 +491,7 @@ static int own_open(goc_tls *t)
     } else {
         t->plain_len = n;
     }
-    if (n == 0 || r[0] == REC_ALERT) /* nothing to read: a warning alert, an empty record */
+    if (t->plain_len == 0) /* nothing to read: a warning alert, an empty record */
         t->in_off += t->rec_len;
     return 1;
 }
@@ -554,7 +500,7 @@ static int own_open(goc_tls *t)
  * buffer is compacted when it could not (no plaintext is pending here). */
 static ssize_t own_refill(goc_tls *t, bool wait)
 {
-    if (t->in_off && sizeof t->in - t->in_off < REC_OVERHEAD + REC_MAX_TEXT) {
+    if (t->in_off && sizeof t->in - t->in_off < GOC_TLS_REC_OVERHEAD + GOC_TLS_REC_MAX_TEXT) {
         memmove(t->in, t->in + t->in_off, t->in_len - t->in_off);
         t->in_len -= t->in_off;
         t->in_off = 0;
@@ -714,8 +660,8 @@ ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len)
     int err = 0;
     goc_mutex_lock(&t->mu);
     while (t->own && done < len) {
-        size_t chunk = len - done < REC_MAX_TEXT ? len - done : REC_MAX_TEXT;
-        if ((err = own_send(t, REC_APPDATA, p + done, chunk)) != 0)
+        size_t chunk = len - done < GOC_TLS_REC_MAX_TEXT ? len - done : GOC_TLS_REC_MAX_TEXT;
+        if ((err = own_send(t, GOC_TLS_REC_APPDATA, p + done, chunk)) != 0)
             break;
         done += chunk;
     }
@@ -741,7 +687,7 @@ int goc_tls_close_write(goc_tls *t)
         t->closed_write = true;
         static const uint8_t close_notify[2] = {1, 0}; /* warning, close_notify */
         if (t->own)
-            rc = own_send(t, REC_ALERT, close_notify, sizeof close_notify);
+            rc = own_send(t, GOC_TLS_REC_ALERT, close_notify, sizeof close_notify);
         else if (mbedtls_ssl_close_notify(&t->ssl) != 0)
             rc = t->write_err ? t->write_err : -EPROTO;
     }

@@ -6,7 +6,7 @@ tests/server/test_*.py send. Each file starts with the control bytes of its
 target (see the comment at the top of each fuzz_<target>.c), chosen in turn
 so the seeds cover every cutting mode and every set of limits.
 
-Usage: tests/fuzz/make_corpus.py   (rewrites the four folders)
+Usage: tests/fuzz/make_corpus.py   (rewrites the five folders)
 """
 import os
 import shutil
@@ -148,6 +148,32 @@ def ws_seeds():
     }
 
 
+def tls_record_seeds():
+    """fuzz_tls_record: (cut, scenario, flip) and material. Odd scenarios seal
+    the material's messages (type byte, 2-byte length, bytes); even ones send
+    the material as it is, here records no key can have made."""
+    rpc = rpc_messages()
+
+    def msgs(*parts):
+        return b"".join(bytes([t]) + struct.pack(">H", len(m)) + m for t, m in parts)
+
+    forged = b"\x17\x03\x03\x00\x20" + bytes(range(32))
+    return {
+        "sealed_rpc": (bytes([0, 1, 0]), msgs(*((0, m) for m in rpc[:6]))),
+        "sealed_rpc_bytes": (bytes([1, 1, 0]), msgs(*((0, m) for m in rpc[6:9]))),
+        "sealed_alert_close": (bytes([2, 3, 0]), msgs((0, rpc[0]), (1, b"\x01\x00"))),
+        "sealed_empty_and_big": (bytes([3, 5, 0]), msgs((0, b""), (0, b"x" * 3000), (0, b"y"))),
+        "sealed_flip_text": (bytes([2, 1, 200]), msgs(*((0, m) for m in rpc[:3]))),
+        "sealed_flip_header": (bytes([0, 1, 1]), msgs((0, rpc[1]), (0, rpc[2]))),
+        "forged": (bytes([0, 0, 0]), forged * 2),
+        "forged_small_reads": (bytes([2, 2, 0]), forged),
+        "bad_version": (bytes([0, 0, 0]), b"\x17\x03\x01\x00\x20" + bytes(32)),
+        "handshake_type": (bytes([0, 0, 0]), b"\x16\x03\x03\x00\x20" + bytes(32)),
+        "too_long": (bytes([1, 0, 0]), b"\x17\x03\x03\x48\x21"),
+        "too_short": (bytes([0, 0, 0]), b"\x15\x03\x03\x00\x17" + bytes(23)),
+    }
+
+
 def write(target, seeds, controls):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -168,6 +194,8 @@ def main():
     write("ws", ws_seeds(), lambda i: bytes([i * 37 & 0xff, (i * 53) & 0xff]))
     # fuzz_jsonrpc: persistent | small limits << 1 | parse/run/reply << 2
     write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
+    # fuzz_tls_record: every seed carries its own control bytes
+    write("tls_record", tls_record_seeds(), None)
 
 
 if __name__ == "__main__":
