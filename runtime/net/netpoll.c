@@ -318,8 +318,7 @@ void goc__pollfd_release(goc__pollfd *pd)
 {
     if (atomic_fetch_sub(&pd->refs, 1) != 1)
         return;
-    goc__timer_del(&pd->rtimer);
-    goc__timer_del(&pd->wtimer);
+    /* no deadline timer is armed: an armed one holds a reference */
     goc__lock_acquire(&pd->lock);
     pd->close_req = true;
     enqueue(pd);
@@ -327,11 +326,22 @@ void goc__pollfd_release(goc__pollfd *pd)
     break_loop();
 }
 
+/* Disarms a deadline timer (see Deadlines below), dropping the arming's reference (never the last:
+ * the caller holds one). pd->lock held. */
+static void disarm_locked(goc__pollfd *pd, goc__timer *t)
+{
+    if (goc__timer_del(t))
+        atomic_fetch_sub(&pd->refs, 1);
+}
+
 void goc__pollfd_wake(goc__pollfd *pd, int err, bool closing)
 {
     goc__lock_acquire(&pd->lock);
-    if (closing)
-        pd->closing = true;
+    if (closing) {
+        pd->closing = true; /* and no deadline is armed again */
+        disarm_locked(pd, &pd->rtimer);
+        disarm_locked(pd, &pd->wtimer);
+    }
     goc_g *r = take(&pd->rg, &pd->rerr, err);
     goc_g *w = take(&pd->wg, &pd->werr, err);
     goc__lock_release(&pd->lock);
@@ -383,15 +393,23 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode)
 
 /* ---- deadlines -------------------------------------------------------------------- */
 
-static void deadline_fire(void *arg, uintptr_t mode)
+/* Deadlines, as Go's pollSetDeadline: a deadline is set under pd->lock,
+ * so two goroutines setting one at once (a server shutting connections
+ * down while their readers set their own) cannot both arm the timer; each
+ * set bumps the mode's generation, which the timer carries (seq = gen << 1
+ * | write), so a firing already under way for a replaced deadline changes
+ * nothing; and an armed timer holds a reference on pd, so a firing never
+ * meets a freed pollfd. Closing disarms both (goc__pollfd_wake). */
+
+/* The deadline of generation gen has passed. */
+static void expire(goc__pollfd *pd, int mode, uintptr_t gen)
 {
-    goc__pollfd *pd = arg;
+    goc_g *g = NULL;
     goc__lock_acquire(&pd->lock);
-    goc_g *g;
-    if (mode == 'r') {
+    if (mode == 'r' && gen == pd->rgen) {
         pd->rexpired = true;
         g = take(&pd->rg, &pd->rerr, -ETIMEDOUT);
-    } else {
+    } else if (mode == 'w' && gen == pd->wgen) {
         pd->wexpired = true;
         g = take(&pd->wg, &pd->werr, -ETIMEDOUT);
     }
@@ -400,31 +418,41 @@ static void deadline_fire(void *arg, uintptr_t mode)
         goc__ready(g, false);
 }
 
+static void deadline_fire(void *arg, uintptr_t seq)
+{
+    goc__pollfd *pd = arg;
+    expire(pd, seq & 1 ? 'w' : 'r', seq >> 1);
+    goc__pollfd_release(pd); /* the arming's reference */
+}
+
 void goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t deadline)
 {
     goc__timer *t = mode == 'r' ? &pd->rtimer : &pd->wtimer;
-    goc__timer_del(t);
     goc__lock_acquire(&pd->lock);
+    uintptr_t gen;
     if (mode == 'r') {
         pd->rdeadline = deadline;
         pd->rexpired = false;
+        gen = ++pd->rgen;
     } else {
         pd->wdeadline = deadline;
         pd->wexpired = false;
+        gen = ++pd->wgen;
+    }
+    disarm_locked(pd, t);
+    bool now = deadline != 0 && deadline <= goc__nanotime();
+    if (deadline != 0 && !now && !pd->closing) {
+        t->when = deadline;
+        t->period = 0;
+        t->f = deadline_fire;
+        t->arg = pd;
+        t->seq = gen << 1 | (mode == 'w');
+        atomic_fetch_add(&pd->refs, 1);
+        goc__timer_add(t);
     }
     goc__lock_release(&pd->lock);
-    if (deadline == 0)
-        return;
-    if (deadline <= goc__nanotime()) {
-        deadline_fire(pd, (uintptr_t)mode);
-        return;
-    }
-    t->when = deadline;
-    t->period = 0;
-    t->f = deadline_fire;
-    t->arg = pd;
-    t->seq = (uintptr_t)mode;
-    goc__timer_add(t);
+    if (now)
+        expire(pd, mode, gen);
 }
 
 int goc__pollfd_check(goc__pollfd *pd, int mode)

@@ -33,7 +33,8 @@ struct goc__pollfd {
     bool queued;      /* on the arm queue */
     _Atomic int refs; /* the owner's, plus one per call in progress */
     int64_t rdeadline, wdeadline;
-    goc__timer rtimer, wtimer;
+    uintptr_t rgen, wgen; /* bumped by each deadline set: older firings are stale */
+    goc__timer rtimer, wtimer; /* an armed one holds a reference */
     int armed;        /* UV_READABLE|UV_WRITABLE started (loop only) */
     bool poll_inited; /* uv_poll_init done (loop only) */
     bool close_req;   /* the loop should close it (last reference gone) */

@@ -266,6 +266,88 @@ static void test_read_deadline(void)
     server_stop(&s);
 }
 
+/* Deadlines set by several goroutines at once on one connection (a server
+ * shutting connections down while their readers set their own): no timer
+ * is armed twice, and the last deadline set is the one that holds. */
+typedef struct setter {
+    goc_conn *c;
+    int rounds;
+    uint32_t seed;
+    latch *la;
+} setter;
+
+static void set_deadlines(void *p)
+{
+    setter *st = p;
+    for (int i = 0; i < st->rounds; i++) {
+        st->seed = st->seed * 1103515245u + 12345u;
+        int64_t now = goc_nanotime();
+        switch (st->seed >> 28 & 3) {
+        case 0: goc_conn_set_read_deadline(st->c, 0); break;
+        case 1: goc_conn_set_read_deadline(st->c, now + 1000); break;   /* fires soon */
+        case 2: goc_conn_set_read_deadline(st->c, now + 3600 * 1000000000LL); break;
+        default: goc_conn_set_read_deadline(st->c, now - 1); break;    /* already past */
+        }
+        if (i % 64 == 0)
+            goc_yield();
+    }
+    latch_done(st->la);
+}
+
+static void test_deadlines_set_concurrently(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    enum { SETTERS = 4 };
+    latch la = {.count = SETTERS};
+    for (int i = 0; i < SETTERS; i++) {
+        setter st = {c, TEST_SCALE(20000), (uint32_t)i * 7919u + 1, &la};
+        goc_go(set_deadlines, &st, sizeof st);
+    }
+    latch_wait(&la);
+    /* no deadline now: a read with data waiting succeeds */
+    goc_conn_set_read_deadline(c, 0);
+    goc_sleep(2 * 1000000); /* any firing still under way finds itself stale */
+    char buf[2];
+    CHECK_EQ_INT(goc_conn_write(c, "ok", 2), 2);
+    CHECK_EQ_INT(read_full(c, buf, 2), 2);
+    /* a far deadline holds, a past one fails at once */
+    goc_conn_set_read_deadline(c, goc_nanotime() + 3600 * 1000000000LL);
+    CHECK_EQ_INT(goc_conn_write(c, "ok", 2), 2);
+    CHECK_EQ_INT(read_full(c, buf, 2), 2);
+    goc_conn_set_read_deadline(c, goc_nanotime() - 1);
+    CHECK_EQ_INT(goc_conn_read(c, buf, 1), -ETIMEDOUT);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
+/* A deadline replaced just as it falls due never expires the new one. */
+static void test_replaced_deadline_is_stale(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, 0, &c), 0);
+    int rounds = TEST_SCALE(2000), spurious = 0;
+    for (int i = 0; i < rounds; i++) {
+        goc_conn_set_read_deadline(c, goc_nanotime() + 20 * 1000);
+        int64_t until = goc_nanotime() + 20 * 1000 - (i % 8) * 1000;
+        while (goc_nanotime() < until) /* close to due, maybe firing */
+            ;
+        goc_conn_set_read_deadline(c, 0);
+        char b;
+        if (goc_conn_write(c, "x", 1) != 1 || read_full(c, &b, 1) != 1)
+            spurious++;
+        goc_yield(); /* the busy waits add up: let sysmon see a yield point */
+    }
+    CHECK_MSG(spurious == 0, "%d of %d reads failed after their deadline was removed", spurious,
+              rounds);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
 typedef struct blocked_read {
     goc_conn *c;
     ssize_t rc;
@@ -493,6 +575,8 @@ static const test_case cases[] = {
     TEST_CASE(test_half_close),
     TEST_CASE(test_wait_read),
     TEST_CASE(test_read_deadline),
+    TEST_CASE(test_deadlines_set_concurrently),
+    TEST_CASE(test_replaced_deadline_is_stale),
     TEST_CASE(test_cancel_wakes_reader),
     TEST_CASE(test_context_cancels_io),
     TEST_CASE(test_close_wakes_reader),
