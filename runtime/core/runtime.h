@@ -316,13 +316,12 @@ uint32_t goc__fastrandn(uint32_t n);
 int64_t goc__nanotime(void);
 
 /* Arms t at t->when on the current P (or P 0 off an M). t must not be
- * pending. */
+ * pending: whoever re-arms a timer that others may arm too does its
+ * del-and-add under a lock of its own (netpoll's deadlines, timechan). */
 void goc__timer_add(goc__timer *t);
 /* Disarms t; returns true if it was pending (it will not run), false if it
  * already ran or is running. */
 bool goc__timer_del(goc__timer *t);
-/* Re-arms t for when (and period); returns whether it was pending. */
-bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period);
 /* Runs p's due timers; returns the earliest remaining when (0: none). */
 int64_t goc__timers_run(goc_p *p, int64_t now);
 /* Earliest pending timer over every P (0: none). */

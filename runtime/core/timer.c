@@ -131,15 +131,6 @@ bool goc__timer_del(goc__timer *t)
     }
 }
 
-bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period)
-{
-    bool pending = goc__timer_del(t);
-    t->when = when;
-    t->period = period;
-    goc__timer_add(t);
-    return pending;
-}
-
 int64_t goc__timers_run(goc_p *p, int64_t now)
 {
     goc__lock_acquire(&p->timerlock);
