@@ -27,8 +27,9 @@ void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
                 (unsigned)a, (unsigned)(a >> 32));
 }
 
-void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
+void goc__ctx_switch(goc__ctx *from, goc__ctx *to, uint64_t fpwords)
 {
+    (void)fpwords; /* swapcontext saves the floating-point state itself */
     swapcontext(&from->uc, &to->uc);
 }
 

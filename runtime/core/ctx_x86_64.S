@@ -1,11 +1,13 @@
 /* ctx_x86_64.S: goroutine context switch for x86-64 (System V ABI).
  *
- * void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
- *   Saves rbp, rbx, r12-r15 and the MXCSR and x87 control words on the
- *   current stack, stores rsp in from->sp, loads to->sp and restores the
- *   same registers from there (the control words only when they differ).
+ * void goc__ctx_switch(goc__ctx *from, goc__ctx *to, uint64_t fpwords)
+ *   Saves rbp, rbx, r12-r15 and the caller's floating-point control words
+ *   (fpwords: MXCSR, then the x87 control word at bit 32, read by the
+ *   caller with goc__fpwords) on the current stack, stores rsp in
+ *   from->sp, loads to->sp and restores the same registers from there (the
+ *   control words only when they differ from the caller's).
  *   The frame, from the saved rsp up:
- *     [mxcsr:4 fpcw:4] r15 r14 r13 r12 rbx rbp return-address
+ *     [mxcsr:4 fpcw:2 0:2] r15 r14 r13 r12 rbx rbp return-address
  *
  * goc__ctx_start is where a new context begins: r12 holds the argument and
  * r13 the entry function, placed there by goc__ctx_init.
@@ -23,16 +25,11 @@ goc__ctx_switch:
     pushq %r14
     pushq %r15
     subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
-    movl (%rsp), %eax
-    movzwl 4(%rsp), %ecx
+    movq %rdx, (%rsp)
     movq %rsp, (%rdi)
     movq (%rsi), %rsp
     /* Loading the control words is slow: skip it when they are equal. */
-    cmpl (%rsp), %eax
-    jne 2f
-    cmpw 4(%rsp), %cx
+    cmpq (%rsp), %rdx
     jne 2f
 1:
     addq $8, %rsp

@@ -514,9 +514,11 @@ static inline void after_switch(goc_g *self)
     }
 }
 
+/* fpw: the caller's floating-point control words (goc__fpwords), read
+ * on entry to each switching path. */
 static inline __attribute__((always_inline)) void do_switch(goc_m *m, goc_g *from, goc_g *to,
                                                              goc__post_fn post, void *arg,
-                                                             bool dying)
+                                                             bool dying, uint64_t fpw)
 {
     m->post = post;
     m->post_prev = from;
@@ -533,13 +535,14 @@ static inline __attribute__((always_inline)) void do_switch(goc_m *m, goc_g *fro
         (char *)__builtin_frame_address(0) < (char *)from->stack->lo)
         goc__stack_overflow(from);
     san_before(m, from, to, dying);
-    goc__ctx_switch(&from->ctx, &to->ctx);
+    goc__ctx_switch(&from->ctx, &to->ctx, fpw);
     after_switch(from);
 }
 
-void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg)
+void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg,
+                 uint64_t fpw)
 {
-    do_switch(m, from, to, post, arg, false);
+    do_switch(m, from, to, post, arg, false, fpw);
 }
 
 /* Marks g running on m's P; the time slice is new unless inherited. */
@@ -618,6 +621,7 @@ static void post_park(goc_m *m, goc_g *prev, void *arg)
 
 void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
 {
+    uint64_t fpw = goc__fpwords();
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
     if (!m->p || g->is_g0)
@@ -631,9 +635,9 @@ void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
     goc_g *next = timers_due(m->p) ? NULL : pick_local(m, &inherit, false);
     if (next) {
         execute_prep(m, next, inherit);
-        goc__switch(m, g, next, post_park, &pa);
+        goc__switch(m, g, next, post_park, &pa, fpw);
     } else {
-        goc__switch(m, g, &m->g0, post_park, &pa);
+        goc__switch(m, g, &m->g0, post_park, &pa, fpw);
     }
 }
 
@@ -657,6 +661,7 @@ static void post_yield(goc_m *m, goc_g *prev, void *arg)
 
 __attribute__((noinline)) void goc__yield_local(void)
 {
+    uint64_t fpw = goc__fpwords();
     goc_m *m = getm_once();
     goc_g *g = m->curg;
     if (!m->p || g->is_g0)
@@ -672,7 +677,7 @@ __attribute__((noinline)) void goc__yield_local(void)
     /* published by post_yield's release store: no full barrier needed */
     atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
     execute_prep(m, next, inherit);
-    do_switch(m, g, next, post_yield, NULL, false);
+    do_switch(m, g, next, post_yield, NULL, false, fpw);
 }
 
 void goc_yield(void) __attribute__((alias("goc__yield_local")));
@@ -697,6 +702,7 @@ static void post_exit(goc_m *m, goc_g *prev, void *arg)
 /* Ends the current goroutine: its defers have run. */
 _Noreturn void goc__goexit0(void)
 {
+    uint64_t fpw = goc__fpwords(); /* the hardware's: the switch skips a reload */
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
     if (g->deferpool)
@@ -715,9 +721,9 @@ _Noreturn void goc__goexit0(void)
     goc_g *next = pick_local(m, &inherit, true);
     if (next) {
         execute_prep(m, next, inherit);
-        do_switch(m, g, next, post_exit, NULL, true);
+        do_switch(m, g, next, post_exit, NULL, true, fpw);
     } else {
-        do_switch(m, g, &m->g0, post_exit, NULL, true);
+        do_switch(m, g, &m->g0, post_exit, NULL, true, fpw);
     }
     goc__throw("goexit: dead goroutine resumed");
 }
@@ -1001,7 +1007,7 @@ static void schedule(goc_m *m)
         goc_g *g = findrunnable(m, &inherit);
         resetspinning(m);
         execute_prep(m, g, inherit);
-        goc__switch(m, &m->g0, g, NULL, NULL);
+        goc__switch(m, &m->g0, g, NULL, NULL, goc__fpwords());
         m = goc__getm(); /* same M: g0 never migrates */
     }
 }
@@ -1100,7 +1106,7 @@ void goc_syscall_exit(void)
     atomic_store(&g->status, GOC_GRUNNABLE);
     /* Back to g0 with no P: the loop there stops this M until it gets one;
      * g is queued once we are off its stack. */
-    goc__switch(m, g, &m->g0, post_exitsyscall, NULL);
+    goc__switch(m, g, &m->g0, post_exitsyscall, NULL, goc__fpwords());
 }
 
 /* Used by sysmon: retake P p from a blocked call. */

@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <fenv.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -442,9 +445,17 @@ static void fp_worker(void *p)
     fp_arg *a = p;
     fesetround(a->mode);
     for (int i = 0; i < 2000; i++) {
-        goc_yield();
-        if (fegetround() != a->mode)
+        if (i % 50 == 49)
+            goc_sleep(1000); /* a park, and maybe a trip through g0 */
+        else
+            goc_yield();
+        if (fegetround() != a->mode) /* glibc reads the x87 control word */
             atomic_fetch_add(a->bad, 1);
+#if defined(__x86_64__)
+        /* and MXCSR's rounding field (bits 13-14: the x87 one shifted by 3) */
+        if ((_mm_getcsr() & 0x6000u) != (unsigned)a->mode << 3)
+            atomic_fetch_add(a->bad, 1);
+#endif
     }
     fesetround(FE_TONEAREST);
     latch_done(a->la);
