@@ -39,6 +39,7 @@
 
 #include <goc/goc.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -51,7 +52,6 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -90,8 +90,6 @@ struct goc_tls {
     size_t rec_len;          /* own: that record's length in in[] */
     unsigned char *out;      /* own: one sealed record (under mu) */
     size_t out_cap;
-    unsigned char keys[2 * 32 + 2 * 4]; /* AES-GCM key block, until own is set */
-    size_t keylen;           /* 16 or 32 once keys holds one */
     size_t in_off, in_len;   /* see the invariants */
     unsigned char in[TLS_INBUF];
 };
@@ -159,19 +157,32 @@ __attribute__((noinline)) static void set_deriving(goc_tls *t)
     deriving_session = t;
 }
 
-/* mbedtls's key export: keep an AES-GCM key block (no MAC keys, 4-byte
- * implicit nonces; RFC 5246 6.3's order: client key, server key, client
- * nonce, server nonce) for own_records_start. */
+/* mbedtls's key export (p: the configuration): for an AES-GCM key block
+ * (no MAC keys, 4-byte implicit nonces; RFC 5246 6.3's order: client key,
+ * server key, client nonce, server nonce) the session's own record state
+ * is made from it here, so the raw keys are never kept; own_records_check
+ * adds the sequence numbers once the handshake is over. */
 static int export_keys(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
                        size_t keylen, size_t ivlen, const unsigned char client_random[32],
                        const unsigned char server_random[32], mbedtls_tls_prf_types prf)
 {
-    (void)p, (void)ms, (void)client_random, (void)server_random, (void)prf;
+    (void)ms, (void)client_random, (void)server_random, (void)prf;
+    const goc_tls_config *cfg = p;
     goc_tls *t = deriving();
-    if (t && maclen == 0 && ivlen == 4 && (keylen == 16 || keylen == 32)) {
-        memcpy(t->keys, kb, 2 * keylen + 2 * ivlen);
-        t->keylen = keylen;
-    }
+    if (!t || t->own || !cfg->own_records || maclen != 0 || ivlen != 4 ||
+        (keylen != 16 && keylen != 32))
+        return 0;
+    own_records *o = malloc(sizeof *o);
+    if (!o)
+        return 0; /* mbedtls's records still work */
+    const uint8_t *client_key = kb, *server_key = kb + keylen;
+    const uint8_t *client_iv = kb + 2 * keylen, *server_iv = client_iv + 4;
+    bool server = t->ssl.conf->endpoint == MBEDTLS_SSL_IS_SERVER;
+    goc_aesgcm_init(&o->rx.gcm, server ? client_key : server_key, keylen);
+    goc_aesgcm_init(&o->tx.gcm, server ? server_key : client_key, keylen);
+    memcpy(o->rx.salt, server ? client_iv : server_iv, 4);
+    memcpy(o->tx.salt, server ? server_iv : client_iv, 4);
+    t->own = o;
     return 0;
 }
 
@@ -215,7 +226,7 @@ static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errl
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     cfg->own_records = goc_aesgcm_available();
     mbedtls_ssl_conf_ciphersuites(&cfg->conf, cfg->own_records ? suites_aesni : suites_portable);
-    mbedtls_ssl_conf_export_keys_ext_cb(&cfg->conf, export_keys, NULL);
+    mbedtls_ssl_conf_export_keys_ext_cb(&cfg->conf, export_keys, cfg);
     mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     *out = cfg;
     return 0;
@@ -396,43 +407,6 @@ static int handshake(goc_tls *t, int64_t deadline)
 
 /* ---- own records ------------------------------------------------------------------- */
 
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* After a handshake: takes the records over from mbedtls when the suite
- * is AES-GCM (a key block was exported) and mbedtls holds no record data
- * of its own (it reads exactly one record at a time from bio_recv, so
- * whatever the peer sent after its Finished is still in in[]). The
- * sequence numbers are where mbedtls left them. */
-static void own_records_start(goc_tls_config *cfg, goc_tls *t)
-{
-    if (!cfg->own_records || !t->keylen || mbedtls_ssl_check_pending(&t->ssl) ||
-        mbedtls_ssl_get_bytes_avail(&t->ssl))
-        goto wipe;
-    own_records *o = malloc(sizeof *o);
-    if (!o)
-        goto wipe; /* mbedtls's records still work */
-    size_t kl = t->keylen;
-    const uint8_t *client_key = t->keys, *server_key = t->keys + kl;
-    const uint8_t *client_iv = t->keys + 2 * kl, *server_iv = client_iv + 4;
-    bool server = t->ssl.conf->endpoint == MBEDTLS_SSL_IS_SERVER;
-    goc_aesgcm_init(&o->rx.gcm, server ? client_key : server_key, kl);
-    goc_aesgcm_init(&o->tx.gcm, server ? server_key : client_key, kl);
-    memcpy(o->rx.salt, server ? client_iv : server_iv, 4);
-    memcpy(o->tx.salt, server ? server_iv : client_iv, 4);
-    o->rx.seq = get_be64(t->ssl.in_ctr);
-    o->tx.seq = get_be64(t->ssl.cur_out_ctr);
-    t->own = o;
-wipe:
-    mbedtls_platform_zeroize(t->keys, sizeof t->keys);
-    t->keylen = 0;
-}
-
 static void own_records_free(goc_tls *t)
 {
     if (t->own) {
@@ -443,6 +417,29 @@ static void own_records_free(goc_tls *t)
     }
     free(t->out);
     t->out = NULL;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return be64toh(v);
+}
+
+/* After a handshake: the session keeps the records export_keys prepared
+ * if mbedtls holds no record data of its own (it reads exactly one record
+ * at a time from bio_recv, so whatever the peer sent after its Finished is
+ * still in in[]), with the sequence numbers where mbedtls left them. */
+static void own_records_check(goc_tls *t)
+{
+    if (!t->own)
+        return;
+    if (mbedtls_ssl_check_pending(&t->ssl) || mbedtls_ssl_get_bytes_avail(&t->ssl)) {
+        own_records_free(t); /* mbedtls's records go on */
+        return;
+    }
+    t->own->rx.seq = get_be64(t->ssl.in_ctr);
+    t->own->tx.seq = get_be64(t->ssl.cur_out_ctr);
 }
 
 /* Seals one record of type with n <= GOC_TLS_REC_MAX_TEXT bytes and
@@ -565,12 +562,12 @@ static int session(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64
     }
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
     if ((rc = handshake(t, deadline)) != 0) {
-        mbedtls_platform_zeroize(t->keys, sizeof t->keys);
+        own_records_free(t);
         mbedtls_ssl_free(&t->ssl);
         free(t);
         return rc;
     }
-    own_records_start(cfg, t);
+    own_records_check(t);
     *out = t;
     return 0;
 }
@@ -659,20 +656,21 @@ ssize_t goc_tls_write(goc_tls *t, const void *buf, size_t len)
     size_t done = 0;
     int err = 0;
     goc_mutex_lock(&t->mu);
-    while (t->own && done < len) {
-        size_t chunk = len - done < GOC_TLS_REC_MAX_TEXT ? len - done : GOC_TLS_REC_MAX_TEXT;
-        if ((err = own_send(t, GOC_TLS_REC_APPDATA, p + done, chunk)) != 0)
-            break;
-        done += chunk;
-    }
-    while (!t->own && done < len) {
-        size_t chunk = len - done < INT_MAX ? len - done : INT_MAX;
-        int rc = mbedtls_ssl_write(&t->ssl, p + done, chunk);
-        if (rc > 0) {
-            done += (size_t)rc;
-        } else if (rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
-            err = t->write_err ? t->write_err : -EPROTO;
-            break;
+    if (t->own) {
+        for (size_t chunk; done < len && !err; done += chunk) {
+            chunk = len - done < GOC_TLS_REC_MAX_TEXT ? len - done : GOC_TLS_REC_MAX_TEXT;
+            err = own_send(t, GOC_TLS_REC_APPDATA, p + done, chunk);
+        }
+    } else {
+        while (done < len) {
+            size_t chunk = len - done < INT_MAX ? len - done : INT_MAX;
+            int rc = mbedtls_ssl_write(&t->ssl, p + done, chunk);
+            if (rc > 0) {
+                done += (size_t)rc;
+            } else if (rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
+                err = t->write_err ? t->write_err : -EPROTO;
+                break;
+            }
         }
     }
     goc_mutex_unlock(&t->mu);

@@ -5,6 +5,7 @@
  */
 #include "tls_record.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
@@ -13,8 +14,8 @@
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
+    v = htobe64(v);
+    memcpy(p, &v, 8);
 }
 
 /* The 13 bytes every record's tag covers (RFC 5246 6.2.3.3). */

@@ -326,8 +326,8 @@ void goc__pollfd_release(goc__pollfd *pd)
     break_loop();
 }
 
-/* Disarms a deadline timer (see Deadlines below), dropping the arming's reference (never the last:
- * the caller holds one). pd->lock held. */
+/* Disarms a deadline timer (see Deadlines below), dropping the arming's
+ * reference (never the last: the caller holds one). pd->lock held. */
 static void disarm_locked(goc__pollfd *pd, goc__timer *t)
 {
     if (goc__timer_del(t))
@@ -431,11 +431,9 @@ void goc__pollfd_set_deadline(goc__pollfd *pd, int mode, int64_t deadline)
     goc__lock_acquire(&pd->lock);
     uintptr_t gen;
     if (mode == 'r') {
-        pd->rdeadline = deadline;
         pd->rexpired = false;
         gen = ++pd->rgen;
     } else {
-        pd->wdeadline = deadline;
         pd->wexpired = false;
         gen = ++pd->wgen;
     }

@@ -32,7 +32,6 @@ struct goc__pollfd {
     bool canceled;    /* its context is done: every call returns -ECANCELED */
     bool queued;      /* on the arm queue */
     _Atomic int refs; /* the owner's, plus one per call in progress */
-    int64_t rdeadline, wdeadline;
     uintptr_t rgen, wgen; /* bumped by each deadline set: older firings are stale */
     goc__timer rtimer, wtimer; /* an armed one holds a reference */
     int armed;        /* UV_READABLE|UV_WRITABLE started (loop only) */
