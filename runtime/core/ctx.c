@@ -27,10 +27,9 @@ void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
                 (unsigned)a, (unsigned)(a >> 32));
 }
 
-void goc__ctx_switch(goc__ctx *from, goc__ctx *to, uint64_t fpwords)
+void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
 {
-    (void)fpwords; /* swapcontext saves the floating-point state itself */
-    swapcontext(&from->uc, &to->uc);
+    swapcontext(&from->uc, &to->uc); /* with the floating-point environment */
 }
 
 #elif defined(__x86_64__)
@@ -41,19 +40,15 @@ void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)top;
-    *--sp = 0; /* end of the frame chain for debuggers */
+    *--sp = 0; /* a null return address: the end of the stack for unwinders */
     *--sp = 0;
-    *--sp = (uint64_t)(uintptr_t)goc__ctx_start; /* popped by ret */
-    *--sp = 0;                                    /* rbp */
-    *--sp = 0;                                    /* rbx */
-    *--sp = (uint64_t)(uintptr_t)arg;             /* r12 */
-    *--sp = (uint64_t)(uintptr_t)entry;           /* r13 */
-    *--sp = 0;                                    /* r14 */
-    *--sp = 0;                                    /* r15 */
-    /* MXCSR default (all exceptions masked, round to nearest) and the x87
-     * control word default (extended precision, all masked). */
-    *--sp = (uint64_t)0x1F80 | ((uint64_t)0x037F << 32);
+    *--sp = (uint64_t)(uintptr_t)entry; /* goc__ctx_start takes both */
+    *--sp = (uint64_t)(uintptr_t)arg;
     c->sp = sp;
+    c->bp = NULL;
+    c->pc = (void *)(uintptr_t)goc__ctx_start;
+    c->mxcsr = 0x1F80; /* all exceptions masked, round to nearest */
+    c->fpcw = 0x037F;  /* extended precision, all exceptions masked */
 }
 
 #elif defined(__aarch64__)

@@ -1,10 +1,14 @@
 /* ctx.h: saving and restoring a goroutine's registers.
  *
- * With the assembly switch (x86-64, aarch64) a context is the saved stack
- * pointer: goc__ctx_switch pushes the callee-saved registers and the
- * floating-point control words on the old stack, stores its stack pointer,
- * loads the new one and pops the same. The portable fallback (meson option
- * context=ucontext) uses getcontext/makecontext/swapcontext.
+ * x86-64: the switch is inline assembly (below). A context holds the stack
+ * and frame pointers, where to resume, and the floating-point control
+ * words; the callee-saved registers are on the goroutine's own stack,
+ * pushed by the prologue of the function the switch is inlined into.
+ * aarch64: goc__ctx_switch (ctx_aarch64.S) pushes the callee-saved
+ * registers and FPCR on the old stack, stores its stack pointer, loads the
+ * new one and pops the same; a context is the saved stack pointer.
+ * The portable fallback (meson option context=ucontext) uses
+ * getcontext/makecontext/swapcontext.
  */
 #ifndef GOC_CTX_H
 #define GOC_CTX_H
@@ -17,6 +21,14 @@
 typedef struct goc__ctx {
     ucontext_t uc;
 } goc__ctx;
+#elif defined(__x86_64__)
+typedef struct goc__ctx {
+    void *sp;
+    void *bp;
+    void *pc;       /* where it resumes */
+    uint32_t mxcsr; /* its SSE control and status word */
+    uint16_t fpcw;  /* its x87 control word */
+} goc__ctx;
 #else
 typedef struct goc__ctx {
     void *sp;
@@ -27,27 +39,45 @@ typedef struct goc__ctx {
  * [lo, lo + size). entry must never return. */
 void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 
-/* Saves the current registers in from and resumes to. fpwords: the
- * caller's floating-point control words from goc__fpwords() (used on
- * x86-64; aarch64 reads FPCR in the switch, ucontext saves its own). */
-void goc__ctx_switch(goc__ctx *from, goc__ctx *to, uint64_t fpwords);
-
-/* The current MXCSR (low 32 bits) and x87 control word (bits 32-47) for
- * goc__ctx_switch. Reading MXCSR is slow (stmxcsr: one per ~15 cycles on
- * AMD Zen 3), so the switch paths read the words on entry, where the read
- * overlaps the scheduling work before the switch; the runtime never
- * changes them in between. */
-static inline uint64_t goc__fpwords(void)
-{
+/* Saves the current registers and floating-point control words in from and
+ * resumes to. */
 #if defined(__x86_64__) && !defined(GOC_CTX_UCONTEXT)
-    uint32_t mxcsr;
-    uint16_t fpcw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fpcw));
-    return mxcsr | (uint64_t)fpcw << 32;
-#else
-    return 0;
-#endif
+/* Stores rsp, rbp, the resume address and the control words in from, loads
+ * to's and jumps to where to stopped: the end of its own copy of this
+ * statement. Every other register is declared clobbered, so the compiler
+ * keeps nothing in them across it, and the callee-saved ones are saved
+ * once, by the prologue of the function this is inlined into (the old
+ * out-of-line switch pushed them a second time). The red zone below rsp
+ * stays intact while the context is suspended: nothing else runs on that
+ * stack.
+ * The control words go straight between memory and the CPU: stmxcsr and
+ * fnstcw write from's, ldmxcsr and fldcw load to's. A store from stmxcsr
+ * or fnstcw read back soon after is not forwarded and waits until it
+ * retires, so comparing the words to skip the load cost more (about a
+ * tenth of a yield) than always loading them. */
+static inline __attribute__((always_inline)) void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
+{
+    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
+                     "movq %%rsp, 0(%%rdi)\n\t"
+                     "movq %%rbp, 8(%%rdi)\n\t"
+                     "movq %%rax, 16(%%rdi)\n\t"
+                     "stmxcsr 24(%%rdi)\n\t"
+                     "fnstcw 28(%%rdi)\n\t"
+                     "movq 0(%%rsi), %%rsp\n\t"
+                     "movq 8(%%rsi), %%rbp\n\t"
+                     "ldmxcsr 24(%%rsi)\n\t"
+                     "fldcw 28(%%rsi)\n\t"
+                     "jmpq *16(%%rsi)\n"
+                     "1:"
+                     : "+D"(from), "+S"(to)
+                     :
+                     : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+                       "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc",
+                       "memory");
 }
+#else
+void goc__ctx_switch(goc__ctx *from, goc__ctx *to);
+#endif
 
 #endif

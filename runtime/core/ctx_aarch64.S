@@ -1,7 +1,7 @@
 /* ctx_aarch64.S: goroutine context switch for aarch64 (AAPCS64).
  *
- * void goc__ctx_switch(goc__ctx *from, goc__ctx *to, uint64_t fpwords)
- *   fpwords is not used here (an x86-64 argument). Saves x19-x30, d8-d15 and FPCR in a 176-byte frame on the current
+ * void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
+ *   Saves x19-x30, d8-d15 and FPCR in a 176-byte frame on the current
  *   stack, stores sp in from->sp, loads to->sp and restores the same.
  *   Frame: x19..x30 at 0..88, d8..d15 at 96..152, fpcr at 160.
  *

@@ -68,6 +68,24 @@ static inline goc_g *goc__runqget(goc_p *p, bool *inherit)
     }
 }
 
+/* For a yield with one P (goc__sched_.nprocs == 1): puts g at the tail and
+ * takes the head in one step, or returns NULL when the ring is empty. With
+ * no other P no thief exists, so g may be queued before its registers are
+ * saved: nothing can run it until this M, the only one with a P, switches
+ * again. (A full ring works too: the head's slot is read before the tail's,
+ * the same slot, is written.) */
+static inline goc_g *goc__runqrotate(goc_p *p, goc_g *g)
+{
+    uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+    uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+    if (t == h)
+        return NULL;
+    goc_g *next = atomic_load_explicit(&GOC__RUNQ_SLOT(p, h), memory_order_relaxed);
+    atomic_store_explicit(&GOC__RUNQ_SLOT(p, t), g, memory_order_relaxed);
+    atomic_store_explicit(&p->runqhead, h + 1, memory_order_relaxed);
+    atomic_store_explicit(&p->runqtail, t + 1, memory_order_relaxed);
+    return next;
+}
 
 /* Owner's get that serves the ring before runnext. */
 goc_g *goc__runqget_fair(goc_p *p);

@@ -379,10 +379,8 @@ void goc__lsan_init(void);
 /* ---- switching (sched.c) ------------------------------------------------ */
 
 /* Switches from the current G to `to` on M m, and after the switch the
- * incoming side runs post(m, from, arg). fpw: goc__fpwords(), read as
- * early as the caller can (ctx.h). */
-void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg,
-                 uint64_t fpw);
+ * incoming side runs post(m, from, arg). */
+void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg);
 
 /* ---- misc ---------------------------------------------------------------- */
 

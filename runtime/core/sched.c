@@ -514,45 +514,62 @@ static inline void after_switch(goc_g *self)
     }
 }
 
-/* fpw: the caller's floating-point control words (goc__fpwords), read
- * on entry to each switching path. */
-static inline __attribute__((always_inline)) void do_switch(goc_m *m, goc_g *from, goc_g *to,
-                                                             goc__post_fn post, void *arg,
-                                                             bool dying, uint64_t fpw)
+/* The switch proper, once m->curg and to->m name to: checks from's stack
+ * (from_g0: from is a g0, on its thread's stack), tells the sanitizers,
+ * switches, and on resuming runs what the switcher left in m->post. */
+static inline __attribute__((always_inline)) void switch_ctx(goc_m *m, goc_g *from, goc_g *to,
+                                                             bool from_g0, bool dying)
 {
-    m->post = post;
-    m->post_prev = from;
-    m->post_arg = arg;
-    m->curg = to;
-    to->m = m;
-    if (m->p && to->is_g0)
-        atomic_store_explicit(&m->p->curg_id, 0, memory_order_relaxed);
-    if (m->p)
-        atomic_store_explicit(&m->p->nswitch,
-                              atomic_load_explicit(&m->p->nswitch, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    if (!from->is_g0 && !from->stack->guarded &&
-        (char *)__builtin_frame_address(0) < (char *)from->stack->lo)
+    goc__stack *st = from->stack;
+    if (!from_g0 && !st->guarded && (char *)__builtin_frame_address(0) < (char *)st->lo)
         goc__stack_overflow(from);
     san_before(m, from, to, dying);
-    goc__ctx_switch(&from->ctx, &to->ctx, fpw);
+    goc__ctx_switch(&from->ctx, &to->ctx);
     after_switch(from);
 }
 
-void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg,
-                 uint64_t fpw)
+static inline void count_switch(goc_p *p)
 {
-    do_switch(m, from, to, post, arg, false, fpw);
+    atomic_store_explicit(&p->nswitch, atomic_load_explicit(&p->nswitch, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* post NULL: nothing to run after the switch (m->post is NULL between
+ * switches: after_switch clears it). */
+static inline __attribute__((always_inline)) void do_switch(goc_m *m, goc_g *from, goc_g *to,
+                                                             goc__post_fn post, void *arg,
+                                                             bool dying)
+{
+    if (post) {
+        m->post = post;
+        m->post_prev = from;
+        m->post_arg = arg;
+    }
+    m->curg = to;
+    to->m = m;
+    goc_p *p = m->p; /* read once: the stores below could alias it */
+    if (p) {
+        if (to->is_g0)
+            atomic_store_explicit(&p->curg_id, 0, memory_order_relaxed);
+        count_switch(p);
+    }
+    switch_ctx(m, from, to, from->is_g0, dying);
+}
+
+void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg)
+{
+    do_switch(m, from, to, post, arg, false);
 }
 
 /* Marks g running on m's P; the time slice is new unless inherited. */
 static inline void execute_prep(goc_m *m, goc_g *g, bool inherit)
 {
+    goc_p *p = m->p;
+    atomic_store_explicit(&p->curg_id, g->id, memory_order_relaxed);
     atomic_store_explicit(&g->status, GOC_GRUNNING, memory_order_relaxed);
-    atomic_store_explicit(&m->p->curg_id, g->id, memory_order_relaxed);
     if (!inherit)
-        atomic_store_explicit(&m->p->schedtick,
-                              atomic_load_explicit(&m->p->schedtick, memory_order_relaxed) + 1,
+        atomic_store_explicit(&p->schedtick,
+                              atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
                               memory_order_relaxed);
 }
 
@@ -621,7 +638,6 @@ static void post_park(goc_m *m, goc_g *prev, void *arg)
 
 void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
 {
-    uint64_t fpw = goc__fpwords();
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
     if (!m->p || g->is_g0)
@@ -635,9 +651,9 @@ void goc__park(bool (*unlockf)(goc_g *, void *), void *arg, const char *reason)
     goc_g *next = timers_due(m->p) ? NULL : pick_local(m, &inherit, false);
     if (next) {
         execute_prep(m, next, inherit);
-        goc__switch(m, g, next, post_park, &pa, fpw);
+        goc__switch(m, g, next, post_park, &pa);
     } else {
-        goc__switch(m, g, &m->g0, post_park, &pa, fpw);
+        goc__switch(m, g, &m->g0, post_park, &pa);
     }
 }
 
@@ -659,15 +675,44 @@ static void post_yield(goc_m *m, goc_g *prev, void *arg)
     goc__runqput(m->p, prev, false);
 }
 
+/* With one P, a yield that pick_local would serve from the ring alone
+ * (runnext empty, no timer, no preempt request from sysmon, not the 61st
+ * tick's turn of a non-empty global queue) swaps g for the ring's head
+ * before the switch, with no step after it (goc__runqrotate). */
+static inline bool yield_rotates(goc_p *p)
+{
+    if (goc__sched_.nprocs != 1 || atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
+        atomic_load_explicit(&p->timer0when, memory_order_relaxed) ||
+        atomic_load_explicit(&p->preempt, memory_order_relaxed))
+        return false;
+    return atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 != 0 ||
+           atomic_load_explicit(&goc__sched_.runqsize, memory_order_relaxed) == 0;
+}
+
 __attribute__((noinline)) void goc__yield_local(void)
 {
-    uint64_t fpw = goc__fpwords();
     goc_m *m = getm_once();
     goc_g *g = m->curg;
-    if (!m->p || g->is_g0)
+    goc_p *p = m->p;
+    if (!p || g->is_g0)
         return;
+    goc_g *next;
+    if (yield_rotates(p) && (next = goc__runqrotate(p, g)) != NULL) {
+        /* execute_prep and do_switch, without what they check */
+        atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
+        atomic_store_explicit(&next->status, GOC_GRUNNING, memory_order_relaxed);
+        atomic_store_explicit(&p->curg_id, next->id, memory_order_relaxed);
+        atomic_store_explicit(&p->schedtick,
+                              atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        count_switch(p);
+        m->curg = next;
+        next->m = m;
+        switch_ctx(m, g, next, false, false);
+        return;
+    }
     bool inherit;
-    goc_g *next = pick_local(m, &inherit, true);
+    next = pick_local(m, &inherit, true);
     if (!next) {
         atomic_store_explicit(&m->p->nyield,
                               atomic_load_explicit(&m->p->nyield, memory_order_relaxed) + 1,
@@ -677,7 +722,7 @@ __attribute__((noinline)) void goc__yield_local(void)
     /* published by post_yield's release store: no full barrier needed */
     atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
     execute_prep(m, next, inherit);
-    do_switch(m, g, next, post_yield, NULL, false, fpw);
+    do_switch(m, g, next, post_yield, NULL, false);
 }
 
 void goc_yield(void) __attribute__((alias("goc__yield_local")));
@@ -702,7 +747,6 @@ static void post_exit(goc_m *m, goc_g *prev, void *arg)
 /* Ends the current goroutine: its defers have run. */
 _Noreturn void goc__goexit0(void)
 {
-    uint64_t fpw = goc__fpwords(); /* the hardware's: the switch skips a reload */
     goc_m *m = goc__getm();
     goc_g *g = m->curg;
     if (g->deferpool)
@@ -721,9 +765,9 @@ _Noreturn void goc__goexit0(void)
     goc_g *next = pick_local(m, &inherit, true);
     if (next) {
         execute_prep(m, next, inherit);
-        do_switch(m, g, next, post_exit, NULL, true, fpw);
+        do_switch(m, g, next, post_exit, NULL, true);
     } else {
-        do_switch(m, g, &m->g0, post_exit, NULL, true, fpw);
+        do_switch(m, g, &m->g0, post_exit, NULL, true);
     }
     goc__throw("goexit: dead goroutine resumed");
 }
@@ -1007,7 +1051,7 @@ static void schedule(goc_m *m)
         goc_g *g = findrunnable(m, &inherit);
         resetspinning(m);
         execute_prep(m, g, inherit);
-        goc__switch(m, &m->g0, g, NULL, NULL, goc__fpwords());
+        goc__switch(m, &m->g0, g, NULL, NULL);
         m = goc__getm(); /* same M: g0 never migrates */
     }
 }
@@ -1106,7 +1150,7 @@ void goc_syscall_exit(void)
     atomic_store(&g->status, GOC_GRUNNABLE);
     /* Back to g0 with no P: the loop there stops this M until it gets one;
      * g is queued once we are off its stack. */
-    goc__switch(m, g, &m->g0, post_exitsyscall, NULL, goc__fpwords());
+    goc__switch(m, g, &m->g0, post_exitsyscall, NULL);
 }
 
 /* Used by sysmon: retake P p from a blocked call. */

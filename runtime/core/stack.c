@@ -481,8 +481,9 @@ static void lsan_live(goc_g *g, void *cur)
     char *top = (char *)g->stack + sizeof(goc__stack);
     char *sp = (char *)g->stack->lo;
 #if !defined(GOC_CTX_UCONTEXT)
-    if (g != cur && s != GOC_GRUNNING && (char *)g->ctx.sp > sp && (char *)g->ctx.sp < top)
-        sp = (char *)g->ctx.sp;
+    /* the red zone below a suspended context's rsp may hold its values */
+    if (g != cur && s != GOC_GRUNNING && (char *)g->ctx.sp - 128 > sp && (char *)g->ctx.sp < top)
+        sp = (char *)g->ctx.sp - 128;
 #endif
     if (g == cur) {
         char here;

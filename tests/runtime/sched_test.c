@@ -475,6 +475,69 @@ static void test_fp_rounding_mode_is_per_goroutine(void)
     CHECK_EQ_INT(fegetround(), FE_TONEAREST);
 }
 
+/* ---- one P: a yield swaps the goroutine for the queue's head ---------------
+ * With one P the yield queues the goroutine before its registers are saved
+ * (goc__runqrotate: no other P can take it); run in a child with
+ * GOMAXPROCS=1 so that path is the one taken. */
+
+enum { ROT_G = 4, ROT_ROUNDS = 2000 };
+
+typedef struct rot_arg {
+    int idx;
+    int *log;
+    _Atomic int *n;
+    latch *la;
+} rot_arg;
+
+static void rot_fn(void *p)
+{
+    rot_arg *a = p;
+    for (int i = 0; i < ROT_ROUNDS; i++) {
+        a->log[atomic_fetch_add(a->n, 1)] = a->idx;
+        goc_yield();
+    }
+    latch_done(a->la);
+}
+
+static void child_one_p(void)
+{
+    CHECK_EQ_INT(goc_procs(), 1);
+    /* Round robin: once all have run, every turn repeats the first. */
+    static int log[ROT_G * ROT_ROUNDS];
+    _Atomic int n = 0;
+    latch la = {.count = ROT_G};
+    goc_sched_stats s0, s1;
+    goc_sched_stats_read(&s0);
+    for (int i = 0; i < ROT_G; i++) {
+        rot_arg a = {i, log, &n, &la};
+        goc_go_copy(rot_fn, &a);
+    }
+    latch_wait(&la);
+    goc_sched_stats_read(&s1);
+    CHECK_EQ_INT(atomic_load(&n), ROT_G * ROT_ROUNDS);
+    int seen = 0, out_of_turn = 0;
+    for (int i = 0; i < ROT_G; i++)
+        seen |= 1 << log[i];
+    for (int i = ROT_G; i < ROT_G * ROT_ROUNDS; i++)
+        out_of_turn += log[i] != log[i - ROT_G];
+    CHECK_EQ_INT(seen, (1 << ROT_G) - 1);
+    CHECK_EQ_INT(out_of_turn, 0);
+    CHECK(s1.switches - s0.switches >= (uint64_t)ROT_G * ROT_ROUNDS);
+    /* and each goroutine's floating-point control words stay its own, over
+     * yields that rotate and sleeps that take the long way */
+    test_fp_rounding_mode_is_per_goroutine();
+    printf("one P: %d yields in turn\n", ROT_G * ROT_ROUNDS);
+}
+
+static void test_one_p_yield_rotates(void)
+{
+    static const char *env[] = {"GOMAXPROCS=1", NULL};
+    test_child c;
+    CHECK(test_run_child("child_one_p", env, &c) == 0);
+    CHECK_MSG(c.exited && c.status == 0, "child: %s", c.out);
+    CHECK_STR_CONTAINS(c.out, "yields in turn");
+}
+
 /* ---- defer, panic, recover ------------------------------------------------------ */
 
 static char trace[64];
@@ -883,8 +946,10 @@ static const test_case cases[] = {
     TEST_CASE(test_sigquit_dumps_goroutines),
     TEST_CASE(test_hog_is_reported),
     TEST_CASE(test_stats_counters),
+    TEST_CASE(test_one_p_yield_rotates),
     /* run only as children */
     {"child_blocking_call", child_blocking_call},
+    {"child_one_p", child_one_p},
     {"child_syscall_block", child_syscall_block},
     {"child_stack_overflow", child_stack_overflow},
     {"child_idle_stacks", child_idle_stacks},
