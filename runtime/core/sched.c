@@ -6,7 +6,9 @@
  * way (findrunnable: timers, global queue, netpoll, stealing) and sleeps on
  * a futex when there is none. A G is published (queued, or its wait lock
  * released) by the incoming side after the switch (m->post), never before,
- * so no two Ms run on one stack.
+ * so no two Ms run on one stack. The one exception needs no such care: with
+ * one P a yield queues the G on its own P before the switch, where no other
+ * M can take it (goc__runqrotate).
  *
  * Invariants:
  *  - An M runs Gs only while holding a P (m->p, p->m).
