@@ -355,8 +355,16 @@ struct goc__stack {
     bool guarded;     /* a guard page sits below lo */
     bool released;    /* free, and its pages below the header given back */
     bool single;      /* a mapping of its own (not the default size): unmapped at exit */
-    void *map_base;   /* single: the mapping, guard page included */
-    size_t map_len;
+    union {
+        struct {          /* single */
+            void *map_base; /* the mapping, guard page included */
+            size_t map_len;
+        };
+        struct {                 /* default size, first of a batch in the pool */
+            goc__stack *batch_tail; /* the batch's last stack */
+            size_t batch_n;         /* its stacks */
+        };
+    };
 };
 
 /* A stack of at least size bytes with its G header, from p's cache. */

@@ -16,7 +16,10 @@
  * mapping each and are unmapped when their goroutine ends.
  *
  * Free default stacks are cached per P (no lock) and in a global pool, most
- * recently used first. A stack keeps the pages its deepest call touched, so
+ * recently used first. They move between the two in batches of up to half
+ * a cache, which the pool keeps whole: taking one is a constant-time unlink
+ * (walking it there, under the lock, through records last written by
+ * another P's CPU had been a sixth of spawn_join with two Ps). A stack keeps the pages its deepest call touched, so
  * stacks that rotate through the caches would come to hold their deepest
  * use each: once a second sysmon gives back the pages of the pool's stacks
  * but the most recent POOL_KEEP (goc__stack_scavenge_tick), as Go frees the
@@ -29,6 +32,8 @@
  *  - A stack in a cache or the pool holds a G in GOC_GDEAD (or never used).
  *  - A stack on pool_rel has released set: nothing below its header page
  *    is resident. A stack taken for a goroutine has released clear.
+ *  - pool is a chain of batches: the first stack of each names the batch's
+ *    last (batch_tail) and its count (batch_n); pool.n is their sum.
  */
 #include "runtime.h"
 
@@ -297,11 +302,21 @@ goc_g *goc__stack_get(goc_p *p, size_t size)
     goc__stackcache *c = &p->stackcache;
     if (!c->list) {
         goc__lock_acquire(&pool_lock);
-        for (int i = 0; i < PCACHE_MAX / 2; i++) {
-            goc__stack *s = list_pop(&pool);
-            if (!s && !(s = list_pop(&pool_rel)))
-                break;
-            list_push(c, s);
+        goc__stack *h = pool.list;
+        if (h) { /* the most recent batch, whole */
+            goc__stack *t = h->batch_tail;
+            pool.list = t->next;
+            pool.n -= (int32_t)h->batch_n;
+            t->next = NULL;
+            c->list = h;
+            c->n = (int32_t)h->batch_n;
+        } else {
+            for (int i = 0; i < PCACHE_MAX / 2; i++) {
+                goc__stack *s = list_pop(&pool_rel);
+                if (!s)
+                    break;
+                list_push(c, s);
+            }
         }
         goc__lock_release(&pool_lock);
     }
@@ -358,21 +373,29 @@ void goc__stack_put(goc_p *p, goc_g *g)
         list_push(c, st);
         return;
     }
-    /* Move half of the cache (or this stack alone) to the pool. */
+    /* Move half of the cache (or this stack alone) to the pool, as a batch
+     * whose last stack is st (list_push adds at the head). */
     goc__stackcache batch = {0};
     list_push(&batch, st);
     while (c && c->n > PCACHE_MAX / 2)
         list_push(&batch, list_pop(c));
+    batch.list->batch_tail = st;
+    batch.list->batch_n = (size_t)batch.n;
     goc__lock_acquire(&pool_lock);
-    bool trim = pool.n + batch.n > POOL_TRIM;
-    if (trim) { /* give the pages back outside the lock */
+    if (pool.n + batch.n <= POOL_TRIM) {
+        st->next = pool.list;
+        pool.list = batch.list;
+        pool.n += batch.n;
         goc__lock_release(&pool_lock);
-        for (goc__stack *s = batch.list; s; s = s->next)
-            release_pages(s);
-        goc__lock_acquire(&pool_lock);
+        return;
     }
+    goc__lock_release(&pool_lock);
+    /* The pool is full: give the pages back, outside the lock. */
+    for (goc__stack *s = batch.list; s; s = s->next)
+        release_pages(s);
+    goc__lock_acquire(&pool_lock);
     for (goc__stack *s; (s = list_pop(&batch));)
-        list_push(trim ? &pool_rel : &pool, s);
+        list_push(&pool_rel, s);
     goc__lock_release(&pool_lock);
 }
 
@@ -381,17 +404,30 @@ void goc__stack_scavenge_tick(int64_t now)
     if (now - scav_last < STACK_SCAV_NS)
         return;
     scav_last = now;
-    /* Detach all but the most recent POOL_KEEP, release them unlocked. */
+    /* Detach all but the most recent POOL_KEEP, release them unlocked:
+     * whole batches, then the head of the next one, cut to fit. */
     goc__lock_acquire(&pool_lock);
-    goc__stack *cold = NULL;
-    if (pool.n > POOL_KEEP) {
-        goc__stack *s = pool.list;
-        for (int i = 1; i < POOL_KEEP; i++)
-            s = s->next;
-        cold = s->next;
-        s->next = NULL;
-        pool_releasing = pool.n - POOL_KEEP;
-        pool.n = POOL_KEEP;
+    goc__stack *cold = NULL, *last = NULL, *h = pool.list;
+    int32_t kept = 0;
+    while (h && kept + (int32_t)h->batch_n <= POOL_KEEP) {
+        kept += (int32_t)h->batch_n;
+        last = h->batch_tail;
+        h = last->next;
+    }
+    if (h && kept < POOL_KEEP) {
+        goc__stack *t = h;
+        for (int32_t i = kept + 1; i < POOL_KEEP; i++)
+            t = t->next;
+        h->batch_tail = t;
+        h->batch_n = (size_t)(POOL_KEEP - kept);
+        kept = POOL_KEEP;
+        last = t;
+    }
+    if (last && last->next) {
+        cold = last->next;
+        last->next = NULL;
+        pool_releasing = pool.n - kept;
+        pool.n = kept;
     }
     goc__lock_release(&pool_lock);
     if (!cold)

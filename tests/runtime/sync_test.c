@@ -107,6 +107,9 @@ static void test_3_3_semacquire_fast_slow_lifo(void)
         goc__semrelease(&s, false);
         CHECK(WAIT_UNTIL(atomic_load(&n) == i + 1));
     }
+    /* each waiter's last write, to w[] on this frame, before it goes */
+    CHECK(WAIT_UNTIL(atomic_load(&w[0].done) && atomic_load(&w[1].done) &&
+                     atomic_load(&w[2].done)));
     CHECK_EQ_INT(order[0], 2);
     CHECK_EQ_INT(order[1], 0);
     CHECK_EQ_INT(order[2], 1);
