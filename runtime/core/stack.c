@@ -19,7 +19,8 @@
  * recently used first. They move between the two in batches of up to half
  * a cache, which the pool keeps whole: taking one is a constant-time unlink
  * (walking it there, under the lock, through records last written by
- * another P's CPU had been a sixth of spawn_join with two Ps). A stack keeps the pages its deepest call touched, so
+ * another P's CPU had been a sixth of spawn_join with two Ps).
+ * A stack keeps the pages its deepest call touched, so
  * stacks that rotate through the caches would come to hold their deepest
  * use each: once a second sysmon gives back the pages of the pool's stacks
  * but the most recent POOL_KEEP (goc__stack_scavenge_tick), as Go frees the
