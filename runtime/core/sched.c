@@ -678,17 +678,19 @@ static void post_yield(goc_m *m, goc_g *prev, void *arg)
 }
 
 /* With one P, a yield that pick_local would serve from the ring alone
- * (runnext empty, no timer, no preempt request from sysmon, not the 61st
- * tick's turn of a non-empty global queue) swaps g for the ring's head
+ * (runnext empty, no timer due, no preempt request from sysmon, not the
+ * 61st tick's turn of a non-empty global queue) swaps g for the ring's head
  * before the switch, with no step after it (goc__runqrotate). */
 static inline bool yield_rotates(goc_p *p)
 {
     if (goc__sched_.nprocs != 1 || atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
-        atomic_load_explicit(&p->timer0when, memory_order_relaxed) ||
         atomic_load_explicit(&p->preempt, memory_order_relaxed))
         return false;
-    return atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 != 0 ||
-           atomic_load_explicit(&goc__sched_.runqsize, memory_order_relaxed) == 0;
+    if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
+        atomic_load_explicit(&goc__sched_.runqsize, memory_order_relaxed) > 0)
+        return false;
+    int64_t when = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+    return when == 0 || when > goc__nanotime(); /* due: pick_local runs it */
 }
 
 __attribute__((noinline)) void goc__yield_local(void)

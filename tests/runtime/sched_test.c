@@ -499,10 +499,9 @@ static void rot_fn(void *p)
     latch_done(a->la);
 }
 
-static void child_one_p(void)
+/* Round robin: once all have run, every turn repeats the first. */
+static void check_round_robin(void)
 {
-    CHECK_EQ_INT(goc_procs(), 1);
-    /* Round robin: once all have run, every turn repeats the first. */
     static int log[ROT_G * ROT_ROUNDS];
     _Atomic int n = 0;
     latch la = {.count = ROT_G};
@@ -523,10 +522,26 @@ static void child_one_p(void)
     CHECK_EQ_INT(seen, (1 << ROT_G) - 1);
     CHECK_EQ_INT(out_of_turn, 0);
     CHECK(s1.switches - s0.switches >= (uint64_t)ROT_G * ROT_ROUNDS);
+}
+
+static void sleep_long(void *p)
+{
+    (void)p;
+    goc_sleep(60 * 1000000000LL); /* outlives the child */
+}
+
+static void child_one_p(void)
+{
+    CHECK_EQ_INT(goc_procs(), 1);
+    check_round_robin();
+    /* the same with a timer pending (not due): a sleeping goroutine */
+    goc_go(sleep_long, NULL, 0);
+    goc_sleep(1000000);
+    check_round_robin();
     /* and each goroutine's floating-point control words stay its own, over
      * yields that rotate and sleeps that take the long way */
     test_fp_rounding_mode_is_per_goroutine();
-    printf("one P: %d yields in turn\n", ROT_G * ROT_ROUNDS);
+    printf("one P: %d yields in turn, twice\n", ROT_G * ROT_ROUNDS);
 }
 
 static void test_one_p_yield_rotates(void)
