@@ -263,10 +263,40 @@ void chat__room_retire_if_idle(chat_room *r)
 
 /* ---- lifetime ------------------------------------------------------- */
 
+bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len)
+{
+    chat_room *r = chat__room_get(room, true);
+    if (!r) {
+        jrpc_reply_free(text);
+        return false;
+    }
+    chat__cmd c = {.op = ROOM_PUBLISH, .id = id, .text = text, .len = len};
+    chat__room_call(r, &c);
+    chat__room_put(r);
+    return true;
+}
+
+static bool inproc_publish(const chat_broker *b, const char *room, int64_t id, char *text,
+                           size_t len)
+{
+    (void)b;
+    return chat_deliver_local(room, id, text, len);
+}
+
+const chat_broker chat_broker_inproc = {.name = "in-process", .publish = inproc_publish};
+
+static const chat_broker *next_broker = &chat_broker_inproc;
+
+void chat_set_broker(const chat_broker *b)
+{
+    next_broker = b ? b : &chat_broker_inproc;
+}
+
 int chat_init(const char *db_path, int64_t rate_per_sec)
 {
     if (chat__g.running)
         return -EBUSY;
+    chat__g.broker = next_broker;
     chat__g.rate = rate_per_sec > 0 ? rate_per_sec : 0;
     chat__g.reg_closed = false;
     int rc = chat__history_open(db_path);

@@ -53,6 +53,37 @@ typedef struct chat_sink {
     void *conn;
 } chat_sink;
 
+/* Where committed messages go (ARCHITECTURE.md, "Growth beyond one
+ * machine"). The history writer publishes every stored message through the
+ * broker, in id order; the broker gets it to the room's members in every
+ * server process that forms the chat. The in-process broker, the default,
+ * hands it to this process's room; one over Redis pub/sub would publish it
+ * on a channel and pass what its subscription receives to
+ * chat_deliver_local. */
+typedef struct chat_broker {
+    const char *name;
+    /* Delivers message id of room: text is its chat.message notification
+     * (len bytes, NUL-terminated), owned by the broker from here on (free
+     * with jrpc_reply_free). Runs on the history writer's goroutine, which
+     * waits for it: it must not block for long. Returns false when the
+     * message could not be delivered. */
+    bool (*publish)(const struct chat_broker *b, const char *room, int64_t id, char *text,
+                    size_t len);
+    void *data; /* the broker's own */
+} chat_broker;
+
+/* The default broker: chat_deliver_local. */
+extern const chat_broker chat_broker_inproc;
+
+/* Gives a message to this process's room (created if needed), which pushes
+ * it to its members in id order. Takes text as chat_broker.publish does.
+ * Returns false when shutting down or out of memory. */
+bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len);
+
+/* The broker chat_init installs (NULL: chat_broker_inproc); b must outlive
+ * the chat. Call before chat_init. */
+void chat_set_broker(const chat_broker *b);
+
 /* Opens (creating if needed, with its directory) the history database at
  * path (":memory:" keeps nothing) and starts the history writer. Returns 0
  * or a negative errno after logging why. */

@@ -119,16 +119,13 @@ static void publish(hist_req *q, int64_t ts)
                           (json_int_t)ts);
     size_t len = 0;
     char *text = q->result ? jrpc_notification_encode("chat.message", q->result, &len) : NULL;
-    chat_room *r = text ? chat__room_get(q->room, true) : NULL;
-    if (r) {
-        chat__cmd c = {.op = ROOM_PUBLISH, .id = q->id, .text = text, .len = len};
-        chat__room_call(r, &c);
-        chat__room_put(r);
-    } else {
-        jrpc_reply_free(text);
+    const chat_broker *b = chat__g.broker;
+    if (!text)
         log_error("chat: message %lld stored but not delivered (out of memory)",
                   (long long)q->id);
-    }
+    else if (!b->publish(b, q->room, q->id, text, len))
+        log_error("chat: message %lld stored but not delivered by the %s broker",
+                  (long long)q->id, b->name);
     atomic_store(&chat__g.published_id, q->id);
     atomic_fetch_add(&chat__g.st_stored, 1);
 }

@@ -811,6 +811,80 @@ static void chat_cycle(void)
     chat_shutdown();
 }
 
+/* A broker that records what the history writer publishes, then delivers
+ * it here (forward) or drops it. */
+typedef struct rec_broker {
+    bool forward;
+    int n;
+    int64_t ids[16];
+    char rooms[16][8];
+    int bad_text; /* texts that were not a chat.message of their id */
+} rec_broker;
+
+static bool rec_publish(const chat_broker *b, const char *room, int64_t id, char *text,
+                        size_t len)
+{
+    rec_broker *r = b->data;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    json_t *params = json_object_get(j, "params");
+    if (!j || strcmp(json_string_value(json_object_get(j, "method")), "chat.message") != 0 ||
+        json_integer_value(json_object_get(params, "id")) != id ||
+        strcmp(json_string_value(json_object_get(params, "room")), room) != 0)
+        r->bad_text++;
+    json_decref(j);
+    if (r->n < 16) {
+        r->ids[r->n] = id;
+        snprintf(r->rooms[r->n], sizeof r->rooms[0], "%s", room);
+        r->n++;
+    }
+    if (r->forward)
+        return chat_deliver_local(room, id, text, len);
+    jrpc_reply_free(text);
+    return true;
+}
+
+static void test_broker(void)
+{
+    const char *db = tmp_db();
+    CHECK(db);
+    rec_broker rec = {.forward = true};
+    chat_broker b = {.name = "recording", .publish = rec_publish, .data = &rec};
+    chat_set_broker(&b);
+    CHECK_EQ_INT(start(db, 0), 0);
+    fake *f = fake_new(0);
+    join(f, "ba", "ann");
+    const char *rooms[5] = {"ba", "bb", "ba", "bb", "ba"};
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = send_as(rooms[i], "bob", "hi");
+    barrier("ba");
+    /* every stored message went through the broker, in id order */
+    CHECK_EQ_INT(rec.n, 5);
+    CHECK_EQ_INT(rec.bad_text, 0);
+    for (int i = 0; i < 5 && i < rec.n; i++) {
+        CHECK(ids[i] > 0 && rec.ids[i] == ids[i]);
+        CHECK_EQ_STR(rec.rooms[i], rooms[i]);
+    }
+    json_t *got = fake_got(f, "chat.message");
+    CHECK_EQ_INT(json_array_size(got), 3);
+    json_decref(got);
+    /* delivery is the broker's: one that drops stores but delivers nothing */
+    rec.forward = false;
+    int64_t dropped = send_as("ba", "bob", "dropped");
+    CHECK(dropped > ids[4]);
+    barrier("ba");
+    got = fake_got(f, "chat.message");
+    CHECK_EQ_INT(json_array_size(got), 3);
+    json_decref(got);
+    json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"ba\"}");
+    CHECK(h && json_array_size(h) == 4);
+    json_decref(h);
+    fake_free(f);
+    chat_shutdown();
+    chat_set_broker(NULL);
+    tmp_clean();
+}
+
 static void test_no_leak(void)
 {
     chat_shutdown();
@@ -838,6 +912,7 @@ static const test_case cases[] = {
     TEST_CASE(test_join_while_sending),
     TEST_CASE(test_gone),
     TEST_CASE(test_restart),
+    TEST_CASE(test_broker),
     TEST_CASE(test_no_leak),
     {0},
 };
