@@ -285,18 +285,17 @@ static bool inproc_publish(const chat_broker *b, const char *room, int64_t id, c
 
 const chat_broker chat_broker_inproc = {.name = "in-process", .publish = inproc_publish};
 
-static const chat_broker *next_broker = &chat_broker_inproc;
-
 void chat_set_broker(const chat_broker *b)
 {
-    next_broker = b ? b : &chat_broker_inproc;
+    chat__g.broker = b ? b : &chat_broker_inproc;
 }
 
 int chat_init(const char *db_path, int64_t rate_per_sec)
 {
     if (chat__g.running)
         return -EBUSY;
-    chat__g.broker = next_broker;
+    if (!chat__g.broker)
+        chat__g.broker = &chat_broker_inproc;
     chat__g.rate = rate_per_sec > 0 ? rate_per_sec : 0;
     chat__g.reg_closed = false;
     int rc = chat__history_open(db_path);

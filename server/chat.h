@@ -80,8 +80,8 @@ extern const chat_broker chat_broker_inproc;
  * Returns false when shutting down or out of memory. */
 bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len);
 
-/* The broker chat_init installs (NULL: chat_broker_inproc); b must outlive
- * the chat. Call before chat_init. */
+/* Makes b the broker (NULL: chat_broker_inproc, the default); b must
+ * outlive the chat. Call while the chat is not running. */
 void chat_set_broker(const chat_broker *b);
 
 /* Opens (creating if needed, with its directory) the history database at

@@ -110,7 +110,7 @@ typedef struct chat__state {
     size_t nbuckets, nrooms;
     bool reg_closed;            /* no more rooms: shutting down */
     goc_waitgroup rooms_wg;     /* one per room goroutine */
-    const chat_broker *broker;  /* set by chat_init; the writer publishes through it */
+    const chat_broker *broker;  /* chat_set_broker's, else the in-process one */
     _Atomic int64_t published_id; /* highest id the writer has handed to the rooms */
     _Atomic int64_t st_members, st_stored, st_delivered, st_kicks, st_limited;
 } chat__state;

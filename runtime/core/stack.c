@@ -383,20 +383,17 @@ void goc__stack_put(goc_p *p, goc_g *g)
     batch.list->batch_tail = st;
     batch.list->batch_n = (size_t)batch.n;
     goc__lock_acquire(&pool_lock);
-    if (pool.n + batch.n <= POOL_TRIM) {
-        st->next = pool.list;
-        pool.list = batch.list;
-        pool.n += batch.n;
+    bool trim = pool.n + batch.n > POOL_TRIM;
+    if (trim) { /* give the pages back outside the lock */
         goc__lock_release(&pool_lock);
-        return;
+        for (goc__stack *s = batch.list; s; s = s->next)
+            release_pages(s);
+        goc__lock_acquire(&pool_lock);
     }
-    goc__lock_release(&pool_lock);
-    /* The pool is full: give the pages back, outside the lock. */
-    for (goc__stack *s = batch.list; s; s = s->next)
-        release_pages(s);
-    goc__lock_acquire(&pool_lock);
-    for (goc__stack *s; (s = list_pop(&batch));)
-        list_push(&pool_rel, s);
+    goc__stackcache *to = trim ? &pool_rel : &pool;
+    st->next = to->list;
+    to->list = batch.list;
+    to->n += batch.n;
     goc__lock_release(&pool_lock);
 }
 
