@@ -1,6 +1,6 @@
 /* stats.c: the runtime's live figures as JSON (runtime.stats, /api/stats):
  * at least goroutines, procs, threads, runq, switches, steals, uptime_ms and
- * a heap object (PROTOCOL.md). */
+ * a heap object (doc/protocol.md). */
 #include "server.h"
 
 #include <goc/malloc.h>

@@ -1,4 +1,4 @@
-// app.js: the chat client (PROTOCOL.md, "Methods" and "Delivery").
+// app.js: the chat client (doc/protocol.md, "Methods" and "Delivery").
 //
 // The page joins one room with one nick over a reconnecting WebSocket
 // (rpc.js). After every reconnect it joins again and catches up with

@@ -1,4 +1,4 @@
-// runtime.js: a live view of runtime.stats (PROTOCOL.md, GET /api/stats).
+// runtime.js: a live view of runtime.stats (doc/protocol.md, GET /api/stats).
 //
 // Once a second the page fetches the figures, keeps the last WINDOW samples
 // of a few of them, and draws each as a small line chart on a canvas, with the
