@@ -214,14 +214,23 @@ static void serve(fconn *f, const char *peer)
             } else {
                 /* -EMSGSIZE (or out of memory): one error frame, then close */
                 size_t elen;
-                char *err = jrpc_error_encode(JRPC_TOO_LARGE, "frame too large", &elen);
+                bool text = frame_decoder_saw_text(&dec);
+                char *err = jrpc_error_encode(
+                    JRPC_TOO_LARGE,
+                    text ? "not a frame: each message must follow its length as 4 bytes, "
+                           "big-endian (this one starts with JSON text)"
+                         : "frame too large",
+                    &elen);
                 if (err) {
                     out_frame(&o, err, elen);
                     jrpc_reply_free(err);
                 }
                 atomic_fetch_add_explicit(&srv.frames_too_large, 1, memory_order_relaxed);
-                log_info("tcp %s: frame over --max-frame (%lld bytes): closing", peer,
-                         (long long)srv.cfg.max_frame);
+                if (text)
+                    log_info("tcp %s: JSON text without a length prefix: closing", peer);
+                else
+                    log_info("tcp %s: frame over --max-frame (%lld bytes): closing", peer,
+                             (long long)srv.cfg.max_frame);
                 closing = true;
                 break;
             }

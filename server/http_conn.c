@@ -38,27 +38,28 @@ static void respond(goc_http_out_t *o, int status, const char *ctype, const char
     goc_http_out_response(o, status, ctype, extra, body, len, keep_alive, head);
 }
 
-/* A JSON body as a string literal: its length is the compiler's. */
+/* A body as a string literal: its length is the compiler's. */
 #define RESPOND_LITERAL(o, status, ctype, extra, lit, ka, head)                               \
     respond((o), (status), (ctype), (extra), (lit), sizeof(lit) - 1, (ka), (head))
+#define JSON_LITERAL(o, status, extra, lit, ka, head)                                         \
+    goc_http_out_json((o), (status), (extra), (lit), sizeof(lit) - 1, (ka), (head))
 
-static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
+void http_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (!text) {
-        RESPOND_LITERAL(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}",
-                        keep_alive, head);
-    } else {
-        respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
-        goc_free(text); /* jansson allocates with the runtime's allocator */
-    }
     json_decref(j);
+    if (!text) {
+        JSON_LITERAL(o, 500, NULL, "{\"error\":\"out of memory\"}", keep_alive, head);
+        return;
+    }
+    goc_http_out_json(o, status, NULL, text, strlen(text), keep_alive, head);
+    goc_free(text); /* jansson allocates with the runtime's allocator */
 }
 
 /* REST errors: a 4xx status with {"error": "..."}. */
 void http_error_json(goc_http_out_t *o, int status, const char *msg, bool keep_alive, bool head)
 {
-    respond_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
+    http_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
 }
 
 /* ---- static files ------------------------------------------------------------------- */
@@ -129,12 +130,19 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
     goc_free(data);
 }
 
-void http_set_web_root(const char *dir)
+int http_set_web_root(const char *dir)
 {
-    if (!realpath(dir, web_root)) {
-        log_warn("--web %s: %s (static files disabled)", dir, strerror(errno));
+    struct stat st;
+    if (!realpath(dir, web_root) || stat(web_root, &st) != 0) {
+        int rc = -errno;
         snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return rc;
     }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return -ENOTDIR;
+    }
+    return 0;
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
@@ -150,7 +158,7 @@ static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool hea
     } else if (!reply) {
         respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
     } else {
-        respond(o, 200, "application/json", NULL, reply, rlen, req->keep_alive, head);
+        goc_http_out_json(o, 200, NULL, reply, rlen, req->keep_alive, head);
         jrpc_reply_free(reply);
     }
 }
@@ -169,8 +177,7 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
     bool ka = req->keep_alive;
     if (path_is(req, "/rpc")) {
         if (req->method != GOC_HTTP_POST)
-            RESPOND_LITERAL(o, 405, "application/json", "Allow: POST\r\n",
-                            "{\"error\":\"method not allowed\"}", ka, head);
+            JSON_LITERAL(o, 405, "Allow: POST\r\n", "{\"error\":\"method not allowed\"}", ka, head);
         else
             route_rpc(req, o, head);
         return false;

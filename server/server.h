@@ -148,7 +148,12 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
  * /metrics (metrics.c). */
 struct goc_http_request;
 struct goc_http_out;
-void http_set_web_root(const char *dir);
+/* Serves static files from dir: 0, or a negative errno (no such
+ * directory: static files are then off). */
+int http_set_web_root(const char *dir);
+/* A JSON answer: j (stolen) as compact text and a newline. */
+void http_json(struct goc_http_out *o, int status, json_t *j, bool keep_alive, bool head);
+/* An error answer: {"error": msg} with status. */
 void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
                      bool head);
 void rest_route(const struct goc_http_request *req, struct goc_http_out *o);

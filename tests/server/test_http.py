@@ -330,6 +330,24 @@ def t_slow_header(srv):
         check_eq(idle.request("GET", "/healthz").body, b"ok", "idle connection after 10 s")
 
 
+def t_json_newline(srv):
+    """Every JSON body (a JSON-RPC reply, REST, an error) ends with a newline,
+    counted in Content-Length, so a shell prompt after curl starts a line."""
+    answers = [
+        http(srv.http_port, "POST", "/rpc", b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}'),
+        http(srv.http_port, "GET", "/api/rooms"),
+        http(srv.http_port, "GET", "/api/stats"),
+        http(srv.http_port, "GET", "/api/nowhere"),
+        http(srv.http_port, "GET", "/rpc"),
+    ]
+    for r in answers:
+        check(r.headers.get("content-type", "").startswith("application/json"), "Content-Type %r"
+              % r.headers.get("content-type"))
+        check(r.body.endswith(b"\n") and not r.body.endswith(b"\n\n"), "body %r" % r.body[-40:])
+        check_eq(int(r.headers["content-length"]), len(r.body), "Content-Length")
+        json.loads(r.body)
+
+
 CASES = [
     ("POST /rpc: 200 application/json", t_rpc_post),
     ("notifications only: 204, no body", t_rpc_notifications_204),
@@ -346,6 +364,7 @@ CASES = [
     ("REST: post, history with since/limit, rooms", t_rest_messages),
     ("REST errors: 4xx with {error}", t_rest_errors),
     ("slow client dropped after the header deadline", t_slow_header),
+    ("JSON answers end with a newline", t_json_newline),
 ]
 
 
