@@ -146,6 +146,7 @@ typedef struct goc_http_out {
     size_t max;   /* growable: largest cap allowed; fixed: == cap */
     bool fixed;   /* data is the caller's buffer and never grows */
     int err;      /* 0, -ENOBUFS (out of room), -ENOMEM or -EINVAL */
+    int status;   /* the status of the last status line written, 0: none */
 } goc_http_out_t;
 
 /* Writes into the caller's buffer mem[0..cap) (still owned by the caller). */

@@ -40,6 +40,7 @@ void goc_http_out_reset(goc_http_out_t *o)
 {
     o->len = 0;
     o->err = 0;
+    o->status = 0;
 }
 
 /* Ensures room for n more bytes; sets the sticky error if there is none. */
@@ -96,6 +97,7 @@ void goc_http_out_status(goc_http_out_t *o, int status)
     }
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, goc_http_status_text(status));
     out_put(o, line, (size_t)n);
+    o->status = status;
 }
 
 bool goc__http_tchar(unsigned char c)

@@ -36,6 +36,8 @@ const config_flag config_flags[] = {
      FIELD(web), 0, 0, "web"},
     {"--log-level", "LEVEL", "debug, info, warn or error (default info)", CONFIG_LEVEL,
      FIELD(log_level), 0, 0, "warn"},
+    {"--log-format", "FORMAT", "text (key=value pairs) or json (one object per line; default text)",
+     CONFIG_FORMAT, FIELD(log_format), 0, 0, "json"},
     {"--allow-origin", "URL", "a WebSocket Origin allowed (repeatable; default: any)",
      CONFIG_ORIGIN, FIELD(origins), 0, 0, "http://localhost:8080"},
     {"--max-conns", "N", "open connections, all listeners (default: the descriptor limit less 64)",
@@ -180,6 +182,13 @@ static int set(config *cfg, const config_flag *fl, const char *val)
         memcpy(field, &l, sizeof l);
         return 0;
     }
+    case CONFIG_FORMAT: {
+        int fmt = log_format_parse(val);
+        if (fmt < 0)
+            return bad("invalid value '%s' for %s: want text or json", val, fl->name);
+        memcpy(field, &fmt, sizeof fmt);
+        return 0;
+    }
     case CONFIG_ORIGIN:
         if (!origin_valid(val))
             return bad("invalid value '%s' for %s: want an origin, http[s]://HOST[:PORT]", val,
@@ -203,6 +212,7 @@ int config_parse(config *cfg, int argc, char **argv)
         .outbox = 1024,
         .read_timeout_ms = 10000,
         .log_level = LOG_INFO,
+        .log_format = LOG_TEXT,
     };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

@@ -59,6 +59,7 @@ typedef struct fconn {
     bool closed;        /* no more pushes: the connection is going away */
     goc_chan *done;     /* closed by the push writer when it exits */
     chat_member *member;
+    const char *peer;   /* the remote address, for logs */
 } fconn;
 
 static int write_locked(fconn *f, const void *data, size_t len)
@@ -146,7 +147,11 @@ static void sink_kick(void *conn)
 /* Answers one payload; appends the reply frame (if any) to o. */
 static int handle(fconn *f, const frame_t *fr, buf_t *o)
 {
-    jrpc_ctx_t ctx = {.persistent = true, .conn = f, .data = f->member};
+    jrpc_ctx_t ctx = {.persistent = true,
+                      .conn = f,
+                      .data = f->member,
+                      .transport = "tcp",
+                      .peer = f->peer};
     char *reply = NULL;
     size_t rlen = 0;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
@@ -261,8 +266,7 @@ void framed_conn_serve(const stream *s, const char *peer)
     goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: connected", peer);
-    fconn f = {.s = s, .pc = {.conn = c}};
+    fconn f = {.s = s, .pc = {.conn = c}, .peer = peer};
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
     serve(&f, peer);
@@ -280,5 +284,4 @@ void framed_conn_serve(const stream *s, const char *peer)
         goc_chan_free(f.done);
     }
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: closed", peer);
 }

@@ -125,6 +125,8 @@ static void conn_main(void *arg)
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = kind};
     conns_add(&e);
+    int64_t opened = goc_nanotime();
+    log_event(LOG_DEBUG, "conn_open", "listener", kind, "peer", peer, (const char *)NULL);
     keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
@@ -146,6 +148,9 @@ static void conn_main(void *arg)
     }
     linger(a.conn);
     conns_remove(&e);
+    char ms[24];
+    log_event(LOG_DEBUG, "conn_close", "listener", kind, "peer", peer, "dur_ms",
+              log_i64(ms, (goc_nanotime() - opened) / GOC_MILLISECOND), (const char *)NULL);
     goc_conn_close(a.conn);
     atomic_fetch_sub(&srv.conns_active, 1);
     goc_waitgroup_done(&srv.wg);

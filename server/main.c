@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <goc/malloc.h>
@@ -178,11 +179,13 @@ static void descriptor_limit(void)
 
 int main(int argc, char **argv)
 {
+    srv.start_time = (int64_t)time(NULL);
     int rc = config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
     log_set_level(srv.cfg.log_level);
+    log_set_format(srv.cfg.log_format);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

@@ -231,6 +231,24 @@ def t_metrics(srv):
     text = http(srv.http_port, "GET", "/metrics").body.decode()
     after = metric_value(text, 'gocd_rpc_calls_total{method="echo"}')
     check(after >= before + 5, "echo calls went %g -> %g after 5 calls" % (before, after))
+    # the process, the build, and HTTP requests by route and status
+    check(metric_value(text, "process_resident_memory_bytes") > 1 << 20, "RSS")
+    check(metric_value(text, "process_open_fds") >= 3, "open descriptors")
+    check(metric_value(text, "process_max_fds") >= metric_value(text, "process_open_fds"),
+          "descriptor limit")
+    start = metric_value(text, "process_start_time_seconds")
+    check(0 <= time.time() - start < 3600, "start time %g" % start)
+    check(metric_value(text, "process_cpu_seconds_total") > 0, "CPU seconds")
+    check(re.search(r'^gocd_build_info\{version="[0-9.]+"\} 1$', text, re.M), "build info")
+    rpc_ok = 'gocd_http_requests_total{route="/rpc",status="200"}'
+    check(metric_value(text, rpc_ok) >= 5, "POST /rpc 200 counted")
+    http(srv.http_port, "GET", "/no/such/file")
+    http(srv.http_port, "GET", "/rpc")
+    text = http(srv.http_port, "GET", "/metrics").body.decode()
+    check(metric_value(text, 'gocd_http_requests_total{route="static",status="404"}') >= 1,
+          "a 404 counted")
+    check(metric_value(text, 'gocd_http_requests_total{route="/rpc",status="405"}') >= 1,
+          "a 405 counted")
 
 
 def t_api_stats(srv):
