@@ -19,6 +19,7 @@
 #include <goc/malloc.h>
 
 #include "frame.h"
+#include "http.h"
 #include "log.h"
 
 /* What each kind of listener speaks. */
@@ -53,14 +54,12 @@ static void refuse(const listener *ls, goc_conn *c)
     atomic_fetch_add(&srv.conns_rejected, 1);
     goc_conn_set_write_deadline(c, goc_nanotime() + 10 * GOC_MILLISECOND);
     if (!ls->tls && ls->kind->http) {
-        char head[160];
-        int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 503 Service Unavailable\r\n"
-                         "Content-Type: application/json\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                         sizeof body - 1);
-        if (goc_conn_write(c, head, (size_t)n) == n)
-            goc_conn_write(c, body, sizeof body - 1);
+        char mem[256];
+        goc_http_out_t o;
+        goc_http_out_init_fixed(&o, mem, sizeof mem);
+        goc_http_out_json(&o, 503, NULL, body, sizeof body - 1, false, false);
+        if (goc_http_out_finish(&o) > 0)
+            goc_conn_write(c, o.data, o.len);
     } else if (!ls->tls) {
         size_t len;
         char *err = jrpc_error_encode(JRPC_TOO_MANY_CONNS, "too many connections", &len);
@@ -126,6 +125,8 @@ static void conn_main(void *arg)
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = kind};
     conns_add(&e);
+    int64_t opened = goc_nanotime();
+    log_event(LOG_DEBUG, "conn_open", "listener", kind, "peer", peer, (const char *)NULL);
     keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
@@ -147,6 +148,9 @@ static void conn_main(void *arg)
     }
     linger(a.conn);
     conns_remove(&e);
+    char ms[24];
+    log_event(LOG_DEBUG, "conn_close", "listener", kind, "peer", peer, "dur_ms",
+              log_i64(ms, (goc_nanotime() - opened) / GOC_MILLISECOND), (const char *)NULL);
     goc_conn_close(a.conn);
     atomic_fetch_sub(&srv.conns_active, 1);
     goc_waitgroup_done(&srv.wg);
