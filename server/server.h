@@ -123,16 +123,23 @@ void conn_read_deadline(goc_conn *c, int64_t deadline);
 
 typedef struct listener listener;
 /* Binds the listener of one kind ("tcp", "http", "tls", "tcp-tls") on
- * addr; tls is the shared TLS configuration for the TLS kinds (borrowed,
- * outliving the listener). Returns it, or NULL after printing why to
- * stderr. */
-listener *listener_open(const char *kind, const char *addr, goc_tls_config *tls);
+ * addr. Returns it, or NULL after printing why to stderr. The TLS kinds
+ * serve the certificate tls_load installed last. */
+listener *listener_open(const char *kind, const char *addr);
 /* Prints its "listening KIND ADDR" line and starts its accept loop; the
  * loop ends (and frees the listener) after listener_shutdown. Returns 0 or
  * a negative errno (the listener is then closed and freed). */
 int listener_start(listener *l);
 /* Stops the accept loop; callable until the loop has ended. */
 void listener_shutdown(listener *l);
+/* Loads the certificate chain and key and makes them the TLS listeners'
+ * for every connection from now on (SIGHUP: a renewed certificate);
+ * sessions already open keep theirs. 0, or -EINVAL/-ENOMEM with why in
+ * err, the certificate in use unchanged. */
+int tls_load(const char *cert, const char *key, char *err, size_t errlen);
+/* At shutdown: gives up the server's hold on the certificate, freed once
+ * no session uses it any more. */
+void tls_drop(void);
 
 /* ---- methods.c, stats.c ---------------------------------------------------- */
 
