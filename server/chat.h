@@ -115,8 +115,15 @@ json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages
  * NULL with *code and *msg (static text) set to the JSON-RPC error. */
 json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                      int *code, const char **msg);
-/* As chat.history: messages with id > since, oldest first, at most limit. */
-json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code,
+/* As chat.history: messages of room with id > since and, when before is
+ * not CHAT_NO_BEFORE, id < before; oldest first, at most limit: the first
+ * ones after since, or with a before the newest ones below it (a client
+ * scrolls back page by page with before = the oldest id it holds). Returns
+ * a new array, or NULL with *code and *msg (static text) set: -32602 for a
+ * bad room, since < 0, before < 0 (other than CHAT_NO_BEFORE), limit
+ * outside 1..500; -32603 when the history cannot be read. */
+#define CHAT_NO_BEFORE (-1)
+json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
                      const char **msg);
 
 typedef struct chat_stats {

@@ -275,6 +275,20 @@ def t_rest_messages(srv):
     r = rpc(srv, req(1, "chat.history", {"room": "resty", "since": ids[0], "limit": 3})).json()
     h = http(srv.http_port, "GET", "/api/rooms/resty/messages?since=%d&limit=3" % ids[0]).json()
     check_eq(r.get("result"), h, "REST history vs chat.history")
+    # scrolling back: the newest below before, oldest first
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d&limit=2" % ids[4]).json()
+    check_eq([m["id"] for m in h], ids[2:4], "before/limit")
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d" % ids[2]).json()
+    check_eq([m["id"] for m in h], ids[:2], "before, default limit")
+    h = http(srv.http_port, "GET",
+             "/api/rooms/resty/messages?since=%d&before=%d" % (ids[0], ids[3])).json()
+    check_eq([m["id"] for m in h], ids[1:3], "since and before")
+    check_eq(http(srv.http_port, "GET", "/api/rooms/resty/messages?before=0").json(), [],
+             "before 0")
+    for q in ("before=-1", "before=x", "before="):
+        r = http(srv.http_port, "GET", "/api/rooms/resty/messages?" + q)
+        check_eq(r.status, 400, "GET ?%s status" % q)
+        check("before" in r.json().get("error", ""), "GET ?%s error %r" % (q, r.json()))
     rooms = http(srv.http_port, "GET", "/api/rooms")
     check_eq(rooms.status, 200, "GET /api/rooms status")
     lst = rooms.json()
