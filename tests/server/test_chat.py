@@ -504,7 +504,7 @@ def main():
                   ("%s: nick taken -32002, not joined -32003" % kind, t_errors, (kind,)),
                   ("%s: room, nick, text validation -32602" % kind, t_validation, (kind,)),
                   ("%s: chat.rooms and chat.members" % kind, t_rooms_members, (kind,))]
-    cases += [("chat.history since/limit", t_history, ()),
+    cases += [("chat.history since/before/limit", t_history, ()),
               ("HTTP: chat.join -32001, chat.send with nick is pushed", t_http_rules, ()),
               ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ()),
               ("/metrics counts every method under its name", t_metrics_per_method, ())]

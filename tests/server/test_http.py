@@ -357,7 +357,7 @@ CASES = [
     ("GET /healthz", t_healthz),
     ("/metrics: Prometheus text, counters grow", t_metrics),
     ("/api/stats: runtime.stats keys", t_api_stats),
-    ("REST: post, history with since/limit, rooms", t_rest_messages),
+    ("REST: post, history with since/before/limit, rooms", t_rest_messages),
     ("REST errors: 4xx with {error}", t_rest_errors),
     ("slow client dropped after the header deadline", t_slow_header),
 ]
