@@ -153,7 +153,7 @@ void chat__history_close(void);
  * the room's goroutine. Strings are borrowed for the call. */
 json_t *chat__history_store(const char *room, const char *nick, const char *text,
                             size_t text_len);
-/* Messages of room with since < id (and id < before when before >= 0),
+/* Messages of room with since < id (and id < before when before > 0),
  * oldest first, at most limit: the first ones after since, or with a
  * before the last ones below it. A new array, NULL on a database error. */
 json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit);

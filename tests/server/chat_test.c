@@ -649,9 +649,9 @@ static void test_history(void)
         CHECK_MSG(call_code(&http_ctx, "chat.history", bad[i]) == -32602, "%s", bad[i]);
     int code;
     const char *msg;
-    CHECK(!chat_history("h", 0, CHAT_NO_BEFORE, 501, &code, &msg));
+    CHECK(!chat_history("h", 0, 0, 501, &code, &msg));
     CHECK_EQ_INT(code, -32602);
-    h = chat_history("h", ids[117], CHAT_NO_BEFORE, 10, &code, &msg);
+    h = chat_history("h", ids[117], 0, 10, &code, &msg);
     CHECK(h && json_array_size(h) == 2);
     json_decref(h);
     /* chat.join gives the last 50 of the room, oldest first */
@@ -734,16 +734,16 @@ static void test_history_before(void)
     h = call_ok(&http_ctx, "chat.history", p);
     CHECK(h && json_array_size(h) == 0);
     json_decref(h);
-    /* before 0 (or 1) holds nothing; before null is no bound */
-    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"back\",\"before\":0}");
+    /* before 1 holds nothing; before null is no bound */
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"back\",\"before\":1}");
     CHECK(h && json_array_size(h) == 0);
     json_decref(h);
     h = call_ok(&http_ctx, "chat.history", "{\"room\":\"back\",\"before\":null,\"limit\":2}");
     CHECK(h && json_array_size(h) == 2 && id_at(h, 0) == ids[0]);
     json_decref(h);
     static const char *const bad[] = {
+        "{\"room\":\"back\",\"before\":0}",
         "{\"room\":\"back\",\"before\":-1}",
-        "{\"room\":\"back\",\"before\":-5}",
         "{\"room\":\"back\",\"before\":\"9\"}",
         "{\"room\":\"back\",\"before\":2.5}",
     };
@@ -755,7 +755,7 @@ static void test_history_before(void)
     h = chat_history("back", 0, ids[5], 2, &code, &msg);
     CHECK(h && json_array_size(h) == 2 && id_at(h, 0) == ids[3] && id_at(h, 1) == ids[4]);
     json_decref(h);
-    CHECK(!chat_history("back", 0, -2, 10, &code, &msg));
+    CHECK(!chat_history("back", 0, -1, 10, &code, &msg));
     CHECK_EQ_INT(code, -32602);
     chat_shutdown();
 }

@@ -217,10 +217,10 @@ def t_history(srv):
         h = a.result("chat.history", {"room": r, "before": ids[100], "since": ids[90]})
         check_eq([m["id"] for m in h], ids[91:100], "since and before")
         check_eq(a.result("chat.history", {"room": r, "before": ids[0]}), [], "before the first")
-        check_eq(a.result("chat.history", {"room": r, "before": 0}), [], "before 0")
+        check_eq(a.result("chat.history", {"room": r, "before": 1}), [], "before 1")
         for p, what in (({"limit": 501}, "limit 501"), ({"limit": 0}, "limit 0"),
                         ({"limit": -1}, "limit -1"), ({"since": -1}, "since -1"),
-                        ({"before": -1}, "before -1"), ({"before": "x"}, "before a string"),
+                        ({"before": 0}, "before 0"), ({"before": -1}, "before -1"), ({"before": "x"}, "before a string"),
                         ({"since": "x"}, "since a string"), ({"limit": 1.5}, "limit 1.5")):
             p["room"] = r
             check_eq(a.error_code("chat.history", p), -32602, what)
