@@ -242,6 +242,12 @@ def t_api_stats(srv):
         check(k in s, "/api/stats lacks %r: %r" % (k, sorted(s)))
     check(isinstance(s["runq"], list) and len(s["runq"]) == s["procs"], "runq %r" % s["runq"])
     check(isinstance(s["heap"], dict), "heap %r" % s["heap"])
+    # the chat's counters (the runtime page's messages per second) count a send
+    r = post_msg(srv, "statsroom", "counter", "counted")
+    check_eq(r.status, 201, "POST status")
+    t = http(srv.http_port, "GET", "/api/stats").json()
+    check(t["chat"]["messages_stored"] >= s["chat"]["messages_stored"] + 1,
+          "messages_stored %r -> %r" % (s["chat"], t["chat"]))
 
 
 def post_msg(srv, room, nick, text):
