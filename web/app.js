@@ -53,13 +53,13 @@ function connectionState(s, delay) {
   if (!connected) {
     for (const room of session.rooms.values()) room.disconnected();
   }
+  const joined = connected && !!session.current && session.current.joined;
   const texts = {
     connecting: 'connecting…',
-    open: session.nick && session.rooms.size ? `connected as ${session.nick}` : 'connected',
+    open: joined ? `connected as ${session.nick}` : 'connected',
     closed: 'offline',
     waiting: `disconnected; retrying in ${Math.ceil(delay / 1000)} s`,
   };
-  const joined = connected && session.current && session.current.joined;
   view.state(joined ? 'joined' : s, texts[s]);
   if (session.current) view.members(session.current, connected);
 }
@@ -116,7 +116,9 @@ async function joinFailed(room, err, auto) {
   if (err.code === 0) return; // the socket closed: onopen joins again
   const sentence = describeError(err, { nick: session.nick, room: room.name });
   if (err.code === NICK_TAKEN && auto) {
-    if (await peers.holds(session.nick, room.name)) {
+    const otherTab = await peers.holds(session.nick, room.name);
+    if (session.rooms.get(room.name) !== room) return; // settled meanwhile
+    if (otherTab) {
       nickConflict(room, `This chat is open as “${session.nick}” in another tab or window. ` +
         'Use that one, or join here with another nick.');
       return;
@@ -129,14 +131,14 @@ async function joinFailed(room, err, auto) {
   }
   const others = [...session.rooms.values()].some((r) => r !== room && r.joined);
   if (err.code === NICK_TAKEN && !others) {
-    nickConflict(room, `${sentence} Choose another nick.`);
+    nickConflict(room, `${sentence} Someone else has it: choose another nick.`);
     return;
   }
   // a room added next to others (or refused for another reason, say a bad
   // name restored from storage): the page stays in the others
   leaveRoom(room, false);
   if (session.rooms.size) view.message('error', sentence, err.code);
-  else view.showJoin({ room: room.name, nick: session.nick, error: sentence });
+  else view.showJoin({ room: room.name, nick: session.nick, error: sentence, code: err.code });
 }
 
 /** The nick cannot be used in room: back to the form, with another nick
@@ -150,7 +152,9 @@ function nickConflict(room, sentence) {
   session.active = null;
   view.clearRooms();
   pendingRooms = names;
-  view.showJoin({ room: active || room.name, nick: suggestNick(session.nick), error: sentence });
+  view.showJoin({ room: active || room.name, nick: suggestNick(session.nick), error: sentence,
+    code: NICK_TAKEN });
+  connectionState(conn.isOpen ? 'open' : 'closed');
   const input = $('join-nick');
   input.focus();
   input.select();
@@ -207,6 +211,7 @@ function leaveRoom(room, tell) {
   room.joined = false;
   if (session.current) drawRoom();
   else view.showJoin({ nick: session.nick || '' });
+  connectionState(conn.isOpen ? 'open' : 'closed');
 }
 
 // ---- notifications -----------------------------------------------------------------------
@@ -259,7 +264,6 @@ $('add-room-toggle').addEventListener('click', () => {
   const form = $('add-room');
   form.hidden = !form.hidden;
   $('add-room-toggle').setAttribute('aria-expanded', String(!form.hidden));
-  view.message('add-room-error', null);
   if (!form.hidden) $('add-room-name').focus();
 });
 

@@ -97,12 +97,15 @@ export function suggestNick(nick) {
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 const grouped = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
 const small = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
+const tenths = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
 
-/** A count for a label: 950, 12.3K, 1.8M (below 10 000: grouped digits). */
+/** A number for a label: 0.25, 12.3, 950, 9,999, 12.3K, 1.8M. */
 export function formatCount(n) {
   if (n === null || n === undefined || Number.isNaN(n)) return '–';
-  if (Math.abs(n) < 10) return small.format(n);
-  return Math.abs(n) < 10000 ? grouped.format(n) : compact.format(n);
+  const a = Math.abs(n);
+  if (a < 10) return small.format(n);
+  if (a < 100) return tenths.format(n);
+  return a < 10000 ? grouped.format(n) : compact.format(n);
 }
 
 /** A byte size in binary units: 512 B, 1.7 MiB. */

@@ -10,11 +10,15 @@
 //  - each room's list holds its "older" item first, then messages in
 //    ascending id order, with presence notices where they happened;
 //  - a list holds at most MAX_SHOWN messages: appending beyond drops the
-//    oldest (they can be loaded again from the history).
+//    oldest (they can be loaded again from the history);
+//  - a message is marked "cont" (drawn without its nick and time line)
+//    exactly when the item just above it is a message by the same nick
+//    less than GROUP_MS older.
 
 import { formatTime, nickColor } from './format.js';
 
 const MAX_SHOWN = 1000;
+const GROUP_MS = 5 * 60 * 1000; // a message this soon after the last one by its nick joins it
 const NEAR_TOP_PX = 60; // scrolling this close to the top loads older messages
 const NEAR_BOTTOM_PX = 40; // a list this close to its end follows new messages
 
@@ -27,6 +31,16 @@ function el(tag, className, text) {
   return e;
 }
 
+/** Marks li (a message item, or anything else: ignored) "cont" when it
+ * continues the message just above it (see the invariants). */
+function group(li) {
+  if (!li || !li.classList.contains('msg')) return;
+  const prev = li.previousElementSibling;
+  const cont = !!prev && prev.classList.contains('msg') && prev.dataset.nick === li.dataset.nick &&
+    Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_MS;
+  li.classList.toggle('cont', cont);
+}
+
 export class ChatView {
   /**
    * on: callbacks from the page: select(name), loadOlder(name).
@@ -35,6 +49,19 @@ export class ChatView {
     this.on = on;
     this.lists = new Map(); // room name -> its <ul class="messages">
     this.me = null; // the nick the page uses, for "mine"
+    this.resized = new ResizeObserver((entries) => {
+      for (const { target: ul } of entries) {
+        // at the end before the resize (its scroll event may have come
+        // after, and seen the end moved): at the end after it
+        const before = Number(ul.dataset.height || ul.clientHeight);
+        const atEnd = ul.scrollHeight - ul.scrollTop - before < NEAR_BOTTOM_PX;
+        ul.dataset.height = String(ul.clientHeight);
+        if ((atEnd || this.following(ul)) && ul.offsetParent) {
+          ul.dataset.follow = '1';
+          ul.scrollTop = ul.scrollHeight;
+        }
+      }
+    });
     $('members-toggle').addEventListener('click', () => this.toggleMembers());
     $('members-close').addEventListener('click', () => this.toggleMembers(false));
     // the drawer (narrow screens) closes on Escape and on a click beside it
@@ -46,12 +73,12 @@ export class ChatView {
 
   // ---- screens ----------------------------------------------------------------------
 
-  showJoin({ room = '', nick = '', error = null } = {}) {
+  showJoin({ room = '', nick = '', error = null, code } = {}) {
     $('chat').hidden = true;
     $('join').hidden = false;
     if (room) $('join-room').value = room;
     if (nick) $('join-nick').value = nick;
-    this.message('join-error', error);
+    this.message('join-error', error, error ? code : undefined);
     document.title = 'goc chat';
   }
 
@@ -91,8 +118,12 @@ export class ChatView {
     const older = el('li', 'older');
     ul.append(older);
     ul.addEventListener('scroll', () => {
+      ul.dataset.follow = ul.scrollHeight - ul.scrollTop - ul.clientHeight < NEAR_BOTTOM_PX ? '1' : '0';
       if (ul.scrollTop < NEAR_TOP_PX) this.on.loadOlder(room.name);
     });
+    // a list that follows its end keeps following when it shrinks (an
+    // error shown below it, a phone's keyboard opening)
+    this.resized.observe(ul);
     $('lists').append(ul);
     this.lists.set(room.name, ul);
     this.older(room);
@@ -115,7 +146,6 @@ export class ChatView {
   select(room) {
     for (const [name, ul] of this.lists) {
       if (name === room.name || ul.hidden) continue;
-      ul.dataset.follow = this.following(ul) ? '1' : '0';
       ul.dataset.scroll = String(ul.scrollTop);
       ul.hidden = true;
     }
@@ -127,11 +157,11 @@ export class ChatView {
     ul.scrollTop = this.following(ul) ? ul.scrollHeight : Number(ul.dataset.scroll || 0);
   }
 
-  /** Whether a list follows its end: new messages scroll it down. A hidden
-   * list keeps the answer it had when hidden (never shown: yes). */
+  /** Whether a list follows its end: new messages scroll it down. Noted at
+   * each scroll (by the reader or by us), so a list hidden or resized since
+   * keeps the answer; never scrolled: yes. */
   following(ul) {
-    if (!ul.offsetParent) return ul.dataset.follow !== '0'; // not laid out
-    return ul.scrollHeight - ul.scrollTop - ul.clientHeight < NEAR_BOTTOM_PX;
+    return ul.dataset.follow !== '0';
   }
 
   /** The tab strip: one tab per room (in session order), the active one
@@ -167,12 +197,15 @@ export class ChatView {
   messageItem(m) {
     const li = el('li', m.nick === this.me ? 'msg mine' : 'msg');
     li.dataset.id = String(m.id);
+    li.dataset.nick = m.nick;
+    li.dataset.ts = String(m.ts);
     const nick = el('span', `nick nick-c${nickColor(m.nick)}`, m.nick);
     nick.title = m.nick;
     const t = formatTime(m.ts);
     const time = el('time', 'ts', t.text);
     time.dateTime = new Date(m.ts).toISOString();
     time.title = t.title;
+    li.title = t.title; // the time of a message drawn without its own
     li.append(nick, time, el('span', 'text', m.text));
     return li;
   }
@@ -190,8 +223,10 @@ export class ChatView {
     const lastId = last ? Number(last.dataset.id) : 0;
     const before = ul.scrollHeight;
     let older = 0;
+    const added = [];
     for (const m of msgs) {
       const li = this.messageItem(m);
+      added.push(li);
       if (m.id > lastId) {
         ul.append(li);
       } else if (m.id < firstId) {
@@ -201,6 +236,10 @@ export class ChatView {
         const later = [...ul.querySelectorAll('li.msg')].find((x) => Number(x.dataset.id) > m.id);
         ul.insertBefore(li, later || null);
       }
+    }
+    for (const li of added) {
+      group(li);
+      group(li.nextElementSibling);
     }
     if (older && !follow) ul.scrollTop += ul.scrollHeight - before; // keep the reader's place
     if (follow) {
@@ -223,6 +262,7 @@ export class ChatView {
     room.forget(dropped, Number(firstLeft.dataset.id));
     // notices above the first message shown belong to dropped history
     while (ul.children[1] && !ul.children[1].classList.contains('msg')) ul.children[1].remove();
+    group(ul.children[1]);
     this.older(room);
   }
 
