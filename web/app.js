@@ -115,24 +115,24 @@ async function join(room, { auto }) {
 async function joinFailed(room, err, auto) {
   if (err.code === 0) return; // the socket closed: onopen joins again
   const sentence = describeError(err, { nick: session.nick, room: room.name });
-  if (err.code === NICK_TAKEN && auto) {
-    const otherTab = await peers.holds(session.nick, room.name);
+  const others = [...session.rooms.values()].some((r) => r !== room && r.joined);
+  if (err.code === NICK_TAKEN) {
+    const otherTab = !others && await peers.holds(session.nick, room.name);
     if (session.rooms.get(room.name) !== room) return; // settled meanwhile
     if (otherTab) {
       nickConflict(room, `This chat is open as “${session.nick}” in another tab or window. ` +
         'Use that one, or join here with another nick.');
       return;
     }
-    if (room.joinTries < REJOIN_TRIES) { // our own previous connection, closing?
+    if (auto && room.joinTries < REJOIN_TRIES) { // our own previous connection, closing?
       const delay = backoffDelay(room.joinTries++, 300, 2000);
       setTimeout(() => session.rooms.get(room.name) === room && join(room, { auto }), delay);
       return;
     }
-  }
-  const others = [...session.rooms.values()].some((r) => r !== room && r.joined);
-  if (err.code === NICK_TAKEN && !others) {
-    nickConflict(room, `${sentence} Someone else has it: choose another nick.`);
-    return;
+    if (!others) {
+      nickConflict(room, `${sentence} Choose another nick.`);
+      return;
+    }
   }
   // a room added next to others (or refused for another reason, say a bad
   // name restored from storage): the page stays in the others
