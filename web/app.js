@@ -17,7 +17,7 @@
 //  - every text from the network reaches the page through view.js, as text.
 
 import { describeError, suggestNick } from './format.js';
-import { goneNotice, loadSession, Session } from './rooms.js';
+import { LEAVE_SETTLE_MS, goneNotice, loadSession, Session } from './rooms.js';
 import { Connection, backoffDelay, wsUrl } from './rpc.js';
 import { TabPeers } from './tabs.js';
 import { ChatView } from './view.js';
@@ -197,6 +197,13 @@ async function loadOlder(name) {
   if (room.hasOlder && room === session.current && view.nearTop(room)) setTimeout(() => loadOlder(name), 0);
 }
 
+/** Says the leaves of room that have settled (rooms.js). */
+function settle(room) {
+  if (session.rooms.get(room.name) !== room) return;
+  for (const text of room.settle(Date.now())) view.notice(room, text);
+  if (room === session.current) view.members(room, conn.isOpen);
+}
+
 function graceOver(room) {
   if (session.rooms.get(room.name) !== room) return;
   view.notice(room, goneNotice(room.graceOver(Date.now())));
@@ -227,7 +234,8 @@ function notified(method, params) {
       view.tabs(session);
     }
   } else if (method === 'chat.presence') {
-    view.notice(room, room.presence(params.event, params.nick));
+    view.notice(room, room.presence(params.event, params.nick, Date.now()));
+    if (params.event === 'leave') setTimeout(() => settle(room), LEAVE_SETTLE_MS + 50);
     if (room === session.current) view.members(room, conn.isOpen);
   }
 }

@@ -13,16 +13,25 @@
 // is announced. Those still unknown when the grace ends have left, and are
 // announced in one line.
 //
+// A `leave` is announced only after LEAVE_SETTLE_MS ('leaving' meanwhile):
+// a server shutting down closes its connections one after the other, so the
+// last ones see the first ones leave just before they are cut off
+// themselves; and someone reloading the page leaves and joins again within
+// a second. A disconnection or a `join` before the leave settles turns it
+// back into 'unknown' or 'here', and nothing is said.
+//
 // Invariants:
 //  - room.ids holds every message id the page shows for the room, and
 //    room.oldestId <= every id in it <= room.lastId (both 0 when empty);
 //  - room.hasOlder is false only once the server said there is nothing
 //    below room.oldestId (a page of history shorter than asked, or a join
 //    history shorter than JOIN_HISTORY);
-//  - a member is in room.members at most once, as 'here' or 'unknown'.
+//  - a member is in room.members at most once, as 'here', 'leaving' (with
+//    a deadline in room.leaving) or 'unknown'.
 
 export const JOIN_HISTORY = 50; // messages a chat.join reply carries at most
 export const GRACE_MS = 10000; // how long a member may take to come back
+export const LEAVE_SETTLE_MS = 2000; // how long a leave waits before it is said
 
 export class Room {
   constructor(name) {
@@ -35,7 +44,8 @@ export class Room {
     this.oldestId = 0; // the smallest id held
     this.hasOlder = false; // whether the server may hold ids below oldestId
     this.loadingOlder = false; // a chat.history for older messages is out
-    this.members = new Map(); // nick -> 'here' | 'unknown'
+    this.members = new Map(); // nick -> 'here' | 'leaving' | 'unknown'
+    this.leaving = new Map(); // nick -> Date.now() when its leave is said
     this.graceUntil = 0; // Date.now() when 'unknown' members count as gone
     this.unread = 0; // messages from others arrived while not shown
   }
@@ -85,6 +95,7 @@ export class Room {
   disconnected() {
     this.joined = false;
     for (const nick of this.members.keys()) this.members.set(nick, 'unknown');
+    this.leaving.clear();
   }
 
   /** Applies a chat.join reply's members. Announces nothing: the first
@@ -102,22 +113,36 @@ export class Room {
     this.graceUntil = this.unknown().length ? now + GRACE_MS : 0;
   }
 
-  /** A chat.presence notification: the notice to show, or null when the
-   * member was only coming back (or the event repeats what is known). */
-  presence(event, nick) {
+  /** A chat.presence notification at now: the notice to show at once, or
+   * null when the member was only coming back, when the event repeats what
+   * is known, and for a leave (said by settle, later). */
+  presence(event, nick, now) {
     const was = this.members.get(nick);
     if (event === 'join') {
       this.members.set(nick, 'here');
+      this.leaving.delete(nick);
       return was ? null : `${nick} joined`;
     }
-    if (event === 'leave') {
-      this.members.delete(nick);
-      return was ? `${nick} left` : null;
+    if (event === 'leave' && was && was !== 'leaving') {
+      this.members.set(nick, 'leaving');
+      this.leaving.set(nick, now + LEAVE_SETTLE_MS);
     }
     return null;
   }
 
-  /** Nicks whose presence is unknown. */
+  /** The leaves due by now: their notices, the members removed. */
+  settle(now) {
+    const said = [];
+    for (const [nick, due] of this.leaving) {
+      if (due > now) continue;
+      this.leaving.delete(nick);
+      this.members.delete(nick);
+      said.push(`${nick} left`);
+    }
+    return said;
+  }
+
+  /** Nicks whose presence is unknown (not those leaving). */
   unknown() {
     return [...this.members].filter(([, s]) => s === 'unknown').map(([n]) => n);
   }
@@ -132,7 +157,8 @@ export class Room {
     return gone;
   }
 
-  /** Members sorted for the list: [{nick, state}]. */
+  /** Members sorted for the list: [{nick, state}], state 'here', 'leaving'
+   * or 'unknown'. */
   memberList() {
     return [...this.members]
       .map(([nick, state]) => ({ nick, state }))

@@ -311,9 +311,10 @@ export class ChatView {
       const li = el('li', `nick-c${nickColor(nick)}`);
       li.dataset.nick = nick;
       if (nick === this.me) li.classList.add('me');
-      if (!connected || state === 'unknown') {
+      if (!connected || state !== 'here') {
         li.classList.add('unknown');
-        li.title = connected ? `${nick}: reconnecting?` : `${nick}: unknown while disconnected`;
+        li.title = !connected ? `${nick}: unknown while disconnected` :
+          state === 'leaving' ? `${nick}: leaving` : `${nick}: reconnecting?`;
       } else {
         li.title = nick;
       }

@@ -523,6 +523,8 @@ const tests = [
     check(await page.locator('.tab[aria-selected="true"]').count() === 1, 'a room is shown after leaving');
     check(await page.locator(list('history')).count() === 0, 'the list of the room left is gone');
     await page.close();
+    // a real leave is said (after a moment: see rooms.js)
+    await ctx.alice.locator(`${list()} li.presence`, { hasText: 'alice2 left' }).waitFor();
     await ctx.alice.locator('#members li[data-nick="alice2"]').waitFor({ state: 'detached' });
   }],
 

@@ -126,20 +126,31 @@ test('scrolling back: older pages until a short one', () => {
 test('presence: a reconnect announces nobody who never left', () => {
   const r = new rooms.Room('r');
   r.snapshot(['me', 'bob', 'carol'], 0);
-  eq(r.presence('join', 'dave'), 'dave joined', 'a newcomer');
+  eq(r.presence('join', 'dave', 0), 'dave joined', 'a newcomer');
+  // a server shutting down: bob's leave comes just before our own cut-off
+  eq(r.presence('leave', 'bob', 0), null, 'a leave is not said at once');
+  eq(r.memberList().find((m) => m.nick === 'bob').state, 'leaving', 'bob leaving');
   r.disconnected();
   eq(r.unknown().sort(), ['bob', 'carol', 'dave', 'me'], 'unknown while disconnected');
   r.snapshot(['me', 'carol'], 1000); // bob and dave not back yet
   eq(r.memberList(), [{ nick: 'bob', state: 'unknown' }, { nick: 'carol', state: 'here' },
     { nick: 'dave', state: 'unknown' }, { nick: 'me', state: 'here' }], 'after the snapshot');
-  eq(r.presence('join', 'bob'), null, 'bob comes back quietly');
-  eq(r.presence('join', 'erin'), 'erin joined', 'erin is new');
+  eq(r.settle(1e9), [], 'a disconnection cancels the leave');
+  eq(r.presence('join', 'bob', 1000), null, 'bob comes back quietly');
+  eq(r.presence('join', 'erin', 1000), 'erin joined', 'erin is new');
   eq(r.graceOver(1000 + rooms.GRACE_MS - 1), [], 'not yet');
   eq(r.graceOver(1000 + rooms.GRACE_MS), ['dave'], 'dave did not come back');
   eq(rooms.goneNotice(['dave']), 'dave left while you were away', 'one notice');
   eq(rooms.goneNotice(['a', 'b', 'c']), 'a, b and c left while you were away', 'several');
-  eq(r.presence('leave', 'carol'), 'carol left', 'a leave');
-  eq(r.presence('leave', 'carol'), null, 'a repeated leave');
+  eq(r.presence('leave', 'carol', 5000), null, 'a leave, said later');
+  eq(r.presence('leave', 'carol', 5100), null, 'a repeated leave');
+  eq(r.settle(5000 + rooms.LEAVE_SETTLE_MS - 1), [], 'not settled yet');
+  eq(r.settle(5000 + rooms.LEAVE_SETTLE_MS), ['carol left'], 'settled');
+  check(!r.members.has('carol'), 'carol is gone');
+  // a reload: a leave then a join within the settling time says nothing
+  r.presence('leave', 'erin', 6000);
+  eq(r.presence('join', 'erin', 6500), null, 'erin reloaded');
+  eq(r.settle(1e9), [], 'nothing to say about erin');
   const first = new rooms.Room('f');
   first.snapshot(['x'], 0);
   eq(first.unknown(), [], 'the first snapshot marks nobody unknown');
