@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +93,27 @@ static void check_readable(const char *flag, const char *path)
     close(fd);
 }
 
+/* The web client's folder when --web is not given: the installed one
+ * beside the binary (<bindir>/../share/goc/web, so an installed tree may
+ * move), else the source tree's (a build-tree run). */
+static const char *default_web(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            struct stat st;
+            int w = snprintf(buf, len, "%s/%s", exe, GOCD_WEB_FROM_BIN);
+            if (w > 0 && (size_t)w < len && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    return GOCD_WEB_DIR;
+}
+
 /* SIGHUP: loads the TLS certificate and key again (renewed ones are
  * served to new connections; open ones keep theirs). Without TLS there is
  * nothing to reload: said, and ignored. */
@@ -116,7 +139,8 @@ static int server_main(int argc, char **argv)
     if (!srv.rpc || methods_register(srv.rpc) != 0)
         fail("out of memory");
     srv.root = goc_context_with_cancel(goc_context_background());
-    const char *web = srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR;
+    char installed[PATH_MAX];
+    const char *web = srv.cfg.web ? srv.cfg.web : default_web(installed, sizeof installed);
     int rc = http_set_web_root(web);
     if (rc && srv.cfg.web)
         fail("--web %s: %s", web, strerror(-rc));
