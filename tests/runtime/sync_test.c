@@ -1,4 +1,4 @@
-/* sync_test.c: the semaphore table (GO_FACTS 3), Mutex (4), RWMutex,
+/* sync_test.c: the semaphore table (doc/go-rules.md 3), Mutex (4), RWMutex,
  * WaitGroup, Once and Cond (5), one case per numbered rule, plus the
  * starvation scenario. Fatal errors are checked in child processes. */
 #define TEST_IMPLEMENTATION
