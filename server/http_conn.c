@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "http.h"
 #include "log.h"
 #include "ws.h"
@@ -191,8 +192,10 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
         if (!get)
             RESPOND_LITERAL(o, 405, "text/plain", "Allow: GET, HEAD\r\n",
                             "method not allowed\n", ka, head);
-        else
+        else if (chat_available())
             RESPOND_LITERAL(o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, head);
+        else /* with --redis: Redis is unreachable */
+            RESPOND_LITERAL(o, 503, "text/plain; charset=utf-8", NULL, "unavailable", ka, head);
         return false;
     }
     if (path_is(req, "/metrics")) {

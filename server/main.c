@@ -22,6 +22,7 @@
 
 #include "chat.h"
 #include "log.h"
+#include "redis.h"
 
 /* The grace period connections get at shutdown, inside the 5 s promised. */
 #define SHUTDOWN_GRACE (4500 * GOC_MILLISECOND)
@@ -104,8 +105,21 @@ static int server_main(int argc, char **argv)
     for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
         if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr, tls)))
             exit(2);
-    if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
-        fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
+    if (srv.cfg.redis) { /* a bad URL is a bad flag: one line, exit 2 */
+        redis_url u;
+        char err[256];
+        if (redis_url_parse(srv.cfg.redis, &u, err, sizeof err) != 0) {
+            fprintf(stderr, "gocd: --redis: %s\n", err);
+            exit(2);
+        }
+    }
+    chat_config cc = {.db_path = srv.cfg.db, .rate = srv.cfg.rate,
+                      .redis_url = srv.cfg.redis, .node = srv.cfg.node};
+    if (chat_init(&cc) != 0) {
+        if (srv.cfg.redis)
+            fprintf(stderr, "gocd: cannot start the chat on --redis %s\n", srv.cfg.redis);
+        else
+            fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
         exit(2);
     }
     /* Handle SIGINT/SIGTERM from before the first listening line: a signal

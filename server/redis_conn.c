@@ -221,12 +221,18 @@ void redis_conn_close(redis_conn *c)
 
 bool redis_conn_broken(const redis_conn *c)
 {
-    return c->broken;
+    return atomic_load(&c->broken);
+}
+
+void redis_conn_cancel(redis_conn *c)
+{
+    atomic_store(&c->broken, true);
+    goc_conn_cancel(c->conn);
 }
 
 static int broke(redis_conn *c, int rc)
 {
-    c->broken = true;
+    atomic_store(&c->broken, true);
     return rc;
 }
 
@@ -235,7 +241,7 @@ static int broke(redis_conn *c, int rc)
 int redis_send(redis_conn *c, int64_t deadline, int argc, const char *const *argv,
                const size_t *argvlen)
 {
-    if (c->broken)
+    if (atomic_load(&c->broken))
         return -ECONNRESET;
     size_t n = resp_encode_command(c->wbuf, c->wcap, argc, argv, argvlen);
     if (n > c->wcap) {
@@ -323,7 +329,7 @@ static int look(redis_conn *c, redis_reply *out)
 
 int redis_read(redis_conn *c, int64_t deadline, redis_reply *out)
 {
-    if (c->broken)
+    if (atomic_load(&c->broken))
         return -ECONNRESET;
     drop_taken(c);
     goc_conn_set_read_deadline(c->conn, deadline);

@@ -3,6 +3,8 @@
 #ifndef GOCD_REDIS_INTERNAL_H
 #define GOCD_REDIS_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "redis.h"
 
 struct redis_conn {
@@ -16,7 +18,7 @@ struct redis_conn {
     resp_value *nodes;  /* the last reply's nodes, ncap of them */
     size_t ncap;
     uint64_t gen;       /* the client's generation when this was dialed (redis_pool.c) */
-    bool broken;        /* an error made it unusable */
+    _Atomic bool broken; /* an error made it unusable (a subscriber's reader and writer both look) */
 };
 
 #endif

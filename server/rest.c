@@ -38,6 +38,8 @@ static int status_of(int code)
         return 429;
     case JRPC_TOO_LARGE:
         return 413;
+    case JRPC_UNAVAILABLE:
+        return 503;
     default:
         return 500;
     }
@@ -46,7 +48,7 @@ static int status_of(int code)
 static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const char *room,
                          bool head)
 {
-    int64_t since = 0, limit = 100;
+    int64_t since = 0, before = 0, limit = 100;
     uint64_t v;
     /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
     int rc = goc_http_query_u64(req->query, req->query_len, "since", &v);
@@ -63,9 +65,16 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
     }
     if (rc == 0)
         limit = v > 1000000 ? 1000000 : (int64_t)v;
+    rc = goc_http_query_u64(req->query, req->query_len, "before", &v);
+    if ((rc < 0 && rc != -ENOENT) || (rc == 0 && v == 0)) {
+        http_error_json(o, 400, "before must be a positive integer", req->keep_alive, head);
+        return;
+    }
+    if (rc == 0)
+        before = v > INT64_MAX ? INT64_MAX : (int64_t)v;
     int code = 0;
     const char *msg = NULL;
-    json_t *j = chat_history(room, since, limit, &code, &msg);
+    json_t *j = chat_history(room, since, before, limit, &code, &msg);
     if (!j)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
     else
@@ -103,6 +112,20 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
         send_json(o, 201, m, req->keep_alive, false);
 }
 
+static void rooms_get(goc_http_out_t *o, bool ka, bool head)
+{
+    int code = 0;
+    json_t *rooms = chat_rooms_json(true, &code);
+    if (rooms)
+        send_json(o, 200, rooms, ka, head);
+    else
+        http_error_json(o, status_of(code),
+                        code == JRPC_UNAVAILABLE ? "unavailable: the chat's store cannot be "
+                                                   "reached; retry"
+                                                 : "could not list the rooms",
+                        ka, head);
+}
+
 void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
 {
     bool head = req->method == GOC_HTTP_HEAD;
@@ -121,7 +144,7 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, chat_rooms_json(true), ka, head);
+            rooms_get(o, ka, head);
         return;
     }
     /* rooms/{room}/messages */
