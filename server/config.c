@@ -54,17 +54,44 @@ const config_flag config_flags[] = {
 };
 const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
 
+#define USAGE_INDENT 23 /* where the help text starts */
+#define USAGE_WIDTH 96  /* and where its lines end, at the latest */
+
+/* Writes text from column USAGE_INDENT, wrapped at word boundaries. */
+static void usage_wrap(FILE *f, const char *text)
+{
+    size_t col = USAGE_INDENT;
+    while (*text) {
+        size_t w = strcspn(text, " ");
+        if (col > USAGE_INDENT && col + 1 + w > USAGE_WIDTH) {
+            fprintf(f, "\n%*s", USAGE_INDENT, "");
+            col = USAGE_INDENT;
+        } else if (col > USAGE_INDENT) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text, 1, w, f);
+        col += w;
+        text += w;
+        text += strspn(text, " ");
+    }
+    fputc('\n', f);
+}
+
 void config_usage(FILE *f)
 {
     fputs("usage: gocd [flags]\n", f);
     for (size_t i = 0; i < config_nflags; i++) {
         const config_flag *fl = &config_flags[i];
-        char head[64];
+        char head[64], help[256];
         snprintf(head, sizeof head, "%s %s", fl->name, fl->value);
-        fprintf(f, "  %-20s %s", head, fl->help);
         if (fl->kind == CONFIG_INT)
-            fprintf(f, " [%lld..%lld]", (long long)fl->min, (long long)fl->max);
-        fputc('\n', f);
+            snprintf(help, sizeof help, "%s [%lld..%lld]", fl->help, (long long)fl->min,
+                     (long long)fl->max);
+        else
+            snprintf(help, sizeof help, "%s", fl->help);
+        fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        usage_wrap(f, help);
     }
     fputs("  --help, --version    print and exit\n"
           "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n",
