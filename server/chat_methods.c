@@ -216,10 +216,8 @@ json_t *chat_rooms_json(bool with_message_counts, int *code)
     {
         json_t *e = json_object_get(by, k);
         if (!e) {
-            e = json_pack("{s:s, s:O}", "room", k, "members",
-                          json_object_get(v, "members") ? json_object_get(v, "members")
-                                                        : json_integer(0));
-            json_object_set_new(by, k, e);
+            json_int_t members = json_integer_value(json_object_get(v, "members"));
+            json_object_set_new(by, k, json_pack("{s:s, s:I}", "room", k, "members", members));
         }
     }
     json_object_foreach(by, k, v)

@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The entry point each target defines (declared for -Wmissing-prototypes). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* A broken invariant: print where, then abort (libFuzzer keeps the input). */
 #define FUZZ_CHECK(cond)                                                                           \
     do {                                                                                           \
