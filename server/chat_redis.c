@@ -839,6 +839,62 @@ int chat__redis_snapshot(const char *room, int64_t deadline, chat__snapshot *out
     return 0;
 }
 
+/* ---- this instance's rooms ------------------------------------------------- */
+
+typedef struct node_rooms_data {
+    void (*fn)(const char *room, void *arg);
+    void *arg;
+} node_rooms_data;
+
+static int node_rooms_reply(call_out *o, const redis_reply *r)
+{
+    node_rooms_data *d = o->data;
+    const resp_value *v = r->v;
+    if (v[0].type != RESP_ARRAY)
+        return -EPROTO;
+    for (uint32_t i = resp_first(0); i < v[0].next; i = v[i].next) {
+        char room[CHAT_ROOM_MAX + 1];
+        if (!is_str(&v[i]) || v[i].len > CHAT_ROOM_MAX)
+            continue;
+        memcpy(room, v[i].str, v[i].len);
+        room[v[i].len] = 0;
+        if (chat__room_valid(room, v[i].len))
+            d->fn(room, d->arg);
+    }
+    return 0;
+}
+
+static size_t node_key(char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "goc:node:%s:rooms", chat__R.instance);
+}
+
+int chat__redis_node_rooms(int64_t deadline, void (*fn)(const char *room, void *arg), void *arg)
+{
+    char key[sizeof chat__R.instance + 32];
+    const char *args[] = {"SMEMBERS", key};
+    size_t lens[] = {8, node_key(key, sizeof key)};
+    node_rooms_data d = {fn, arg};
+    call_out o = {.what = "node rooms", .data = &d};
+    return run(NULL, 0, 2, args, lens, deadline, node_rooms_reply, &o) ? o.code : 0;
+}
+
+static int any_reply(call_out *o, const redis_reply *r)
+{
+    (void)o;
+    (void)r;
+    return 0;
+}
+
+void chat__redis_node_forget(const char *room, int64_t deadline)
+{
+    char key[sizeof chat__R.instance + 32];
+    const char *args[] = {"SREM", key, room};
+    size_t lens[] = {4, node_key(key, sizeof key), strlen(room)};
+    call_out o = {.what = "node forget"};
+    run(NULL, 0, 3, args, lens, deadline, any_reply, &o);
+}
+
 /* ---- heartbeat and reaper (called by chat_redis_sub.c) --------------------- */
 
 static int status_reply(call_out *o, const redis_reply *r)
@@ -959,6 +1015,9 @@ static void broker_metrics(buf_t *b)
     buf_printf(b, "# HELP gocd_broker_connected Whether Redis is reachable (1) or not (0).\n"
                   "# TYPE gocd_broker_connected gauge\ngocd_broker_connected %d\n",
                broker_available());
+    buf_printf(b, "# HELP gocd_broker_subscribed Whether the subscription is connected (1).\n"
+                  "# TYPE gocd_broker_subscribed gauge\ngocd_broker_subscribed %d\n",
+               atomic_load(&chat__R.sub_up) ? 1 : 0);
     buf_printf(b, "# HELP gocd_broker_connections Command connections to Redis open.\n"
                   "# TYPE gocd_broker_connections gauge\ngocd_broker_connections %lld\n",
                (long long)st.conns);

@@ -97,6 +97,12 @@ int chat__redis_heartbeat(bool registered, int64_t deadline, bool *reaped);
  * a leave event each. Returns how many, or a negative JSON-RPC code. */
 int chat__redis_reap(const char *target, int64_t deadline);
 
+/* The rooms this instance has had members in (goc:node:INSTANCE:rooms):
+ * calls fn(room, arg) for each. 0 or a negative JSON-RPC code. */
+int chat__redis_node_rooms(int64_t deadline, void (*fn)(const char *room, void *arg), void *arg);
+/* Takes room out of that set. */
+void chat__redis_node_forget(const char *room, int64_t deadline);
+
 /* ---- the subscription and upkeep (chat_redis_sub.c) ---- */
 int chat__redis_sub_start(void);
 void chat__redis_sub_stop(void);

@@ -50,7 +50,8 @@ typedef struct sub_msg {
 } sub_msg;
 
 static struct {
-    goc_chan *ctl;        /* sub_msg, from the rooms; never closed */
+    goc_chan *ctl;        /* sub_msg, from the rooms; never closed; kept after the stop
+                           * (rooms still ending may look at it) until the next start */
     goc_chan *stop;       /* closed by chat__redis_sub_stop */
     _Atomic bool stopped; /* ctl is no longer read */
     goc_waitgroup wg;     /* the subscriber and the upkeep goroutines */
@@ -156,6 +157,9 @@ static void dispatch(const redis_reply *r)
     chat__room_put(rm);
 }
 
+/* Reads pushes until the connection fails or says no (an error reply: a
+ * SUBSCRIBE refused, say); the controller then makes a new one. The
+ * subscription counts as up from its first good reply. */
 static void reader_main(void *arg)
 {
     reader_arg a = *(reader_arg *)arg;
@@ -163,9 +167,15 @@ static void reader_main(void *arg)
         redis_reply r;
         if (redis_read(a.c, goc_nanotime() + 3600 * GOC_SECOND, &r) != 0)
             break;
+        if (r.v[0].type == RESP_ERROR) {
+            log_warn("redis: the subscription was refused: %.*s", (int)r.v[0].len, r.v[0].str);
+            break;
+        }
         atomic_store(a.last, goc_nanotime());
+        atomic_store(&chat__R.sub_up, true);
         dispatch(&r);
     }
+    atomic_store(&chat__R.sub_up, false);
     goc_chan_close(a.done);
 }
 
@@ -257,7 +267,9 @@ static bool serve_conn(redis_conn *c, goc_map *want)
     _Atomic int64_t last = goc_nanotime();
     reader_arg ra = {c, goc_chan_make(0, 0), &last};
     goc_go(reader_main, &ra, sizeof ra);
-    atomic_store(&chat__R.sub_up, true);
+    const char *ping[] = {"PING"};
+    size_t pl[] = {4};
+    redis_send(c, goc_nanotime() + GOC_SECOND, 1, ping, pl); /* a first reply soon */
     goc_ticker *tk = goc_ticker_new(SUB_PING);
     bool stop = false;
     while (!stop) {
@@ -279,8 +291,6 @@ static bool serve_conn(redis_conn *c, goc_map *want)
                 log_warn("redis: the subscription went silent: reconnecting");
                 break;
             }
-            const char *ping[] = {"PING"};
-            size_t pl[] = {4};
             if (redis_send(c, goc_nanotime() + GOC_SECOND, 1, ping, pl) != 0)
                 break;
         }
@@ -309,16 +319,23 @@ static void sub_main(void *arg)
             stop = pause_for(want, backoff);
             continue;
         }
-        backoff = 0;
         if (!first) {
             atomic_fetch_add(&chat__R.sub_reconnects, 1);
-            log_info("redis: subscription connected again");
+            if (!backoff)
+                log_info("redis: subscription connected again");
         }
         first = false;
+        int64_t began = goc_nanotime();
         stop = serve_conn(c, want);
         redis_conn_close(c);
+        /* one that did not last is tried again later and later */
+        if (goc_nanotime() - began > BACKOFF_MAX)
+            backoff = 0;
+        else
+            backoff = backoff ? (backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2)
+                              : BACKOFF_MIN;
         if (!stop)
-            stop = pause_for(want, BACKOFF_MIN);
+            stop = pause_for(want, backoff ? backoff : BACKOFF_MIN);
     }
     atomic_store(&SUB.stopped, true);
     goc_map_free(want);
@@ -375,8 +392,8 @@ static void check_heads(void)
     chat__rooms_each(collect, &ns);
     const char *argv[HEADS_PER_CALL + 1];
     size_t lens[HEADS_PER_CALL + 1];
-    char keys[HEADS_PER_CALL][CHAT_ROOM_MAX + 16];
-    for (size_t i = 0; i < ns.n; i += HEADS_PER_CALL) {
+    char (*keys)[CHAT_ROOM_MAX + 16] = ns.n ? goc_malloc(HEADS_PER_CALL * sizeof *keys) : NULL;
+    for (size_t i = 0; keys && i < ns.n; i += HEADS_PER_CALL) {
         size_t k = ns.n - i < HEADS_PER_CALL ? ns.n - i : HEADS_PER_CALL;
         argv[0] = "MGET";
         lens[0] = 4;
@@ -389,6 +406,7 @@ static void check_heads(void)
                             argv, lens, heads_reply, &h) < 0)
             break;
     }
+    goc_free(keys);
     goc_free(ns.v);
 }
 
@@ -397,6 +415,25 @@ static void reconcile_room(chat_room *r, void *arg)
     (void)arg;
     chat__cmd c = {.op = ROOM_RECONCILE};
     chat__room_try(r, &c);
+}
+
+/* A room this instance has had members in, with no room here now: one is
+ * made to reconcile (a nick left in Redis by a join answered -32006, or a
+ * leave that could not reach it, goes), then it retires. */
+static void visit_node_room(const char *room, void *arg)
+{
+    (void)arg;
+    chat_room *r = chat__room_get(room, false);
+    if (r) { /* live here: its own ticks reconcile it */
+        chat__room_put(r);
+        return;
+    }
+    r = chat__room_get(room, true);
+    if (!r)
+        return;
+    chat__cmd c = {.op = ROOM_RECONCILE};
+    chat__room_try(r, &c);
+    chat__room_put(r);
 }
 
 static void upkeep_main(void *arg)
@@ -428,6 +465,8 @@ static void upkeep_main(void *arg)
             up = false;
             log_warn("redis: unreachable; chat calls answer -32006 until it is back");
         }
+        if (up && beat % 10 == 5)
+            chat__redis_node_rooms(now + CHAT_CALL_TIMEOUT, visit_node_room, NULL);
         if (up && beat % 2 == 1) {
             check_heads();
             if (now - up_since >= CHAT_REDIS_NODE_TTL) {
@@ -454,13 +493,13 @@ static void upkeep_main(void *arg)
 int chat__redis_sub_start(void)
 {
     SUB.url = *redis_client_url(chat__R.cl);
+    goc_chan_free(SUB.ctl); /* the last run's: its rooms are all gone */
     SUB.ctl = goc_chan_make(sizeof(sub_msg), 4096);
     SUB.stop = goc_chan_make(0, 0);
     atomic_store(&SUB.stopped, false);
     goc_waitgroup_add(&SUB.wg, 2);
     if (goc_go(sub_main, NULL, 0) < 0) {
         goc_waitgroup_add(&SUB.wg, -2);
-        goc_chan_free(SUB.ctl);
         goc_chan_free(SUB.stop);
         return -ENOMEM;
     }
@@ -468,7 +507,6 @@ int chat__redis_sub_start(void)
         goc_waitgroup_done(&SUB.wg);
         goc_chan_close(SUB.stop);
         goc_waitgroup_wait(&SUB.wg);
-        goc_chan_free(SUB.ctl);
         goc_chan_free(SUB.stop);
         return -ENOMEM;
     }
@@ -485,9 +523,8 @@ void chat__redis_sub_stop(void)
     int n = chat__redis_reap(chat__R.instance, goc_nanotime() + CHAT_CALL_TIMEOUT);
     if (n > 0)
         log_info("redis: removed %d members of this server on the way out", n);
-    goc_chan_free(SUB.ctl);
     goc_chan_free(SUB.stop);
-    SUB.ctl = SUB.stop = NULL;
+    SUB.stop = NULL;
     atomic_store(&chat__R.sub_up, false);
     atomic_store(&chat__R.beat_ok_ns, 0);
 }

@@ -329,6 +329,7 @@ void chat__sync_join(chat_room *r, chat__cmd *c)
     }
     rc = chat__redis_presence(r->name, 'j', c->nick, c->deadline, &prev, &eid);
     if (rc < 0) {
+        r->dirty = true; /* the script may yet run (Redis stopped, not gone) */
         rep->rc = rc;
         goto answer;
     }
@@ -450,8 +451,14 @@ void chat__sync_reconcile(chat_room *r)
             continue;
         ok = ok && chat__redis_presence(r->name, 'l', s.nicks[i], deadline, &prev, &eid) >= 0;
     }
+    bool none_ours = true;
+    for (size_t i = 0; i < s.n; i++)
+        none_ours = none_ours && !s.ours[i];
     chat__snapshot_free(&s);
     if (ok)
         r->dirty = false;
+    /* nothing of this server's here any more: the upkeep stops looking */
+    if (ok && none_ours && r->nslots == 0)
+        chat__redis_node_forget(r->name, deadline);
     catch_up(r, NULL, deadline);
 }

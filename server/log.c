@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static atomic_int level = LOG_INFO;
+static char node[72]; /* log_set_node's, "" when not set; set before other threads log */
 static const char *const names[] = {"debug", "info", "warn", "error"};
 
 int log_level_parse(const char *s)
@@ -24,6 +25,11 @@ int log_level_parse(const char *s)
 void log_set_level(int l)
 {
     atomic_store(&level, l);
+}
+
+void log_set_node(const char *name)
+{
+    snprintf(node, sizeof node, "%s", name ? name : "");
 }
 
 int log_enabled(int l)
@@ -40,9 +46,9 @@ void log_msg(int l, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ",
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s%s",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), names[l]);
+                     tm.tm_sec, (int)(tv.tv_usec / 1000), names[l], node, node[0] ? " " : "");
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

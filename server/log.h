@@ -8,6 +8,9 @@ enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* Parses "debug", "info", "warn" or "error"; -1 otherwise. */
 int log_level_parse(const char *s);
 void log_set_level(int level);
+/* Names this server in every line, after the level (--node); NULL or ""
+ * for none. Call before other threads log. */
+void log_set_node(const char *name);
 int log_enabled(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -171,6 +171,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
     log_set_level(srv.cfg.log_level);
+    if (srv.cfg.redis || srv.cfg.node) /* several servers: say which one speaks */
+        log_set_node(srv.cfg.node);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

@@ -5,6 +5,8 @@
 
 #include <goc/malloc.h>
 
+#include "chat.h"
+
 static const char *const transport_names[TRANSPORT_N] = {"tcp", "http", "ws"};
 
 json_t *stats_json(void)
@@ -32,7 +34,7 @@ json_t *stats_json(void)
                              "mapped", (json_int_t)m.heap_mapped,
                              "pages_free", (json_int_t)m.pages_free,
                              "pages_released", (json_int_t)m.pages_released);
-    return json_pack(
+    json_t *out = json_pack(
         "{s:I, s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:I, s:I}}",
         "goroutines", (json_int_t)s.goroutines, "procs", s.procs, "threads", s.threads,
@@ -43,4 +45,9 @@ json_t *stats_json(void)
         (json_int_t)y.chan_recvs, "selects", (json_int_t)y.selects, "parks",
         (json_int_t)y.chan_parks, "mutex_starvations", (json_int_t)y.mutex_starvations, "net",
         "io_waiters", (json_int_t)n.waiters, "polls", (json_int_t)n.polls);
+    if (out) { /* which server, and its broker (several servers: Redis) */
+        json_object_set_new(out, "node", json_string(chat_node()));
+        json_object_set_new(out, "broker", chat_broker_json());
+    }
+    return out;
 }
