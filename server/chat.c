@@ -412,6 +412,8 @@ void chat_shutdown(void)
         for (chat_room *r = chat__g.buckets[i]; r; r = r->next)
             goc_chan_close(r->cmds);
     goc_waitgroup_wait(&chat__g.rooms_wg);
+    if (chat__g.broker->release) /* rooms call the broker until they end */
+        chat__g.broker->release();
     for (size_t i = 0; i < chat__g.nbuckets; i++) {
         for (chat_room *r = chat__g.buckets[i], *next; r; r = next) {
             next = r->next;

@@ -167,8 +167,11 @@ typedef struct chat__broker {
     bool distributed;  /* Redis: rooms are replicas (chat_room_sync.c) */
     /* Starts the broker. 0 or a negative errno after logging why. */
     int (*start)(const chat_config *cfg);
-    /* Stops it, after the rooms and the calls have stopped. */
+    /* Stops feeding the rooms, once no call is in flight (in-process:
+     * the writer commits and hands out what is queued). */
     void (*stop)(void);
+    /* Frees the rest, once the room goroutines have ended (NULL: none). */
+    void (*release)(void);
     /* Stores a message and numbers it, then gets it to every member of
      * its room, in id order. Returns it (new reference) or NULL, *code. */
     json_t *(*send)(const char *room, const char *nick, const char *text, size_t len,

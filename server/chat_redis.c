@@ -943,7 +943,7 @@ static bool broker_available(void)
 {
     int64_t ok = atomic_load(&chat__R.beat_ok_ns);
     return ok && goc_nanotime() - ok < CHAT_REDIS_HEALTHY && atomic_load(&chat__R.sub_up) &&
-           redis_client_up(chat__R.cl);
+           chat__R.cl && redis_client_up(chat__R.cl);
 }
 
 static int broker_start(const chat_config *cfg)
@@ -980,15 +980,25 @@ static int broker_start(const chat_config *cfg)
 
 static void broker_stop(void)
 {
-    chat__redis_sub_stop(); /* also takes this instance out of the presence */
+    chat__redis_sub_stop();
+}
+
+/* The rooms have ended: what this server's members left behind (a leave
+ * that could not reach Redis) goes now, with its heartbeat. */
+static void broker_release(void)
+{
+    int n = chat__redis_reap(chat__R.instance, goc_nanotime() + CHAT_CALL_TIMEOUT);
+    if (n > 0)
+        log_info("redis: removed %d members of this server on the way out", n);
     redis_client_free(chat__R.cl);
     chat__R.cl = NULL;
 }
 
 static json_t *broker_stats_json(void)
 {
-    redis_stats st;
-    redis_client_stats(chat__R.cl, &st);
+    redis_stats st = {0};
+    if (chat__R.cl) /* NULL once stopped */
+        redis_client_stats(chat__R.cl, &st);
     return json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "node",
                      chat__g.node, "instance", chat__R.instance, "connected", st.up,
                      "subscribed", atomic_load(&chat__R.sub_up), "reconnects",
@@ -1010,8 +1020,9 @@ static void counter(buf_t *b, const char *name, const char *help, uint64_t v)
 
 static void broker_metrics(buf_t *b)
 {
-    redis_stats st;
-    redis_client_stats(chat__R.cl, &st);
+    redis_stats st = {0};
+    if (chat__R.cl) /* NULL once stopped */
+        redis_client_stats(chat__R.cl, &st);
     buf_printf(b, "# HELP gocd_broker_connected Whether Redis is reachable (1) or not (0).\n"
                   "# TYPE gocd_broker_connected gauge\ngocd_broker_connected %d\n",
                broker_available());
@@ -1062,6 +1073,7 @@ const chat__broker chat__broker_redis = {
     .distributed = true,
     .start = broker_start,
     .stop = broker_stop,
+    .release = broker_release,
     .send = broker_send,
     .history = broker_history,
     .rooms = broker_rooms,

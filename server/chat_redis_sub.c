@@ -518,11 +518,6 @@ void chat__redis_sub_stop(void)
     goc_chan_close(SUB.stop);
     goc_waitgroup_wait(&SUB.wg);
     atomic_store(&SUB.stopped, true);
-    /* What this server's members left behind (a leave that failed while
-     * Redis was away) goes now, with its heartbeat. */
-    int n = chat__redis_reap(chat__R.instance, goc_nanotime() + CHAT_CALL_TIMEOUT);
-    if (n > 0)
-        log_info("redis: removed %d members of this server on the way out", n);
     goc_chan_free(SUB.stop);
     SUB.stop = NULL;
     atomic_store(&chat__R.sub_up, false);
