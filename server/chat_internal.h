@@ -154,6 +154,7 @@ struct chat_room {
     bool synced;              /* head, last_id and roster hold the room's state at head */
     bool dirty;               /* this server's presence in Redis may not match slots */
     chat__eid head;           /* the last event applied */
+    chat__eid tick_head;      /* head at the last tick: moving, events flow (no check needed) */
     char **roster;            /* every member on every server, in join order (goc_malloc'd) */
     size_t nroster, roster_cap;
 };

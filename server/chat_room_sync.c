@@ -410,12 +410,20 @@ void chat__sync_members(chat_room *r, chat__cmd *c)
     goc_waitgroup_done(&c->reply->wg);
 }
 
+/* A tick: with Redis's head for the room (from the upkeep's MGET), a room
+ * behind it catches up, unless its head moved since the last tick (events
+ * are flowing: a missing one shows as a gap at the next, and the read
+ * would only race the pushes on their way); with none (after a
+ * subscription), it looks at once. */
 void chat__sync_tick(chat_room *r, const chat__cmd *c)
 {
     int64_t deadline = goc_nanotime() + CHAT_CALL_TIMEOUT;
-    bool behind = (c->eid.ms == 0 && c->eid.seq == 0) || chat__eid_cmp(c->eid, r->head) != 0;
-    if (!r->synced || behind)
+    bool unknown = c->eid.ms == 0 && c->eid.seq == 0;
+    bool stalled = chat__eid_cmp(r->head, r->tick_head) == 0;
+    if (!r->synced || unknown || (stalled && chat__eid_cmp(c->eid, r->head) != 0))
         catch_up(r, NULL, deadline);
+    if (!unknown)
+        r->tick_head = r->head;
     if (r->dirty)
         chat__sync_reconcile(r);
 }
