@@ -1,6 +1,8 @@
 /* chat_redis.h: the Redis broker's parts, shared by chat_redis.c (the
- * scripts and the calls), chat_redis_sub.c (the subscription, the
- * heartbeat and the reaper) and chat_room_sync.c (rooms as replicas).
+ * broker: messages, history, rooms, figures), chat_redis_lua.c (its
+ * scripts), chat_redis_call.c (what its calls share), chat_redis_room.c
+ * (the calls of rooms and upkeep), chat_redis_sub.c (the subscription,
+ * the heartbeat and the reaper) and chat_room_sync.c (rooms as replicas).
  *
  * Keys (doc/cluster.md has the whole layout). Every key of one room
  * carries the room's name as a hash tag, "goc:{ROOM}:...", so a room's
@@ -59,7 +61,64 @@ int chat__eid_fmt(chat__eid e, char *out, size_t cap);
  * (Redis unreachable), or an error reply. Logs what is worth it. */
 int chat__redis_code(int rc, const redis_reply *r, const char *what);
 
-/* ---- calls the rooms make (chat_redis.c) ---- */
+/* ---- calls (chat_redis_call.c) ---- */
+
+#define CHAT_KEY_MAX (CHAT_ROOM_MAX + 32) /* bytes of a room's key */
+/* "goc:{room}:suffix" into out; returns its length. */
+size_t chat__room_key(char *out, size_t cap, const char *room, const char *suffix);
+
+/* A call whose reply a function reads. */
+typedef struct chat__call {
+    int code;         /* the JSON-RPC code when the call failed */
+    const char *what; /* what it was, for the log */
+    void *data;       /* the reading function's own */
+} chat__call;
+
+/* Runs script (or, NULL, the command argv[0..argc)) with the pool and
+ * deadline; fn(o, reply) reads a reply that is not an error while the
+ * connection is held (returning a negative errno if the reply is not
+ * what it expects). 0, or -1 with o->code set. */
+int chat__redis_run(const redis_script *script, int nkeys, int argc, const char *const *argv,
+                    const size_t *lens, int64_t deadline,
+                    int (*fn)(chat__call *o, const redis_reply *r), chat__call *o);
+
+/* Reading replies: a string (bulk or simple), one equal to s, an integer
+ * (an integer reply or digits in a string). */
+bool chat__resp_is_str(const resp_value *v);
+bool chat__resp_str_eq(const resp_value *v, const char *s);
+bool chat__resp_int(const resp_value *v, int64_t *out);
+
+/* A stream entry [id, [field, value, ...]]: its fields by letter (NULL
+ * when absent). */
+typedef struct chat__entry {
+    chat__eid eid;
+    const resp_value *p, *n, *t, *s, *k;
+} chat__entry;
+/* Reads the entry at node i. false if it is not one. */
+bool chat__entry_read(const resp_value *v, uint32_t i, chat__entry *e);
+/* A message entry as chat.history gives it (a new reference, or NULL). */
+json_t *chat__message_json(const char *room, const chat__entry *e);
+
+/* One member of a members hash. */
+typedef struct chat__member_rec {
+    chat__eid joined;        /* its join event */
+    const resp_value *nick;  /* borrowed from the reply */
+    bool ours;               /* held by this instance */
+} chat__member_rec;
+/* The hash (HGETALL's reply at node i) in join order: an array the caller
+ * frees (goc_free), *n entries; NULL when out of memory. */
+chat__member_rec *chat__members_sorted(const resp_value *v, uint32_t i, size_t *n);
+
+/* ---- the scripts (chat_redis_lua.c) ---- */
+
+typedef struct chat__redis_scripts {
+    redis_script send, presence, events, snapshot, rooms, heartbeat, reap;
+} chat__redis_scripts;
+extern chat__redis_scripts chat__scripts;
+/* Computes their SHA-1s. */
+void chat__redis_scripts_init(void);
+
+/* ---- calls the rooms make (chat_redis_room.c) ---- */
 
 enum { CHAT_PRESENCE_OK, CHAT_PRESENCE_TAKEN, CHAT_PRESENCE_HELD, CHAT_PRESENCE_ABSENT };
 /* op 'j' (join) or 'l' (leave) of nick in room for this instance. Returns
