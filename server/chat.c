@@ -371,7 +371,7 @@ static void default_node(char *out, size_t cap)
     snprintf(out, cap, "%s:%d", host, (int)getpid());
 }
 
-int chat_init(const chat_config *cfg)
+int chat_init(const chat_config *cfg, char *err, size_t errlen)
 {
     if (chat__g.running)
         return -EBUSY;
@@ -384,7 +384,7 @@ int chat_init(const chat_config *cfg)
         default_node(chat__g.node, sizeof chat__g.node);
     chat__g.rate = cfg->rate > 0 ? cfg->rate : 0;
     chat__g.reg_closed = false;
-    int rc = chat__g.broker->start(cfg);
+    int rc = chat__g.broker->start(cfg, err, errlen);
     if (rc)
         return rc;
     goc_rwmutex_lock(&chat__g.life);

@@ -64,9 +64,10 @@ typedef struct chat_config {
 /* Starts the chat: with cfg->redis_url, on the Redis broker (chat_redis.c:
  * history, ids and presence in Redis, shared by every server on that URL;
  * Redis need not be up yet); else on the in-process broker (SQLite history
- * at db_path, opened with its directory). Returns 0 or a negative errno
- * after logging why (a bad URL: -EINVAL). */
-int chat_init(const chat_config *cfg);
+ * at db_path, opened, with its directory, if need be). Returns 0, or a
+ * negative errno with why in err (errlen bytes: the OS's words, SQLite's
+ * such as "file is not a database", or the URL's fault: -EINVAL). */
+int chat_init(const chat_config *cfg, char *err, size_t errlen);
 
 /* Stops accepting messages, commits what is queued, and (with Redis)
  * removes this server's members from the shared presence. Waits for the
@@ -105,8 +106,13 @@ json_t *chat_rooms_json(bool with_message_counts, int *code);
  * NULL with *code and *msg (static text) set to the JSON-RPC error. */
 json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                      int *code, const char **msg);
-/* As chat.history: messages with since < id (and id < before when before
- * > 0), oldest first, at most limit; with before, the newest such. */
+/* As chat.history: messages of room with since < id (and id < before when
+ * before > 0; 0: no bound), oldest first, at most limit: the first ones
+ * after since, or with a before the newest such (a client scrolls back page
+ * by page with before = the oldest id it holds). Returns a new array, or
+ * NULL with *code and *msg (static text) set: -32602 for a bad room, since
+ * or before < 0, limit outside 1..500; -32603 when the history cannot be
+ * read; -32006 when the broker's store cannot be reached. */
 json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
                      const char **msg);
 /* Whether nick is held by a member joined to room, on any server: 1 held,

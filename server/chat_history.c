@@ -26,11 +26,14 @@
 #include "chat_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 
@@ -46,7 +49,7 @@ typedef struct hist_req {
     int op;                         /* HIST_* */
     const char *room, *nick, *text; /* INSERT (all), READ (room): borrowed */
     size_t text_len;
-    int64_t since, before, limit;   /* READ: since < id < before */
+    int64_t since, before, limit;   /* READ: since < id < before; before 0: no bound */
     bool newest;                    /* READ: the last `limit` of them */
     int64_t id;                     /* INSERT: the id given, 0 on failure */
     json_t *result;                 /* out: new reference, NULL on failure */
@@ -266,9 +269,9 @@ static json_t *history_rooms(int64_t deadline, int *code)
     return out;
 }
 
-static int history_start(const chat_config *cfg)
+static int history_start(const chat_config *cfg, char *err, size_t errlen)
 {
-    return chat__history_open(cfg->db_path ? cfg->db_path : ":memory:");
+    return chat__history_open(cfg->db_path ? cfg->db_path : ":memory:", err, errlen);
 }
 
 const chat__broker chat__broker_inproc = {
@@ -409,13 +412,31 @@ static void db_close(void)
     H.db = NULL;
 }
 
-int chat__history_open(const char *path)
+/* Why the file at path cannot hold the database, in words the OS gives
+ * (SQLite's own say only "unable to open database file"): 0 when it can,
+ * else a negative errno. Creates the file (and its directory) if missing. */
+static int check_file(const char *path)
+{
+    int rc = make_parent(path);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return -EISDIR;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
+int chat__history_open(const char *path, char *err, size_t errlen)
 {
     H.on_disk = strcmp(path, ":memory:") != 0;
     if (H.on_disk) {
-        int rc = make_parent(path);
+        int rc = check_file(path);
         if (rc) {
-            log_error("chat: cannot create the directory of %s: %s", path, strerror(-rc));
+            snprintf(err, errlen, "%s", strerror(-rc));
             return rc;
         }
     }
@@ -424,8 +445,7 @@ int chat__history_open(const char *path)
     int rc = db_open(path, &max_id);
     db_exit();
     if (rc != SQLITE_OK) {
-        log_error("chat: cannot open %s: %s", path,
-                  H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
+        snprintf(err, errlen, "%s", H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
         db_enter();
         db_close();
         db_exit();
@@ -440,6 +460,7 @@ int chat__history_open(const char *path)
         db_enter();
         db_close();
         db_exit();
+        snprintf(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
     log_info("chat: history in %s, last id %lld", path, (long long)max_id);

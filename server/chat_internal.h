@@ -166,8 +166,8 @@ struct chat_room {
 typedef struct chat__broker {
     const char *name;
     bool distributed;  /* Redis: rooms are replicas (chat_room_sync.c) */
-    /* Starts the broker. 0 or a negative errno after logging why. */
-    int (*start)(const chat_config *cfg);
+    /* Starts the broker. 0, or a negative errno with why in err. */
+    int (*start)(const chat_config *cfg, char *err, size_t errlen);
     /* Stops feeding the rooms, once no call is in flight (in-process:
      * the writer commits and hands out what is queued). */
     void (*stop)(void);
@@ -289,8 +289,9 @@ void chat__sync_open(chat_room *r);
 void chat__sync_close(chat_room *r);
 
 /* ---- chat_history.c (in-process) ---- */
-/* Opens the database and starts the writer. Returns 0 or a negative errno. */
-int chat__history_open(const char *path);
+/* Opens the database and starts the writer. Returns 0, or a negative errno
+ * with why in err (errlen bytes). */
+int chat__history_open(const char *path, char *err, size_t errlen);
 /* Drains the writer's queue, stops it, closes the database. */
 void chat__history_close(void);
 

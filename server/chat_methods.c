@@ -350,13 +350,13 @@ static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room;
     json_int_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
+    int has_before;
     if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
         jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
-        jrpc_param_int(call, params, "before", JRPC_OPTIONAL, &before) < 0 ||
+        (has_before = jrpc_param_int(call, params, "before", JRPC_OPTIONAL, &before)) < 0 ||
         jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
         return -1;
-    if (json_object_get(params, "before") && !json_is_null(json_object_get(params, "before")) &&
-        before < 1)
+    if (has_before && before < 1) /* 0 means "no bound" only inside */
         return fail(call, JRPC_INVALID_PARAMS, BAD_BEFORE);
     int code;
     const char *msg;

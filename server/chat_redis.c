@@ -248,14 +248,11 @@ static bool broker_available(void)
            chat__R.cl && redis_client_up(chat__R.cl);
 }
 
-static int broker_start(const chat_config *cfg)
+static int broker_start(const chat_config *cfg, char *err, size_t errlen)
 {
     redis_url u;
-    char err[200];
-    if (redis_url_parse(cfg->redis_url, &u, err, sizeof err) != 0) {
-        log_error("chat: %s", err);
+    if (redis_url_parse(cfg->redis_url, &u, err, errlen) != 0)
         return -EINVAL;
-    }
     memset(&chat__R, 0, sizeof chat__R);
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)

@@ -25,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The entry point each target defines (declared for -Wmissing-prototypes). */
+/* libFuzzer's entry points, which every target defines (the second one
+ * only where it prepares something once). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* A broken invariant: print where, then abort (libFuzzer keeps the input). */
 #define FUZZ_CHECK(cond)                                                                           \
