@@ -1,4 +1,5 @@
-/* resp.h: the Redis protocol (RESP2) with no I/O of its own (STYLE 7): a
+/* resp.h: the Redis protocol (RESP2) with no I/O of its own (doc/contributing.md,
+ * rule 7): a
  * parser of replies and an encoder of commands. Names use the prefix
  * `resp_`.
  *

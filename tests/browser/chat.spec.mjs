@@ -544,8 +544,11 @@ const tests = [
     // 60 messages: more than the 50 that chat.join returns, so the rest must
     // come from chat.history since the last id seen.
     const sent = await sendMany(ROOM, 'carol', Array.from({ length: 60 }, (_, i) => `while away ${i}`));
+    // A client's next try may be up to the backoff's cap (15 s, full jitter:
+    // web/rpc.js backoffDelay) away once the server is back.
+    const BACK = 20000;
     for (const page of [ctx.alice, ctx.bob]) {
-      await joined(page, 8000);
+      await joined(page, BACK);
       await waitMessage(page, 'while away 59');
       const ids = await shownIds(page);
       checkOrdered(ids, 'after reconnect');
@@ -556,9 +559,9 @@ const tests = [
     check(asked.some((m) => m.params.room === ROOM && m.params.since === lastSeen),
       `no chat.history since ${lastSeen} after reconnecting: ${JSON.stringify(asked)}`);
     // each sees the other back, not grey, and was told nothing about it
-    await ctx.alice.locator('#members li[data-nick="bob"]:not(.unknown)').waitFor({ timeout: 8000 });
+    await ctx.alice.locator('#members li[data-nick="bob"]:not(.unknown)').waitFor({ timeout: BACK });
     await drawer(ctx.bob, true);
-    await ctx.bob.locator('#members li[data-nick="alice"]:not(.unknown)').waitFor({ timeout: 8000 });
+    await ctx.bob.locator('#members li[data-nick="alice"]:not(.unknown)').waitFor({ timeout: BACK });
     await drawer(ctx.bob, false);
     for (const [name, page] of [['alice', ctx.alice], ['bob', ctx.bob]]) {
       const fresh = (await notices(page)).slice(before[name].length);

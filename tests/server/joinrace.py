@@ -1,5 +1,5 @@
-"""joinrace.py: simultaneous joins and leaves, checked against PROTOCOL.md's
-"Joining is a snapshot, then a stream" (shared by test_chat.py, one
+"""joinrace.py: simultaneous joins and leaves, checked against
+doc/protocol.md, "Joining is a snapshot, then a stream" (shared by test_chat.py, one
 server, and test_cluster.py, several on one Redis).
 
 A round: two members already in a room; then `clients` new connections

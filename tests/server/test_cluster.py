@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""test_cluster.py: several servers, one chat (PROTOCOL.md, "Several
-servers, one chat"): gocd processes started with the same --redis URL,
+"""test_cluster.py: several servers, one chat (doc/protocol.md, "Several
+servers, one chat (--redis)"): gocd processes started with the same --redis URL,
 on a real redis-server of the test's own (redisproc.py: a free port, a
 temporary folder, appendonly yes and appendfsync always).
 
