@@ -74,6 +74,7 @@ enum {
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
     JRPC_RATE_LIMITED = -32004,     /* rate limited: slow down */
     JRPC_TOO_LARGE = -32005,        /* too large */
+    JRPC_UNAVAILABLE = -32006,      /* a store or broker the call needs is unreachable */
 };
 
 /* Method flags for jrpc_register(). */

@@ -46,6 +46,13 @@ const config_flag config_flags[] = {
      "time a peer has to complete a TLS handshake, an HTTP request or a frame once it has begun "
      "one (default 10000)",
      CONFIG_INT, FIELD(read_timeout_ms), 1, 3600000, "5000"},
+    {"--redis", "URL",
+     "redis://[:PASSWORD@]HOST:PORT[/DB]: one chat with every server started with it; history, "
+     "ids and presence in Redis, --db unused (default off)",
+     CONFIG_PATH, FIELD(redis), 0, 0, "redis://127.0.0.1:6379"},
+    {"--node", "NAME", "this server's name among several: logs, /metrics, runtime.stats "
+     "(default HOSTNAME:PID)",
+     CONFIG_NAME, FIELD(node), 0, 0, "node-1"},
 };
 const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
 
@@ -180,6 +187,18 @@ static int set(config *cfg, const config_flag *fl, const char *val)
         if (l < 0)
             return bad("invalid value '%s' for %s: want debug, info, warn or error", val, fl->name);
         memcpy(field, &l, sizeof l);
+        return 0;
+    }
+    case CONFIG_NAME: {
+        size_t n = strlen(val);
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (val[i] >= 'a' && val[i] <= 'z') || (val[i] >= 'A' && val[i] <= 'Z') ||
+                 (val[i] >= '0' && val[i] <= '9') || strchr("_.:-", val[i]);
+        if (!ok)
+            return bad("invalid value '%s' for %s: want 1-64 characters of [A-Za-z0-9_.:-]", val,
+                       fl->name);
+        memcpy(field, &val, sizeof val);
         return 0;
     }
     case CONFIG_FORMAT: {

@@ -245,6 +245,9 @@ static void serve(fconn *f, const char *peer)
                 break;
             buf_reset(&o);
         }
+        /* The replies are written: the notifications a chat.join held
+         * back may follow them now (its reply comes first). */
+        chat_member_flush(f->member);
         /* Each frame gets --read-timeout from the read that began it. */
         if (frame_decoder_pending(&dec) && (!frame_deadline || completed)) {
             frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;

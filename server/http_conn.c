@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "http.h"
 #include "log.h"
 #include "ws.h"
@@ -202,8 +203,10 @@ static void r_healthz(const request *r)
     if (!r->get)
         RESPOND_LITERAL(r->o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n",
                         ka, r->head);
-    else
+    else if (chat_available())
         RESPOND_LITERAL(r->o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, r->head);
+    else /* with --redis: Redis is unreachable */
+        RESPOND_LITERAL(r->o, 503, "text/plain; charset=utf-8", NULL, "unavailable", ka, r->head);
 }
 
 static void r_metrics(const request *r)

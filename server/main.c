@@ -30,6 +30,7 @@
 
 #include "chat.h"
 #include "log.h"
+#include "redis.h"
 
 /* The grace period connections get at shutdown, inside the 5 s promised. */
 #define SHUTDOWN_GRACE (4500 * GOC_MILLISECOND)
@@ -169,9 +170,20 @@ static int server_main(int argc, char **argv)
     for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
         if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr)))
             exit(2);
+    if (srv.cfg.redis) { /* a bad URL is a bad flag: one line, exit 2 */
+        redis_url u;
+        char err[256];
+        if (redis_url_parse(srv.cfg.redis, &u, err, sizeof err) != 0)
+            fail("--redis: %s", err);
+    }
     char why[256];
-    if (chat_init(srv.cfg.db, srv.cfg.rate, why, sizeof why) != 0)
+    chat_config cc = {.db_path = srv.cfg.db, .rate = srv.cfg.rate,
+                      .redis_url = srv.cfg.redis, .node = srv.cfg.node};
+    if (chat_init(&cc, why, sizeof why) != 0) {
+        if (srv.cfg.redis)
+            fail("cannot start the chat on --redis %s: %s", srv.cfg.redis, why);
         fail("cannot open the history database --db %s: %s", srv.cfg.db, why);
+    }
     /* Handle SIGINT/SIGTERM (and SIGHUP) from before the first listening
      * line: a signal sent as soon as that line is read is not fatal. */
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -223,6 +235,8 @@ int main(int argc, char **argv)
     descriptor_limit();
     log_set_level(srv.cfg.log_level);
     log_set_format(srv.cfg.log_format);
+    if (srv.cfg.redis || srv.cfg.node) /* several servers: say which one speaks */
+        log_set_node(srv.cfg.node);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

@@ -174,6 +174,9 @@ int metrics_text(buf_t *out)
     per_transport(&b, "gocd_connections_total", "counter", "Connections accepted per transport.",
                   total);
     http_requests(&b);
+    header(&b, "gocd_node_info", "gauge", "This server's name (--node), as a label.");
+    buf_printf(&b, "gocd_node_info{node=\"%s\"} 1\n", chat_node());
+    chat_broker_metrics(&b);
     rpc_metrics(&b);
     if (b.err) {
         buf_free(&b);

@@ -25,6 +25,8 @@ static int status_of(int code)
         return 429;
     case JRPC_TOO_LARGE:
         return 413;
+    case JRPC_UNAVAILABLE:
+        return 503;
     default:
         return 500;
     }
@@ -103,6 +105,20 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
         http_json(o, 201, m, req->keep_alive, false);
 }
 
+static void rooms_get(goc_http_out_t *o, bool ka, bool head)
+{
+    int code = 0;
+    json_t *rooms = chat_rooms_json(true, &code);
+    if (rooms)
+        http_json(o, 200, rooms, ka, head);
+    else
+        http_error_json(o, status_of(code),
+                        code == JRPC_UNAVAILABLE ? "unavailable: the chat's store cannot be "
+                                                   "reached; retry"
+                                                 : "could not list the rooms",
+                        ka, head);
+}
+
 void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
 {
     bool head = req->method == GOC_HTTP_HEAD;
@@ -121,7 +137,7 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            http_json(o, 200, chat_rooms_json(true), ka, head);
+            rooms_get(o, ka, head);
         return;
     }
     /* rooms/{room}/messages */

@@ -257,6 +257,9 @@ static void answer(ws_conn *w)
                 pconn_kick(&w->pc);
             jrpc_reply_free(reply);
         }
+        /* The reply is queued: the notifications a chat.join held back
+         * may follow it now (its reply comes first). */
+        chat_member_flush(w->member);
         goc_free(t);
         t = next;
     }

@@ -6,7 +6,7 @@ tests/server/test_*.py send. Each file starts with the control bytes of its
 target (see the comment at the top of each fuzz_<target>.c), chosen in turn
 so the seeds cover every cutting mode and every set of limits.
 
-Usage: tests/fuzz/make_corpus.py   (rewrites the five folders)
+Usage: tests/fuzz/make_corpus.py   (rewrites the six folders)
 """
 import os
 import shutil
@@ -174,6 +174,43 @@ def tls_record_seeds():
     }
 
 
+def resp_bulk(b):
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def resp_array(*items):
+    return b"*%d\r\n" % len(items) + b"".join(items)
+
+
+def resp_seeds():
+    """fuzz_resp: replies as Redis sends them to the chat's client (script
+    results, stream entries, pub/sub pushes), errors, and broken ones."""
+    rpc = rpc_messages()
+    push = resp_array(resp_bulk(b"message"), resp_bulk(b"goc:{lobby}:ch"),
+                      resp_bulk(b"5-0 7-0 m " + rpc[0]))
+    entry = resp_array(resp_bulk(b"7-0"), resp_array(resp_bulk(b"p"), resp_bulk(b"5-0"),
+                                                     resp_bulk(b"n"), resp_bulk(b"bob"),
+                                                     resp_bulk(b"t"), resp_bulk(rpc[1])))
+    return {
+        "ok_and_pong": b"+OK\r\n+PONG\r\n",
+        "errors": b"-NOSCRIPT No matching script\r\n-WRONGPASS invalid\r\n",
+        "integers": b":0\r\n:-1\r\n:9223372036854775807\r\n:-9223372036854775808\r\n",
+        "nils": b"$-1\r\n*-1\r\n*0\r\n$0\r\n\r\n",
+        "subscribe": resp_array(resp_bulk(b"subscribe"), resp_bulk(b"goc:{a}:ch"), b":1\r\n"),
+        "pushes": push * 3,
+        "xrange": resp_array(entry, entry),
+        "script_mixed": resp_array(b":42\r\n", resp_bulk(b"41-2"), b"$-1\r\n",
+                                   resp_array(resp_bulk(b"ann"), resp_bulk(b"node#1 3-1"))),
+        "deep": b"*1\r\n" * 10 + b":1\r\n",
+        "big_bulk": resp_bulk(b"x" * 3000),
+        "command": resp_array(resp_bulk(b"EVALSHA"), resp_bulk(b"0" * 40), resp_bulk(b"1")),
+        "bad_type": b"+OK\r\n!oops\r\n",
+        "bad_length": b"$-7\r\n",
+        "no_crlf_after_bulk": b"$3\r\nabcd\r\n",
+        "cut_in_bulk": b"$10\r\nabc",
+    }
+
+
 def write(target, seeds, controls):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -196,6 +233,8 @@ def main():
     write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
     # fuzz_tls_record: every seed carries its own control bytes
     write("tls_record", tls_record_seeds(), None)
+    # fuzz_resp: cut, limits
+    write("resp", resp_seeds(), lambda i: bytes([i * 37 & 0xff, i % 4]))
 
 
 if __name__ == "__main__":
