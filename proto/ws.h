@@ -10,7 +10,11 @@
  * The server's rules (shared/PROTOCOL.md) are enforced here: a binary
  * message is answered with close 1003, a text message that is not UTF-8 with
  * 1007, a message over max_message with 1009 (refused on the frame header,
- * before its payload is buffered), a protocol error with 1002. The server
+ * before its payload is buffered), a protocol error with 1002 (every one,
+ * RFC 6455 7.1.7: a bad opcode or RSV bit, a missing mask, a stray
+ * continuation, a control frame over 125 bytes or fragmented, a length not
+ * in its shortest form, a close code that may not be sent or cut to one
+ * byte). The server
  * closes with 1001 (going away) or 1008 (too slow) through goc_ws_close().
  * A close frame from the peer is answered with the same code, as RFC 6455
  * asks.

@@ -147,6 +147,11 @@ def ws_seeds():
         "ping_flood": ws_frame(9, b"ping!") * 10,
         "ping_payloads": ws_frame(9, b"") + ws_frame(9, b"hello") + ws_frame(9, bytes(range(125))),
         "rpc_batch": b"".join(ws_frame(1, m) for m in rpc[1:6]),
+        # failures wslay answered with a codeless close (now 1002)
+        "ping_126": ws_frame(9, b"p" * 126),
+        "ping_fragmented": ws_frame(1, b"te", fin=False) + ws_frame(9, b"p", fin=False),
+        "close_one_byte": ws_frame(8, b"\x03"),
+        "len16_not_minimal": b"\x81\xfe\x00\x7d\x01\x02\x03\x04" + b"a" * 125,
         # found by fuzz_ws: a bad close reason fed one byte at a time
         "close_bad_reason_bytes": (b"\x71\xd4", ws_frame(8, b"\x03\xe8\xdbye")),
     }
