@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "sha256_ni.h"
 #include "webmem.h"
 
 #define SIG_LEN 32     /* HMAC-SHA-256 */
@@ -94,6 +95,7 @@ static size_t b64_encode(const uint8_t *in, size_t n, char *out)
 void goc_jwt_key_init(goc_jwt_key *key, const uint8_t *secret, size_t len)
 {
     uint8_t k[BLOCK] = {0}, pad[BLOCK];
+    (void)goc_sha256_accelerated(); /* links the fast block function in */
     if (len > BLOCK)
         mbedtls_sha256_ret(secret, len, k, 0);
     else if (len)
