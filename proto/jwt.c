@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "sha256_ni.h"
-#include "webmem.h"
+#include <goc/malloc.h>
 
 #define SIG_LEN 32     /* HMAC-SHA-256 */
 #define SIG_B64_LEN 43 /* its base64url length */
@@ -240,7 +240,7 @@ static int take_rooms(json_t *claims, const goc_jwt_rules *rules, goc_jwt_claims
             return -EINVAL;
         total += n + 1;
     }
-    if (total && !(c->rooms = goc__web_realloc(NULL, total)))
+    if (total && !(c->rooms = goc_malloc(total)))
         return -ENOMEM;
     char *p = c->rooms;
     json_array_foreach(rooms, i, r) {
@@ -295,7 +295,7 @@ int goc_jwt_verify(const goc_jwt_key *key, const char *token, size_t len, int64_
         return -EINVAL;
     size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1);
     size_t slen = len - (size_t)(dot2 + 1 - token);
-    uint8_t *buf = goc__web_realloc(NULL, len); /* the header, then the payload */
+    uint8_t *buf = goc_malloc(len); /* the header, then the payload */
     if (!buf)
         return -ENOMEM;
     uint8_t sig[SIG_LEN + 1], mac[SIG_LEN];
@@ -319,7 +319,7 @@ int goc_jwt_verify(const goc_jwt_key *key, const char *token, size_t len, int64_
     long p = b64_decode(dot1 + 1, plen, buf);
     rc = p <= 0 ? -EINVAL : take_claims(buf, (size_t)p, now, rules, out);
 out:
-    goc__web_free(buf);
+    goc_free(buf);
     if (rc)
         goc_jwt_claims_free(out);
     return rc;
@@ -341,7 +341,7 @@ bool goc_jwt_room_allowed(const goc_jwt_claims *c, const char *room, size_t len)
 
 void goc_jwt_claims_free(goc_jwt_claims *c)
 {
-    goc__web_free(c->rooms);
+    goc_free(c->rooms);
     memset(c, 0, sizeof *c);
 }
 

@@ -25,7 +25,7 @@
  *
  * Ownership: a goc_jwt_key holds a copy of nothing but two hash states
  * derived from the secret; claims own their rooms list until
- * goc_jwt_claims_free. Memory comes from proto's hooks (webmem.h).
+ * goc_jwt_claims_free. Memory comes from goc_malloc.
  */
 #ifndef GOC_PROTO_JWT_H
 #define GOC_PROTO_JWT_H

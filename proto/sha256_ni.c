@@ -104,8 +104,9 @@ static void choose(void)
         portable = (block_fn)dlsym(RTLD_NEXT, "mbedtls_internal_sha256_process");
 }
 
-/* mbedtls's own prototype (sha256.h): the interposed definition. */
-int mbedtls_internal_sha256_process(mbedtls_sha256_context *ctx, const unsigned char data[64])
+/* mbedtls's own prototype (sha256.h): the interposed definition, exported
+ * whatever the build's default visibility. */
+__attribute__((visibility("default"))) int mbedtls_internal_sha256_process(mbedtls_sha256_context *ctx, const unsigned char data[64])
 {
     pthread_once(&once, choose);
 #if defined(__x86_64__)

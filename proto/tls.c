@@ -49,6 +49,12 @@
  * handshake's ECDH group holds p256_g's table only during the step that
  * lent it (g_lent), never when mbedtls could free the group. A pooled
  * session is reset (no keys, wiped buffers) and belongs to no connection.
+ *
+ * Memory: the session and its buffers come from goc_malloc (a handshake
+ * step inside goc_syscall_enter allocates from the shared no-P cache).
+ * mbedtls's own memory (its contexts, its two 16 KiB record buffers, the
+ * parsed certificates) comes from libc's calloc: Debian builds mbedtls
+ * 2.28 without MBEDTLS_PLATFORM_MEMORY, so it has no allocator hook.
  */
 #include "tls.h"
 
@@ -132,7 +138,7 @@ struct goc_tls {
     bool handshaking;        /* bio_send collects into hs_out */
     bool resumed;            /* the handshake resumed a session */
     bool g_lent;             /* the handshake's ECDH group holds p256_g's table */
-    unsigned char *hs_out;   /* handshake bytes to write, malloc'd */
+    unsigned char *hs_out;   /* handshake bytes to write (goc_malloc) */
     size_t hs_len, hs_cap;
     own_records *own;        /* NULL: mbedtls's records */
     size_t plain_off, plain_len; /* own: the opened record's text (reader) */
@@ -325,7 +331,7 @@ static int export_keys(void *p, const unsigned char *ms, const unsigned char *kb
     if (!t || t->own || !cfg->own_records || maclen != 0 || ivlen != 4 ||
         (keylen != 16 && keylen != 32))
         return 0;
-    own_records *o = malloc(sizeof *o);
+    own_records *o = goc_malloc(sizeof *o);
     if (!o)
         return 0; /* mbedtls's records still work */
     const uint8_t *client_key = kb, *server_key = kb + keylen;
@@ -361,7 +367,7 @@ static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errl
         describe(drbg_status, "seeding the random generator", NULL, err, errlen);
         return -EIO;
     }
-    goc_tls_config *cfg = calloc(1, sizeof *cfg);
+    goc_tls_config *cfg = goc_calloc(1, sizeof *cfg);
     if (!cfg)
         return -ENOMEM;
     mbedtls_ssl_config_init(&cfg->conf);
@@ -544,10 +550,10 @@ void goc_tls_config_free(goc_tls_config *cfg)
     for (goc_tls *t = cfg->pool, *next; t; t = next) {
         next = t->next;
         mbedtls_ssl_free(&t->ssl);
-        free(t);
+        goc_free(t);
     }
     pthread_mutex_destroy(&cfg->pool_mu);
-    free(cfg);
+    goc_free(cfg);
 }
 
 /* ---- the callbacks ------------------------------------------------------------------ */
@@ -560,7 +566,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
             size_t cap = t->hs_cap ? t->hs_cap : 4096;
             while (cap < t->hs_len + len)
                 cap *= 2;
-            unsigned char *p = realloc(t->hs_out, cap);
+            unsigned char *p = goc_realloc(t->hs_out, cap);
             if (!p)
                 return MBEDTLS_ERR_SSL_ALLOC_FAILED;
             t->hs_out = p;
@@ -674,7 +680,7 @@ static int handshake(goc_tls *t, int64_t deadline)
         break;
     }
     t->handshaking = false;
-    free(t->hs_out);
+    goc_free(t->hs_out);
     t->hs_out = NULL;
     t->hs_cap = 0;
     t->reading = false;
@@ -690,10 +696,10 @@ static void own_records_free(goc_tls *t)
     if (t->own) {
         goc_aesgcm_wipe(&t->own->rx.gcm);
         goc_aesgcm_wipe(&t->own->tx.gcm);
-        free(t->own);
+        goc_free(t->own);
         t->own = NULL;
     }
-    free(t->out);
+    goc_free(t->out);
     t->out = NULL;
 }
 
@@ -728,7 +734,7 @@ static int own_send(goc_tls *t, uint8_t type, const uint8_t *p, size_t n)
         return t->write_err;
     if (t->out_cap < n + GOC_TLS_REC_OVERHEAD) {
         size_t cap = n + GOC_TLS_REC_OVERHEAD < 1024 ? 1024 : n + GOC_TLS_REC_OVERHEAD;
-        unsigned char *b = realloc(t->out, cap);
+        unsigned char *b = goc_realloc(t->out, cap);
         if (!b)
             return -ENOMEM;
         t->out = b;
@@ -858,12 +864,12 @@ static goc_tls *session_take(goc_tls_config *cfg)
     }
     pthread_mutex_unlock(&cfg->pool_mu);
     if (!t) {
-        if (!(t = malloc(sizeof *t)))
+        if (!(t = goc_malloc(sizeof *t)))
             return NULL;
         mbedtls_ssl_init(&t->ssl);
         if (mbedtls_ssl_setup(&t->ssl, &cfg->conf) != 0) {
             mbedtls_ssl_free(&t->ssl);
-            free(t);
+            goc_free(t);
             return NULL;
         }
         t->cfg = cfg;
@@ -892,7 +898,7 @@ static void session_release(goc_tls *t)
             return;
     }
     mbedtls_ssl_free(&t->ssl);
-    free(t);
+    goc_free(t);
 }
 
 static int session(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
