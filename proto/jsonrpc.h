@@ -73,6 +73,7 @@ enum {
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
     JRPC_RATE_LIMITED = -32004,     /* rate limited: slow down */
     JRPC_TOO_LARGE = -32005,        /* too large */
+    JRPC_UNAUTHORIZED = -32007,     /* no valid token, or the token does not allow this */
 };
 
 /* Method flags for jrpc_register(). */
@@ -105,6 +106,7 @@ typedef struct jrpc_ctx {
     bool persistent; /* WebSocket or framed TCP (not HTTP POST) */
     void *conn;      /* the transport's connection, opaque, borrowed */
     void *data;      /* anything else the server wants handlers to see */
+    void *auth;      /* the caller's identity as the server keeps it, borrowed */
 } jrpc_ctx_t;
 
 /* A method. Runs with params borrowed (NULL when the request had none; a

@@ -330,9 +330,15 @@ int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len)
     int rc = good ? wslay_event_recv(ws->ctx) : 0;
     ws->in = NULL;
     ws->in_len = ws->in_off = 0;
-    if (rc == WSLAY_ERR_NOMEM) {
-        ws->err = -ENOMEM;
-        return ws->err;
+    if (rc == WSLAY_ERR_NOMEM) { /* close 1011, if even that can be queued */
+        wslay_event_shutdown_read(ws->ctx);
+        int q = ws->closing ? 0 : wslay_event_queue_close(ws->ctx, GOC_WS_INTERNAL, NULL, 0);
+        if (q != 0 && q != WSLAY_ERR_NO_MORE_MSG) { /* NO_MORE_MSG: one is queued */
+            ws->err = -ENOMEM;
+            return ws->err;
+        }
+        ws->closing = true;
+        return 0;
     }
     if (wslay_event_get_close_received(ws->ctx))
         ws->closing = true;

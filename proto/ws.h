@@ -123,7 +123,9 @@ void goc_ws_free(goc_ws_t *ws);
  * used; complete messages are reported through on_event before it returns.
  * Once reading is over (see goc_ws_want_read) bytes are ignored. A protocol
  * violation is not an error of this call: it queues the close frame that
- * answers it. Returns 0, or -ENOMEM (the connection must be dropped). */
+ * answers it; so does running out of memory (1011) when the close frame
+ * can still be queued. Returns 0, or -ENOMEM when not even that could be
+ * (the connection must be dropped). */
 int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len);
 
 /* Queues a text message (copied). Returns 0; -EINVAL if msg is not UTF-8;

@@ -108,6 +108,17 @@ chat_member *chat_member_new(const chat_sink *sink);
  * call on the connection is running any more, and before chat_shutdown. */
 void chat_member_gone(chat_member *m);
 
+/* The protocol's rules (chat.c): a room is 1-64 characters of
+ * [A-Za-z0-9_-], a nick 1-32 code points of UTF-8 with no control
+ * character. */
+bool chat_room_valid(const char *s, size_t len);
+bool chat_nick_valid(const char *s, size_t len);
+
+/* True when a member joined to room holds nick there: the nick is not free
+ * for a message sent without a connection (HTTP, REST) in development
+ * mode. A chat spanning several servers answers for all of them. */
+bool chat_nick_held(const char *room, const char *nick);
+
 /* For REST and /metrics. */
 json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
 /* Stores a message sent over REST/HTTP (no member): the same path as

@@ -63,14 +63,14 @@ struct chat_member {
 };
 
 /* Commands a room's goroutine receives (by value) on its channel. */
-enum { ROOM_JOIN, ROOM_LEAVE, ROOM_PUBLISH, ROOM_MEMBERS };
+enum { ROOM_JOIN, ROOM_LEAVE, ROOM_PUBLISH, ROOM_MEMBERS, ROOM_NICK_HELD };
 
 /* Where a synchronous command (all but PUBLISH) gets its answer: on the
  * caller's stack; the room writes it, then calls goc_waitgroup_done(&wg)
  * and never touches it again. */
 typedef struct chat__reply {
     goc_waitgroup wg;
-    int rc;              /* 0 or a JSON-RPC error code */
+    int rc;              /* 0 or a JSON-RPC error code (NICK_HELD: -32002 when held) */
     const char *err;     /* static message for rc, NULL: the standard one */
     int64_t last_id;     /* JOIN: the room's last_id when the member joined */
     json_t *members;     /* JOIN, MEMBERS: [nick], new reference for the caller */
@@ -79,7 +79,7 @@ typedef struct chat__reply {
 typedef struct chat__cmd {
     int op;               /* ROOM_* */
     chat_member *m;       /* JOIN, LEAVE */
-    const char *nick;     /* JOIN: borrowed until the reply */
+    const char *nick;     /* JOIN, NICK_HELD: borrowed until the reply */
     int64_t id;           /* PUBLISH: the message id */
     char *text;           /* PUBLISH: the chat.message notification, owned by the room */
     size_t len;           /* its length */

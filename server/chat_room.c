@@ -263,6 +263,10 @@ void chat__room_main(void *arg)
             c.reply->members = member_nicks(r);
             goc_waitgroup_done(&c.reply->wg);
             break;
+        case ROOM_NICK_HELD:
+            c.reply->rc = slot_of_nick(r, c.nick) >= 0 ? JRPC_NICK_TAKEN : 0;
+            goc_waitgroup_done(&c.reply->wg);
+            break;
         }
         reap(r);
         if (r->nslots == 0)

@@ -8,6 +8,14 @@
  * is closed after IDLE_TIMEOUT. Bodies are bounded by --max-frame (413),
  * headers by the reader's limits (431), malformed requests get 400 and the
  * connection closes.
+ *
+ * With --auth-secret, /rpc, /api/... and /ws need a token (auth.h): without
+ * a valid one the answer is 401 with WWW-Authenticate: Bearer and a JSON
+ * error, before anything else is done (for /ws, before the upgrade). The
+ * web root, /healthz and /metrics stay open. Static files come with a
+ * Content-Security-Policy that allows the page's own scripts, styles and
+ * connections only (no inline script), X-Content-Type-Options: nosniff
+ * and Referrer-Policy: no-referrer.
  */
 #include "server.h"
 
@@ -22,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "ws.h"
@@ -29,6 +38,21 @@
 #define READ_BUF 16384
 #define IDLE_TIMEOUT (60 * GOC_SECOND)
 #define MAX_STATIC (16 << 20)
+
+/* What every static file is sent with: the browser runs the client's own
+ * scripts and styles from this server and nothing else (no inline script
+ * or style, no eval, no plugins, no framing by other sites), may reach
+ * only this server (fetch, WebSocket: 'self' covers ws: and wss: to the
+ * same host), guesses no content type, and sends no Referer (a page
+ * address may hold a token in its fragment, which is never sent, but the
+ * rule keeps other parts private too). */
+#define STATIC_HEADERS                                                                             \
+    "Cache-Control: no-cache\r\n"                                                                  \
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "           \
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "               \
+    "form-action 'self'; frame-ancestors 'none'\r\n"                                               \
+    "X-Content-Type-Options: nosniff\r\n"                                                          \
+    "Referrer-Policy: no-referrer\r\n"
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -42,14 +66,15 @@ static void respond(goc_http_out_t *o, int status, const char *ctype, const char
 #define RESPOND_LITERAL(o, status, ctype, extra, lit, ka, head)                               \
     respond((o), (status), (ctype), (extra), (lit), sizeof(lit) - 1, (ka), (head))
 
-static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
+static void respond_json(goc_http_out_t *o, int status, const char *extra, json_t *j,
+                         bool keep_alive, bool head)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!text) {
         RESPOND_LITERAL(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}",
                         keep_alive, head);
     } else {
-        respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
+        respond(o, status, "application/json", extra, text, strlen(text), keep_alive, head);
         goc_free(text); /* jansson allocates with the runtime's allocator */
     }
     json_decref(j);
@@ -58,7 +83,7 @@ static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_ali
 /* REST errors: a 4xx status with {"error": "..."}. */
 void http_error_json(goc_http_out_t *o, int status, const char *msg, bool keep_alive, bool head)
 {
-    respond_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
+    respond_json(o, status, NULL, json_pack("{s:s}", "error", msg), keep_alive, head);
 }
 
 /* ---- static files ------------------------------------------------------------------- */
@@ -124,8 +149,8 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
                         req->keep_alive, head);
         return;
     }
-    respond(o, 200, goc_http_content_type(real, strlen(real)), "Cache-Control: no-cache\r\n",
-            data, len, req->keep_alive, head);
+    respond(o, 200, goc_http_content_type(real, strlen(real)), STATIC_HEADERS, data, len,
+            req->keep_alive, head);
     goc_free(data);
 }
 
@@ -139,9 +164,21 @@ void http_set_web_root(const char *dir)
 
 /* ---- routes ------------------------------------------------------------------------ */
 
-static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head)
+/* 401 for a request without a valid token (why: a static sentence); RFC
+ * 6750 3's challenge, with error="invalid_token" when one was presented. */
+static void unauthorized(goc_http_out_t *o, const char *why, bool presented, bool keep_alive,
+                         bool head)
 {
-    jrpc_ctx_t ctx = {.persistent = false};
+    respond_json(o, 401,
+                 presented ? "WWW-Authenticate: Bearer realm=\"gocd\", error=\"invalid_token\"\r\n"
+                           : "WWW-Authenticate: Bearer realm=\"gocd\"\r\n",
+                 json_pack("{s:s}", "error", why), keep_alive, head);
+}
+
+static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head,
+                      auth_session *as)
+{
+    jrpc_ctx_t ctx = {.persistent = false, .auth = as};
     char *reply = NULL;
     size_t rlen = 0;
     int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
@@ -160,19 +197,37 @@ static bool path_is(const goc_http_request_t *req, const char *p)
     return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
 }
 
+/* With --auth-secret: the request's token into as, true; or false after
+ * answering 401. */
+static bool authorized(const goc_http_request_t *req, goc_http_out_t *o, bool query,
+                       auth_session *as, bool keep_alive, bool head)
+{
+    if (!auth_on())
+        return true;
+    const char *why;
+    int rc = auth_http(req, query, as, &why);
+    if (rc == 0)
+        return true;
+    unauthorized(o, why, rc != -ENOENT, keep_alive, head);
+    return false;
+}
+
 /* Answers req into o. Returns true when the connection becomes a
- * WebSocket (o then holds the 101 answer). */
-static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept)
+ * WebSocket (o then holds the 101 answer, and as its identity). */
+static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept,
+                  auth_session *as)
 {
     bool head = req->method == GOC_HTTP_HEAD;
     bool get = req->method == GOC_HTTP_GET || head;
     bool ka = req->keep_alive;
     if (path_is(req, "/rpc")) {
+        if (!authorized(req, o, false, as, ka, head))
+            return false;
         if (req->method != GOC_HTTP_POST)
             RESPOND_LITERAL(o, 405, "application/json", "Allow: POST\r\n",
                             "{\"error\":\"method not allowed\"}", ka, head);
         else
-            route_rpc(req, o, head);
+            route_rpc(req, o, head, as);
         return false;
     }
     if (path_is(req, "/ws")) {
@@ -184,6 +239,8 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
                             false, head);
             return false;
         }
+        if (!authorized(req, o, true, as, false, head))
+            return false;
         goc_ws_handshake_response(o, accept);
         return true;
     }
@@ -211,7 +268,8 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
         return false;
     }
     if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) {
-        rest_route(req, o);
+        if (authorized(req, o, false, as, ka, head))
+            rest_route(req, o, as);
         return false;
     }
     if (!get) {
@@ -261,15 +319,20 @@ static void serve(const stream *s, const char *peer)
             const goc_http_request_t *req = goc_http_reader_request(r);
             goc_http_out_reset(&o);
             char accept[GOC_WS_ACCEPT_LEN + 1];
-            bool ws = route(req, &o, accept);
+            auth_session as = {0};
+            bool ws = route(req, &o, accept, &as);
             bool keep = req->keep_alive && !ws;
             if (goc_http_out_finish(&o) < 0) {
                 goc_http_out_reset(&o);
                 http_error_json(&o, 500, "response too large", false, false);
                 keep = false;
             }
-            if (stream_write(s, o.data, o.len) < 0)
+            if (!ws)
+                auth_session_free(&as);
+            if (stream_write(s, o.data, o.len) < 0) {
+                auth_session_free(&as);
                 break;
+            }
             if (ws) {
                 goc_http_out_free(&o);
                 goc_http_reader_free(r);
@@ -282,7 +345,8 @@ static void serve(const stream *s, const char *peer)
                     memcpy(early, buf, have);
                 goc_free(buf);
                 buf = NULL;
-                ws_conn_serve(s, peer, early, early ? have : 0);
+                ws_conn_serve(s, peer, early, early ? have : 0, &as);
+                auth_session_free(&as);
                 goc_free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;

@@ -20,6 +20,8 @@
 #include <goc/malloc.h>
 #include <goc/malloc_jansson.h>
 
+#include "addrlimit.h"
+#include "auth.h"
 #include "chat.h"
 #include "log.h"
 
@@ -68,6 +70,23 @@ static void wait_for_connections(goc_tls_config *tls)
     goc_timer_free(t);
 }
 
+/* The ticket keys' timer: the active key is replaced every lifetime
+ * whether or not handshakes come (mbedtls alone would replace it only
+ * when a handshake finds it old), so no key seals for longer. */
+static void rotate_tickets(void *arg)
+{
+    goc_tls_config *tls = *(goc_tls_config **)arg;
+    goc_ticker *tk = goc_ticker_new(GOC_TLS_TICKET_LIFETIME * GOC_SECOND);
+    goc_select_case cases[2] = {
+        {.c = goc_ticker_chan(tk), .dir = GOC_SELECT_RECV},
+        {.c = goc_context_done(srv.root), .dir = GOC_SELECT_RECV},
+    };
+    while (goc_select(cases, 2, true) == 0)
+        goc_tls_config_rotate_tickets(tls, false);
+    goc_ticker_free(tk);
+    goc_waitgroup_done(&srv.wg);
+}
+
 static int server_main(int argc, char **argv)
 {
     (void)argc;
@@ -101,6 +120,11 @@ static int server_main(int argc, char **argv)
     };
     listener *ls[sizeof wanted / sizeof wanted[0]];
     int nl = 0;
+    if (tls) {
+        goc_waitgroup_add(&srv.wg, 1);
+        if (goc_go(rotate_tickets, &tls, sizeof tls) < 0)
+            goc_waitgroup_done(&srv.wg); /* mbedtls still rotates on use */
+    }
     for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
         if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr, tls)))
             exit(2);
@@ -150,12 +174,18 @@ static void descriptor_limit(void)
     }
 }
 
+
 int main(int argc, char **argv)
 {
     int rc = config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
+    if (srv.cfg.max_conns_per_ip == 0)
+        srv.cfg.max_conns_per_ip = srv.cfg.max_conns / 4 > 0 ? srv.cfg.max_conns / 4 : 1;
+    addrlimit_init(srv.cfg.max_conns_per_ip, srv.cfg.conn_rate);
+    if (auth_init(srv.cfg.auth_secret) != 0)
+        return 2;
     log_set_level(srv.cfg.log_level);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);

@@ -90,6 +90,7 @@ typedef struct server {
     _Atomic uint64_t http_requests;
     _Atomic int64_t conns_active;          /* every transport, for --max-conns */
     _Atomic uint64_t conns_rejected;       /* refused past --max-conns */
+    _Atomic uint64_t conns_rejected_addr;  /* refused past a per-address limit (addrlimit.h) */
     _Atomic uint64_t tls_handshakes, tls_handshake_failures;
 } server;
 
@@ -141,8 +142,11 @@ json_t *stats_json(void);
 void framed_conn_serve(const stream *s, const char *peer);
 void http_conn_serve(const stream *s, const char *peer);
 /* WebSocket: serves a connection upgraded by http_conn.c; early holds the
- * bytes that came after the upgrade request. */
-void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly);
+ * bytes that came after the upgrade request, as the identity its token
+ * gave (auth.h; empty in development mode), which auth.login may replace. */
+struct auth_session;
+void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly,
+                   struct auth_session *as);
 
 /* HTTP's routes beyond /rpc, /ws and the web root: REST (rest.c) and
  * /metrics (metrics.c). */
@@ -151,7 +155,9 @@ struct goc_http_out;
 void http_set_web_root(const char *dir);
 void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
                      bool head);
-void rest_route(const struct goc_http_request *req, struct goc_http_out *o);
+/* as: the request's identity (auth.h; empty in development mode). */
+void rest_route(const struct goc_http_request *req, struct goc_http_out *o,
+                const struct auth_session *as);
 /* The /metrics text into *out (a new buffer, free with buf_free).
  * Returns 0 or -ENOMEM. */
 int metrics_text(buf_t *out);
