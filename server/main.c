@@ -120,14 +120,14 @@ static int server_main(int argc, char **argv)
     };
     listener *ls[sizeof wanted / sizeof wanted[0]];
     int nl = 0;
+    for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
+        if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr, tls)))
+            exit(2);
     if (tls) {
         goc_waitgroup_add(&srv.wg, 1);
         if (goc_go(rotate_tickets, &tls, sizeof tls) < 0)
             goc_waitgroup_done(&srv.wg); /* mbedtls still rotates on use */
     }
-    for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
-        if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr, tls)))
-            exit(2);
     if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
         fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
         exit(2);
