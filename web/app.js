@@ -10,8 +10,14 @@
 //    ascending id order (presence notices are appended where they happen);
 //  - state.lastId is the largest id shown for state.room (0: none yet);
 //  - all text from the network is put in the page with textContent only.
+//
+// Identity (token.js): with a token (from /#token=...) the page presents
+// it, joins under its nick, and says when it expires; a server that wants
+// a token and got none, or an expired one, is told about in #auth and the
+// page does not connect.
 
 import { Connection, RpcError, backoffDelay, wsUrl } from './rpc.js';
+import { claims, msLeft, serverWantsToken, take } from './token.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_SHOWN = 1000; // list items kept; the oldest go first
@@ -22,7 +28,10 @@ const ERRORS = {
   [-32003]: 'not joined to this room',
   [-32004]: 'rate limited: slow down',
   [-32005]: 'too large',
+  [-32007]: 'not allowed by your token',
 };
+
+const HOWTO = 'get one with scripts/token NICK and open this page as /#token=TOKEN';
 
 /** A user-facing sentence for a failed call. */
 function describe(err) {
@@ -45,13 +54,61 @@ const state = {
   sendErrorAt: 0, // the number of the send whose error is shown (0: none)
 };
 
-const conn = new Connection(wsUrl(), {
+const token = take();
+const ident = token ? claims(token) : null; // the token's claims, if readable
+
+const conn = new Connection(wsUrl(token), {
   onopen: () => {
     if (state.room) join(true);
   },
   onnotify: notified,
-  onstate: showState,
+  onstate: (s, delay, code, reason) => {
+    if (reason === 'token expired') expired();
+    else showState(s, delay);
+  },
 });
+
+// ---- identity ------------------------------------------------------------------------------
+
+function showAuth(text, bad) {
+  const el = $('auth');
+  el.hidden = !text;
+  el.textContent = text || '';
+  el.classList.toggle('error', !!bad);
+}
+
+/** The token ran out: no more connecting; say what to do. */
+function expired() {
+  conn.stop();
+  const when = new Date(ident.exp * 1000).toLocaleString();
+  showAuth(`Your token expired (${when}): ${HOWTO}.`, true);
+  showState('closed');
+}
+
+/** Decides from the token whether the page may connect; shows why not. */
+async function identity() {
+  if (token && !ident) {
+    showAuth(`The token in the page address is not readable: ${HOWTO}.`, true);
+    return false;
+  }
+  if (ident) {
+    if (msLeft(ident) <= 0) {
+      expired();
+      return false;
+    }
+    const until = new Date(ident.exp * 1000).toLocaleString();
+    showAuth(`Signed in as ${ident.sub} (token valid until ${until}).`, false);
+    $('join-nick').value = ident.sub;
+    $('join-nick').readOnly = true;
+    setTimeout(expired, Math.min(msLeft(ident), 2 ** 31 - 1));
+    return true;
+  }
+  if (await serverWantsToken()) {
+    showAuth(`This server needs a token: ${HOWTO}.`, true);
+    return false;
+  }
+  return true;
+}
 
 // ---- connection state ---------------------------------------------------------------
 
@@ -284,14 +341,19 @@ $('leave').addEventListener('click', leave);
 window.addEventListener('pagehide', () => conn.stop());
 window.addEventListener('pageshow', (ev) => ev.persisted && conn.start());
 
-function start() {
+async function start() {
   const q = new URLSearchParams(location.search);
   const room = q.get('room') || localStorage.getItem('goc.room') || '';
   const nick = q.get('nick') || localStorage.getItem('goc.nick') || '';
   $('join-room').value = room;
   $('join-nick').value = nick;
+  if (!(await identity())) {
+    $('join').querySelector('button').disabled = true;
+    return;
+  }
   conn.start();
-  if (q.get('room') && q.get('nick')) want(room, nick, true);
+  const who = ident ? ident.sub : q.get('nick');
+  if (q.get('room') && who) want(room, who, true);
 }
 
 start();

@@ -15,12 +15,13 @@
 // out; the exit status is 1 when any failed.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const DEADLINE_MS = 55000; // the whole run
+const DEADLINE_MS = 100000; // the whole run
 const STEP_MS = 15000; // one test
 const WAIT_MS = 5000; // one wait for the page
 
@@ -34,6 +35,16 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'goc-browser-'));
 const dbPath = path.join(tmp, 'chat.db');
 const ROOM = 'lobby';
 const XSS = '<img src=x onerror=alert(1)>';
+// more text a careless page would run: each must show as these characters
+const HOSTILE = [
+  '<script>alert(2)</script>',
+  '"><svg onload=alert(3)>',
+  '<iframe src="javascript:alert(4)"></iframe>',
+  '<a href="javascript:alert(5)">click</a> &lt;b&gt;',
+];
+const SECRET = 'browser-test-secret-0123456789abcdef0123'; // --auth-secret's file
+const secretPath = path.join(tmp, 'auth.key');
+fs.writeFileSync(secretPath, `${SECRET}\n`);
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -51,8 +62,8 @@ function withTimeout(promise, ms, what) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The server under test: one gocd process. */
-const server = {
+/** A gocd process; extra: flags beyond the common ones. */
+const makeServer = (db, extra = []) => ({
   proc: null, // the child process
   addr: null, // HOST:PORT of its HTTP listener
   log: [], // its stderr and stdout lines, for diagnostics
@@ -61,8 +72,8 @@ const server = {
   start(addr = '127.0.0.1:0') {
     // --rate 5 (bursts of 10) per member: the pages send a few messages,
     // and a flood of 60 is refused however slowly a sanitized build answers.
-    const args = ['--http', addr, '--tcp', 'off', '--db', dbPath, '--web', webDir,
-      '--rate', '5', '--log-level', 'warn'];
+    const args = ['--http', addr, '--tcp', 'off', '--db', db, '--web', webDir,
+      '--rate', '5', '--log-level', 'warn', ...extra];
     const proc = spawn(gocdPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stderr.on('data', (d) => this.log.push(...String(d).trimEnd().split('\n')));
@@ -97,7 +108,36 @@ const server = {
   get url() {
     return `http://${this.addr}`;
   },
-};
+});
+
+const server = makeServer(dbPath); // development mode
+const authServer = makeServer(':memory:', ['--auth-secret', secretPath]);
+
+/** An HS256 token for sub under SECRET, valid ttl seconds more. */
+function token(sub, ttl) {
+  const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const text = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + ttl })}`;
+  return `${text}.${crypto.createHmac('sha256', SECRET).update(text).digest('base64url')}`;
+}
+
+/** A page of the chat on the server with --auth-secret, at address. */
+async function openAuthPage(address) {
+  const page = await ctx.context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  watchConsole(page);
+  await page.goto(`${authServer.url}${address}`);
+  return page;
+}
+
+/** Collects the page's Content-Security-Policy violations, reported on
+ * its console. */
+function watchConsole(page) {
+  page.cspViolations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) page.cspViolations.push(m.text());
+  });
+}
 
 /** POST /rpc, as curl would: one JSON-RPC request, its reply object. */
 async function rpcHttp(method, params) {
@@ -120,6 +160,7 @@ async function openChat(context, nick) {
     d.dismiss().catch(() => {});
   });
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  watchConsole(page);
   page.sent = []; // JSON-RPC requests the page sent over its WebSockets
   page.on('websocket', (ws) => ws.on('framesent', (f) => {
     try {
@@ -233,6 +274,30 @@ const tests = [
     await shot(ctx.alice, 'chat-markup');
   }],
 
+  ['script, svg, iframe and javascript: links in messages and nicks show as text', async () => {
+    for (const text of HOSTILE) {
+      await ctx.bob.fill('#text', text);
+      await ctx.bob.press('#text', 'Enter');
+    }
+    const nick = '<b onmouseover=alert(6)>eve</b>';
+    const r = await rpcHttp('chat.send', { room: ROOM, nick, text: 'hostile nick' });
+    check(r.result, `send as ${nick}: ${JSON.stringify(r)}`);
+    for (const page of [ctx.alice, ctx.bob]) {
+      for (const text of HOSTILE)
+        await page.locator('#messages .text').getByText(text, { exact: true }).waitFor();
+      await page.locator('#messages .nick').getByText(nick, { exact: true }).waitFor();
+      const inside = await page.$$eval('#messages *', (els) => els.map((e) => e.tagName));
+      const bad = inside.filter((t) => !['LI', 'TIME', 'SPAN'].includes(t));
+      check(bad.length === 0, `elements made from message text: ${bad}`);
+      check(await page.locator('#messages a, #messages script, #messages iframe, #messages svg, #messages b').count() === 0,
+        'markup elements in the message list');
+    }
+    await sleep(300);
+    for (const page of [ctx.alice, ctx.bob])
+      check(page.dialogs.length === 0, `dialogs fired: ${page.dialogs}`);
+    await shot(ctx.bob, 'chat-hostile');
+  }],
+
   ['a nick already in the room is refused visibly (-32002)', async () => {
     const page = await ctx.context.newPage();
     await page.goto(`${server.url}/`);
@@ -330,9 +395,60 @@ const tests = [
     await page.close();
   }],
 
-  ['no script errors on the chat pages', async () => {
-    for (const page of [ctx.alice, ctx.bob])
+  ['no script errors and no Content-Security-Policy violations on the chat pages', async () => {
+    for (const page of [ctx.alice, ctx.bob]) {
       check(page.errors.length === 0, `script errors: ${page.errors}`);
+      check(page.cspViolations.length === 0, `CSP violations: ${page.cspViolations}`);
+    }
+  }],
+
+  ['--auth-secret: a page without a token says it needs one, and does not connect', async () => {
+    await authServer.start();
+    const page = await openAuthPage(`/?room=${ROOM}`);
+    const note = page.locator('#auth');
+    await note.waitFor({ state: 'visible' });
+    const text = await note.textContent();
+    check(/needs a token/.test(text) && /#token=/.test(text), `shown: ${text}`);
+    check(await page.locator('#join button').isDisabled(), 'the join button stays disabled');
+    check(await page.locator('#state').getAttribute('data-state') === 'closed', 'not connected');
+    await shot(page, 'auth-none');
+    await page.close();
+  }],
+
+  ['--auth-secret: a token in the page address joins under its nick, and leaves the address', async () => {
+    const page = await openAuthPage(`/?room=${ROOM}#token=${token('mallory', 300)}`);
+    await page.locator('#state[data-state="joined"]').waitFor();
+    check(await page.inputValue('#join-nick') === 'mallory', 'the nick is the token\'s');
+    check(!/token/.test(await page.evaluate(() => location.href)), 'the token left the address');
+    check(/Signed in as mallory/.test(await page.textContent('#auth')), 'signed-in note');
+    await page.fill('#text', 'signed message');
+    await page.press('#text', 'Enter');
+    const mine = page.locator('#messages li.msg', { hasText: 'signed message' });
+    await mine.waitFor();
+    check(await mine.locator('.nick').textContent() === 'mallory', 'sent under the token\'s nick');
+    await page.reload(); // the token stays with the tab
+    await page.locator('#state[data-state="joined"]').waitFor();
+    check(page.errors.length === 0 && page.cspViolations.length === 0,
+      `errors: ${page.errors} ${page.cspViolations}`);
+    await shot(page, 'auth-joined');
+    await page.close();
+  }],
+
+  ['--auth-secret: an expired token is said to be expired, also when it runs out while open', async () => {
+    const old = await openAuthPage(`/?room=${ROOM}#token=${token('oscar', -10)}`);
+    const note = old.locator('#auth.error');
+    await note.waitFor({ state: 'visible' });
+    check(/expired/.test(await note.textContent()), `shown: ${await note.textContent()}`);
+    await old.close();
+    const page = await openAuthPage(`/?room=${ROOM}#token=${token('peggy', 3)}`);
+    await page.locator('#state[data-state="joined"]').waitFor();
+    const gone = page.locator('#auth.error', { hasText: 'expired' });
+    await gone.waitFor({ state: 'visible', timeout: 8000 });
+    await page.locator('#state:not([data-state="joined"])').waitFor();
+    await shot(page, 'auth-expired');
+    await page.close();
+    const code = await authServer.stop();
+    check(code === 0, `exit status ${code}`);
   }],
 
   ['gocd exits 0 on SIGTERM with pages connected', async () => {
@@ -359,6 +475,7 @@ function report(ok, name, err) {
 async function cleanup() {
   if (ctx.context) await withTimeout(ctx.context.close(), 5000, 'browser close').catch(() => {});
   await server.stop().catch(() => {});
+  await authServer.stop().catch(() => {});
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
