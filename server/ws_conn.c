@@ -84,6 +84,8 @@ typedef struct ws_conn {
     bool awaiting_pong; /* reader only */
     const char *peer;
     chat_member *member; /* the chat's member for this connection */
+    uint16_t close_code;  /* the close frame's code, 0: none yet (reader only) */
+    const char *close_by; /* who sent it first: "peer" or "server" (reader only) */
 } ws_conn;
 
 static void on_event(void *user, const goc_ws_event_t *ev)
@@ -101,6 +103,9 @@ static void on_event(void *user, const goc_ws_event_t *ev)
         w->inbox_tail = &t->next;
     } else if (ev->kind == GOC_WS_EV_PONG) {
         w->awaiting_pong = false;
+    } else if (ev->kind == GOC_WS_EV_CLOSE) {
+        w->close_code = ev->code;
+        w->close_by = "peer";
     }
 }
 
@@ -230,6 +235,10 @@ static void sink_kick(void *conn)
 
 static void ws_close(ws_conn *w, uint16_t code, const char *reason)
 {
+    if (!w->close_code) {
+        w->close_code = code;
+        w->close_by = "server";
+    }
     goc_mutex_lock(&w->mu);
     goc_ws_close(w->ws, code, reason);
     goc_mutex_unlock(&w->mu);
@@ -244,7 +253,12 @@ static void answer(ws_conn *w)
     w->inbox_tail = &w->inbox;
     while (t) {
         text *next = t->next;
-        jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member, .auth = &w->pc.auth};
+        jrpc_ctx_t ctx = {.persistent = true,
+                          .conn = w,
+                          .data = w->member,
+                          .transport = "ws",
+                          .peer = w->peer,
+                          .auth = &w->pc.auth};
         char *reply = NULL;
         size_t rlen = 0;
         if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
@@ -291,7 +305,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
     chat_sink sink = {sink_push, sink_kick, &w};
     w.member = chat_member_new(&sink);
-    log_debug("ws %s: open", peer);
+    log_event(LOG_DEBUG, "ws_open", "peer", peer, (const char *)NULL);
 
     if (nearly) {
         goc_mutex_lock(&w.mu);
@@ -317,7 +331,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
             continue;
         }
         if (!closing && auth_expired(&w.pc.auth)) {
-            log_info("ws %s: token expired: closing", peer);
+            log_event(LOG_INFO, "ws_token_expired", "peer", peer, (const char *)NULL);
             begin_close(&w, GOC_WS_POLICY, "token expired", &close_deadline);
             closing = true;
             continue;
@@ -341,7 +355,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
                 auth_expired(&w.pc.auth))
                 continue; /* handled at the top of the loop */
             if (w.awaiting_pong) {
-                log_debug("ws %s: no pong: closing", peer);
+                log_event(LOG_DEBUG, "ws_no_pong", "peer", peer, (const char *)NULL);
                 begin_close(&w, GOC_WS_POLICY, "no pong", &close_deadline);
                 closing = true;
                 continue;
@@ -385,5 +399,8 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
     goc_ws_free(w.ws);
     auth_session_free(&w.pc.auth);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
-    log_debug("ws %s: closed", peer);
+    char code[24];
+    log_event(LOG_DEBUG, "ws_close", "peer", peer, "code",
+              w.close_code ? log_i64(code, w.close_code) : "none", "by",
+              w.close_by ? w.close_by : "none", (const char *)NULL);
 }

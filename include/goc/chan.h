@@ -106,14 +106,14 @@ GOC_API size_t goc_chan_elemsize(const goc_chan *c);
     typedef struct name {                                                                     \
         goc_chan *c;                                                                          \
     } name;                                                                                   \
-    static inline name name##_make(int64_t cap)                                               \
+    static inline GOC_UNUSED name name##_make(int64_t cap)                                    \
     {                                                                                         \
         name ch;                                                                              \
         ch.c = goc_chan_make(sizeof(T), cap);                                                 \
         return ch;                                                                            \
     }                                                                                         \
-    static inline void name##_send(name ch, T v) { goc_chan_send(ch.c, &v); }               \
-    static inline T name##_recv(name ch, bool *ok)                                            \
+    static inline GOC_UNUSED void name##_send(name ch, T v) { goc_chan_send(ch.c, &v); }      \
+    static inline GOC_UNUSED T name##_recv(name ch, bool *ok)                                 \
     {                                                                                         \
         T v;                                                                                  \
         bool got = goc_chan_recv(ch.c, &v);                                                   \
@@ -121,13 +121,16 @@ GOC_API size_t goc_chan_elemsize(const goc_chan *c);
             *ok = got;                                                                        \
         return v;                                                                             \
     }                                                                                         \
-    static inline bool name##_try_send(name ch, T v) { return goc_chan_try_send(ch.c, &v); } \
-    static inline bool name##_try_recv(name ch, T *v, bool *ok)                               \
+    static inline GOC_UNUSED bool name##_try_send(name ch, T v)                               \
+    {                                                                                         \
+        return goc_chan_try_send(ch.c, &v);                                                   \
+    }                                                                                         \
+    static inline GOC_UNUSED bool name##_try_recv(name ch, T *v, bool *ok)                    \
     {                                                                                         \
         return goc_chan_try_recv(ch.c, v, ok);                                                \
     }                                                                                         \
-    static inline void name##_close(name ch) { goc_chan_close(ch.c); }                       \
-    static inline void name##_free(name ch) { goc_chan_free(ch.c); }                         \
+    static inline GOC_UNUSED void name##_close(name ch) { goc_chan_close(ch.c); }             \
+    static inline GOC_UNUSED void name##_free(name ch) { goc_chan_free(ch.c); }               \
     typedef int name##_typed_chan_declared_ /* so that the use ends with ';' */
 
 GOC_CHAN_TYPE(goc_chan_int, int64_t);
