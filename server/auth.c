@@ -113,15 +113,27 @@ static const char *why_of(int rc)
 
 int auth_verify(auth_session *s, const char *token, size_t len, const char **why)
 {
+    if (s->ok && s->token_len == len && memcmp(s->token, token, len) == 0) {
+        if (!auth_expired(s))
+            return 0; /* verified before, still valid */
+        atomic_fetch_add_explicit(&A.failures, 1, memory_order_relaxed);
+        *why = why_of(-EKEYEXPIRED);
+        return -1;
+    }
     int64_t real = realtime_ns();
     goc_jwt_claims c;
     int rc = goc_jwt_verify(&A.key, token, len, real / GOC_SECOND, &rules, &c);
-    if (rc) {
+    char *copy = rc ? NULL : goc_malloc(len ? len : 1);
+    if (rc || !copy) {
+        goc_jwt_claims_free(&c);
         atomic_fetch_add_explicit(&A.failures, 1, memory_order_relaxed);
-        *why = why_of(rc);
+        *why = why_of(rc ? rc : -ENOMEM);
         return -1;
     }
-    goc_jwt_claims_free(&s->claims);
+    memcpy(copy, token, len);
+    auth_session_free(s);
+    s->token = copy;
+    s->token_len = len;
     s->claims = c;
     s->ok = true;
     s->expires = goc_nanotime() + (c.exp * GOC_SECOND - real);
@@ -131,8 +143,8 @@ int auth_verify(auth_session *s, const char *token, size_t len, const char **why
 void auth_session_free(auth_session *s)
 {
     goc_jwt_claims_free(&s->claims);
-    s->ok = false;
-    s->expires = 0;
+    goc_free(s->token);
+    *s = (auth_session){0};
 }
 
 bool auth_expired(const auth_session *s)

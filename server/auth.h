@@ -34,6 +34,8 @@ typedef struct auth_session {
     bool ok;               /* a valid token was presented */
     goc_jwt_claims claims; /* its claims: sub (the nick), exp, rooms; owned */
     int64_t expires;       /* goc_nanotime() when exp passes */
+    char *token;           /* the token itself (goc_malloc), to know it again */
+    size_t token_len;      /* its length */
 } auth_session;
 
 /* Loads the secret from path (NULL: development mode): its bytes, trailing
@@ -46,7 +48,9 @@ bool auth_on(void);
 
 /* Verifies token[0..len) into s, replacing what s held only on success
  * (a persistent connection keeps its identity when a later login fails):
- * 0, or -1 with *why a static sentence ("token expired", ...). */
+ * 0, or -1 with *why a static sentence ("token expired", ...). The very
+ * token s already holds, not expired, is not verified again (an HTTP
+ * keep-alive connection presents the same one with every request). */
 int auth_verify(auth_session *s, const char *token, size_t len, const char **why);
 
 /* Frees what s owns and empties it. */

@@ -362,6 +362,7 @@ static void serve(const stream *s, const char *peer)
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
     int64_t request_timeout = srv.cfg.read_timeout_ms * GOC_MILLISECOND;
+    auth_session as = {0}; /* the last token verified on this connection (auth.h) */
     conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
@@ -387,11 +388,8 @@ static void serve(const stream *s, const char *peer)
             int64_t started = goc_nanotime();
             goc_http_out_reset(&o);
             char accept[GOC_WS_ACCEPT_LEN + 1];
-            auth_session as = {0};
             int id = route(req, &o, accept, peer, &as);
             bool ws = id == ROUTE_WS && o.status == 101;
-            if (!ws)
-                auth_session_free(&as);
             bool keep = req->keep_alive && !ws;
             if (goc_http_out_finish(&o) < 0) {
                 goc_http_out_reset(&o);
@@ -399,10 +397,8 @@ static void serve(const stream *s, const char *peer)
                 keep = false;
             }
             count_request(id, req, o.status, started, peer);
-            if (stream_write(s, o.data, o.len) < 0) {
-                auth_session_free(&as);
+            if (stream_write(s, o.data, o.len) < 0)
                 break;
-            }
             if (ws) {
                 goc_http_out_free(&o);
                 goc_http_reader_free(r);
@@ -416,7 +412,6 @@ static void serve(const stream *s, const char *peer)
                 goc_free(buf);
                 buf = NULL;
                 ws_conn_serve(s, peer, early, early ? have : 0, &as);
-                auth_session_free(&as);
                 goc_free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
@@ -433,6 +428,7 @@ static void serve(const stream *s, const char *peer)
         have += (size_t)n;
     }
     goc_free(buf);
+    auth_session_free(&as);
     if (r) {
         goc_http_out_free(&o);
         goc_http_reader_free(r);

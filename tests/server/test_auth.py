@@ -247,6 +247,32 @@ def with_token(srv):
         check("goroutines" in f.result("runtime.stats"), "runtime.stats after login")
 
 
+def keep_alive_tokens(srv):
+    """On one keep-alive connection each request's own token decides (the
+    server remembers the last one it verified there, and nothing else)."""
+    alice, bob = token("alice"), token("bob")
+    bad = alice[:-3] + ("AAA" if not alice.endswith("AAA") else "BBB")
+    with Http(srv.http_port) as c:
+        def send(tok, text):
+            h = auth(tok) if tok else {}
+            return c.request("POST", "/rpc", rpc_body("chat.send", {"room": "ka", "text": text}),
+                             h)
+        check_eq(send(alice, "1").json()["result"]["nick"], "alice", "first request")
+        check_401(send(bad, "2"), "a bad token after a good one")
+        check_401(send(None, "3"), "no token after a good one")
+        check_eq(send(alice, "4").json()["result"]["nick"], "alice", "the good one again")
+        check_eq(send(bob, "5").json()["result"]["nick"], "bob", "another token")
+        check_eq(send(alice, "6").json()["result"]["nick"], "alice", "and back")
+    exp = int(time.time()) + 1
+    short = token("carl", exp=exp)
+    with Http(srv.http_port) as c:
+        r = c.request("POST", "/rpc", rpc_body("echo", [1]), auth(short))
+        check_eq(r.status, 200, "before exp")
+        time.sleep(max(0.0, exp + 0.2 - time.time()))
+        check_401(c.request("POST", "/rpc", rpc_body("echo", [1]), auth(short)),
+                  "the same token once expired, on the same connection")
+
+
 def nick_and_rooms(srv):
     """A nick that differs from sub, and rooms outside the token's."""
     tok = token("carol", rooms=["allowed"])
@@ -467,6 +493,8 @@ def main():
                         "static, /healthz, /metrics open", without_token, srv)
                 tap.run("with a token: /rpc, REST, WebSocket (address and header), framed login",
                         with_token, srv)
+                tap.run("keep-alive: each request's own token decides, an expired one refused",
+                        keep_alive_tokens, srv)
                 tap.run("a nick other than sub, a room outside rooms: -32007, REST 403",
                         nick_and_rooms, srv)
                 tap.run("a token presented twice: two connections, header and address, "
