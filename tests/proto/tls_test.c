@@ -501,6 +501,8 @@ static void handshake_job(void *arg)
     goc_waitgroup_done(j->wg);
 }
 
+static goc_waitgroup echo_conns; /* test_concurrent_full_handshakes' server side */
+
 static void echo_conn(void *arg)
 {
     goc_conn *c = *(goc_conn **)arg;
@@ -513,14 +515,18 @@ static void echo_conn(void *arg)
         goc_tls_free(t);
     }
     goc_conn_close(c);
+    goc_waitgroup_done(&echo_conns);
 }
 
 static void accept_loop(void *arg)
 {
     goc_listener *l = *(goc_listener **)arg;
     goc_conn *c;
-    while (goc_accept(l, &c) == 0)
+    while (goc_accept(l, &c) == 0) {
+        goc_waitgroup_add(&echo_conns, 1);
         goc_go(echo_conn, &c, sizeof c);
+    }
+    goc_waitgroup_done(&echo_conns);
 }
 
 static void test_concurrent_full_handshakes(void)
@@ -530,7 +536,9 @@ static void test_concurrent_full_handshakes(void)
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(goc_listen_tcp("127.0.0.1:0", 64, &s.l), 0);
     goc_listener_addr(s.l, s.addr, sizeof s.addr);
+    goc_waitgroup_add(&echo_conns, 1); /* the accept loop */
     goc_go(accept_loop, &s.l, sizeof s.l);
+    int served[2];
     for (int round = 0; round < 2; round++) {
         atomic_int ok = 0;
         goc_waitgroup wg = {0};
@@ -539,9 +547,13 @@ static void test_concurrent_full_handshakes(void)
         for (int i = 0; i < N; i++)
             goc_go(handshake_job, &j, sizeof j);
         goc_waitgroup_wait(&wg);
-        CHECK_EQ_INT(atomic_load(&ok), N);
+        served[round] = atomic_load(&ok);
     }
+    goc_listener_shutdown(s.l);
+    goc_waitgroup_wait(&echo_conns); /* the sessions end before their configuration */
     goc_listener_close(s.l);
+    CHECK_EQ_INT(served[0], N);
+    CHECK_EQ_INT(served[1], N);
 }
 
 static void test_config_errors(void)
