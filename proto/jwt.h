@@ -1,5 +1,5 @@
 /* jwt.h: JSON Web Tokens (RFC 7519) signed with HS256 (RFC 7518 3.2), with
- * no I/O (STYLE 7): the server's proof of who a client is.
+ * no I/O (doc/contributing.md, rule 7): the server's proof of who a client is.
  *
  * A token is three base64url segments, header.payload.signature. One is
  * accepted when, in this order: it is at most GOC_JWT_MAX bytes of three
@@ -40,7 +40,7 @@
 #define GOC_JWT_MAX 8192
 /* Longest sub kept, in bytes (a nick is at most 32 code points of UTF-8). */
 #define GOC_JWT_SUB_MAX 128
-/* Shortest secret the server accepts (PROTOCOL.md: 32 bytes). */
+/* Shortest secret the server accepts (doc/protocol.md: 32 bytes). */
 #define GOC_JWT_SECRET_MIN 32
 
 /* A signing key: SHA-256 after the HMAC's inner and outer key blocks, so

@@ -1,4 +1,4 @@
-/* auth.h: identity (doc/protocol.md, "Identity"): the --auth-secret key,
+/* auth.h: identity (doc/protocol.md, "Identity (--auth-secret)"): the --auth-secret key,
  * the tokens clients present, and what a caller may do with its token.
  *
  * Without --auth-secret (development mode) every check here passes and

@@ -1,4 +1,4 @@
-// token.js: the page's identity token (PROTOCOL.md, "Identity").
+// token.js: the page's identity token (doc/protocol.md, "Identity (--auth-secret)").
 //
 // A server started with --auth-secret wants a signed token from every
 // client; `scripts/token NICK` prints one, and the page takes it from its

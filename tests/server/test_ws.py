@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_ws.py: gocd's WebSocket transport against real sockets (PROTOCOL.md,
+"""test_ws.py: gocd's WebSocket transport against real sockets (doc/protocol.md,
 "WebSocket"): the handshake, JSON-RPC over text messages, the close codes
 1003 (binary), 1007 (invalid UTF-8), 1009 (over --max-frame), 1002 for
 every protocol error (RFC 6455 7.1.7, 7.4.1), ping/pong,
