@@ -62,6 +62,16 @@ bool chat__nick_valid(const char *s, size_t len)
     return chars <= CHAT_NICK_MAX_CHARS;
 }
 
+bool chat_room_valid(const char *s, size_t len)
+{
+    return chat__room_valid(s, len);
+}
+
+bool chat_nick_valid(const char *s, size_t len)
+{
+    return chat__nick_valid(s, len);
+}
+
 bool chat__text_valid(const char *s, size_t len)
 {
     return len >= 1 && len <= CHAT_TEXT_MAX && goc_utf8_valid((const uint8_t *)s, len);

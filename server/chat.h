@@ -102,6 +102,12 @@ void chat_member_flush(chat_member *m);
 /* For REST and /metrics: [{room, members[, messages]}] sorted by room, or
  * NULL with *code set (JRPC_UNAVAILABLE, JRPC_INTERNAL_ERROR). */
 json_t *chat_rooms_json(bool with_message_counts, int *code);
+
+/* The protocol's rules (chat.c): a room is 1-64 characters of
+ * [A-Za-z0-9_-], a nick 1-32 code points of UTF-8 with no control
+ * character. */
+bool chat_room_valid(const char *s, size_t len);
+bool chat_nick_valid(const char *s, size_t len);
 /* Stores a message sent over REST/HTTP (no member): the same path as
  * chat.send with a nick. Returns the stored message (new reference), or
  * NULL with *code and *msg (static text) set to the JSON-RPC error. */

@@ -116,7 +116,7 @@ enum {
  * again. */
 typedef struct chat__reply {
     goc_waitgroup wg;
-    int rc;              /* 0 or a JSON-RPC error code */
+    int rc;              /* 0 or a JSON-RPC error code (NICK_HELD: -32002 when held) */
     const char *err;     /* static message for rc, NULL: the standard one */
     int64_t last_id;     /* JOIN: the room's last_id when the member joined */
     json_t *members;     /* JOIN, MEMBERS: [nick], new reference for the caller */

@@ -19,6 +19,12 @@
  *    both list every room Redis knows (any server's), with its members on
  *    every server: the same answer everywhere.
  *
+ * Identity (auth.h): with --auth-secret every method checks the caller's
+ * token first (-32007), a nick param must be the token's sub (and may be
+ * left out), and a room outside the token's rooms is refused. Without it,
+ * a message sent over HTTP may not name a nick a joined member holds in
+ * that room (-32002).
+ *
  * Every operation that reaches the rooms or the broker holds chat__g.life
  * for reading, so chat_shutdown waits for it. Every call reaching the
  * broker has CHAT_CALL_TIMEOUT: a Redis that does not answer is -32006
@@ -30,6 +36,8 @@
 #include <string.h>
 
 #include <goc/malloc.h>
+
+#include "auth.h"
 
 static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9_-]";
 static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
@@ -71,6 +79,22 @@ static int param_checked(jrpc_call_t *call, json_t *params, const char *name,
     }
     if (len)
         *len = l;
+    return 1;
+}
+
+/* The "nick" param: required in development mode, optional with a token
+ * (whose sub it must then be: auth_call_nick). NULL in *out when absent. */
+static int param_nick(jrpc_call_t *call, json_t *params, const char **out)
+{
+    size_t l;
+    unsigned flags = auth_on() ? JRPC_OPTIONAL : JRPC_REQUIRED;
+    *out = NULL;
+    if (jrpc_param_str(call, params, "nick", flags, out, &l) < 0)
+        return -1;
+    if (*out && !chat__nick_valid(*out, l)) {
+        jrpc_call_error(call, JRPC_INVALID_PARAMS, BAD_NICK, NULL);
+        return -1;
+    }
     return 1;
 }
 
@@ -244,8 +268,10 @@ static chat_member *member_of(jrpc_call_t *call)
 static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room, *nick;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+    if (!auth_call_ok(call) ||
+        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_nick(call, params, &nick) < 0 || !auth_call_nick(call, &nick) ||
+        !auth_call_room(call, room))
         return -1;
     chat_member *m = member_of(call);
     if (!m)
@@ -286,7 +312,8 @@ static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
 static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+    if (!auth_call_ok(call) ||
+        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     chat_member *m = member_of(call);
     if (!live_enter())
@@ -310,14 +337,21 @@ static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room, *text;
     size_t tlen;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_checked(call, params, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0)
+    if (!auth_call_ok(call) ||
+        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, params, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0 ||
+        !auth_call_room(call, room))
         return -1;
     chat_member *m = member_of(call);
-    if (!m) { /* HTTP: the nick comes with the message */
+    if (!m) { /* HTTP: the nick comes with the message, or from the token */
         const char *nick;
-        if (param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+        if (param_nick(call, params, &nick) < 0 || !auth_call_nick(call, &nick))
             return -1;
+        int held = auth_on() ? 0 : chat_nick_held(room, nick);
+        if (held > 0)
+            return fail(call, JRPC_NICK_TAKEN, "that nick is taken in that room: a member holds it");
+        if (held < 0)
+            return fail(call, held, code_msg(held, NULL));
         int code;
         const char *msg;
         *result = chat_send_as(room, nick, text, tlen, &code, &msg);
@@ -351,7 +385,9 @@ static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
     const char *room;
     json_int_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
     int has_before;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+    if (!auth_call_ok(call) ||
+        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        !auth_call_room(call, room) ||
         jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
         (has_before = jrpc_param_int(call, params, "before", JRPC_OPTIONAL, &before)) < 0 ||
         jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
@@ -367,6 +403,8 @@ static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
 static int m_rooms(jrpc_call_t *call, json_t *params, json_t **result)
 {
     (void)params;
+    if (!auth_call_ok(call))
+        return -1;
     int code;
     *result = chat_rooms_json(false, &code);
     return *result ? 0 : fail(call, code, code_msg(code, NULL));
@@ -375,7 +413,8 @@ static int m_rooms(jrpc_call_t *call, json_t *params, json_t **result)
 static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+    if (!auth_call_ok(call) ||
+        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     if (!live_enter())
         return fail(call, JRPC_INTERNAL_ERROR, STOPPED);

@@ -42,6 +42,17 @@ const config_flag config_flags[] = {
      CONFIG_ORIGIN, FIELD(origins), 0, 0, "http://localhost:8080"},
     {"--max-conns", "N", "open connections, all listeners (default: the descriptor limit less 64)",
      CONFIG_INT, FIELD(max_conns), 1, 1000000, "100"},
+    {"--max-conns-per-ip", "N",
+     "open connections from one address, an IPv4 address or an IPv6 /64 (default: a quarter of "
+     "--max-conns)",
+     CONFIG_INT, FIELD(max_conns_per_ip), 1, 1000000, "25"},
+    {"--conn-rate", "N",
+     "new connections per second from one address, bursts of 2N (default 200; 0: no limit)",
+     CONFIG_INT, FIELD(conn_rate), 0, 1000000, "50"},
+    {"--auth-secret", "FILE",
+     "clients must present a token signed (HS256) with the key in FILE, at least 32 bytes "
+     "(default: none, development mode)",
+     CONFIG_PATH, FIELD(auth_secret), 0, 0, "data/auth.key"},
     {"--read-timeout", "MS",
      "time a peer has to complete a TLS handshake, an HTTP request or a frame once it has begun "
      "one (default 10000)",
@@ -230,6 +241,7 @@ int config_parse(config *cfg, int argc, char **argv)
         .rate = 50,
         .outbox = 1024,
         .read_timeout_ms = 10000,
+        .conn_rate = 200,
         .log_level = LOG_INFO,
         .log_format = LOG_TEXT,
     };

@@ -26,6 +26,9 @@ typedef struct config {
     int64_t rate;        /* chat messages per second per connection, 0: no limit */
     int64_t outbox;
     int64_t max_conns;   /* open connections, every transport; 0: from RLIMIT_NOFILE */
+    int64_t max_conns_per_ip; /* open connections from one address; 0: max_conns / 4 */
+    int64_t conn_rate;   /* new connections per second from one address, 0: no limit */
+    const char *auth_secret; /* --auth-secret FILE, NULL: development mode */
     int64_t read_timeout_ms; /* a started TLS handshake, HTTP request or frame
                               * must be complete within */
     const char *web;

@@ -9,6 +9,7 @@
 #include "server.h"
 
 #include <dirent.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 
 #include <goc/malloc.h>
 
+#include "auth.h"
 #include "chat.h"
 
 typedef struct metric {
@@ -138,8 +140,13 @@ int metrics_text(buf_t *out)
         {"goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
          (double)n.polls},
         {"gocd_connections_refused_total", "counter",
-         "Connections closed at once because --max-conns were open.",
+         "Connections closed at once: --max-conns were open, or their address was over a limit.",
          (double)atomic_load(&srv.conns_rejected)},
+        {"gocd_connections_refused_address_total", "counter",
+         "Connections refused past --max-conns-per-ip or --conn-rate.",
+         (double)atomic_load(&srv.conns_rejected_addr)},
+        {"gocd_auth_failures_total", "counter", "Tokens refused (HTTP 401, auth.login).",
+         (double)auth_failures()},
         {"gocd_tls_handshakes_total", "counter", "TLS handshakes completed.",
          (double)atomic_load(&srv.tls_handshakes)},
         {"gocd_tls_handshake_failures_total", "counter", "TLS handshakes failed or timed out.",
