@@ -28,13 +28,11 @@
  * Nesting is limited by the caller (max_depth, the outermost array or
  * object counting 1), at most GOC_JSON_MAX_DEPTH.
  *
- * Writing appends to a goc_json_buf: raw bytes, literals, escaped strings,
- * integers and doubles. A failed allocation marks the buffer failed and
- * makes every later append a no-op, so a writer checks once at the end.
+ * Writing appends to a buf_t (proto/buf.h): raw bytes, literals, escaped
+ * strings, integers and doubles.
  *
- * Memory: buffers grow through jansson's allocator (json_set_alloc_funcs),
- * so one hook gives jansson, this module and the JSON-RPC engine the
- * runtime's allocator. Thread safety: none needed; nothing is shared.
+ * Memory: goc_malloc (buffers, and the rare copy a long number needs).
+ * Thread safety: none needed; nothing is shared.
  */
 #ifndef GOC_PROTO_JSON_H
 #define GOC_PROTO_JSON_H
@@ -44,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "buf.h"
 
 /* The deepest nesting a scan can check (jansson's own limit). */
 #define GOC_JSON_MAX_DEPTH 2048
@@ -150,41 +150,20 @@ int goc_json_int64(const goc_json_value *v, int64_t *out);
 /* The double nearest to number v (as strtod). */
 double goc_json_double(const goc_json_value *v);
 
-/* --- writing --- */
+/* --- writing ---
+ *
+ * Into a buf_t (proto/buf.h): its error is sticky, so a writer appends a
+ * whole text and checks b->err once at the end. */
 
-/* A growing text. Zero it to start; free with goc_json_buf_free(). */
-typedef struct goc_json_buf {
-    char *data;  /* the bytes (not NUL-terminated); owned; NULL before the first append */
-    size_t len;  /* bytes written */
-    size_t cap;  /* bytes allocated */
-    bool failed; /* an allocation failed: data is freed, appends do nothing */
-} goc_json_buf;
-
-/* Makes room for n more bytes: 0, or -ENOMEM (the buffer is then failed).
- * The fast path is inline; growth is not. */
-int goc__json_buf_grow(goc_json_buf *b, size_t n);
-static inline int goc_json_buf_reserve(goc_json_buf *b, size_t n)
+/* Appends n bytes as they are (JSON already, or structure). Inline: the
+ * writers' every piece goes through here. */
+static inline void goc_json_raw(buf_t *b, const void *s, size_t n)
 {
-    if (b->failed) return -ENOMEM;
-    return n <= b->cap - b->len ? 0 : goc__json_buf_grow(b, n);
-}
-
-/* Frees the bytes; the buffer is zero again. */
-void goc_json_buf_free(goc_json_buf *b);
-
-/* Hands the bytes over, NUL-terminated (one byte more than len), and
- * zeroes the buffer: a text for jrpc_reply_free() or the allocator's
- * free. Returns NULL when the buffer failed (or had nothing and the NUL
- * could not be allocated). */
-char *goc_json_buf_take(goc_json_buf *b, size_t *len);
-
-/* Appends n bytes as they are (JSON already, or structure). */
-static inline void goc_json_raw(goc_json_buf *b, const void *s, size_t n)
-{
-    if (goc_json_buf_reserve(b, n) == 0) {
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-    }
+    if (n >= b->cap - b->len && buf_reserve(b, n) < 0) return; /* the room for a NUL too */
+    if (b->err) return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = 0;
 }
 
 /* Appends a string literal as it is: goc_json_lit(b, "{\"id\":"). Only
@@ -195,13 +174,13 @@ static inline void goc_json_raw(goc_json_buf *b, const void *s, size_t n)
  * (\" \\ \b \f \n \r \t, other controls as \u00XX, the rest as it is);
  * an invalid UTF-8 sequence becomes U+FFFD, so the output is always
  * valid JSON. */
-void goc_json_str(goc_json_buf *b, const char *s, size_t n);
+void goc_json_str(buf_t *b, const char *s, size_t n);
 
 /* Appends an integer. */
-void goc_json_int(goc_json_buf *b, int64_t v);
+void goc_json_int(buf_t *b, int64_t v);
 
 /* Appends a double as jansson does (%.17g, with ".0" when it would read as
  * an integer); infinities and NaN, which JSON cannot say, as null. */
-void goc_json_real(goc_json_buf *b, double v);
+void goc_json_real(buf_t *b, double v);
 
 #endif

@@ -14,7 +14,7 @@
 #include <locale.h>
 #include <stdlib.h>
 
-#include <jansson.h>
+#include <goc/malloc.h>
 
 static inline bool is_ws(char c)
 {
@@ -273,10 +273,7 @@ int goc_json_int64(const goc_json_value *v, int64_t *out)
 double goc_json_double(const goc_json_value *v)
 {
     char small[64], *copy = small;
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    if (v->len >= sizeof small && !(copy = m(v->len + 1))) return 0;
+    if (v->len >= sizeof small && !(copy = goc_malloc(v->len + 1))) return 0;
     memcpy(copy, v->text, v->len);
     copy[v->len] = 0;
     /* strtod reads the locale's decimal point: give it that */
@@ -285,6 +282,6 @@ double goc_json_double(const goc_json_value *v)
         for (char *c = copy; *c; c++)
             if (*c == '.') *c = point;
     double d = strtod(copy, NULL);
-    if (copy != small) f(copy);
+    if (copy != small) goc_free(copy);
     return d;
 }

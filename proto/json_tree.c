@@ -7,30 +7,20 @@
  */
 #include "json_tree.h"
 
-#include <stdlib.h>
+#include <goc/malloc.h>
 
-/* A decoded string in small, or in memory from jansson's allocator. */
+/* A decoded string in small, or in memory from goc_malloc. */
 static char *decode_alloc(const goc_json_value *v, char *small, size_t small_size, size_t *n)
 {
     char *d = small;
-    if (v->len - 1 > small_size) {
-        json_malloc_t m;
-        json_free_t f;
-        json_get_alloc_funcs(&m, &f);
-        if (!(d = m(v->len - 1))) return NULL;
-    }
+    if (v->len - 1 > small_size && !(d = goc_malloc(v->len - 1))) return NULL;
     *n = goc_json_string_decode(v, d);
     return d;
 }
 
 static void decode_free(char *d, char *small)
 {
-    if (d != small) {
-        json_malloc_t m;
-        json_free_t f;
-        json_get_alloc_funcs(&m, &f);
-        f(d);
-    }
+    if (d != small) goc_free(d);
 }
 
 static json_t *build(const goc_json_value *v);
@@ -106,7 +96,7 @@ int goc_json_tree(const goc_json_value *v, json_t **out)
     return *out ? 0 : -ENOMEM;
 }
 
-void goc_json_tree_write(goc_json_buf *b, const json_t *v)
+void goc_json_tree_write(buf_t *b, const json_t *v)
 {
     size_t i, klen;
     const char *k;

@@ -10,7 +10,7 @@
  *   - an object key holding \u0000 is kept (jansson refuses the text;
  *     RFC 8259 allows it).
  * goc_json_tree_write() writes a tree as json_dumps(JSON_COMPACT |
- * JSON_ENCODE_ANY) would, into a goc_json_buf.
+ * JSON_ENCODE_ANY) would, into a buf_t.
  */
 #ifndef GOC_PROTO_JSON_TREE_H
 #define GOC_PROTO_JSON_TREE_H
@@ -26,6 +26,6 @@ int goc_json_tree(const goc_json_value *v, json_t **out);
 /* Appends the text of tree v (borrowed; NULL writes null). Keys and
  * strings that are not valid UTF-8 have U+FFFD in place of the bad bytes
  * (jansson's dump fails instead). Errors: as the buffer's. */
-void goc_json_tree_write(goc_json_buf *b, const json_t *v);
+void goc_json_tree_write(buf_t *b, const json_t *v);
 
 #endif

@@ -6,64 +6,15 @@
  * multi-byte sequence), then that byte escaped, or its UTF-8 sequence
  * checked and copied (U+FFFD written for an invalid one).
  *
- * Invariants: a buffer is either failed (data NULL, every append a no-op)
- * or holds len <= cap bytes at data; growth at least doubles, so appending
- * n bytes costs O(n) amortized.
+ * Invariants: every byte goes through goc_json_raw, so the buffer's own
+ * invariants (proto/buf.h) hold after each piece.
  */
 #include "json.h"
 
 #include <math.h>
 #include <stdio.h>
 
-#include <jansson.h>
-
 #include "utf8.h"
-
-int goc__json_buf_grow(goc_json_buf *b, size_t n)
-{
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    if (b->failed) return -ENOMEM;
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2) goto fail;
-        cap *= 2;
-    }
-    char *d = m(cap);
-    if (!d) goto fail;
-    if (b->len) memcpy(d, b->data, b->len);
-    f(b->data);
-    b->data = d;
-    b->cap = cap;
-    return 0;
-fail:
-    f(b->data);
-    *b = (goc_json_buf){.failed = true};
-    return -ENOMEM;
-}
-
-void goc_json_buf_free(goc_json_buf *b)
-{
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    f(b->data);
-    *b = (goc_json_buf){0};
-}
-
-char *goc_json_buf_take(goc_json_buf *b, size_t *len)
-{
-    if (goc_json_buf_reserve(b, 1) < 0) {
-        *b = (goc_json_buf){0};
-        return NULL;
-    }
-    char *d = b->data;
-    d[b->len] = 0;
-    if (len) *len = b->len;
-    *b = (goc_json_buf){0};
-    return d;
-}
 
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
@@ -76,7 +27,7 @@ static inline bool word_special(uint64_t w)
 }
 
 /* Appends the escape for ASCII byte c ('"', '\\' or a control). */
-static void put_escape(goc_json_buf *b, unsigned char c)
+static void put_escape(buf_t *b, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF";
     char e[6] = {'\\', 0};
@@ -96,11 +47,10 @@ static void put_escape(goc_json_buf *b, unsigned char c)
     goc_json_raw(b, e, n);
 }
 
-void goc_json_str(goc_json_buf *b, const char *s, size_t n)
+void goc_json_str(buf_t *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
-    if (goc_json_buf_reserve(b, n + 2) < 0) return;
-    b->data[b->len++] = '"';
+    goc_json_raw(b, "\"", 1);
     for (;;) {
         while (end - p >= 8) {
             uint64_t w;
@@ -130,7 +80,7 @@ void goc_json_str(goc_json_buf *b, const char *s, size_t n)
     goc_json_raw(b, "\"", 1);
 }
 
-void goc_json_int(goc_json_buf *b, int64_t v)
+void goc_json_int(buf_t *b, int64_t v)
 {
     char tmp[24], *q = tmp + sizeof tmp;
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -142,7 +92,7 @@ void goc_json_int(goc_json_buf *b, int64_t v)
     goc_json_raw(b, q, (size_t)(tmp + sizeof tmp - q));
 }
 
-void goc_json_real(goc_json_buf *b, double v)
+void goc_json_real(buf_t *b, double v)
 {
     char tmp[40];
     if (!isfinite(v)) {

@@ -15,23 +15,18 @@
 
 #include <string.h>
 
+#include <goc/malloc.h>
+
 #include "json_tree.h"
 
 void *jrpc__alloc(size_t size)
 {
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    return m(size ? size : 1);
+    return goc_malloc(size);
 }
 
 void jrpc__free(void *p)
 {
-    json_malloc_t m;
-    json_free_t f;
-    if (!p) return;
-    json_get_alloc_funcs(&m, &f);
-    f(p);
+    goc_free(p);
 }
 
 char *jrpc__strndup(const char *s, size_t len)
@@ -169,14 +164,14 @@ jrpc_call_t *jrpc_msg_call(jrpc_msg_t *msg, size_t i)
     return i < msg->nrun ? msg->run[i] : NULL;
 }
 
-void jrpc__call_exec(jrpc_call_t *call, goc_json_buf *out)
+void jrpc__call_exec(jrpc_call_t *call, buf_t *out)
 {
     const jrpc__method *m = call->method;
     int rc;
     if (m->text_fn) {
         size_t start = out->len;
         rc = m->text_fn(call, out);
-        if (!call->has_error && rc >= 0 && !out->failed && out->len == start)
+        if (!call->has_error && rc >= 0 && !out->err && out->len == start)
             goc_json_lit(out, "null");
     } else {
         json_t *result = NULL;
@@ -197,7 +192,7 @@ void jrpc__call_exec(jrpc_call_t *call, goc_json_buf *out)
 void jrpc_call_run(jrpc_call_t *call)
 {
     jrpc__call_exec(call, &call->text);
-    if (call->text.failed && !call->has_error)
+    if (call->text.err && !call->has_error)
         jrpc__call_fail(call, JRPC_INTERNAL_ERROR, NULL, NULL);
     call->ran = true;
 }
@@ -208,7 +203,7 @@ void jrpc__call_release(jrpc_call_t *call)
     json_decref(call->result);
     json_decref(call->err_data);
     json_decref(call->params_tree);
-    goc_json_buf_free(&call->text);
+    buf_free(&call->text);
     for (jrpc__block *b = call->blocks, *next; b; b = next) {
         next = b->next;
         jrpc__free(b);
@@ -224,7 +219,7 @@ void jrpc_msg_free(jrpc_msg_t *msg)
 
 /* Runs one entry of a message in order and writes its reply (if it has
  * one) into out; *answered counts the replies written so far. */
-static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, goc_json_buf *out, size_t *answered)
+static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, buf_t *out, size_t *answered)
 {
     size_t mark = out->len;
     if (call->method) {
@@ -234,7 +229,7 @@ static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, goc_json_buf *out, 
         }
         jrpc__call_exec(call, out);
         call->ran = true;
-        if (out->failed) return;
+        if (out->err) return;
         if (!call->has_error && !call->notification) {
             if (!call->method->text_fn) goc_json_tree_write(out, call->result);
             goc_json_lit(out, ",\"id\":");
@@ -247,7 +242,7 @@ static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, goc_json_buf *out, 
             jrpc__observe(msg, call);
             return;
         }
-        out->len = mark; /* a notification's result, or a failed call's beginning */
+        buf_truncate(out, mark); /* a notification's result, or a failed call's beginning */
     }
     jrpc__observe(msg, call);
     if (call->notification) return;
@@ -256,7 +251,7 @@ static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, goc_json_buf *out, 
 }
 
 int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
-                    goc_json_buf *out)
+                    buf_t *out)
 {
     jrpc_msg_t msg;
     memset(&msg, 0, offsetof(jrpc_msg_t, one));
@@ -264,8 +259,7 @@ int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t 
     msg.one_run = NULL;
     if (msg_init(&msg, rpc, text, len, ctx) < 0) {
         msg_release(&msg);
-        goc_json_buf_free(out);
-        out->failed = true;
+        out->err = -ENOMEM;
         return -ENOMEM;
     }
     size_t start = out->len, answered = 0;
@@ -274,9 +268,9 @@ int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t 
         answer_entry(&msg, &msg.entries[i], out, &answered);
     if (msg.batch) goc_json_lit(out, "]");
     msg_release(&msg);
-    if (out->failed) return -ENOMEM;
+    if (out->err) return -ENOMEM;
     if (answered == 0) {
-        out->len = start;
+        buf_truncate(out, start);
         return 0;
     }
     return 1;
@@ -285,13 +279,27 @@ int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t 
 int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx, char **reply,
                 size_t *reply_len)
 {
-    goc_json_buf b = {0};
+    buf_t b = {0};
     *reply = NULL;
     if (reply_len) *reply_len = 0;
     int rc = jrpc_handle_buf(rpc, text, len, ctx, &b);
-    if (rc == 1 && !(*reply = goc_json_buf_take(&b, reply_len))) rc = -ENOMEM;
-    goc_json_buf_free(&b);
+    if (rc == 1) { /* the buffer's bytes are the reply, NUL-terminated */
+        *reply = b.data;
+        if (reply_len) *reply_len = b.len;
+    } else {
+        buf_free(&b);
+    }
     return rc;
+}
+
+size_t jrpc_method_count(const jrpc_t *rpc)
+{
+    return rpc->n;
+}
+
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i)
+{
+    return i < rpc->n ? rpc->methods[i].name : NULL;
 }
 
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
@@ -303,7 +311,8 @@ void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
 void jrpc__observe(const jrpc_msg_t *msg, const jrpc_call_t *call)
 {
     if (msg->rpc->observe)
-        msg->rpc->observe(msg->rpc->observe_ud, call->method ? call->method->name : NULL,
+        msg->rpc->observe(msg->rpc->observe_ud,
+                          call->method ? (int)(call->method - msg->rpc->methods) : -1,
                           call->has_error ? call->err_code : 0);
 }
 

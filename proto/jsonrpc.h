@@ -60,8 +60,9 @@
  *   refused where a method reads an integer (-32602 "param 'NAME' must be
  *   an integer"); a tree method sees it as a real.
  *
- * Memory: the engine allocates with jansson's allocator (json_get_alloc_funcs),
- * so hooking jansson's allocator hooks the engine too. Thread safety: a jrpc_t
+ * Memory: the engine allocates with goc_malloc (texts it returns are freed
+ * with jrpc_reply_free); jansson's trees, for tree methods, with jansson's
+ * allocator (goc/malloc_jansson.h). Thread safety: a jrpc_t
  * is read-only once its methods are registered (register them all before the
  * first parse); messages are independent of each other.
  */
@@ -74,6 +75,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "json.h"
 
 /* Error codes: the specification's, then ours (PROTOCOL.md). */
@@ -83,6 +85,7 @@ enum {
     JRPC_METHOD_NOT_FOUND = -32601,
     JRPC_INVALID_PARAMS = -32602,
     JRPC_INTERNAL_ERROR = -32603,
+    JRPC_TOO_MANY_CONNS = -32000,   /* refused: --max-conns connections are open */
     JRPC_NEEDS_PERSISTENT = -32001, /* method needs WebSocket or framed TCP */
     JRPC_NICK_TAKEN = -32002,       /* that nick is taken in that room */
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
@@ -138,7 +141,7 @@ typedef int (*jrpc_handler_fn)(jrpc_call_t *call, json_t *params, json_t **resul
  * own buffer, holding the reply's beginning: the method only appends. On
  * failure it returns a negative value as a tree method does; whatever it
  * wrote is dropped. */
-typedef int (*jrpc_text_fn)(jrpc_call_t *call, goc_json_buf *result);
+typedef int (*jrpc_text_fn)(jrpc_call_t *call, buf_t *result);
 
 /* Creates an empty method table. limits may be NULL (all defaults).
  * Returns NULL when out of memory. Free with jrpc_free(). */
@@ -187,11 +190,19 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 void jrpc_msg_free(jrpc_msg_t *msg);
 
 /* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * method (NULL when the entry named no registered method) and the error
- * code of its outcome (0 for success; notifications included). For
- * statistics; must not block. Set it before the first message. */
-typedef void (*jrpc_observer_fn)(void *ud, const char *method, int code);
+ * method's index in the table (0 <= method < jrpc_method_count(); -1 when
+ * the entry named no registered method) and the error code of its outcome
+ * (0 for success; notifications included). For statistics: an observer
+ * keeps one counter per index and names it with jrpc_method_name(), so
+ * the table is the one list of methods. Must not block. Set it before the
+ * first message. */
+typedef void (*jrpc_observer_fn)(void *ud, int method, int code);
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
+
+/* The methods registered, numbered in registration order, and the name of
+ * method i (borrowed, valid as long as rpc; NULL when i is out of range). */
+size_t jrpc_method_count(const jrpc_t *rpc);
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i);
 
 /* Frees a text from jrpc_msg_reply(), jrpc_handle(),
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */
@@ -202,7 +213,7 @@ void jrpc_reply_free(char *reply);
  * copied out of it). Returns 1 when a reply was appended, 0 when there is
  * nothing to send (out unchanged), -ENOMEM (out is then failed). */
 int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
-                    goc_json_buf *out);
+                    buf_t *out);
 
 /* jrpc_handle_buf() into a new text: the convenience for tests. Returns
  * what jrpc_msg_reply() returns. */
@@ -219,12 +230,12 @@ char *jrpc_notification_encode(const char *method, json_t *params, size_t *len);
  * {"jsonrpc":"2.0","method":METHOD,"params": (method escaped as a JSON
  * string), the caller writes the params (an array or object), and
  * jrpc_notification_end() closes it. Errors: as b's. */
-void jrpc_notification_begin(goc_json_buf *b, const char *method);
-void jrpc_notification_end(goc_json_buf *b);
+void jrpc_notification_begin(buf_t *b, const char *method);
+void jrpc_notification_end(buf_t *b);
 
 /* Writes, at the end of b, the error reply with id null that
  * jrpc_error_encode() returns. */
-void jrpc_error_write(goc_json_buf *b, int code, const char *message);
+void jrpc_error_write(buf_t *b, int code, const char *message);
 
 /* Encodes a reply for an error outside any message, with id null, such as
  * the -32005 "too large" the framed-TCP transport sends before closing.

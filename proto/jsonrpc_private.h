@@ -60,7 +60,7 @@ struct jrpc_call {
     bool ran;                   /* jrpc_call_run() finished */
     json_t *params_tree;        /* a tree method's params, owned; NULL when absent */
     json_t *result;             /* a tree method's result, owned; NULL means null */
-    goc_json_buf text;          /* a text method's result, run apart from the reply */
+    buf_t text;          /* a text method's result, run apart from the reply */
     bool has_error;             /* the reply is an error */
     int err_code;               /* its code */
     const char *err_msg;        /* NULL gives the standard text for err_code */
@@ -105,7 +105,7 @@ void jrpc__call_fail(jrpc_call_t *call, int code, const char *message, const cha
 
 /* Runs call's handler, the result going to out (the reply's buffer, or the
  * call's own). Returns with call->has_error set on failure. */
-void jrpc__call_exec(jrpc_call_t *call, goc_json_buf *out);
+void jrpc__call_exec(jrpc_call_t *call, buf_t *out);
 
 /* Frees what a call owns (not the call). */
 void jrpc__call_release(jrpc_call_t *call);
@@ -117,7 +117,7 @@ const char *jrpc__code_text(int code);
 
 /* Writes one entry's reply object: its error, or its result (the text in
  * res[0..res_len), or call->result's tree when res is NULL). */
-void jrpc__write_reply(goc_json_buf *b, const jrpc_call_t *call, const char *res, size_t res_len);
+void jrpc__write_reply(buf_t *b, const jrpc_call_t *call, const char *res, size_t res_len);
 
 /* Tells the observer about an entry's outcome. */
 void jrpc__observe(const jrpc_msg_t *msg, const jrpc_call_t *call);

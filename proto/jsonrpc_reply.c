@@ -8,7 +8,7 @@
  * batch reply joins the replies of its non-notification entries with
  * commas inside brackets.
  *
- * Invariant: a failed buffer stays failed (proto/json.h), so the writers
+ * Invariant: a failed buffer stays failed (proto/buf.h), so the writers
  * here never check as they go; their callers check once at the end.
  */
 #include "jsonrpc_private.h"
@@ -80,7 +80,7 @@ int jrpc_call_errorf(jrpc_call_t *call, int code, const char *fmt, ...)
 }
 
 /* Writes the error member's value of call. */
-static void write_error(goc_json_buf *b, const jrpc_call_t *call)
+static void write_error(buf_t *b, const jrpc_call_t *call)
 {
     const char *msg = call->err_msg ? call->err_msg : jrpc__code_text(call->err_code);
     goc_json_lit(b, "{\"code\":");
@@ -97,7 +97,7 @@ static void write_error(goc_json_buf *b, const jrpc_call_t *call)
     goc_json_lit(b, "}");
 }
 
-void jrpc__write_reply(goc_json_buf *b, const jrpc_call_t *call, const char *res, size_t res_len)
+void jrpc__write_reply(buf_t *b, const jrpc_call_t *call, const char *res, size_t res_len)
 {
     goc_json_lit(b, "{\"jsonrpc\":\"2.0\",");
     if (call->has_error) {
@@ -124,7 +124,7 @@ void jrpc__write_reply(goc_json_buf *b, const jrpc_call_t *call, const char *res
 
 int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
 {
-    goc_json_buf b = {0};
+    buf_t b = {0};
     size_t answered = 0;
     *reply = NULL;
     if (len) *len = 0;
@@ -138,12 +138,16 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
         jrpc__write_reply(&b, call, text ? call->text.data : NULL, call->text.len);
     }
     if (msg->batch) goc_json_lit(&b, "]");
-    if (b.failed) return -ENOMEM;
+    if (b.err) {
+        buf_free(&b);
+        return -ENOMEM;
+    }
     if (answered == 0) {
-        goc_json_buf_free(&b);
+        buf_free(&b);
         return 0;
     }
-    if (!(*reply = goc_json_buf_take(&b, len))) return -ENOMEM;
+    *reply = b.data; /* NUL-terminated, the caller's now */
+    if (len) *len = b.len;
     return 1;
 }
 
@@ -152,22 +156,33 @@ void jrpc_reply_free(char *reply)
     jrpc__free(reply);
 }
 
-void jrpc_notification_begin(goc_json_buf *b, const char *method)
+void jrpc_notification_begin(buf_t *b, const char *method)
 {
     goc_json_lit(b, "{\"jsonrpc\":\"2.0\",\"method\":");
     goc_json_str(b, method, strlen(method));
     goc_json_lit(b, ",\"params\":");
 }
 
-void jrpc_notification_end(goc_json_buf *b)
+void jrpc_notification_end(buf_t *b)
 {
     goc_json_lit(b, "}");
+}
+
+/* b's text, now the caller's (NULL when b failed). */
+static char *take(buf_t *b, size_t *len)
+{
+    if (b->err) {
+        buf_free(b);
+        return NULL;
+    }
+    if (len) *len = b->len;
+    return b->data;
 }
 
 char *jrpc_notification_encode(const char *method, json_t *params, size_t *len)
 {
     if (params && !json_is_array(params) && !json_is_object(params)) return NULL;
-    goc_json_buf b = {0};
+    buf_t b = {0};
     if (params) {
         jrpc_notification_begin(&b, method);
         goc_json_tree_write(&b, params);
@@ -176,10 +191,10 @@ char *jrpc_notification_encode(const char *method, json_t *params, size_t *len)
         goc_json_str(&b, method, strlen(method));
     }
     jrpc_notification_end(&b);
-    return goc_json_buf_take(&b, len);
+    return take(&b, len);
 }
 
-void jrpc_error_write(goc_json_buf *b, int code, const char *message)
+void jrpc_error_write(buf_t *b, int code, const char *message)
 {
     jrpc_call_t call = {.has_error = true, .err_code = code, .err_msg = message};
     jrpc__write_reply(b, &call, NULL, 0);
@@ -187,7 +202,7 @@ void jrpc_error_write(goc_json_buf *b, int code, const char *message)
 
 char *jrpc_error_encode(int code, const char *message, size_t *len)
 {
-    goc_json_buf b = {0};
+    buf_t b = {0};
     jrpc_error_write(&b, code, message);
-    return goc_json_buf_take(&b, len);
+    return take(&b, len);
 }

@@ -24,6 +24,7 @@
 #include "chat_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -285,10 +286,56 @@ static const char *const schema =
     " text TEXT NOT NULL, ts INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_room_id ON messages(room, id);";
 
+/* SQLite allocates through the runtime's allocator (SQLITE_CONFIG_MALLOC),
+ * set once per process before SQLite's first use. */
+static void *sq_malloc(int n)
+{
+    return goc_malloc((size_t)n);
+}
+
+static void *sq_realloc(void *p, int n)
+{
+    return goc_realloc(p, (size_t)n);
+}
+
+static int sq_size(void *p)
+{
+    return (int)goc_malloc_usable_size(p);
+}
+
+static int sq_roundup(int n)
+{
+    return (int)goc_malloc_roundup((size_t)n);
+}
+
+static int sq_init(void *unused)
+{
+    (void)unused;
+    return SQLITE_OK;
+}
+
+static void sq_shutdown(void *unused)
+{
+    (void)unused;
+}
+
+static void sqlite_use_goc_malloc(void)
+{
+    static const sqlite3_mem_methods methods = {
+        sq_malloc, goc_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL,
+    };
+    /* SQLITE_MISUSE: SQLite was started before us (by the program), and
+     * keeps the allocator it started with. */
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) != SQLITE_OK)
+        log_warn("SQLite was started before the chat: it keeps libc's allocator");
+}
+
 /* Opens the database and prepares everything. Runs inside the syscall
  * bracket. Returns an SQLite result code. */
 static int db_open(const char *path, int64_t *max_id)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_use_goc_malloc);
     int rc = sqlite3_open_v2(path, &H.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(H.db, schema, NULL, NULL, NULL);

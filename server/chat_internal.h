@@ -48,7 +48,7 @@ typedef struct chat__slot {
 
 /* One room in a member's list. */
 typedef struct chat__joined {
-    chat_room *room;                /* lives until chat_shutdown */
+    chat_room *room;                /* cannot retire while this member is in it */
     char nick[CHAT_NICK_MAX + 1];
 } chat__joined;
 

@@ -132,7 +132,7 @@ static void parse_jsmn(const char *t, size_t n, envelope *e)
 static const int64_t msg_id = 123, msg_ts = 1700000000000, req_id = 12345;
 static const char room[] = "lobby", nick[] = "alice", text[] = "hello, world";
 
-static size_t write_ours(goc_json_buf *b)
+static size_t write_ours(buf_t *b)
 {
     b->len = 0;
     goc_json_lit(b, "{\"jsonrpc\":\"2.0\",\"result\":{\"id\":");
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = sizeof request - 1;
-    goc_json_buf b = {0};
+    buf_t b = {0};
     json_t *tree = reply_tree();
     char out[512];
     size_t want_len = write_ours(&b);
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
         }
     }
     printf("RESULT json_%s_small %.3f ns\n", parse ? "parse" : "write", best);
-    goc_json_buf_free(&b);
+    buf_free(&b);
     json_decref(tree);
     return 0;
 }

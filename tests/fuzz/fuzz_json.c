@@ -137,9 +137,9 @@ static void check_value(const goc_json_value *v, json_t *j)
             json_decref(mt);
         }
     }
-    goc_json_buf b = {0};
+    buf_t b = {0};
     goc_json_tree_write(&b, j);
-    FUZZ_CHECK(!b.failed);
+    FUZZ_CHECK(!b.err);
     char *d = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
     FUZZ_CHECK(d && strlen(d) == b.len && memcmp(d, b.data, b.len) == 0);
     free(d);
@@ -150,16 +150,16 @@ static void check_value(const goc_json_value *v, json_t *j)
     FUZZ_CHECK(same(back, ours));
     json_decref(back);
     json_decref(ours);
-    goc_json_buf_free(&b);
+    buf_free(&b);
 }
 
 /* Any bytes, written as a string, read back as themselves. */
 static void check_string_writer(const char *s, size_t n)
 {
-    goc_json_buf b = {0};
+    buf_t b = {0};
     goc_json_value v;
     goc_json_str(&b, s, n);
-    FUZZ_CHECK(!b.failed);
+    FUZZ_CHECK(!b.err);
     FUZZ_CHECK(goc_json_validate(b.data, b.len, 1, &v) == 0 && v.type == GOC_JSON_STRING);
     if (goc_utf8_valid((const uint8_t *)s, n)) {
         char *d = malloc(v.len);
@@ -167,7 +167,7 @@ static void check_string_writer(const char *s, size_t n)
         FUZZ_CHECK(goc_json_string_equals(&v, s, n));
         free(d);
     }
-    goc_json_buf_free(&b);
+    buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

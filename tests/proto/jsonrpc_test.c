@@ -156,7 +156,7 @@ static int m_whoami(jrpc_call_t *call, json_t *params, json_t **result)
 /* --- text methods: params read from the text, results written --- */
 
 /* echo_text: the params' text as it came (null when absent). */
-static int t_echo(jrpc_call_t *call, goc_json_buf *out)
+static int t_echo(jrpc_call_t *call, buf_t *out)
 {
     const goc_json_value *p = jrpc_call_params(call);
     if (p->type != GOC_JSON_NONE) goc_json_raw(out, p->text, p->len);
@@ -164,7 +164,7 @@ static int t_echo(jrpc_call_t *call, goc_json_buf *out)
 }
 
 /* history_text: history's params and result, through jrpc_arg_*. */
-static int t_history(jrpc_call_t *call, goc_json_buf *out)
+static int t_history(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
     size_t room_len;
@@ -205,14 +205,14 @@ static int t_history(jrpc_call_t *call, goc_json_buf *out)
 }
 
 /* fail_text: writes half a result, then fails: the half must vanish. */
-static int t_fail(jrpc_call_t *call, goc_json_buf *out)
+static int t_fail(jrpc_call_t *call, buf_t *out)
 {
     goc_json_lit(out, "{\"half\":");
     return jrpc_call_error(call, JRPC_NOT_JOINED, "not joined to that room", NULL);
 }
 
 /* count_text: counts its runs, writes a result a notification drops. */
-static int t_count(jrpc_call_t *call, goc_json_buf *out)
+static int t_count(jrpc_call_t *call, buf_t *out)
 {
     (void)call;
     atomic_fetch_add(&notified, 1);
@@ -837,7 +837,7 @@ static void test_handle_buf_text_methods(void)
 {
     jrpc_t *rpc = make_rpc(NULL);
     CHECK(rpc);
-    goc_json_buf b = {0};
+    buf_t b = {0};
     goc_json_lit(&b, "HEAD");
     const char *t = "{\"jsonrpc\":\"2.0\",\"method\":\"echo_text\",\"params\":[ 1 , {\"a\" : \"\\u00e9\"} ],"
                     "\"id\":7}";
@@ -886,7 +886,7 @@ static void test_handle_buf_text_methods(void)
     CHECK_EQ_STR(reply, want);
     jrpc_reply_free(reply);
     jrpc_msg_free(msg);
-    goc_json_buf_free(&b);
+    buf_free(&b);
     jrpc_free(rpc);
 }
 
@@ -965,7 +965,7 @@ static void test_arg_getters(void)
 /* Notifications and errors written straight into a buffer. */
 static void test_write_notification_and_error(void)
 {
-    goc_json_buf b = {0};
+    buf_t b = {0};
     jrpc_notification_begin(&b, "chat.message");
     goc_json_lit(&b, "{\"id\":1}");
     jrpc_notification_end(&b);
@@ -974,7 +974,7 @@ static void test_write_notification_and_error(void)
                        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":\"frame too "
                        "large\"},\"id\":null}";
     CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, b.data);
-    goc_json_buf_free(&b);
+    buf_free(&b);
 }
 
 static const test_case cases[] = {

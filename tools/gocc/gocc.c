@@ -119,7 +119,11 @@ static int client_main(int argc, char **argv)
     }
     cl.done = goc_chan_make(0, 0);
     client *cp = &cl;
-    goc_go(receiver, &cp, sizeof cp);
+    if (goc_go(receiver, &cp, sizeof cp) < 0) {
+        fprintf(stderr, "gocc: cannot start the receiving goroutine: out of memory\n");
+        goc_conn_close(cl.conn);
+        return 1;
+    }
     char *line = NULL;
     size_t cap = 0;
     for (;;) {
