@@ -111,13 +111,15 @@ void chat_member_gone(chat_member *m);
 /* For REST and /metrics. */
 json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
 /* Stores a message sent over REST/HTTP (no member): the same path as
- * chat.send with a nick. Returns the stored message (new reference), or
- * NULL with *code and *msg (static text) set to the JSON-RPC error. */
-json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
-                     int *code, const char **msg);
-/* As chat.history: messages with id > since, oldest first, at most limit. */
-json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code,
-                     const char **msg);
+ * chat.send with a nick. Returns 0 with the stored message written at the
+ * end of out as JSON, or -1 with *code and *msg (static text) set to the
+ * JSON-RPC error. */
+int chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                 buf_t *out, int *code, const char **msg);
+/* As chat.history: messages with id > since, oldest first, at most limit,
+ * appended to out as a JSON array. 0, or -1 as chat_send_as. */
+int chat_history(const char *room, int64_t since, int64_t limit, buf_t *out, int *code,
+                 const char **msg);
 
 typedef struct chat_stats {
     int64_t rooms, members, messages_stored, messages_delivered, slow_kicks, rate_limited;

@@ -46,9 +46,11 @@ typedef struct hist_req {
     size_t text_len;
     int64_t since, limit;           /* READ */
     bool newest;                    /* READ: the last `limit` with id <= since */
-    int64_t id;                     /* INSERT: the id given, 0 on failure */
-    json_t *result;                 /* out: new reference, NULL on failure */
-    goc_waitgroup wg;               /* done once result is set */
+    int64_t id, ts;                 /* INSERT: the id and time given (id 0: failed) */
+    buf_t *out;                     /* READ: the rows go on its end, as a JSON array */
+    bool ok;                        /* out: INSERT committed, READ complete */
+    json_t *counts;                 /* COUNTS: new reference, NULL on failure */
+    goc_waitgroup wg;               /* done once the answer is set */
 } hist_req;
 
 static struct {
@@ -112,68 +114,89 @@ static bool insert_all(hist_req **b, int n, int64_t ts)
     return ok;
 }
 
-/* Hands the committed message of q to its room and sets q's result. */
+void chat__message_write(buf_t *b, int64_t id, const char *room, const char *nick,
+                         const char *text, size_t text_len, int64_t ts)
+{
+    goc_json_lit(b, "{\"id\":");
+    goc_json_int(b, id);
+    goc_json_lit(b, ",\"room\":");
+    goc_json_str(b, room, strlen(room));
+    goc_json_lit(b, ",\"nick\":");
+    goc_json_str(b, nick, strlen(nick));
+    goc_json_lit(b, ",\"text\":");
+    goc_json_str(b, text, text_len);
+    goc_json_lit(b, ",\"ts\":");
+    goc_json_int(b, ts);
+    goc_json_lit(b, "}");
+}
+
+/* Writes the committed message of q, once, as its chat.message
+ * notification and hands that text to the broker (the room's goroutine
+ * gives the one text to every member). */
 static void publish(hist_req *q, int64_t ts)
 {
-    q->result = json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)q->id, "room",
-                          q->room, "nick", q->nick, "text", q->text, q->text_len, "ts",
-                          (json_int_t)ts);
-    size_t len = 0;
-    char *text = q->result ? jrpc_notification_encode("chat.message", q->result, &len) : NULL;
-    const chat_broker *b = chat__g.broker;
-    if (!text)
+    buf_t b = {0};
+    jrpc_notification_begin(&b, "chat.message");
+    chat__message_write(&b, q->id, q->room, q->nick, q->text, q->text_len, ts);
+    jrpc_notification_end(&b);
+    const chat_broker *br = chat__g.broker;
+    if (b.err) {
         log_error("chat: message %lld stored but not delivered (out of memory)",
                   (long long)q->id);
-    else if (!b->publish(b, q->room, q->id, text, len))
+        buf_free(&b);
+    } else if (!br->publish(br, q->room, q->id, b.data, b.len)) { /* b.data is the broker's */
         log_error("chat: message %lld stored but not delivered by the %s broker",
-                  (long long)q->id, b->name);
+                  (long long)q->id, br->name);
+    }
+    q->ts = ts;
+    q->ok = true;
     atomic_store(&chat__g.published_id, q->id);
     atomic_fetch_add(&chat__g.st_stored, 1);
 }
 
-static json_t *row_json(sqlite3_stmt *s)
-{
-    return json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-                     "room", (const char *)sqlite3_column_text(s, 1), "nick",
-                     (const char *)sqlite3_column_text(s, 2), "text",
-                     (const char *)sqlite3_column_text(s, 3), (size_t)sqlite3_column_bytes(s, 3),
-                     "ts", (json_int_t)sqlite3_column_int64(s, 4));
-}
-
-/* Runs a read; each step inside the syscall bracket, the JSON built
- * outside it. */
-static json_t *run_read(hist_req *q)
+/* Runs a read; each step inside the syscall bracket. History rows go from
+ * SQLite's columns straight into the requester's buffer as JSON; room
+ * counts (rare: REST and /metrics) into a jansson object. */
+static void run_read(hist_req *q)
 {
     sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
     if (q->op == HIST_READ) {
         sqlite3_bind_text(s, 1, q->room, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, q->since);
         sqlite3_bind_int64(s, 3, q->limit);
+        goc_json_lit(q->out, "[");
+    } else {
+        q->counts = json_object();
     }
-    json_t *out = q->op == HIST_COUNTS ? json_object() : json_array();
     int rc;
-    for (;;) {
+    for (size_t rows = 0;; rows++) {
         goc_syscall_enter();
         rc = sqlite3_step(s);
         goc_syscall_exit();
-        if (rc != SQLITE_ROW || !out)
+        if (rc != SQLITE_ROW)
             break;
-        if (q->op == HIST_COUNTS)
-            json_object_set_new(out, (const char *)sqlite3_column_text(s, 0),
+        if (q->op == HIST_COUNTS) {
+            json_object_set_new(q->counts, (const char *)sqlite3_column_text(s, 0),
                                 json_integer(sqlite3_column_int64(s, 1)));
-        else if (json_array_append_new(out, row_json(s)) != 0)
-            rc = SQLITE_NOMEM;
+            continue;
+        }
+        if (rows)
+            goc_json_lit(q->out, ",");
+        chat__message_write(q->out, sqlite3_column_int64(s, 0),
+                            (const char *)sqlite3_column_text(s, 1),
+                            (const char *)sqlite3_column_text(s, 2),
+                            (const char *)sqlite3_column_text(s, 3),
+                            (size_t)sqlite3_column_bytes(s, 3), sqlite3_column_int64(s, 4));
     }
-    if (rc != SQLITE_DONE) {
+    if (q->op == HIST_READ)
+        goc_json_lit(q->out, "]");
+    if (rc != SQLITE_DONE)
         log_error("chat: history read: %s", sqlite3_errmsg(H.db));
-        json_decref(out);
-        out = NULL;
-    }
+    q->ok = rc == SQLITE_DONE && (q->op == HIST_READ ? !q->out->err : q->counts != NULL);
     goc_syscall_enter();
     sqlite3_reset(s);
     goc_syscall_exit();
     sqlite3_clear_bindings(s);
-    return out;
 }
 
 /* Answers a round of requests: inserts first (one transaction), then
@@ -203,7 +226,7 @@ static void round_run(hist_req **b, int n)
     for (int i = 0; i < n; i++) {
         if (is_insert[i])
             continue;
-        b[i]->result = run_read(b[i]);
+        run_read(b[i]);
         goc_waitgroup_done(&b[i]->wg);
     }
 }
@@ -222,32 +245,44 @@ static void writer_main(void *arg)
     goc_waitgroup_done(&H.done);
 }
 
-static json_t *request(hist_req *q)
+static void request(hist_req *q)
 {
     goc_waitgroup_add(&q->wg, 1);
     goc_chan_send(H.reqs, &q);
     goc_waitgroup_wait(&q->wg);
-    return q->result;
 }
 
-json_t *chat__history_store(const char *room, const char *nick, const char *text, size_t text_len)
+int chat__history_store(const char *room, const char *nick, const char *text, size_t text_len,
+                        int64_t *id, int64_t *ts)
 {
     hist_req q = {.op = HIST_INSERT, .room = room, .nick = nick, .text = text,
                   .text_len = text_len};
-    return request(&q);
+    request(&q);
+    *id = q.id;
+    *ts = q.ts;
+    return q.ok ? 0 : -1;
 }
 
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest)
+int chat__history_read(const char *room, int64_t since, int64_t limit, bool newest, buf_t *out)
 {
+    size_t start = out->len;
     hist_req q = {.op = HIST_READ, .room = room, .since = since, .limit = limit,
-                  .newest = newest};
-    return request(&q);
+                  .newest = newest, .out = out};
+    request(&q);
+    if (!q.ok)
+        buf_truncate(out, start);
+    return q.ok ? 0 : -1;
 }
 
 json_t *chat__history_counts(void)
 {
     hist_req q = {.op = HIST_COUNTS};
-    return request(&q);
+    request(&q);
+    if (!q.ok) {
+        json_decref(q.counts);
+        return NULL;
+    }
+    return q.counts;
 }
 
 /* ---- opening and closing ---------------------------------------------- */

@@ -148,15 +148,21 @@ void chat__room_call(chat_room *room, chat__cmd *cmd);
 int chat__history_open(const char *path);
 /* Drains the writer's queue, stops it, closes the database. */
 void chat__history_close(void);
-/* Stores one message; returns it (new reference) with its id and ts, or
- * NULL on a database error (-32603). Blocks until committed and handed to
- * the room's goroutine. Strings are borrowed for the call. */
-json_t *chat__history_store(const char *room, const char *nick, const char *text,
-                            size_t text_len);
-/* Messages of room with since < id, oldest first, at most limit: a new
- * array, NULL on a database error. With newest, the last limit messages
- * with id <= since instead (still oldest first). */
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest);
+/* Stores one message and sets its *id and *ts: 0, or -1 on a database
+ * error (-32603). Blocks until committed and handed to the broker (its
+ * chat.message text written once, here). Strings are borrowed for the
+ * call. */
+int chat__history_store(const char *room, const char *nick, const char *text, size_t text_len,
+                        int64_t *id, int64_t *ts);
+/* Appends to out, as a JSON array of messages, those of room with since <
+ * id, oldest first, at most limit (written from SQLite's rows straight into
+ * out, by the history writer while the caller waits). With newest, the last
+ * limit messages with id <= since instead (still oldest first). 0, or -1
+ * on a database error or out of memory (out as it was). */
+int chat__history_read(const char *room, int64_t since, int64_t limit, bool newest, buf_t *out);
+/* Writes one message as JSON: {"id","room","nick","text","ts"}. */
+void chat__message_write(buf_t *b, int64_t id, const char *room, const char *nick,
+                         const char *text, size_t text_len, int64_t ts);
 /* {room: message count} for every room in the database: a new object or
  * NULL on error. */
 json_t *chat__history_counts(void);

@@ -1,6 +1,9 @@
 /* chat_methods.c: the chat's JSON-RPC methods (PROTOCOL.md, "Methods") and
  * the C entry points the REST routes share with them (chat_send_as,
- * chat_history, chat_rooms_json).
+ * chat_history, chat_rooms_json). The methods read their params from the
+ * request's text and write their results as JSON text (jsonrpc.h's text
+ * methods): chat.send decodes only room, text (and nick over HTTP), and
+ * answers with the stored message written straight into the reply.
  *
  * Rules decided here (PROTOCOL.md is silent on them):
  *  - One nick per room per member. Joining a room again with the same nick
@@ -25,6 +28,8 @@
 
 #include <goc/malloc.h>
 
+#include "json_tree.h"
+
 static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9_-]";
 static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
 static const char *const BAD_TEXT = "invalid text: 1-4096 bytes of UTF-8";
@@ -48,14 +53,14 @@ static void live_exit(void)
     goc_rwmutex_runlock(&chat__g.life);
 }
 
-/* Gets the required string param name, checked with valid. Returns 1, or
- * -1 after setting -32602 with bad as the message. */
-static int param_checked(jrpc_call_t *call, json_t *params, const char *name,
-                         bool (*valid)(const char *, size_t), const char *bad, const char **out,
-                         size_t *len)
+/* Gets the required string param name (decoded from the params' text),
+ * checked with valid. Returns 1, or -1 after setting -32602 with bad as
+ * the message. */
+static int param_checked(jrpc_call_t *call, const char *name, bool (*valid)(const char *, size_t),
+                         const char *bad, const char **out, size_t *len)
 {
     size_t l;
-    if (jrpc_param_str(call, params, name, JRPC_REQUIRED, out, &l) < 0)
+    if (jrpc_arg_str(call, name, JRPC_REQUIRED, out, &l) < 0)
         return -1;
     if (!valid(*out, l)) {
         jrpc_call_error(call, JRPC_INVALID_PARAMS, bad, NULL);
@@ -74,43 +79,46 @@ static int fail(jrpc_call_t *call, int code, const char *msg)
 
 /* ---- entry points shared with REST -------------------------------------- */
 
-json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
-                     int *code, const char **msg)
+int chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                 buf_t *out, int *code, const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
-        return *msg = BAD_ROOM, NULL;
+        return *msg = BAD_ROOM, -1;
     if (!nick || !chat__nick_valid(nick, strlen(nick)))
-        return *msg = BAD_NICK, NULL;
+        return *msg = BAD_NICK, -1;
     if (!text || !chat__text_valid(text, text_len))
-        return *msg = BAD_TEXT, NULL;
+        return *msg = BAD_TEXT, -1;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
-        return *msg = STOPPED, NULL;
-    json_t *m = chat__history_store(room, nick, text, text_len);
+        return *msg = STOPPED, -1;
+    int64_t id, ts;
+    int rc = chat__history_store(room, nick, text, text_len, &id, &ts);
     live_exit();
-    if (!m)
-        *msg = "could not store the message";
-    return m;
+    if (rc < 0)
+        return *msg = "could not store the message", -1;
+    chat__message_write(out, id, room, nick, text, text_len, ts);
+    return 0;
 }
 
-json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code, const char **msg)
+int chat_history(const char *room, int64_t since, int64_t limit, buf_t *out, int *code,
+                 const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
-        return *msg = BAD_ROOM, NULL;
+        return *msg = BAD_ROOM, -1;
     if (since < 0)
-        return *msg = BAD_SINCE, NULL;
+        return *msg = BAD_SINCE, -1;
     if (limit < 1 || limit > CHAT_HISTORY_MAX)
-        return *msg = BAD_LIMIT, NULL;
+        return *msg = BAD_LIMIT, -1;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
-        return *msg = STOPPED, NULL;
-    json_t *h = chat__history_read(room, since, limit, false);
+        return *msg = STOPPED, -1;
+    int rc = chat__history_read(room, since, limit, false, out);
     live_exit();
-    if (!h)
+    if (rc < 0)
         *msg = "could not read the history";
-    return h;
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -181,11 +189,15 @@ static chat_member *member_of(jrpc_call_t *call)
     return ctx && ctx->persistent ? ctx->data : NULL;
 }
 
-static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
+/* The chat's methods are text methods (jsonrpc.h): their params are read
+ * from the request's text, their results written straight into the reply. */
+
+static int m_join(jrpc_call_t *call, buf_t *out)
 {
     const char *room, *nick;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+    size_t room_len, nick_len;
+    if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, &room_len) < 0 ||
+        param_checked(call, "nick", chat__nick_valid, BAD_NICK, &nick, &nick_len) < 0)
         return -1;
     chat_member *m = member_of(call);
     if (!m)
@@ -201,21 +213,29 @@ static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
         rep.rc = JRPC_INTERNAL_ERROR;
     }
     chat__room_put(r);
-    json_t *hist = rep.rc ? NULL : chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true);
-    live_exit();
-    if (rep.rc || !hist) {
-        json_decref(rep.members);
-        return fail(call, rep.rc ? rep.rc : JRPC_INTERNAL_ERROR, rep.err);
+    int rc = -1;
+    if (!rep.rc) {
+        goc_json_lit(out, "{\"room\":");
+        goc_json_str(out, room, room_len);
+        goc_json_lit(out, ",\"nick\":");
+        goc_json_str(out, nick, nick_len);
+        goc_json_lit(out, ",\"members\":");
+        goc_json_tree_write(out, rep.members);
+        goc_json_lit(out, ",\"history\":");
+        rc = chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true, out);
+        goc_json_lit(out, "}");
     }
-    *result = json_pack("{s:s, s:s, s:o, s:o}", "room", room, "nick", nick, "members",
-                        rep.members, "history", hist);
-    return *result ? 0 : -1;
+    live_exit();
+    json_decref(rep.members);
+    if (rep.rc || rc < 0)
+        return fail(call, rep.rc ? rep.rc : JRPC_INTERNAL_ERROR, rep.err);
+    return 0;
 }
 
-static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_leave(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+    if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     chat_member *m = member_of(call);
     if (!live_enter())
@@ -231,37 +251,38 @@ static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
     live_exit();
     if (rep.rc)
         return fail(call, rep.rc, rep.err);
-    *result = json_true();
+    goc_json_lit(out, "true");
     return 0;
 }
 
-static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_send(jrpc_call_t *call, buf_t *out)
 {
     const char *room, *text;
     size_t tlen;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_checked(call, params, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0)
+    if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0)
         return -1;
     chat_member *m = member_of(call);
     if (!m) { /* HTTP: the nick comes with the message */
         const char *nick;
-        if (param_checked(call, params, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
+        if (param_checked(call, "nick", chat__nick_valid, BAD_NICK, &nick, NULL) < 0)
             return -1;
         int code;
         const char *msg;
-        *result = chat_send_as(room, nick, text, tlen, &code, &msg);
-        return *result ? 0 : fail(call, code, msg);
+        return chat_send_as(room, nick, text, tlen, out, &code, &msg) < 0 ? fail(call, code, msg)
+                                                                         : 0;
     }
     if (!live_enter())
         return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
     char nick[CHAT_NICK_MAX + 1];
     chat_room *r = chat__room_get(room, false);
     int code = 0;
+    int64_t id, ts;
     if (!r || atomic_load(&m->kicked) || !chat__member_nick(m, r, nick))
         code = JRPC_NOT_JOINED;
     else if (!chat__rate_take(m))
         code = JRPC_RATE_LIMITED;
-    else if (!(*result = chat__history_store(room, nick, text, tlen)))
+    else if (chat__history_store(room, nick, text, tlen, &id, &ts) < 0)
         code = JRPC_INTERNAL_ERROR;
     chat__room_put(r);
     live_exit();
@@ -269,34 +290,39 @@ static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
         atomic_fetch_add(&chat__g.st_limited, 1);
         return fail(call, code, "rate limited: slow down");
     }
-    return code ? fail(call, code, code == JRPC_NOT_JOINED ? NOT_JOINED : NULL) : 0;
+    if (code)
+        return fail(call, code, code == JRPC_NOT_JOINED ? NOT_JOINED : NULL);
+    chat__message_write(out, id, room, nick, text, tlen, ts);
+    return 0;
 }
 
-static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_history(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
-    json_int_t since = 0, limit = CHAT_HISTORY_DEFAULT;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
-        jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
+    int64_t since = 0, limit = CHAT_HISTORY_DEFAULT;
+    if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        jrpc_arg_int(call, "since", JRPC_OPTIONAL, &since) < 0 ||
+        jrpc_arg_int(call, "limit", JRPC_OPTIONAL, &limit) < 0)
         return -1;
     int code;
     const char *msg;
-    *result = chat_history(room, since, limit, &code, &msg);
-    return *result ? 0 : fail(call, code, msg);
+    return chat_history(room, since, limit, out, &code, &msg) < 0 ? fail(call, code, msg) : 0;
 }
 
-static int m_rooms(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_rooms(jrpc_call_t *call, buf_t *out)
 {
-    (void)params;
-    *result = chat_rooms_json(false);
-    return *result ? 0 : fail(call, JRPC_INTERNAL_ERROR, NULL);
+    json_t *rooms = chat_rooms_json(false);
+    if (!rooms)
+        return fail(call, JRPC_INTERNAL_ERROR, NULL);
+    goc_json_tree_write(out, rooms);
+    json_decref(rooms);
+    return 0;
 }
 
-static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_members(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
-    if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+    if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     if (!live_enter())
         return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
@@ -310,15 +336,18 @@ static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
         rep.members = json_array();
     }
     live_exit();
-    *result = rep.members;
-    return *result ? 0 : fail(call, JRPC_INTERNAL_ERROR, NULL);
+    if (!rep.members)
+        return fail(call, JRPC_INTERNAL_ERROR, NULL);
+    goc_json_tree_write(out, rep.members);
+    json_decref(rep.members);
+    return 0;
 }
 
 int chat_register_methods(jrpc_t *rpc)
 {
     static const struct {
         const char *name;
-        jrpc_handler_fn fn;
+        jrpc_text_fn fn;
         unsigned flags;
     } ms[] = {
         {"chat.join", m_join, JRPC_PERSISTENT}, {"chat.leave", m_leave, 0},
@@ -326,7 +355,7 @@ int chat_register_methods(jrpc_t *rpc)
         {"chat.rooms", m_rooms, 0},             {"chat.members", m_members, 0},
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        int rc = jrpc_register(rpc, ms[i].name, ms[i].fn, NULL, ms[i].flags);
+        int rc = jrpc_register_text(rpc, ms[i].name, ms[i].fn, NULL, ms[i].flags);
         if (rc)
             return rc;
     }

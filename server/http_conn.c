@@ -142,17 +142,15 @@ void http_set_web_root(const char *dir)
 static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head)
 {
     jrpc_ctx_t ctx = {.persistent = false};
-    char *reply = NULL;
-    size_t rlen = 0;
-    int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
-    if (rc < 0) {
+    buf_t reply = {0};
+    int rc = jrpc_handle_buf(srv.rpc, req->body, req->body_len, &ctx, &reply);
+    if (rc < 0)
         http_error_json(o, 500, "out of memory", false, head);
-    } else if (!reply) {
+    else if (rc == 0)
         respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
-    } else {
-        respond(o, 200, "application/json", NULL, reply, rlen, req->keep_alive, head);
-        jrpc_reply_free(reply);
-    }
+    else
+        respond(o, 200, "application/json", NULL, reply.data, reply.len, req->keep_alive, head);
+    buf_free(&reply);
 }
 
 static bool path_is(const goc_http_request_t *req, const char *p)

@@ -25,6 +25,17 @@ static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive,
     goc_free(text); /* jansson allocates with the runtime's allocator */
 }
 
+/* A JSON body written into b (freed here); a failed b is a 500. */
+static void send_text(goc_http_out_t *o, int status, buf_t *b, bool keep_alive, bool head)
+{
+    if (b->err)
+        http_error_json(o, 500, "out of memory", keep_alive, head);
+    else
+        goc_http_out_response(o, status, "application/json", NULL, b->data, b->len, keep_alive,
+                              head);
+    buf_free(b);
+}
+
 /* JSON-RPC error codes as HTTP statuses. */
 static int status_of(int code)
 {
@@ -65,11 +76,13 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
         limit = v > 1000000 ? 1000000 : (int64_t)v;
     int code = 0;
     const char *msg = NULL;
-    json_t *j = chat_history(room, since, limit, &code, &msg);
-    if (!j)
+    buf_t b = {0};
+    if (chat_history(room, since, limit, &b, &code, &msg) < 0) {
+        buf_free(&b);
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
-    else
-        send_json(o, 200, j, req->keep_alive, head);
+    } else {
+        send_text(o, 200, &b, req->keep_alive, head);
+    }
 }
 
 static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room)
@@ -95,12 +108,15 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
     text_len = json_string_length(jt);
     int code = 0;
     const char *msg = NULL;
-    json_t *m = chat_send_as(room, nick, text, text_len, &code, &msg);
+    buf_t b = {0};
+    int rc = chat_send_as(room, nick, text, text_len, &b, &code, &msg);
     json_decref(body);
-    if (!m)
+    if (rc < 0) {
+        buf_free(&b);
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, false);
-    else
-        send_json(o, 201, m, req->keep_alive, false);
+    } else {
+        send_text(o, 201, &b, req->keep_alive, false);
+    }
 }
 
 void rest_route(const goc_http_request_t *req, goc_http_out_t *o)

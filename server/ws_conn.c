@@ -228,25 +228,25 @@ static void ws_close(ws_conn *w, uint16_t code, const char *reason)
     wake_writer(w);
 }
 
-/* Answers the messages collected by the last feed, in order. */
+/* Answers the messages collected by the last feed, in order; the replies
+ * are written into one buffer, reused from message to message. */
 static void answer(ws_conn *w)
 {
     text *t = w->inbox;
+    buf_t reply = {0};
     w->inbox = NULL;
     w->inbox_tail = &w->inbox;
     while (t) {
         text *next = t->next;
         jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member};
-        char *reply = NULL;
-        size_t rlen = 0;
-        if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
-            if (!ws_conn_send(w, reply, rlen))
-                pconn_kick(&w->pc);
-            jrpc_reply_free(reply);
-        }
+        if (jrpc_handle_buf(srv.rpc, t->data, t->len, &ctx, &reply) > 0 &&
+            !ws_conn_send(w, reply.data, reply.len))
+            pconn_kick(&w->pc);
+        buf_reset(&reply);
         goc_free(t);
         t = next;
     }
+    buf_free(&reply);
 }
 
 void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly)
