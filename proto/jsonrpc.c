@@ -14,6 +14,7 @@
 #include "jsonrpc_private.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <goc/malloc.h>
 
@@ -164,9 +165,19 @@ jrpc_call_t *jrpc_msg_call(jrpc_msg_t *msg, size_t i)
     return i < msg->nrun ? msg->run[i] : NULL;
 }
 
+/* The monotonic clock, for the observer's call durations. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void jrpc__call_exec(jrpc_call_t *call, buf_t *out)
 {
     const jrpc__method *m = call->method;
+    bool timed = call->msg->rpc->observe != NULL;
+    int64_t t0 = timed ? now_ns() : 0;
     int rc;
     if (m->text_fn) {
         size_t start = out->len;
@@ -186,6 +197,7 @@ void jrpc__call_exec(jrpc_call_t *call, buf_t *out)
         else
             call->result = result;
     }
+    if (timed) call->dur_ns = now_ns() - t0;
     if (rc < 0 && !call->has_error) jrpc__call_fail(call, JRPC_INTERNAL_ERROR, NULL, NULL);
 }
 
@@ -311,9 +323,9 @@ void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
 void jrpc__observe(const jrpc_msg_t *msg, const jrpc_call_t *call)
 {
     if (msg->rpc->observe)
-        msg->rpc->observe(msg->rpc->observe_ud,
+        msg->rpc->observe(msg->rpc->observe_ud, &msg->ctx,
                           call->method ? (int)(call->method - msg->rpc->methods) : -1,
-                          call->has_error ? call->err_code : 0);
+                          call->has_error ? call->err_code : 0, call->dur_ns);
 }
 
 const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call)

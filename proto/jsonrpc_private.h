@@ -69,6 +69,7 @@ struct jrpc_call {
     json_t *err_data;           /* owned; NULL leaves "data" out (err_detail aside) */
     size_t scratch_used;        /* bytes of scratch handed out */
     jrpc__block *blocks;        /* decoded params that did not fit in scratch */
+    int64_t dur_ns;             /* how long the handler ran (when observed) */
     char scratch[JRPC__SCRATCH]; /* decoded params, handed out from the start */
 };
 

@@ -24,11 +24,14 @@
 #include "chat_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 
@@ -413,13 +416,31 @@ static void db_close(void)
     H.db = NULL;
 }
 
-int chat__history_open(const char *path)
+/* Why the file at path cannot hold the database, in words the OS gives
+ * (SQLite's own say only "unable to open database file"): 0 when it can,
+ * else a negative errno. Creates the file (and its directory) if missing. */
+static int check_file(const char *path)
+{
+    int rc = make_parent(path);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return -EISDIR;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
+int chat__history_open(const char *path, char *err, size_t errlen)
 {
     H.on_disk = strcmp(path, ":memory:") != 0;
     if (H.on_disk) {
-        int rc = make_parent(path);
+        int rc = check_file(path);
         if (rc) {
-            log_error("chat: cannot create the directory of %s: %s", path, strerror(-rc));
+            snprintf(err, errlen, "%s", strerror(-rc));
             return rc;
         }
     }
@@ -428,8 +449,7 @@ int chat__history_open(const char *path)
     int rc = db_open(path, &max_id);
     db_exit();
     if (rc != SQLITE_OK) {
-        log_error("chat: cannot open %s: %s", path,
-                  H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
+        snprintf(err, errlen, "%s", H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
         db_enter();
         db_close();
         db_exit();
@@ -444,6 +464,7 @@ int chat__history_open(const char *path)
         db_enter();
         db_close();
         db_exit();
+        snprintf(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
     log_info("chat: history in %s, last id %lld", path, (long long)max_id);

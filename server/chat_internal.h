@@ -144,8 +144,9 @@ void chat__room_main(void *arg);
 void chat__room_call(chat_room *room, chat__cmd *cmd);
 
 /* ---- chat_history.c ---- */
-/* Opens the database and starts the writer. Returns 0 or a negative errno. */
-int chat__history_open(const char *path);
+/* Opens the database and starts the writer. Returns 0, or a negative errno
+ * with why in err (errlen bytes). */
+int chat__history_open(const char *path, char *err, size_t errlen);
 /* Drains the writer's queue, stops it, closes the database. */
 void chat__history_close(void);
 /* Stores one message and sets its *id and *ts: 0, or -1 on a database

@@ -8,7 +8,11 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 
@@ -35,6 +39,58 @@ static void per_transport(buf_t *b, const char *name, const char *type, const ch
         buf_printf(b, "%s{transport=\"%s\"} %lld\n", name, transport_name[t], v[t]);
 }
 
+/* The process's own figures, under the names Prometheus's client
+ * libraries use (process_*), read from the kernel. */
+typedef struct proc_figures {
+    double cpu_seconds, rss_bytes, open_fds, max_fds;
+} proc_figures;
+
+static void proc_read(proc_figures *p)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    p->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        long size;
+        if (fscanf(f, "%ld %ld", &size, &pages) != 2)
+            pages = 0;
+        fclose(f);
+    }
+    p->rss_bytes = (double)pages * (double)sysconf(_SC_PAGESIZE);
+    p->open_fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));)
+            p->open_fds += e->d_name[0] != '.';
+        closedir(d);
+        p->open_fds -= 1; /* the directory's own descriptor */
+    }
+    struct rlimit rl;
+    p->max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
+}
+
+/* Requests per route and status, the statuses seen only. */
+static void http_requests(buf_t *b)
+{
+    header(b, "gocd_http_requests_total", "counter", "HTTP requests answered, by route and status.");
+    for (int r = 0; r < ROUTE_N; r++)
+        for (int k = 0; k < HTTP_STATUSES; k++) {
+            uint64_t n = atomic_load_explicit(&srv.http_requests[r][k], memory_order_relaxed);
+            if (!n)
+                continue;
+            char st[16];
+            if (k < HTTP_STATUSES - 1)
+                snprintf(st, sizeof st, "%d", http_status_counted[k]);
+            else
+                snprintf(st, sizeof st, "other");
+            buf_printf(b, "gocd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+                       http_route_name[r], st, (unsigned long long)n);
+        }
+}
+
 int metrics_text(buf_t *out)
 {
     goc_sched_stats s;
@@ -47,7 +103,17 @@ int metrics_text(buf_t *out)
     chat_stats_read(&c);
     goc_net_stats n;
     goc_net_stats_read(&n);
+    proc_figures pf;
+    proc_read(&pf);
     const metric table[] = {
+        {"process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+         pf.cpu_seconds},
+        {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         pf.rss_bytes},
+        {"process_open_fds", "gauge", "Open file descriptors.", pf.open_fds},
+        {"process_max_fds", "gauge", "The limit of open file descriptors.", pf.max_fds},
+        {"process_start_time_seconds", "gauge", "When the process started, in seconds since "
+         "the epoch.", (double)srv.start_time},
         {"goc_goroutines", "gauge", "Live goroutines.", (double)s.goroutines},
         {"goc_threads", "gauge", "OS threads (Ms) started.", (double)s.threads},
         {"goc_procs", "gauge", "Processors (Ps).", s.procs},
@@ -90,6 +156,8 @@ int metrics_text(buf_t *out)
          (double)c.rate_limited},
     };
     buf_t b = {0};
+    header(&b, "gocd_build_info", "gauge", "The server's version (always 1).");
+    buf_printf(&b, "gocd_build_info{version=\"%s\"} 1\n", GOCD_VERSION);
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         header(&b, table[i].name, table[i].type, table[i].help);
         buf_printf(&b, "%s %.17g\n", table[i].name, table[i].value);
@@ -105,6 +173,7 @@ int metrics_text(buf_t *out)
     per_transport(&b, "gocd_connections", "gauge", "Open connections per transport.", open);
     per_transport(&b, "gocd_connections_total", "counter", "Connections accepted per transport.",
                   total);
+    http_requests(&b);
     rpc_metrics(&b);
     if (b.err) {
         buf_free(&b);

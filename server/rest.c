@@ -12,27 +12,13 @@
 #include "chat.h"
 #include "http.h"
 
-static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!text) {
-        http_error_json(o, 500, "out of memory", keep_alive, head);
-        return;
-    }
-    goc_http_out_response(o, status, "application/json", NULL, text, strlen(text), keep_alive,
-                          head);
-    goc_free(text); /* jansson allocates with the runtime's allocator */
-}
-
 /* A JSON body written into b (freed here); a failed b is a 500. */
 static void send_text(goc_http_out_t *o, int status, buf_t *b, bool keep_alive, bool head)
 {
     if (b->err)
         http_error_json(o, 500, "out of memory", keep_alive, head);
     else
-        goc_http_out_response(o, status, "application/json", NULL, b->data, b->len, keep_alive,
-                              head);
+        goc_http_out_json(o, status, NULL, b->data, b->len, keep_alive, head);
     buf_free(b);
 }
 
@@ -130,14 +116,14 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, stats_json(), ka, head);
+            http_json(o, 200, stats_json(), ka, head);
         return;
     }
     if (len == 5 && memcmp(p, "rooms", 5) == 0) {
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, chat_rooms_json(true), ka, head);
+            http_json(o, 200, chat_rooms_json(true), ka, head);
         return;
     }
     /* rooms/{room}/messages */

@@ -896,10 +896,22 @@ static void test_sigquit_dumps_goroutines(void)
     CHECK_STR_CONTAINS(c.out, "goroutine 1 [");
 }
 
+/* Runs 40 ms of CPU without a yield point: CPU time, not wall time, since
+ * sysmon reports only a goroutine that really ran that long (on a loaded
+ * machine 40 ms of wall time can be a few ms of CPU). It never yields, so
+ * it stays on one thread, whose clock it reads. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void hog_fn(void *p)
 {
-    int64_t t0 = goc_nanotime();
-    while (goc_nanotime() - t0 < 40 * 1000000) {
+    int64_t c0 = thread_cpu_ns(), t0 = goc_nanotime();
+    while (thread_cpu_ns() - c0 < 40 * GOC_MILLISECOND &&
+           goc_nanotime() - t0 < 30 * GOC_SECOND) {
     }
     latch_done(*(latch **)p);
 }

@@ -127,6 +127,17 @@ static void test_defaults_and_errors(void)
     CHECK_EQ_INT(parse(&cfg, "--log-level", "loud", NULL), -1);
     CHECK_EQ_INT(parse(&cfg, "--tls", "127.0.0.1:0", NULL), -1); /* no --cert/--key */
     CHECK_EQ_INT(parse(&cfg, "stray", NULL, NULL), -1);
+    CHECK_EQ_INT(parse(&cfg, "--tcp=off", "--http=off", NULL), -1); /* nothing to serve */
+    CHECK_EQ_INT(parse(&cfg, "--tcp=off", "--http=off", "--tls=127.0.0.1:0"), -1); /* no cert */
+    CHECK_EQ_INT(parse(&cfg, "--tcp=off", "--http", "127.0.0.1:0"), 0);
+    static const char *const bad_origins[] = {"localhost:8080", "http://", "http://a/",
+                                              "http://a/path", "ftp://a", "http://a:80x",
+                                              "http://a b", "http://user@a", "http://a:"};
+    for (size_t i = 0; i < sizeof bad_origins / sizeof bad_origins[0]; i++)
+        CHECK_MSG(parse(&cfg, "--allow-origin", bad_origins[i], NULL) == -1, "%s accepted",
+                  bad_origins[i]);
+    CHECK_EQ_INT(parse(&cfg, "--allow-origin", "https://chat.example.org", NULL), 0);
+    CHECK_EQ_INT(parse(&cfg, "--allow-origin", "http://[::1]:8080", NULL), 0);
 }
 
 static const test_case cases[] = {
