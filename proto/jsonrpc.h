@@ -193,8 +193,8 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 /* Frees a message, its calls and their results. NULL is fine. */
 void jrpc_msg_free(jrpc_msg_t *msg);
 
-/* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * message's context, the method's index in the table (0 <= method <
+/* Told, once per entry of a message answered by jrpc_handle_buf() or
+ * assembled by jrpc_msg_reply(), the message's context, the method's index in the table (0 <= method <
  * jrpc_method_count(); -1 when the entry named no registered method), the
  * error code of its outcome (0 for success; notifications included) and
  * how long its handler ran (0 when none ran). For statistics and logs: an
@@ -216,8 +216,9 @@ void jrpc_reply_free(char *reply);
 
 /* Parse, run every call in order on this thread, and write the reply at
  * the end of out (text is borrowed for the call's duration; nothing is
- * copied out of it). Returns 1 when a reply was appended, 0 when there is
- * nothing to send (out unchanged), -ENOMEM (out is then failed). */
+ * copied out of it; a text method writes its result straight into out).
+ * Returns 1 when a reply was appended, 0 when there is nothing to send
+ * (out as it was), -ENOMEM (out's error is then set, as buf.h's). */
 int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
                     buf_t *out);
 
