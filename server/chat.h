@@ -117,10 +117,15 @@ json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages
  * JSON-RPC error. */
 int chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                  buf_t *out, int *code, const char **msg);
-/* As chat.history: messages with id > since, oldest first, at most limit,
- * appended to out as a JSON array. 0, or -1 as chat_send_as. */
-int chat_history(const char *room, int64_t since, int64_t limit, buf_t *out, int *code,
-                 const char **msg);
+/* As chat.history: messages of room with since < id (and id < before when
+ * before > 0; 0: no bound), oldest first, at most limit: the first ones
+ * after since, or with a before the newest such (a client scrolls back page
+ * by page with before = the oldest id it holds), appended to out as a JSON
+ * array. Returns 0, or -1 with *code and *msg (static text) set: -32602 for
+ * a bad room, since or before < 0, limit outside 1..500; -32603 when the
+ * history cannot be read. */
+int chat_history(const char *room, int64_t since, int64_t before, int64_t limit, buf_t *out,
+                 int *code, const char **msg);
 
 typedef struct chat_stats {
     int64_t rooms, members, messages_stored, messages_delivered, slow_kicks, rate_limited;

@@ -156,11 +156,13 @@ void chat__history_close(void);
 int chat__history_store(const char *room, const char *nick, const char *text, size_t text_len,
                         int64_t *id, int64_t *ts);
 /* Appends to out, as a JSON array of messages, those of room with since <
- * id, oldest first, at most limit (written from SQLite's rows straight into
- * out, by the history writer while the caller waits). With newest, the last
- * limit messages with id <= since instead (still oldest first). 0, or -1
- * on a database error or out of memory (out as it was). */
-int chat__history_read(const char *room, int64_t since, int64_t limit, bool newest, buf_t *out);
+ * id (and id < before when before > 0), oldest first, at most limit: the
+ * first ones after since, or with a before the last ones below it (written
+ * from SQLite's rows straight into out, by the history writer while the
+ * caller waits). 0, or -1 on a database error or out of memory (out as it
+ * was). */
+int chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit,
+                       buf_t *out);
 /* Writes one message as JSON: {"id","room","nick","text","ts"}. */
 void chat__message_write(buf_t *b, int64_t id, const char *room, const char *nick,
                          const char *text, size_t text_len, int64_t ts);

@@ -14,6 +14,8 @@
  *    with (a "nick" param is ignored); without a member (HTTP) "nick" is
  *    required. The rate limit (--rate) applies to members only: HTTP has no
  *    connection identity to limit.
+ *  - chat.history's `before` (an integer >= 1) asks for the newest
+ *    messages below it, for scrolling back.
  *  - chat.rooms lists the rooms known since start (created by a join or a
  *    message), empty ones included; chat_rooms_json(true) adds the rooms
  *    found only in the database, with their message counts.
@@ -34,6 +36,7 @@ static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9
 static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
 static const char *const BAD_TEXT = "invalid text: 1-4096 bytes of UTF-8";
 static const char *const BAD_SINCE = "invalid param 'since': must be an integer >= 0";
+static const char *const BAD_BEFORE = "invalid param 'before': must be an integer >= 1";
 static const char *const BAD_LIMIT = "invalid param 'limit': must be an integer from 1 to 500";
 static const char *const NOT_JOINED = "not joined to that room";
 static const char *const STOPPED = "chat is shutting down";
@@ -101,20 +104,22 @@ int chat_send_as(const char *room, const char *nick, const char *text, size_t te
     return 0;
 }
 
-int chat_history(const char *room, int64_t since, int64_t limit, buf_t *out, int *code,
-                 const char **msg)
+int chat_history(const char *room, int64_t since, int64_t before, int64_t limit, buf_t *out,
+                 int *code, const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
         return *msg = BAD_ROOM, -1;
     if (since < 0)
         return *msg = BAD_SINCE, -1;
+    if (before < 0)
+        return *msg = BAD_BEFORE, -1;
     if (limit < 1 || limit > CHAT_HISTORY_MAX)
         return *msg = BAD_LIMIT, -1;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
         return *msg = STOPPED, -1;
-    int rc = chat__history_read(room, since, limit, false, out);
+    int rc = chat__history_read(room, since, before, limit, out);
     live_exit();
     if (rc < 0)
         *msg = "could not read the history";
@@ -222,7 +227,7 @@ static int m_join(jrpc_call_t *call, buf_t *out)
         goc_json_lit(out, ",\"members\":");
         goc_json_tree_write(out, rep.members);
         goc_json_lit(out, ",\"history\":");
-        rc = chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true, out);
+        rc = chat__history_read(room, 0, rep.last_id + 1, CHAT_JOIN_HISTORY, out);
         goc_json_lit(out, "}");
     }
     live_exit();
@@ -299,14 +304,19 @@ static int m_send(jrpc_call_t *call, buf_t *out)
 static int m_history(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
-    int64_t since = 0, limit = CHAT_HISTORY_DEFAULT;
+    int64_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
+    int has_before;
     if (param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
         jrpc_arg_int(call, "since", JRPC_OPTIONAL, &since) < 0 ||
+        (has_before = jrpc_arg_int(call, "before", JRPC_OPTIONAL, &before)) < 0 ||
         jrpc_arg_int(call, "limit", JRPC_OPTIONAL, &limit) < 0)
         return -1;
+    if (has_before && before < 1) /* 0 means "no bound" only inside */
+        return fail(call, JRPC_INVALID_PARAMS, BAD_BEFORE);
     int code;
     const char *msg;
-    return chat_history(room, since, limit, out, &code, &msg) < 0 ? fail(call, code, msg) : 0;
+    return chat_history(room, since, before, limit, out, &code, &msg) < 0 ? fail(call, code, msg)
+                                                                          : 0;
 }
 
 static int m_rooms(jrpc_call_t *call, buf_t *out)

@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* libFuzzer's entry points, which each target defines (declared here for
- * -Wmissing-prototypes). */
+/* libFuzzer's entry points, which every target defines (the second one
+ * only where it prepares something once). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
