@@ -1,5 +1,5 @@
 /* json.h: strict JSON (RFC 8259) read in place and written straight into a
- * buffer, with no tree and no I/O (STYLE 7). Names use the prefix
+ * buffer, with no tree and no I/O (doc/contributing.md, rule 7). Names use the prefix
  * `goc_json_`; `goc__json_` is internal.
  *
  * Reading has two steps. A scan validates bytes the caller keeps and cuts

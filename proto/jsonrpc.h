@@ -1,5 +1,5 @@
 /* jsonrpc.h: the JSON-RPC 2.0 engine shared by every transport, with no I/O
- * of its own (STYLE 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
+ * of its own (doc/contributing.md, rule 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
  *
  * A server builds one jrpc_t (a method table plus limits), then for every
  * incoming message (a request, a notification or a batch) either
@@ -30,7 +30,7 @@
  *   - tree methods (jrpc_register) get the params as a jansson tree, built
  *     for them from the text, and return a tree, written out as text.
  *
- * Rules kept here (PROTOCOL.md and the JSON-RPC 2.0 specification):
+ * Rules kept here (doc/protocol.md and the JSON-RPC 2.0 specification):
  * - Invalid JSON (RFC 8259, as proto/json.h enforces it: invalid UTF-8,
  *   lone surrogates, leading zeros, trailing commas, raw control
  *   characters in strings, a number beyond the double range...): one
@@ -79,7 +79,7 @@
 #include "buf.h"
 #include "json.h"
 
-/* Error codes: the specification's, then ours (PROTOCOL.md). */
+/* Error codes: the specification's, then ours (doc/protocol.md). */
 enum {
     JRPC_PARSE_ERROR = -32700,
     JRPC_INVALID_REQUEST = -32600,

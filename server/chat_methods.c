@@ -1,11 +1,11 @@
-/* chat_methods.c: the chat's JSON-RPC methods (PROTOCOL.md, "Methods") and
+/* chat_methods.c: the chat's JSON-RPC methods (doc/protocol.md, "Methods") and
  * the C entry points the REST routes share with them (chat_send_as,
  * chat_history, chat_rooms_json). The methods read their params from the
  * request's text and write their results as JSON text (jsonrpc.h's text
  * methods): chat.send decodes only room, text (and nick over HTTP), and
  * answers with the stored message written straight into the reply.
  *
- * Rules decided here (PROTOCOL.md is silent on them):
+ * Rules decided here (doc/protocol.md, "Methods", states them):
  *  - One nick per room per member. Joining a room again with the same nick
  *    succeeds again (no presence); with another nick it is -32602.
  *  - Nicks are compared byte for byte (case matters); a message sent over
@@ -16,8 +16,8 @@
  *    connection identity to limit.
  *  - chat.history's `before` (an integer >= 1) asks for the newest
  *    messages below it, for scrolling back.
- *  - chat.rooms lists the rooms known since start (created by a join or a
- *    message), empty ones included; chat_rooms_json(true) adds the rooms
+ *  - chat.rooms lists the rooms that exist (with members, or in use by a
+ *    call: an idle room retires); chat_rooms_json(true) adds the rooms
  *    found only in the database, with their message counts.
  *
  * Every operation that reaches the rooms or the history writer holds

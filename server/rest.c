@@ -1,4 +1,4 @@
-/* rest.c: the REST routes under /api (PROTOCOL.md, "HTTP routes"); errors
+/* rest.c: the REST routes under /api (doc/protocol.md, "HTTP routes"); errors
  * are a 4xx status with {"error": "..."}. */
 #include "server.h"
 

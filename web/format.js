@@ -7,7 +7,7 @@
 //  - nickColor(n) depends on n alone: the same nick has the same colour in
 //    every page, every room and every session;
 //  - describeError never shows a raw JSON-RPC code: each code the server
-//    uses (doc/protocol.md, "errors") has a sentence of its own.
+//    uses (doc/protocol.md, "Error codes") has a sentence of its own.
 
 /** Number of nick colours: style.css defines .nick-c0 ... .nick-c11. */
 export const NICK_COLORS = 12;

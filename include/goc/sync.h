@@ -1,5 +1,5 @@
 /* goc/sync.h: Mutex, RWMutex, WaitGroup, Once and Cond, as Go's sync
- * package (GO_FACTS 3 to 5).
+ * package (Go's src/sync/ and src/runtime/sema.go; doc/go-rules.md 3 to 5).
  *
  * Every type is a plain struct whose all-zero value is ready to use (Go's
  * zero value): declare it static, embed it, or memset it; the _INIT macros

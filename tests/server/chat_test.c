@@ -1,7 +1,7 @@
 /* chat_test.c: the chat (server/chat*.c) through its C API and the JSON-RPC
  * engine, with fake members: a chat_sink whose push appends the text to a
  * list, bounded (a full list makes push fail, as a full outbox does) or not.
- * Every rule of PROTOCOL.md's "Methods", notifications and "Delivery" for
+ * Every rule of doc/protocol.md's "Methods", notifications and "Delivery" for
  * the chat, the error codes, history limits and persistence across a
  * restart.
  *

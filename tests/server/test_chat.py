@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_chat.py: the chat of PROTOCOL.md ("Methods", "Delivery") against a
+"""test_chat.py: the chat of doc/protocol.md ("Methods", "Delivery") against a
 running gocd, over both persistent transports (WebSocket and framed TCP)
 and HTTP: join, presence, send and its fan-out, ordered delivery with no
 gap and no duplicate, nick and membership errors, validation, history

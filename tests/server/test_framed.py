@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_framed.py: gocd's framed-TCP transport against real sockets
-(PROTOCOL.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
+(doc/protocol.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
 
 usage: test_framed.py GOCD GOCC
 

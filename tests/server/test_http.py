@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_http.py: gocd's HTTP transport against real sockets (PROTOCOL.md,
+"""test_http.py: gocd's HTTP transport against real sockets (doc/protocol.md,
 "HTTP", "HTTP routes"): POST /rpc, keep-alive and pipelining, static files
 from --web and no way out of that folder, /healthz, /metrics, /api/stats,
 the REST routes and their errors, and the header deadline for slow
