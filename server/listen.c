@@ -184,9 +184,11 @@ static void linger(goc_conn *c)
     }
 }
 
+/* What a connection's goroutine gets: its kind, not its listener, which
+ * the accept loop frees at shutdown while connections may still run. */
 typedef struct accepted {
     goc_conn *conn;
-    const listener *ls;
+    const listener_kind *kind; /* static (kinds[]) */
 } accepted;
 
 /* One connection's goroutine: registry, TLS handshake (bounded by
@@ -194,8 +196,8 @@ typedef struct accepted {
 static void conn_main(void *arg)
 {
     accepted a = *(accepted *)arg;
-    const char *kind = a.ls->kind->name;
-    tls_cert *cert = a.ls->kind->tls ? tls_acquire() : NULL;
+    const char *kind = a.kind->name;
+    tls_cert *cert = a.kind->tls ? tls_acquire() : NULL;
     char peer[64] = "?";
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = kind};
@@ -205,7 +207,7 @@ static void conn_main(void *arg)
     keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
-    if (a.ls->kind->tls) {
+    if (a.kind->tls) {
         int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;
         rc = cert ? goc_tls_accept(cert->cfg, a.conn, deadline, &s.tls) : -ENOTCONN;
         if (rc) {
@@ -216,7 +218,7 @@ static void conn_main(void *arg)
         }
     }
     if (rc == 0 && !atomic_load(&srv.stopping))
-        a.ls->kind->serve(&s, peer);
+        a.kind->serve(&s, peer);
     if (s.tls) { /* close_notify, if the peer takes it at once */
         goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * GOC_MILLISECOND);
         goc_tls_free(s.tls);
@@ -254,7 +256,7 @@ static void accept_loop(void *arg)
             continue;
         }
         goc_waitgroup_add(&srv.wg, 1);
-        accepted a = {c, ls};
+        accepted a = {c, ls->kind};
         if (goc_go(conn_main, &a, sizeof a) < 0) {
             log_warn("%s: cannot start a goroutine for a connection: closing it",
                      ls->kind->name);
