@@ -66,6 +66,13 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     return 0;
 }
 
+void buf_truncate(buf_t *b, size_t len)
+{
+    b->len = len;
+    if (b->data)
+        b->data[len] = 0;
+}
+
 void buf_reset(buf_t *b)
 {
     b->len = 0;

@@ -31,6 +31,10 @@ int buf_append(buf_t *b, const void *p, size_t n);
 int buf_str(buf_t *b, const char *s);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Cuts the content back to its first len bytes (len <= b->len), as a
+ * writer does to take back what it began; err stays as it is. */
+void buf_truncate(buf_t *b, size_t len);
+
 /* Forgets the content, keeps the memory and clears err. */
 void buf_reset(buf_t *b);
 

@@ -1,32 +1,33 @@
-/* jsonrpc.c: the method table, and turning one message text into entries
- * to answer (parse, validate, look up) and calls to run (see jsonrpc.h for
- * the rules and jsonrpc_private.h for the structures' invariants).
+/* jsonrpc.c: the method table, a message's life (parse, run, free), and
+ * jrpc_handle_buf, which answers a message straight into the caller's
+ * buffer (see jsonrpc.h for the rules and jsonrpc_private.h for the
+ * structures' invariants).
  *
  * Parsing never fails except for memory: whatever is wrong with the text
- * becomes the reply. The order of checks for a message: nesting depth on the
- * raw bytes, then jansson, then the shape (object, or array within the batch
- * limit), then each request on its own.
+ * becomes the reply (jsonrpc_scan.c). jrpc_handle_buf keeps its message on
+ * the stack and borrows the caller's text; for each entry in order it
+ * writes the beginning of the reply, runs the handler writing its result
+ * right after it, and ends the reply with the id; when the handler fails
+ * the buffer goes back to the entry's start and the error is written
+ * instead (for a notification, it goes back in any case).
  */
 #include "jsonrpc_private.h"
 
 #include <string.h>
 #include <time.h>
 
+#include <goc/malloc.h>
+
+#include "json_tree.h"
+
 void *jrpc__alloc(size_t size)
 {
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    return m(size ? size : 1);
+    return goc_malloc(size);
 }
 
 void jrpc__free(void *p)
 {
-    json_malloc_t m;
-    json_free_t f;
-    if (!p) return;
-    json_get_alloc_funcs(&m, &f);
-    f(p);
+    goc_free(p);
 }
 
 char *jrpc__strndup(const char *s, size_t len)
@@ -47,6 +48,7 @@ jrpc_t *jrpc_new(const jrpc_limits_t *limits)
     if (limits) rpc->limits = *limits;
     if (!rpc->limits.max_depth) rpc->limits.max_depth = JRPC_DEFAULT_MAX_DEPTH;
     if (!rpc->limits.max_batch) rpc->limits.max_batch = JRPC_DEFAULT_MAX_BATCH;
+    if (rpc->limits.max_depth > GOC_JSON_MAX_DEPTH) rpc->limits.max_depth = GOC_JSON_MAX_DEPTH;
     return rpc;
 }
 
@@ -59,204 +61,95 @@ void jrpc_free(jrpc_t *rpc)
     jrpc__free(rpc);
 }
 
-static const jrpc__method *jrpc__lookup(const jrpc_t *rpc, const char *name, size_t len)
+static int add_method(jrpc_t *rpc, const char *name, const jrpc__method *m)
 {
-    for (size_t i = 0; i < rpc->n; i++) {
-        const jrpc__method *m = &rpc->methods[i];
-        if (strlen(m->name) == len && memcmp(m->name, name, len) == 0) return m;
+    if (!rpc || !name || (!m->tree_fn && !m->text_fn)) return -EINVAL;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < rpc->n; i++)
+        if (rpc->methods[i].len == len && memcmp(rpc->methods[i].name, name, len) == 0)
+            return -EEXIST;
+    if (rpc->n == rpc->cap) {
+        size_t cap = rpc->cap ? rpc->cap * 2 : 16;
+        jrpc__method *ms = jrpc__alloc(cap * sizeof *ms);
+        if (!ms) return -ENOMEM;
+        if (rpc->n) memcpy(ms, rpc->methods, rpc->n * sizeof *ms);
+        jrpc__free(rpc->methods);
+        rpc->methods = ms;
+        rpc->cap = cap;
     }
-    return NULL;
+    char *copy = jrpc__strndup(name, len);
+    if (!copy) return -ENOMEM;
+    rpc->methods[rpc->n] = *m;
+    rpc->methods[rpc->n].name = copy;
+    rpc->methods[rpc->n].len = len;
+    rpc->n++;
+    return 0;
 }
 
 int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata, unsigned flags)
 {
-    if (!rpc || !name || !fn) return -EINVAL;
-    if (jrpc__lookup(rpc, name, strlen(name))) return -EEXIST;
-    if (rpc->n == rpc->cap) {
-        size_t cap = rpc->cap ? rpc->cap * 2 : 16;
-        jrpc__method *m = jrpc__alloc(cap * sizeof *m);
-        if (!m) return -ENOMEM;
-        if (rpc->n) memcpy(m, rpc->methods, rpc->n * sizeof *m);
-        jrpc__free(rpc->methods);
-        rpc->methods = m;
-        rpc->cap = cap;
-    }
-    char *copy = jrpc__strndup(name, strlen(name));
-    if (!copy) return -ENOMEM;
-    rpc->methods[rpc->n++] = (jrpc__method){copy, fn, udata, flags};
-    return 0;
+    jrpc__method m = {.tree_fn = fn, .udata = udata, .flags = flags};
+    return add_method(rpc, name, &m);
 }
 
-/* Makes msg one entry answering the whole message with an error, id null.
- * data is stolen. */
-static int msg_whole_error(jrpc_msg_t *msg, int code, json_t *data)
+int jrpc_register_text(jrpc_t *rpc, const char *name, jrpc_text_fn fn, void *udata,
+                       unsigned flags)
 {
+    jrpc__method m = {.text_fn = fn, .udata = udata, .flags = flags};
+    return add_method(rpc, name, &m);
+}
+
+void jrpc__msg_whole_error(jrpc_msg_t *msg, int code, const char *detail)
+{
+    if (msg->entries != &msg->one) { /* a batch's entries own nothing yet */
+        jrpc__free(msg->entries);
+        jrpc__free(msg->run);
+    }
     msg->batch = false;
-    msg->entries = jrpc__alloc(sizeof *msg->entries);
-    if (!msg->entries) {
-        json_decref(data);
-        return -ENOMEM;
-    }
-    memset(msg->entries, 0, sizeof *msg->entries);
+    msg->entries = &msg->one;
+    msg->run = &msg->one_run;
     msg->nentries = 1;
-    msg->entries[0].msg = msg;
-    msg->entries[0].id = jrpc__strndup("null", 4);
-    if (!msg->entries[0].id) {
-        json_decref(data);
-        return -ENOMEM;
-    }
-    jrpc_call_error(&msg->entries[0], code, NULL, data);
-    return 0;
+    msg->nrun = 0;
+    memset(&msg->one, 0, sizeof msg->one);
+    msg->one.msg = msg;
+    jrpc__call_fail(&msg->one, code, NULL, detail);
 }
 
-/* Sets call->id from the raw text of the id in span (if scanned) or from
- * the value. Returns 0 or -ENOMEM. */
-static int entry_set_id(jrpc_call_t *call, const char *text, const jrpc__span *span, json_t *id)
+/* Sets up msg (zeroed by the caller) for text, and parses it. */
+static int msg_init(jrpc_msg_t *msg, jrpc_t *rpc, const char *text, size_t len,
+                    const jrpc_ctx_t *ctx)
 {
-    jrpc__span idspan;
-    if (span && jrpc__find_id(text, *span, &idspan) == 1) {
-        call->id = jrpc__strndup(text + idspan.off, idspan.len);
-    } else {
-        char *dump = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-        call->id = dump ? jrpc__strndup(dump, strlen(dump)) : NULL;
-        jrpc__free(dump);
-    }
-    return call->id ? 0 : -ENOMEM;
+    msg->rpc = rpc;
+    msg->text = text;
+    if (ctx) msg->ctx = *ctx;
+    return jrpc__parse(msg, len);
 }
 
-/* Why req is not a valid request object, or NULL when it is. */
-static const char *request_problem(json_t *req)
+/* Frees what msg owns, but not msg itself. */
+static void msg_release(jrpc_msg_t *msg)
 {
-    json_t *v = json_object_get(req, "jsonrpc");
-    if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0 ||
-        json_string_length(v) != 3)
-        return "'jsonrpc' must be \"2.0\"";
-    if (!json_is_string(json_object_get(req, "method"))) return "'method' must be a string";
-    v = json_object_get(req, "params");
-    if (v && !json_is_array(v) && !json_is_object(v))
-        return "'params' must be an array or an object";
-    return NULL;
-}
-
-/* Fills call from request req (whose text is text[span], or span NULL when
- * unknown). Returns 0 or -ENOMEM. */
-static int entry_fill(jrpc_msg_t *msg, jrpc_call_t *call, json_t *req, const char *text,
-                      const jrpc__span *span)
-{
-    call->msg = msg;
-    if (!json_is_object(req)) {
-        if (!(call->id = jrpc__strndup("null", 4))) return -ENOMEM;
-        jrpc_call_error(call, JRPC_INVALID_REQUEST, NULL,
-                        json_string("a request must be an object"));
-        return 0;
+    for (size_t i = 0; i < msg->nentries; i++)
+        jrpc__call_release(&msg->entries[i]);
+    if (msg->entries != &msg->one) {
+        jrpc__free(msg->entries);
+        jrpc__free(msg->run);
     }
-    json_t *id = json_object_get(req, "id");
-    bool id_ok = !id || json_is_string(id) || json_is_number(id) || json_is_null(id);
-    const char *problem = id_ok ? request_problem(req) : "'id' must be a string, a number or null";
-    if (id && id_ok) {
-        if (entry_set_id(call, text, span, id) < 0) return -ENOMEM;
-    } else if (problem) {
-        if (!(call->id = jrpc__strndup("null", 4))) return -ENOMEM;
-    } else {
-        call->notification = true;
-    }
-    if (problem) {
-        jrpc_call_error(call, JRPC_INVALID_REQUEST, NULL, json_string(problem));
-        return 0;
-    }
-    json_t *method = json_object_get(req, "method");
-    const jrpc__method *m =
-        jrpc__lookup(msg->rpc, json_string_value(method), json_string_length(method));
-    call->params = json_object_get(req, "params");
-    if (!m)
-        jrpc_call_error(call, JRPC_METHOD_NOT_FOUND, NULL, NULL);
-    else if ((m->flags & JRPC_PERSISTENT) && !msg->ctx.persistent)
-        jrpc_call_error(call, JRPC_NEEDS_PERSISTENT, "method needs a persistent connection", NULL);
-    else {
-        call->method = m;
-        msg->run[msg->nrun++] = call;
-    }
-    return 0;
-}
-
-/* Splits the parsed root into entries. Returns 0 or -ENOMEM. */
-static int msg_split(jrpc_msg_t *msg, const char *text, size_t len)
-{
-    json_t *root = msg->root;
-    jrpc__span whole = jrpc__trim(text, len);
-    size_t n = json_is_array(root) ? json_array_size(root) : 1;
-    if (json_is_array(root) && n == 0)
-        return msg_whole_error(msg, JRPC_INVALID_REQUEST, json_string("empty batch"));
-    if (json_is_array(root) && n > msg->rpc->limits.max_batch)
-        return msg_whole_error(msg, JRPC_INVALID_REQUEST, json_string("batch too long"));
-    msg->batch = json_is_array(root);
-    msg->entries = jrpc__alloc(n * sizeof *msg->entries);
-    msg->run = jrpc__alloc(n * sizeof *msg->run);
-    jrpc__span *spans = jrpc__alloc(n * sizeof *spans);
-    int rc = -ENOMEM;
-    if (!msg->entries || !msg->run || !spans) goto out;
-    memset(msg->entries, 0, n * sizeof *msg->entries);
-    msg->nentries = n;
-    bool have_spans = true;
-    if (msg->batch)
-        have_spans = jrpc__array_items(text, whole, spans, n) == 0;
-    else
-        spans[0] = whole;
-    for (size_t i = 0; i < n; i++) {
-        json_t *req = msg->batch ? json_array_get(root, i) : root;
-        if (entry_fill(msg, &msg->entries[i], req, text, have_spans ? &spans[i] : NULL) < 0)
-            goto out;
-    }
-    rc = 0;
-out:
-    jrpc__free(spans);
-    return rc;
 }
 
 int jrpc_msg_parse(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
                    jrpc_msg_t **out)
 {
-    jrpc_msg_t *msg = jrpc__alloc(sizeof *msg);
+    /* the message and its copy of the text in one allocation */
+    jrpc_msg_t *msg = jrpc__alloc(sizeof *msg + len);
     *out = NULL;
     if (!msg) return -ENOMEM;
     memset(msg, 0, sizeof *msg);
-    msg->rpc = rpc;
-    if (ctx) msg->ctx = *ctx;
-    int rc;
-    if (jrpc__too_deep(text, len, rpc->limits.max_depth)) {
-        rc = msg_whole_error(msg, JRPC_INVALID_REQUEST, json_string("nesting too deep"));
-        goto done;
-    }
-    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-    json_error_t err;
-    msg->root = json_loadb(text, len, flags, &err);
-    if (!msg->root && json_error_code(&err) == json_error_numeric_overflow) {
-        /* Most often the id is the big number: it is echoed from the raw
-         * text anyway, so parse a copy without it. */
-        char *copy = jrpc__strndup(text, len);
-        if (copy) {
-            jrpc__blank_integer_ids(copy, len);
-            msg->root = json_loadb(copy, len, flags, &err);
-            jrpc__free(copy);
-        }
-    }
-    if (!msg->root && json_error_code(&err) == json_error_numeric_overflow) {
-        msg->root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, &err);
-        msg->ints_as_real = msg->root != NULL;
-    }
-    if (!msg->root && json_error_code(&err) == json_error_out_of_memory)
-        rc = -ENOMEM;
-    else if (!msg->root)
-        rc = msg_whole_error(msg, JRPC_PARSE_ERROR, NULL);
-    else if (!json_is_array(msg->root) && !json_is_object(msg->root))
-        rc = msg_whole_error(msg, JRPC_INVALID_REQUEST,
-                             json_string("a message must be an object or an array"));
-    else
-        rc = msg_split(msg, text, len);
-done:
-    if (rc < 0) {
+    msg->owned = true;
+    char *copy = (char *)(msg + 1);
+    if (len) memcpy(copy, text, len);
+    if (msg_init(msg, rpc, copy, len, ctx) < 0) {
         jrpc_msg_free(msg);
-        return rc;
+        return -ENOMEM;
     }
     *out = msg;
     return 0;
@@ -280,50 +173,134 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void jrpc_call_run(jrpc_call_t *call)
+void jrpc__call_exec(jrpc_call_t *call, buf_t *out)
 {
-    json_t *result = NULL;
+    const jrpc__method *m = call->method;
     bool timed = call->msg->rpc->observe != NULL;
     int64_t t0 = timed ? now_ns() : 0;
-    int rc = call->method->fn(call, call->params, &result);
-    if (timed)
-        call->dur_ns = now_ns() - t0;
-    if (call->has_error || rc < 0) {
-        json_decref(result);
-        if (!call->has_error) jrpc_call_error(call, JRPC_INTERNAL_ERROR, NULL, NULL);
+    int rc;
+    if (m->text_fn) {
+        size_t start = out->len;
+        rc = m->text_fn(call, out);
+        if (!call->has_error && rc >= 0 && !out->err && out->len == start)
+            goc_json_lit(out, "null");
     } else {
-        call->result = result;
+        json_t *result = NULL;
+        if (call->params.type != GOC_JSON_NONE && !call->params_tree &&
+            goc_json_tree(&call->params, &call->params_tree) < 0) {
+            jrpc__call_fail(call, JRPC_INTERNAL_ERROR, NULL, NULL);
+            return;
+        }
+        rc = m->tree_fn(call, call->params_tree, &result);
+        if (call->has_error || rc < 0)
+            json_decref(result);
+        else
+            call->result = result;
     }
+    if (timed) call->dur_ns = now_ns() - t0;
+    if (rc < 0 && !call->has_error) jrpc__call_fail(call, JRPC_INTERNAL_ERROR, NULL, NULL);
+}
+
+void jrpc_call_run(jrpc_call_t *call)
+{
+    jrpc__call_exec(call, &call->text);
+    if (call->text.err && !call->has_error)
+        jrpc__call_fail(call, JRPC_INTERNAL_ERROR, NULL, NULL);
     call->ran = true;
+}
+
+void jrpc__call_release(jrpc_call_t *call)
+{
+    if (call->err_msg_owned) jrpc__free((char *)call->err_msg);
+    json_decref(call->result);
+    json_decref(call->err_data);
+    json_decref(call->params_tree);
+    buf_free(&call->text);
+    for (jrpc__block *b = call->blocks, *next; b; b = next) {
+        next = b->next;
+        jrpc__free(b);
+    }
 }
 
 void jrpc_msg_free(jrpc_msg_t *msg)
 {
     if (!msg) return;
-    for (size_t i = 0; i < msg->nentries; i++) {
-        jrpc_call_t *c = &msg->entries[i];
-        jrpc__free(c->id);
-        jrpc__free(c->err_msg);
-        json_decref(c->result);
-        json_decref(c->err_data);
-    }
-    jrpc__free(msg->entries);
-    jrpc__free(msg->run);
-    json_decref(msg->root);
+    msg_release(msg);
     jrpc__free(msg);
+}
+
+/* Runs one entry of a message in order and writes its reply (if it has
+ * one) into out; *answered counts the replies written so far. */
+static void answer_entry(jrpc_msg_t *msg, jrpc_call_t *call, buf_t *out, size_t *answered)
+{
+    size_t mark = out->len;
+    if (call->method) {
+        if (!call->notification) {
+            if (msg->batch && *answered) goc_json_lit(out, ",");
+            goc_json_lit(out, "{\"jsonrpc\":\"2.0\",\"result\":");
+        }
+        jrpc__call_exec(call, out);
+        call->ran = true;
+        if (out->err) return;
+        if (!call->has_error && !call->notification) {
+            if (!call->method->text_fn) goc_json_tree_write(out, call->result);
+            goc_json_lit(out, ",\"id\":");
+            if (call->id.type == GOC_JSON_NONE)
+                goc_json_lit(out, "null");
+            else
+                goc_json_raw(out, call->id.text, call->id.len);
+            goc_json_lit(out, "}");
+            (*answered)++;
+            jrpc__observe(msg, call);
+            return;
+        }
+        buf_truncate(out, mark); /* a notification's result, or a failed call's beginning */
+    }
+    jrpc__observe(msg, call);
+    if (call->notification) return;
+    if ((*answered)++) goc_json_lit(out, ","); /* only a batch answers more than one */
+    jrpc__write_reply(out, call, NULL, 0);
+}
+
+int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
+                    buf_t *out)
+{
+    jrpc_msg_t msg;
+    memset(&msg, 0, offsetof(jrpc_msg_t, one));
+    memset(&msg.one, 0, offsetof(jrpc_call_t, scratch)); /* the scratch needs no zeroing */
+    msg.one_run = NULL;
+    if (msg_init(&msg, rpc, text, len, ctx) < 0) {
+        msg_release(&msg);
+        out->err = -ENOMEM;
+        return -ENOMEM;
+    }
+    size_t start = out->len, answered = 0;
+    if (msg.batch) goc_json_lit(out, "[");
+    for (size_t i = 0; i < msg.nentries; i++)
+        answer_entry(&msg, &msg.entries[i], out, &answered);
+    if (msg.batch) goc_json_lit(out, "]");
+    msg_release(&msg);
+    if (out->err) return -ENOMEM;
+    if (answered == 0) {
+        buf_truncate(out, start);
+        return 0;
+    }
+    return 1;
 }
 
 int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx, char **reply,
                 size_t *reply_len)
 {
-    jrpc_msg_t *msg;
+    buf_t b = {0};
     *reply = NULL;
-    int rc = jrpc_msg_parse(rpc, text, len, ctx, &msg);
-    if (rc < 0) return rc;
-    for (size_t i = 0; i < jrpc_msg_ncalls(msg); i++)
-        jrpc_call_run(jrpc_msg_call(msg, i));
-    rc = jrpc_msg_reply(msg, reply, reply_len);
-    jrpc_msg_free(msg);
+    if (reply_len) *reply_len = 0;
+    int rc = jrpc_handle_buf(rpc, text, len, ctx, &b);
+    if (rc == 1) { /* the buffer's bytes are the reply, NUL-terminated */
+        *reply = b.data;
+        if (reply_len) *reply_len = b.len;
+    } else {
+        buf_free(&b);
+    }
     return rc;
 }
 
@@ -341,6 +318,14 @@ void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
 {
     rpc->observe = fn;
     rpc->observe_ud = ud;
+}
+
+void jrpc__observe(const jrpc_msg_t *msg, const jrpc_call_t *call)
+{
+    if (msg->rpc->observe)
+        msg->rpc->observe(msg->rpc->observe_ud, &msg->ctx,
+                          call->method ? (int)(call->method - msg->rpc->methods) : -1,
+                          call->has_error ? call->err_code : 0, call->dur_ns);
 }
 
 const jrpc_ctx_t *jrpc_call_ctx(const jrpc_call_t *call)
@@ -361,4 +346,9 @@ const char *jrpc_call_method(const jrpc_call_t *call)
 bool jrpc_call_is_notification(const jrpc_call_t *call)
 {
     return call->notification;
+}
+
+const goc_json_value *jrpc_call_params(const jrpc_call_t *call)
+{
+    return &call->params;
 }

@@ -2,21 +2,39 @@
  * of its own (doc/contributing.md, rule 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
  *
  * A server builds one jrpc_t (a method table plus limits), then for every
- * incoming message (a request, a notification or a batch):
+ * incoming message (a request, a notification or a batch) either
  *
- *   1. jrpc_msg_parse() parses and validates it and splits it into calls.
- *      Everything that can be answered without a handler (parse errors,
- *      invalid requests, unknown methods, -32001) is answered here.
- *   2. jrpc_call_run() runs one call's handler. Handlers may block; the
- *      calls of one message may run at the same time on different threads
- *      or goroutines, since each call writes only to itself.
- *   3. jrpc_msg_reply() assembles the replies in request order, once every
- *      call has run, and says whether there is anything to send at all.
+ *   jrpc_handle_buf(), which parses it, runs its calls in order on the
+ *   calling thread and writes the reply straight into the caller's output
+ *   buffer (the transports' way: nothing is built in between), or
  *
- * jrpc_handle() does the three steps in a row, synchronously.
+ *   1. jrpc_msg_parse(), which parses and validates it and splits it into
+ *      calls; everything that can be answered without a handler (parse
+ *      errors, invalid requests, unknown methods, -32001) is answered here;
+ *   2. jrpc_call_run() on each call: handlers may block, and the calls of
+ *      one message may run at the same time on different threads or
+ *      goroutines, since each call writes only to itself;
+ *   3. jrpc_msg_reply(), which writes the replies in request order once
+ *      every call has run, and says whether there is anything to send.
+ *   jrpc_handle() does these three in a row.
+ *
+ * One pass over the bytes (proto/json.h's scan) validates the whole message
+ * against RFC 8259, checks the nesting and batch limits, and cuts each
+ * request's "jsonrpc", "id", "method" and "params" out of the text; the id
+ * and the params stay the text they were sent as. Methods come in two
+ * kinds:
+ *   - text methods (jrpc_register_text) read the params from the text
+ *     (jrpc_arg_*(): a member is found and decoded only when asked for)
+ *     and write their result as JSON text (proto/json.h's writers), so a
+ *     call builds no tree at all; `echo` copies its params' text;
+ *   - tree methods (jrpc_register) get the params as a jansson tree, built
+ *     for them from the text, and return a tree, written out as text.
  *
  * Rules kept here (doc/protocol.md and the JSON-RPC 2.0 specification):
- * - Invalid JSON: one -32700 error with id null. An empty text is invalid.
+ * - Invalid JSON (RFC 8259, as proto/json.h enforces it: invalid UTF-8,
+ *   lone surrogates, leading zeros, trailing commas, raw control
+ *   characters in strings, a number beyond the double range...): one
+ *   -32700 error with id null. An empty text is invalid.
  * - A message that is not an object or a non-empty array, an object without
  *   "jsonrpc": "2.0", without a string "method", with "params" neither array
  *   nor object (an explicit null included), or with an id that is not a
@@ -27,27 +45,24 @@
  * - An empty batch: one -32600 error (not an array). A batch answers with an
  *   array of the replies to its requests in their order; a batch of
  *   notifications only gets no reply. Each invalid entry gets its own -32600.
- * - Ids come back exactly as sent, byte for byte: the engine copies the id's
- *   raw text out of the input instead of re-encoding jansson's value, so
- *   1e3, 1.50, -0, "\u00e9" and integers beyond 64 bits all round-trip.
- * - Limits (jrpc_limits_t): nesting deeper than max_depth (the outermost
- *   array or object is depth 1; brackets inside strings do not count) is
- *   refused with one -32600 "Invalid Request" (data "nesting too deep")
- *   with id null, before jansson parses anything: the text may be valid
- *   JSON, it is the request that we refuse. A batch longer than max_batch:
- *   one -32600 with id null, no handler runs.
+ * - Ids come back exactly as sent, byte for byte (1e3, 1.50, -0, "\u00e9"
+ *   and integers beyond 64 bits included). Duplicate keys: the last one
+ *   wins (jansson's rule), for the id as for the rest.
+ * - Limits (jrpc_limits_t), checked in the same pass: nesting deeper than
+ *   max_depth (the outermost array or object is depth 1; brackets inside
+ *   strings do not count) is one -32600 "Invalid Request" (data "nesting
+ *   too deep") with id null; a batch longer than max_batch is one -32600
+ *   with id null, and no handler runs. The pass stops at the first problem
+ *   it meets, so a text both too deep and invalid further on is "too deep",
+ *   and one invalid before it nests too deep is a -32700.
+ * - Numbers: the grammar accepts any magnitude a double holds; an integer
+ *   beyond 64 bits is valid JSON (an id, or params passed on as text) and is
+ *   refused where a method reads an integer (-32602 "param 'NAME' must be
+ *   an integer"); a tree method sees it as a real.
  *
- * Known limitations: numbers are jansson's. An id beyond int64 is fine (it
- * is echoed from the raw text, and the rest is parsed without it); a
- * message holding such an integer elsewhere is parsed again with every
- * integer as a double (its id still comes back exactly, but params lose
- * precision, and
- * jrpc_param_int() then accepts integral doubles); a number beyond the
- * double range is a -32700. Duplicate keys: the last one wins (jansson's
- * rule, applied to the raw id as well).
- *
- * Memory: the engine allocates with jansson's allocator (json_get_alloc_funcs),
- * so hooking jansson's allocator hooks the engine too. Thread safety: a jrpc_t
+ * Memory: the engine allocates with goc_malloc (texts it returns are freed
+ * with jrpc_reply_free); jansson's trees, for tree methods, with jansson's
+ * allocator (goc/malloc_jansson.h). Thread safety: a jrpc_t
  * is read-only once its methods are registered (register them all before the
  * first parse); messages are independent of each other.
  */
@@ -60,6 +75,9 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "buf.h"
+#include "json.h"
 
 /* Error codes: the specification's, then ours (doc/protocol.md). */
 enum {
@@ -114,14 +132,23 @@ typedef struct jrpc_ctx {
     void *auth;            /* the caller's identity as the server keeps it, borrowed */
 } jrpc_ctx_t;
 
-/* A method. Runs with params borrowed (NULL when the request had none; a
- * positional array or a named object otherwise). On success it returns 0 and
- * stores a new reference in *result (NULL means JSON null); the engine owns
- * it from then on. On failure it returns a negative value, after calling
- * jrpc_call_error() (or a jrpc_param_*() getter that failed); a failure
- * without an error set is answered -32603 "Internal error". If an error was
- * set, it is the reply whatever the return value, and *result is released. */
+/* A tree method. Runs with params borrowed (NULL when the request had none;
+ * a positional array or a named object otherwise, built from the text for
+ * this call). On success it returns 0 and stores a new reference in
+ * *result (NULL means JSON null); the engine owns it from then on. On
+ * failure it returns a negative value, after calling jrpc_call_error() (or
+ * a jrpc_param_*() getter that failed); a failure without an error set is
+ * answered -32603 "Internal error". If an error was set, it is the reply
+ * whatever the return value, and *result is released. */
 typedef int (*jrpc_handler_fn)(jrpc_call_t *call, json_t *params, json_t **result);
+
+/* A text method. Reads its params with jrpc_arg_*() or jrpc_call_params(),
+ * and on success writes its result, one JSON value, at the end of result
+ * (writing nothing means null) and returns 0. result may be the reply's
+ * own buffer, holding the reply's beginning: the method only appends. On
+ * failure it returns a negative value as a tree method does; whatever it
+ * wrote is dropped. */
+typedef int (*jrpc_text_fn)(jrpc_call_t *call, buf_t *result);
 
 /* Creates an empty method table. limits may be NULL (all defaults).
  * Returns NULL when out of memory. Free with jrpc_free(). */
@@ -136,8 +163,12 @@ void jrpc_free(jrpc_t *rpc);
  * NULL, -ENOMEM. */
 int jrpc_register(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, void *udata, unsigned flags);
 
-/* Parses message text[0..len) (need not be NUL-terminated; the engine keeps
- * no pointer into it) received on transport ctx (copied; may be NULL for a
+/* Adds text method `name` (copied), as jrpc_register() does. */
+int jrpc_register_text(jrpc_t *rpc, const char *name, jrpc_text_fn fn, void *udata,
+                       unsigned flags);
+
+/* Parses message text[0..len) (need not be NUL-terminated; the message
+ * keeps its own copy) received on transport ctx (copied; may be NULL for a
  * non-persistent transport with no context). On success returns 0 and
  * *out is a new message owned by the caller (free with jrpc_msg_free()),
  * whatever the text held: a text that is not valid JSON-RPC becomes a
@@ -165,8 +196,8 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 /* Frees a message, its calls and their results. NULL is fine. */
 void jrpc_msg_free(jrpc_msg_t *msg);
 
-/* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * message's context, the method's index in the table (0 <= method <
+/* Told, once per entry of a message answered by jrpc_handle_buf() or
+ * assembled by jrpc_msg_reply(), the message's context, the method's index in the table (0 <= method <
  * jrpc_method_count(); -1 when the entry named no registered method), the
  * error code of its outcome (0 for success; notifications included) and
  * how long its handler ran (0 when none ran). For statistics and logs: an
@@ -186,8 +217,16 @@ const char *jrpc_method_name(const jrpc_t *rpc, size_t i);
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */
 void jrpc_reply_free(char *reply);
 
-/* Parse, run every call in order on this thread, assemble: the convenience
- * for tests and simple transports. Returns what jrpc_msg_reply() returns. */
+/* Parse, run every call in order on this thread, and write the reply at
+ * the end of out (text is borrowed for the call's duration; nothing is
+ * copied out of it; a text method writes its result straight into out).
+ * Returns 1 when a reply was appended, 0 when there is nothing to send
+ * (out as it was), -ENOMEM (out's error is then set, as buf.h's). */
+int jrpc_handle_buf(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx,
+                    buf_t *out);
+
+/* jrpc_handle_buf() into a new text: the convenience for tests. Returns
+ * what jrpc_msg_reply() returns. */
 int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx, char **reply,
                 size_t *reply_len);
 
@@ -196,6 +235,17 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
  * owned by the caller (free with jrpc_reply_free()) or NULL when out of
  * memory or params is not an array or object. */
 char *jrpc_notification_encode(const char *method, json_t *params, size_t *len);
+
+/* Writes a notification straight into b: jrpc_notification_begin() writes
+ * {"jsonrpc":"2.0","method":METHOD,"params": (method escaped as a JSON
+ * string), the caller writes the params (an array or object), and
+ * jrpc_notification_end() closes it. Errors: as b's. */
+void jrpc_notification_begin(buf_t *b, const char *method);
+void jrpc_notification_end(buf_t *b);
+
+/* Writes, at the end of b, the error reply with id null that
+ * jrpc_error_encode() returns. */
+void jrpc_error_write(buf_t *b, int code, const char *message);
 
 /* Encodes a reply for an error outside any message, with id null, such as
  * the -32005 "too large" the framed-TCP transport sends before closing.
@@ -224,8 +274,25 @@ int jrpc_call_error(jrpc_call_t *call, int code, const char *message, json_t *da
 int jrpc_call_errorf(jrpc_call_t *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Getters for named params. Each looks up `name` in params (which must be
- * an object or NULL), checks its type and stores a borrowed value in *out:
+/* The params' text (type GOC_JSON_NONE when the request had none; an array
+ * or an object otherwise). Borrowed: valid while the call lives. */
+const goc_json_value *jrpc_call_params(const jrpc_call_t *call);
+
+/* Getters for a text method's named params, read from the text: as the
+ * jrpc_param_*() getters below (the same results and -32602 messages),
+ * without a params argument. Strings are decoded into the call's own
+ * memory, NUL-terminated: valid while the call lives. An integer beyond
+ * 64 bits is "must be an integer". jrpc_arg_value() takes a member of any
+ * type (null counts as absent) as its text. */
+int jrpc_arg_str(jrpc_call_t *call, const char *name, unsigned flags, const char **out,
+                 size_t *len);
+int jrpc_arg_int(jrpc_call_t *call, const char *name, unsigned flags, int64_t *out);
+int jrpc_arg_bool(jrpc_call_t *call, const char *name, unsigned flags, bool *out);
+int jrpc_arg_value(jrpc_call_t *call, const char *name, unsigned flags, goc_json_value *out);
+
+/* Getters for a tree method's named params. Each looks up `name` in params
+ * (which must be an object or NULL), checks its type and stores a borrowed
+ * value in *out:
  *   returns 1   found, *out set;
  *           0   absent or null and not JRPC_REQUIRED, *out untouched;
  *     -EINVAL   after setting -32602 on the call with one of the messages

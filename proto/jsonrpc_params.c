@@ -1,5 +1,5 @@
-/* jsonrpc_params.c: typed getters for named params, each failing with one
- * clear -32602 message set on the call, so a handler reads
+/* jsonrpc_params.c: typed getters for a tree method's named params, each
+ * failing with one clear -32602 message set on the call, so a handler reads
  *
  *   const char *room;
  *   if (jrpc_param_str(call, params, "room", JRPC_REQUIRED, &room, NULL) < 0)
@@ -56,20 +56,9 @@ int jrpc_param_int(jrpc_call_t *call, json_t *params, const char *name, unsigned
     json_t *v;
     int rc = lookup(call, params, name, flags, what, &v);
     if (rc <= 0) return rc;
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 1;
-    }
-    if (json_is_real(v) && call->msg->ints_as_real) {
-        /* The message was parsed with every integer as a double. */
-        double d = json_real_value(v);
-        if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
-            (double)(json_int_t)d == d) {
-            *out = (json_int_t)d;
-            return 1;
-        }
-    }
-    return wrong_type(call, name, what);
+    if (!json_is_integer(v)) return wrong_type(call, name, what); /* 1.0, 1e3, beyond 64 bits */
+    *out = json_integer_value(v);
+    return 1;
 }
 
 int jrpc_param_bool(jrpc_call_t *call, json_t *params, const char *name, unsigned flags, bool *out)

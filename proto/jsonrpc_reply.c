@@ -1,19 +1,23 @@
-/* jsonrpc_reply.c: recording a call's error and writing the reply text.
+/* jsonrpc_reply.c: recording a call's error, and writing replies, errors
+ * and notifications as text.
  *
- * A reply is written as text, not built as a jansson value, because the id
- * is spliced in as the raw bytes the client sent: {"jsonrpc":"2.0",
- * "result"|"error":..., "id":RAW}. A batch reply joins the replies of its
- * non-notification entries with commas inside brackets.
+ * A reply is written, never built: {"jsonrpc":"2.0","result"|"error":...,
+ * "id":RAW}, with the id spliced in as the bytes the client sent, the
+ * result as the text a text method wrote (or a tree method's tree written
+ * out), and the error object from the call's code, message and data. A
+ * batch reply joins the replies of its non-notification entries with
+ * commas inside brackets.
  *
- * Invariant: a text buffer (tbuf) is always NUL-terminated once allocated;
- * on any allocation failure it is freed and marked failed, and every later
- * append is a no-op, so callers check once at the end.
+ * Invariant: a failed buffer stays failed (proto/buf.h), so the writers
+ * here never check as they go; their callers check once at the end.
  */
 #include "jsonrpc_private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "json_tree.h"
 
 const char *jrpc__code_text(int code)
 {
@@ -43,17 +47,25 @@ const char *jrpc__code_text(int code)
     }
 }
 
+void jrpc__call_fail(jrpc_call_t *call, int code, const char *message, const char *detail)
+{
+    if (call->has_error) return;
+    call->has_error = true;
+    call->err_code = code;
+    call->err_msg = message;
+    call->err_detail = detail;
+}
+
 int jrpc_call_error(jrpc_call_t *call, int code, const char *message, json_t *data)
 {
     if (call->has_error) {
         json_decref(data);
         return code;
     }
-    call->has_error = true;
-    call->err_code = code;
+    jrpc__call_fail(call, code, NULL, NULL);
     call->err_data = data;
-    if (message) /* out of memory leaves NULL: the standard text */
-        call->err_msg = jrpc__strndup(message, strlen(message));
+    if (message && (call->err_msg = jrpc__strndup(message, strlen(message))))
+        call->err_msg_owned = true; /* out of memory leaves NULL: the standard text */
     return code;
 }
 
@@ -67,120 +79,74 @@ int jrpc_call_errorf(jrpc_call_t *call, int code, const char *fmt, ...)
     return jrpc_call_error(call, code, buf, NULL);
 }
 
-/* A growing text. */
-typedef struct tbuf {
-    char *p;     /* the text, NUL-terminated; owned; NULL before the first append */
-    size_t len;  /* bytes before the NUL */
-    size_t cap;  /* bytes allocated */
-    bool failed; /* an allocation failed: p is freed */
-} tbuf;
-
-static void tb_add(tbuf *b, const char *s, size_t n)
+/* Writes the error member's value of call. */
+static void write_error(buf_t *b, const jrpc_call_t *call)
 {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = jrpc__alloc(cap);
-        if (!np) {
-            jrpc__free(b->p);
-            *b = (tbuf){.failed = true};
-            return;
-        }
-        if (b->len) memcpy(np, b->p, b->len);
-        jrpc__free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void tb_str(tbuf *b, const char *s)
-{
-    tb_add(b, s, strlen(s));
-}
-
-/* Appends the JSON encoding of v (borrowed; NULL writes null). */
-static void tb_json(tbuf *b, json_t *v)
-{
-    if (!v) {
-        tb_str(b, "null");
-        return;
-    }
-    char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (!d) {
-        jrpc__free(b->p);
-        *b = (tbuf){.failed = true};
-        return;
-    }
-    tb_str(b, d);
-    jrpc__free(d);
-}
-
-/* Appends the error member's value of call. */
-static void tb_error(tbuf *b, const jrpc_call_t *call)
-{
-    json_t *e = json_object();
     const char *msg = call->err_msg ? call->err_msg : jrpc__code_text(call->err_code);
-    if (!e || json_object_set_new(e, "code", json_integer(call->err_code)) < 0 ||
-        json_object_set_new(e, "message", json_string(msg)) < 0 ||
-        (call->err_data && json_object_set(e, "data", call->err_data) < 0)) {
-        json_decref(e);
-        jrpc__free(b->p);
-        *b = (tbuf){.failed = true};
-        return;
+    goc_json_lit(b, "{\"code\":");
+    goc_json_int(b, call->err_code);
+    goc_json_lit(b, ",\"message\":");
+    goc_json_str(b, msg, strlen(msg));
+    if (call->err_data) {
+        goc_json_lit(b, ",\"data\":");
+        goc_json_tree_write(b, call->err_data);
+    } else if (call->err_detail) {
+        goc_json_lit(b, ",\"data\":");
+        goc_json_str(b, call->err_detail, strlen(call->err_detail));
     }
-    tb_json(b, e);
-    json_decref(e);
+    goc_json_lit(b, "}");
 }
 
-/* Appends the reply object of one answered entry. */
-static void tb_reply(tbuf *b, const jrpc_call_t *call)
+void jrpc__write_reply(buf_t *b, const jrpc_call_t *call, const char *res, size_t res_len)
 {
-    tb_str(b, "{\"jsonrpc\":\"2.0\",");
+    goc_json_lit(b, "{\"jsonrpc\":\"2.0\",");
     if (call->has_error) {
-        tb_str(b, "\"error\":");
-        tb_error(b, call);
+        goc_json_lit(b, "\"error\":");
+        write_error(b, call);
     } else if (call->method && !call->ran) {
-        jrpc_call_t fake = {.has_error = true, .err_code = JRPC_INTERNAL_ERROR};
-        tb_str(b, "\"error\":");
-        tb_error(b, &fake);
+        jrpc_call_t never_ran = {.has_error = true, .err_code = JRPC_INTERNAL_ERROR};
+        goc_json_lit(b, "\"error\":");
+        write_error(b, &never_ran);
     } else {
-        tb_str(b, "\"result\":");
-        tb_json(b, call->result);
+        goc_json_lit(b, "\"result\":");
+        if (res)
+            goc_json_raw(b, res, res_len);
+        else
+            goc_json_tree_write(b, call->result);
     }
-    tb_str(b, ",\"id\":");
-    tb_str(b, call->id);
-    tb_str(b, "}");
+    goc_json_lit(b, ",\"id\":");
+    if (call->id.type == GOC_JSON_NONE)
+        goc_json_lit(b, "null");
+    else
+        goc_json_raw(b, call->id.text, call->id.len);
+    goc_json_lit(b, "}");
 }
 
 int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
 {
-    tbuf b = {0};
+    buf_t b = {0};
     size_t answered = 0;
     *reply = NULL;
     if (len) *len = 0;
-    if (msg->batch) tb_str(&b, "[");
+    if (msg->batch) goc_json_lit(&b, "[");
     for (size_t i = 0; i < msg->nentries; i++) {
         const jrpc_call_t *call = &msg->entries[i];
-        if (msg->rpc->observe)
-            msg->rpc->observe(msg->rpc->observe_ud, &msg->ctx,
-                              call->method ? (int)(call->method - msg->rpc->methods) : -1,
-                              call->has_error ? call->err_code : 0, call->dur_ns);
+        jrpc__observe(msg, call);
         if (call->notification) continue;
-        if (answered++) tb_str(&b, ",");
-        tb_reply(&b, call);
+        if (answered++) goc_json_lit(&b, ",");
+        bool text = call->method && call->method->text_fn && call->ran && !call->has_error;
+        jrpc__write_reply(&b, call, text ? call->text.data : NULL, call->text.len);
     }
-    if (msg->batch) tb_str(&b, "]");
-    if (b.failed) return -ENOMEM;
+    if (msg->batch) goc_json_lit(&b, "]");
+    if (b.err) {
+        buf_free(&b);
+        return -ENOMEM;
+    }
     if (answered == 0) {
-        jrpc__free(b.p);
+        buf_free(&b);
         return 0;
     }
-    *reply = b.p;
+    *reply = b.data; /* NUL-terminated, the caller's now */
     if (len) *len = b.len;
     return 1;
 }
@@ -190,36 +156,53 @@ void jrpc_reply_free(char *reply)
     jrpc__free(reply);
 }
 
+void jrpc_notification_begin(buf_t *b, const char *method)
+{
+    goc_json_lit(b, "{\"jsonrpc\":\"2.0\",\"method\":");
+    goc_json_str(b, method, strlen(method));
+    goc_json_lit(b, ",\"params\":");
+}
+
+void jrpc_notification_end(buf_t *b)
+{
+    goc_json_lit(b, "}");
+}
+
+/* b's text, now the caller's (NULL when b failed). */
+static char *take(buf_t *b, size_t *len)
+{
+    if (b->err) {
+        buf_free(b);
+        return NULL;
+    }
+    if (len) *len = b->len;
+    return b->data;
+}
+
 char *jrpc_notification_encode(const char *method, json_t *params, size_t *len)
 {
     if (params && !json_is_array(params) && !json_is_object(params)) return NULL;
-    json_t *m = json_string(method);
-    tbuf b = {0};
-    tb_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
-    tb_json(&b, m);
-    json_decref(m);
-    if (!m && !b.failed) {
-        jrpc__free(b.p);
-        return NULL;
-    }
+    buf_t b = {0};
     if (params) {
-        tb_str(&b, ",\"params\":");
-        tb_json(&b, params);
+        jrpc_notification_begin(&b, method);
+        goc_json_tree_write(&b, params);
+    } else {
+        goc_json_lit(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
+        goc_json_str(&b, method, strlen(method));
     }
-    tb_str(&b, "}");
-    if (b.failed) return NULL;
-    if (len) *len = b.len;
-    return b.p;
+    jrpc_notification_end(&b);
+    return take(&b, len);
+}
+
+void jrpc_error_write(buf_t *b, int code, const char *message)
+{
+    jrpc_call_t call = {.has_error = true, .err_code = code, .err_msg = message};
+    jrpc__write_reply(b, &call, NULL, 0);
 }
 
 char *jrpc_error_encode(int code, const char *message, size_t *len)
 {
-    jrpc_call_t call = {.id = (char *)"null"}; /* borrowed: not freed here */
-    tbuf b = {0};
-    jrpc_call_error(&call, code, message, NULL);
-    tb_reply(&b, &call);
-    jrpc__free(call.err_msg);
-    if (b.failed) return NULL;
-    if (len) *len = b.len;
-    return b.p;
+    buf_t b = {0};
+    jrpc_error_write(&b, code, message);
+    return take(&b, len);
 }

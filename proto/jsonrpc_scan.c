@@ -1,203 +1,231 @@
-/* jsonrpc_scan.c: a few passes over the raw message text, beside jansson's
- * parse. jansson gives values, not positions, and re-encoding a number is
- * not always the text that was sent (1e3 becomes 1000.0), so the ids that
- * must come back "exactly as sent" are cut out of the text here.
+/* jsonrpc_scan.c: a message's one pass, from bytes to entries.
  *
- * Invariants: jrpc__too_deep() runs on untrusted bytes and never reads past
- * len; the other functions run only on text jansson accepted (or, for
- * jrpc__blank_integer_ids, refused for a too-big integer), and still stop
- * at the span's end (returning -EINVAL) if the text is not what they
- * expect, so a disagreement with jansson costs the exact id, never memory
- * safety. Blanking never turns invalid JSON into valid JSON.
+ * The scan of proto/json.h runs over the message once. At the top level
+ * (an object, or a batch's array of objects) this file walks the members
+ * itself, so each request's "jsonrpc", "id", "method" and "params" are
+ * recognised as the scan meets them; every value below is validated by the
+ * scan and kept as its text. The nesting limit is the scan's, the batch
+ * limit is counted here: both in the same pass.
+ *
+ * Invariants: nothing here allocates but a batch's entry and run arrays
+ * (grown by doubling up to max_batch); an error found anywhere in the text
+ * (syntax, nesting) turns the whole message into one error entry, whatever
+ * entries were made before it; entries are classified (valid, which
+ * method) only once their request object has been scanned whole.
  */
 #include "jsonrpc_private.h"
 
-#include <stdint.h>
 #include <string.h>
 
-#define SCAN_BAD SIZE_MAX
+/* The members of a request object the engine reads (absent: type NONE). */
+typedef struct envelope {
+    goc_json_value jsonrpc, id, method, params;
+} envelope;
 
-bool jrpc__too_deep(const char *s, size_t len, size_t max)
+/* Where key k's value goes in env, or NULL for a member we ignore. */
+static goc_json_value *slot_of(envelope *env, const goc_json_value *k)
 {
-    size_t depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max) return true;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
+    const char *t = k->text + 1;
+    size_t n = k->len - 2;
+    if (k->flags & GOC_JSON_ESCAPED) { /* rare: "\u0069d" is "id" */
+        if (goc_json_string_equals(k, "id", 2)) return &env->id;
+        if (goc_json_string_equals(k, "method", 6)) return &env->method;
+        if (goc_json_string_equals(k, "params", 6)) return &env->params;
+        if (goc_json_string_equals(k, "jsonrpc", 7)) return &env->jsonrpc;
+        return NULL;
     }
-    return false;
-}
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static size_t skip_ws(const char *s, size_t end, size_t i)
-{
-    while (i < end && is_ws(s[i]))
-        i++;
-    return i;
-}
-
-/* s[i] is '"': returns the index after the closing quote. */
-static size_t skip_string(const char *s, size_t end, size_t i)
-{
-    for (i++; i < end; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
+    switch (n) {
+    case 2:
+        return t[0] == 'i' && t[1] == 'd' ? &env->id : NULL;
+    case 6:
+        if (memcmp(t, "method", 6) == 0) return &env->method;
+        if (memcmp(t, "params", 6) == 0) return &env->params;
+        return NULL;
+    case 7:
+        return memcmp(t, "jsonrpc", 7) == 0 ? &env->jsonrpc : NULL;
+    default:
+        return NULL;
     }
-    return SCAN_BAD;
 }
 
-/* Returns the index after the value starting at s[i], or SCAN_BAD. */
-static size_t skip_value(const char *s, size_t end, size_t i)
+/* Scans the object at s->p, at nesting depth `depth` (1 for a message, 2
+ * in a batch), into env. 0, -EBADMSG or -E2BIG. */
+static int scan_request(goc_json_scan *s, size_t depth, envelope *env)
 {
-    if (i >= end) return SCAN_BAD;
-    if (s[i] == '"') return skip_string(s, end, i);
-    if (s[i] == '[' || s[i] == '{') {
-        size_t depth = 0;
-        while (i < end) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, end, i);
-                if (i == SCAN_BAD) return SCAN_BAD;
-                continue;
+    goc_json_value k, v;
+    if (depth > s->max_depth) return -E2BIG;
+    s->p++; /* the '{' */
+    int c = goc_json_scan_peek(s);
+    if (c == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (c != '"' || goc_json_scan_string(s, &k) < 0) return -EBADMSG;
+        if (goc_json_scan_peek(s) != ':') return -EBADMSG;
+        s->p++;
+        int rc = goc_json_scan_value(s, depth, &v);
+        if (rc < 0) return rc;
+        goc_json_value *slot = slot_of(env, &k);
+        if (slot) *slot = v; /* the last duplicate wins */
+        c = goc_json_scan_peek(s);
+        s->p++;
+        if (c == '}') return 0;
+        if (c != ',') return -EBADMSG;
+        c = goc_json_scan_peek(s);
+    }
+}
+
+static const jrpc__method *lookup(const jrpc_t *rpc, const goc_json_value *name)
+{
+    for (size_t i = 0; i < rpc->n; i++)
+        if (goc_json_string_equals(name, rpc->methods[i].name, rpc->methods[i].len))
+            return &rpc->methods[i];
+    return NULL;
+}
+
+/* Whether env's id, if any, is one a reply can carry. */
+static bool id_valid(const envelope *env)
+{
+    uint8_t t = env->id.type;
+    return t == GOC_JSON_NONE || t == GOC_JSON_STRING || t == GOC_JSON_NUMBER || t == GOC_JSON_NULL;
+}
+
+/* Why env is not a valid request, or NULL when it is. */
+static const char *request_problem(const envelope *env)
+{
+    uint8_t t;
+    if (!id_valid(env)) return "'id' must be a string, a number or null";
+    if (!goc_json_string_equals(&env->jsonrpc, "2.0", 3)) return "'jsonrpc' must be \"2.0\"";
+    if (env->method.type != GOC_JSON_STRING) return "'method' must be a string";
+    t = env->params.type;
+    if (t != GOC_JSON_NONE && t != GOC_JSON_ARRAY && t != GOC_JSON_OBJECT)
+        return "'params' must be an array or an object";
+    return NULL;
+}
+
+/* Fills call from the request's envelope, and lists it to run if it has a
+ * handler. */
+static void classify(jrpc_msg_t *msg, jrpc_call_t *call, const envelope *env)
+{
+    const char *problem = request_problem(env);
+    call->msg = msg;
+    if (env->id.type != GOC_JSON_NONE && id_valid(env))
+        call->id = env->id; /* a valid id comes back, even on an invalid request */
+    else if (!problem)
+        call->notification = true;
+    if (problem) {
+        jrpc__call_fail(call, JRPC_INVALID_REQUEST, NULL, problem);
+        return;
+    }
+    const jrpc__method *m = lookup(msg->rpc, &env->method);
+    call->params = env->params;
+    if (!m)
+        jrpc__call_fail(call, JRPC_METHOD_NOT_FOUND, NULL, NULL);
+    else if ((m->flags & JRPC_PERSISTENT) && !msg->ctx.persistent)
+        jrpc__call_fail(call, JRPC_NEEDS_PERSISTENT, "method needs a persistent connection", NULL);
+    else {
+        call->method = m;
+        msg->run[msg->nrun++] = call;
+    }
+}
+
+/* Makes room for one more entry of a batch. 0 or -ENOMEM. */
+static int grow_batch(jrpc_msg_t *msg, size_t *cap)
+{
+    if (msg->nentries < *cap) return 0;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    if (ncap > msg->rpc->limits.max_batch) ncap = msg->rpc->limits.max_batch;
+    jrpc_call_t *e = jrpc__alloc(ncap * sizeof *e);
+    jrpc_call_t **r = jrpc__alloc(ncap * sizeof *r);
+    if (!e || !r) {
+        jrpc__free(e);
+        jrpc__free(r);
+        return -ENOMEM;
+    }
+    memset(e, 0, ncap * sizeof *e);
+    if (msg->nentries) memcpy(e, msg->entries, msg->nentries * sizeof *e);
+    for (size_t i = 0; i < msg->nrun; i++) /* the run list points into the entries */
+        r[i] = e + (msg->run[i] - msg->entries);
+    jrpc__free(msg->entries);
+    jrpc__free(msg->run);
+    msg->entries = e;
+    msg->run = r;
+    *cap = ncap;
+    return 0;
+}
+
+/* Scans the batch at s->p. Entries beyond max_batch are validated but not
+ * kept (*count says how many there were). 0, -EBADMSG, -E2BIG, -ENOMEM. */
+static int scan_batch(jrpc_msg_t *msg, goc_json_scan *s, size_t *count)
+{
+    size_t cap = 0;
+    s->p++; /* the '[' (depth 1: the scan allows at least that) */
+    int c = goc_json_scan_peek(s);
+    if (c == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        envelope env = {0};
+        goc_json_value v;
+        bool keep = *count < msg->rpc->limits.max_batch;
+        int rc = c == '{' ? scan_request(s, 2, &env) : goc_json_scan_value(s, 1, &v);
+        if (rc < 0) return rc;
+        if (keep) {
+            if (grow_batch(msg, &cap) < 0) return -ENOMEM;
+            jrpc_call_t *call = &msg->entries[msg->nentries++];
+            if (c == '{') {
+                classify(msg, call, &env);
+            } else {
+                call->msg = msg;
+                jrpc__call_fail(call, JRPC_INVALID_REQUEST, NULL, "a request must be an object");
             }
-            if (c == '[' || c == '{')
-                depth++;
-            else if ((c == ']' || c == '}') && --depth == 0)
-                return i + 1;
-            i++;
         }
-        return SCAN_BAD;
-    }
-    size_t start = i;
-    while (i < end && !is_ws(s[i]) && s[i] != ',' && s[i] != ']' && s[i] != '}')
-        i++;
-    return i > start ? i : SCAN_BAD;
-}
-
-jrpc__span jrpc__trim(const char *s, size_t len)
-{
-    size_t a = skip_ws(s, len, 0), b = len;
-    while (b > a && is_ws(s[b - 1]))
-        b--;
-    return (jrpc__span){a, b - a};
-}
-
-int jrpc__array_items(const char *s, jrpc__span a, jrpc__span *spans, size_t n)
-{
-    size_t end = a.off + a.len, i = a.off, k = 0;
-    if (i >= end || s[i] != '[') return -EINVAL;
-    i = skip_ws(s, end, i + 1);
-    if (i < end && s[i] == ']') return n == 0 ? 0 : -EINVAL;
-    for (;;) {
-        size_t e = skip_value(s, end, i);
-        if (e == SCAN_BAD || k == n) return -EINVAL;
-        spans[k++] = (jrpc__span){i, e - i};
-        i = skip_ws(s, end, e);
-        if (i >= end) return -EINVAL;
-        if (s[i] == ']') return k == n ? 0 : -EINVAL;
-        if (s[i] != ',') return -EINVAL;
-        i = skip_ws(s, end, i + 1);
+        (*count)++;
+        c = goc_json_scan_peek(s);
+        s->p++;
+        if (c == ']') return 0;
+        if (c != ',') return -EBADMSG;
+        c = goc_json_scan_peek(s);
     }
 }
 
-/* Whether the quoted key s[k] means "id", escapes decoded. */
-static bool key_is_id(const char *s, jrpc__span k)
+int jrpc__parse(jrpc_msg_t *msg, size_t len)
 {
-    const char *raw = s + k.off + 1;
-    size_t rlen = k.len - 2;
-    if (!memchr(raw, '\\', rlen)) return rlen == 2 && raw[0] == 'i' && raw[1] == 'd';
-    json_t *v = json_loadb(s + k.off, k.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    bool is = v && json_is_string(v) && json_string_length(v) == 2 &&
-              memcmp(json_string_value(v), "id", 2) == 0;
-    json_decref(v);
-    return is;
-}
-
-int jrpc__find_id(const char *s, jrpc__span obj, jrpc__span *id)
-{
-    size_t end = obj.off + obj.len, i = obj.off;
-    int found = 0;
-    if (i >= end || s[i] != '{') return -EINVAL;
-    i = skip_ws(s, end, i + 1);
-    if (i < end && s[i] == '}') return 0;
-    for (;;) {
-        if (i >= end || s[i] != '"') return -EINVAL;
-        size_t ke = skip_string(s, end, i);
-        if (ke == SCAN_BAD) return -EINVAL;
-        jrpc__span key = {i, ke - i};
-        i = skip_ws(s, end, ke);
-        if (i >= end || s[i] != ':') return -EINVAL;
-        i = skip_ws(s, end, i + 1);
-        size_t ve = skip_value(s, end, i);
-        if (ve == SCAN_BAD) return -EINVAL;
-        if (key_is_id(s, key)) {
-            *id = (jrpc__span){i, ve - i};
-            found = 1; /* keep going: the last duplicate wins, as in jansson */
+    goc_json_scan s;
+    goc_json_value v;
+    size_t count = 0;
+    int rc;
+    goc_json_scan_init(&s, msg->text, len, msg->rpc->limits.max_depth);
+    int c = goc_json_scan_peek(&s);
+    if (c == '{') {
+        envelope env = {0};
+        rc = scan_request(&s, 1, &env);
+        if (rc == 0 && goc_json_scan_peek(&s) == -1) {
+            msg->entries = &msg->one;
+            msg->run = &msg->one_run;
+            msg->nentries = 1;
+            classify(msg, &msg->one, &env);
+            return 0;
         }
-        i = skip_ws(s, end, ve);
-        if (i >= end) return -EINVAL;
-        if (s[i] == '}') return found;
-        if (s[i] != ',') return -EINVAL;
-        i = skip_ws(s, end, i + 1);
+    } else if (c == '[') {
+        msg->batch = true;
+        rc = scan_batch(msg, &s, &count);
+        if (rc == -ENOMEM) return rc;
+    } else {
+        rc = goc_json_scan_value(&s, 0, &v);
     }
-}
-
-/* Overwrites an integer id with "0" and spaces (same length). Only a
- * well-formed JSON integer, -?(0|[1-9][0-9]*): this text failed to parse,
- * so a malformed one ("007", "-") must stay and fail again. */
-static void blank_id(char *s, jrpc__span obj)
-{
-    jrpc__span id;
-    if (jrpc__find_id(s, obj, &id) != 1 || id.len == 0)
-        return;
-    const char *d = s + id.off;
-    size_t k = d[0] == '-';
-    if (k == id.len || (d[k] == '0' && id.len - k > 1))
-        return; /* a bare '-' or a leading zero */
-    for (; k < id.len; k++)
-        if (!(d[k] >= '0' && d[k] <= '9'))
-            return; /* not an integer literal: reals that overflow stay errors */
-    s[id.off] = '0';
-    memset(s + id.off + 1, ' ', id.len - 1);
-}
-
-void jrpc__blank_integer_ids(char *s, size_t len)
-{
-    jrpc__span top = jrpc__trim(s, len);
-    if (top.len == 0)
-        return;
-    if (s[top.off] == '{') {
-        blank_id(s, top);
-        return;
-    }
-    if (s[top.off] != '[')
-        return;
-    size_t end = top.off + top.len, i = skip_ws(s, end, top.off + 1);
-    while (i < end && s[i] != ']') {
-        size_t e = skip_value(s, end, i);
-        if (e == SCAN_BAD)
-            return;
-        if (s[i] == '{')
-            blank_id(s, (jrpc__span){i, e - i});
-        i = skip_ws(s, end, e);
-        if (i < end && s[i] == ',')
-            i = skip_ws(s, end, i + 1);
-    }
+    if (rc == 0 && goc_json_scan_peek(&s) != -1) rc = -EBADMSG;
+    if (rc == -E2BIG)
+        jrpc__msg_whole_error(msg, JRPC_INVALID_REQUEST, "nesting too deep");
+    else if (rc < 0)
+        jrpc__msg_whole_error(msg, JRPC_PARSE_ERROR, NULL);
+    else if (c != '[')
+        jrpc__msg_whole_error(msg, JRPC_INVALID_REQUEST, "a message must be an object or an array");
+    else if (count == 0)
+        jrpc__msg_whole_error(msg, JRPC_INVALID_REQUEST, "empty batch");
+    else if (count > msg->rpc->limits.max_batch)
+        jrpc__msg_whole_error(msg, JRPC_INVALID_REQUEST, "batch too long");
+    return 0;
 }

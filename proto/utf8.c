@@ -15,9 +15,7 @@
 /* Smallest code point that needs 1, 2 or 3 continuation bytes. */
 static const uint32_t utf8_min[4] = {0, 0x80, 0x800, 0x10000};
 
-/* Checks one multi-byte sequence at s (s[0] >= 0x80), at most avail bytes
- * long. Returns its length, or 0 if it is invalid or cut short. */
-static size_t utf8_seq(const uint8_t *s, size_t avail)
+size_t goc_utf8_seq(const uint8_t *s, size_t avail)
 {
     uint8_t c = s[0];
     size_t need;
@@ -62,7 +60,7 @@ bool goc_utf8_valid(const uint8_t *s, size_t len)
             i++;
             continue;
         }
-        size_t n = utf8_seq(s + i, len - i);
+        size_t n = goc_utf8_seq(s + i, len - i);
         if (n == 0)
             return false;
         i += n;

@@ -17,4 +17,9 @@
  * s may be NULL only when len is 0. No allocation, no errors. */
 bool goc_utf8_valid(const uint8_t *s, size_t len);
 
+/* The length (2-4) of the valid multi-byte sequence at s, whose first byte
+ * is 0x80 or above and which has avail bytes (avail >= 1); 0 when it is
+ * invalid or cut short. For scanners that meet one sequence at a time. */
+size_t goc_utf8_seq(const uint8_t *s, size_t avail);
+
 #endif

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Runs the benchmarks of tests/bench/benchmarks.txt: ours and the peer,
-alternately, BENCH_RUNS times each; prints BENCH lines with medians."""
+alternately, BENCH_RUNS times each; prints BENCH lines with medians.
+
+A RESULT line may end with cpu_us=X (the network benchmarks: the server's
+CPU microseconds per unit of work); the BENCH line then adds
+cpu_us=OURS/PEER (medians) and cpu_speedup=PEER/OURS (> 1: ours spends
+less)."""
 import os, shlex, statistics, subprocess, sys
 
 def run(cmd, env, name, timeout):
@@ -13,7 +18,8 @@ def run(cmd, env, name, timeout):
     for line in out.splitlines():
         f = line.split()
         if len(f) >= 4 and f[0] == "RESULT" and f[1] == name:
-            return float(f[2]), f[3]
+            cpu = [float(x[7:]) for x in f[4:] if x.startswith("cpu_us=")]
+            return float(f[2]), f[3], cpu[0] if cpu else None
     return None
 
 def resolve(root, spec):
@@ -47,13 +53,16 @@ def main():
     for name, result, kind, env, ours, peer, peercmd, timeout in specs:
         envd = dict(kv.split("=", 1) for kv in env.split()) if env and env != "-" else {}
         a, b, unit = [], [], ""
+        ca, cb = [], []  # server CPU per unit, when the runs report it
         for _ in range(runs):
             r = run(resolve(root, ours), envd, result, timeout)
             if r:
                 a.append(r[0]); unit = r[1]
+                if r[2] is not None: ca.append(r[2])
             r = run(resolve(root, peercmd), envd, result, timeout)
             if r:
                 b.append(r[0]); unit = unit or r[1]
+                if r[2] is not None: cb.append(r[2])
         if not a or not b:
             print(f"BENCH {name} ours={'%.3f' % statistics.median(a) if a else 'failed'} "
                   f"{peer}={'%.3f' % statistics.median(b) if b else 'failed'} unit={unit} speedup=n/a",
@@ -64,6 +73,10 @@ def main():
             sp = ma / mb if mb else float("inf")
         else:
             sp = mb / ma if ma else float("inf")
-        print(f"BENCH {name} ours={ma:.3f} {peer}={mb:.3f} unit={unit} speedup={sp:.2f}", flush=True)
+        cpu = ""
+        if ca and cb:
+            mca, mcb = statistics.median(ca), statistics.median(cb)
+            cpu = f" cpu_us={mca:.3f}/{mcb:.3f} cpu_speedup={mcb / mca if mca else float('inf'):.2f}"
+        print(f"BENCH {name} ours={ma:.3f} {peer}={mb:.3f} unit={unit} speedup={sp:.2f}{cpu}", flush=True)
 
 main()

@@ -22,6 +22,7 @@
 #include <goc/malloc.h>
 
 #include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -75,6 +76,24 @@ bool chat_nick_valid(const char *s, size_t len)
 bool chat__text_valid(const char *s, size_t len)
 {
     return len >= 1 && len <= CHAT_TEXT_MAX && goc_utf8_valid((const uint8_t *)s, len);
+}
+
+/* ---- messages as JSON -------------------------------------------------- */
+
+void chat__message_write(buf_t *b, int64_t id, const char *room, const char *nick,
+                         size_t nick_len, const char *text, size_t text_len, int64_t ts)
+{
+    goc_json_lit(b, "{\"id\":");
+    goc_json_int(b, id);
+    goc_json_lit(b, ",\"room\":");
+    goc_json_str(b, room, strlen(room));
+    goc_json_lit(b, ",\"nick\":");
+    goc_json_str(b, nick, nick_len);
+    goc_json_lit(b, ",\"text\":");
+    goc_json_str(b, text, text_len);
+    goc_json_lit(b, ",\"ts\":");
+    goc_json_int(b, ts);
+    goc_json_lit(b, "}");
 }
 
 /* ---- members -------------------------------------------------------- */

@@ -109,19 +109,21 @@ json_t *chat_rooms_json(bool with_message_counts, int *code);
 bool chat_room_valid(const char *s, size_t len);
 bool chat_nick_valid(const char *s, size_t len);
 /* Stores a message sent over REST/HTTP (no member): the same path as
- * chat.send with a nick. Returns the stored message (new reference), or
- * NULL with *code and *msg (static text) set to the JSON-RPC error. */
-json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
-                     int *code, const char **msg);
+ * chat.send with a nick. Returns 0 with the stored message written at the
+ * end of out as JSON, or -1 with *code and *msg (static text) set to the
+ * JSON-RPC error. */
+int chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                 buf_t *out, int *code, const char **msg);
 /* As chat.history: messages of room with since < id (and id < before when
  * before > 0; 0: no bound), oldest first, at most limit: the first ones
  * after since, or with a before the newest such (a client scrolls back page
- * by page with before = the oldest id it holds). Returns a new array, or
- * NULL with *code and *msg (static text) set: -32602 for a bad room, since
- * or before < 0, limit outside 1..500; -32603 when the history cannot be
- * read; -32006 when the broker's store cannot be reached. */
-json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
-                     const char **msg);
+ * by page with before = the oldest id it holds), appended to out as a JSON
+ * array. Returns 0, or -1 with *code and *msg (static text) set: -32602 for
+ * a bad room, since or before < 0, limit outside 1..500; -32603 when the
+ * history cannot be read; -32006 when the broker's store cannot be
+ * reached. */
+int chat_history(const char *room, int64_t since, int64_t before, int64_t limit, buf_t *out,
+                 int *code, const char **msg);
 /* Whether nick is held by a member joined to room, on any server: 1 held,
  * 0 free, or a negative JSON-RPC code (JRPC_INVALID_PARAMS,
  * JRPC_UNAVAILABLE, JRPC_INTERNAL_ERROR). */
@@ -141,7 +143,6 @@ void chat_stats_read(chat_stats *out);
  * received, gaps filled, call latency) as a JSON object, and as
  * Prometheus text appended to b (nothing for one server). */
 json_t *chat_broker_json(void);
-struct buf;
-void chat_broker_metrics(struct buf *b);
+void chat_broker_metrics(buf_t *b);
 
 #endif

@@ -51,9 +51,11 @@ typedef struct hist_req {
     size_t text_len;
     int64_t since, before, limit;   /* READ: since < id < before; before 0: no bound */
     bool newest;                    /* READ: the last `limit` of them */
-    int64_t id;                     /* INSERT: the id given, 0 on failure */
-    json_t *result;                 /* out: new reference, NULL on failure */
-    goc_waitgroup wg;               /* done once result is set */
+    int64_t id, ts;                 /* INSERT: the id and time given (id 0: failed) */
+    buf_t *out;                     /* READ: the rows go on its end, as a JSON array */
+    bool ok;                        /* out: INSERT committed, READ complete */
+    json_t *counts;                 /* COUNTS: new reference, NULL on failure */
+    goc_waitgroup wg;               /* done once the answer is set */
 } hist_req;
 
 static struct {
@@ -117,35 +119,32 @@ static bool insert_all(hist_req **b, int n, int64_t ts)
     return ok;
 }
 
-/* Hands the committed message of q to its room and sets q's result. */
+/* Writes the committed message of q, once, as its chat.message
+ * notification and hands that text to its room (whose goroutine gives the
+ * one text to every member). */
 static void publish(hist_req *q, int64_t ts)
 {
-    q->result = json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)q->id, "room",
-                          q->room, "nick", q->nick, "text", q->text, q->text_len, "ts",
-                          (json_int_t)ts);
-    size_t len = 0;
-    char *text = q->result ? jrpc_notification_encode("chat.message", q->result, &len) : NULL;
-    if (!text)
+    buf_t b = {0};
+    jrpc_notification_begin(&b, "chat.message");
+    chat__message_write(&b, q->id, q->room, q->nick, strlen(q->nick), q->text, q->text_len, ts);
+    jrpc_notification_end(&b);
+    if (b.err) {
         log_error("chat: message %lld stored but not delivered (out of memory)",
                   (long long)q->id);
-    else if (!chat__deliver_local(q->room, q->id, text, len))
+        buf_free(&b);
+    } else if (!chat__deliver_local(q->room, q->id, b.data, b.len)) { /* b.data is the room's */
         log_error("chat: message %lld stored but not delivered", (long long)q->id);
+    }
+    q->ts = ts;
+    q->ok = true;
     atomic_store(&chat__g.published_id, q->id);
     atomic_fetch_add(&chat__g.st_stored, 1);
 }
 
-static json_t *row_json(sqlite3_stmt *s)
-{
-    return json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-                     "room", (const char *)sqlite3_column_text(s, 1), "nick",
-                     (const char *)sqlite3_column_text(s, 2), "text",
-                     (const char *)sqlite3_column_text(s, 3), (size_t)sqlite3_column_bytes(s, 3),
-                     "ts", (json_int_t)sqlite3_column_int64(s, 4));
-}
-
-/* Runs a read; each step inside the syscall bracket, the JSON built
- * outside it. */
-static json_t *run_read(hist_req *q)
+/* Runs a read; each step inside the syscall bracket. History rows go from
+ * SQLite's columns straight into the requester's buffer as JSON; room
+ * counts (rare: REST and /metrics) into a jansson object. */
+static void run_read(hist_req *q)
 {
     sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
     if (q->op == HIST_READ) {
@@ -153,31 +152,40 @@ static json_t *run_read(hist_req *q)
         sqlite3_bind_int64(s, 2, q->since);
         sqlite3_bind_int64(s, 3, q->before > 0 ? q->before : INT64_MAX);
         sqlite3_bind_int64(s, 4, q->limit);
+        goc_json_lit(q->out, "[");
+    } else {
+        q->counts = json_object();
     }
-    json_t *out = q->op == HIST_COUNTS ? json_object() : json_array();
     int rc;
-    for (;;) {
+    for (size_t rows = 0;; rows++) {
         goc_syscall_enter();
         rc = sqlite3_step(s);
         goc_syscall_exit();
-        if (rc != SQLITE_ROW || !out)
+        if (rc != SQLITE_ROW)
             break;
-        if (q->op == HIST_COUNTS)
-            json_object_set_new(out, (const char *)sqlite3_column_text(s, 0),
+        if (q->op == HIST_COUNTS) {
+            json_object_set_new(q->counts, (const char *)sqlite3_column_text(s, 0),
                                 json_integer(sqlite3_column_int64(s, 1)));
-        else if (json_array_append_new(out, row_json(s)) != 0)
-            rc = SQLITE_NOMEM;
+            continue;
+        }
+        if (rows)
+            goc_json_lit(q->out, ",");
+        chat__message_write(q->out, sqlite3_column_int64(s, 0),
+                            (const char *)sqlite3_column_text(s, 1),
+                            (const char *)sqlite3_column_text(s, 2),
+                            (size_t)sqlite3_column_bytes(s, 2),
+                            (const char *)sqlite3_column_text(s, 3),
+                            (size_t)sqlite3_column_bytes(s, 3), sqlite3_column_int64(s, 4));
     }
-    if (rc != SQLITE_DONE) {
+    if (q->op == HIST_READ)
+        goc_json_lit(q->out, "]");
+    if (rc != SQLITE_DONE)
         log_error("chat: history read: %s", sqlite3_errmsg(H.db));
-        json_decref(out);
-        out = NULL;
-    }
+    q->ok = rc == SQLITE_DONE && (q->op == HIST_READ ? !q->out->err : q->counts != NULL);
     goc_syscall_enter();
     sqlite3_reset(s);
     goc_syscall_exit();
     sqlite3_clear_bindings(s);
-    return out;
 }
 
 /* Answers a round of requests: inserts first (one transaction), then
@@ -207,7 +215,7 @@ static void round_run(hist_req **b, int n)
     for (int i = 0; i < n; i++) {
         if (is_insert[i])
             continue;
-        b[i]->result = run_read(b[i]);
+        run_read(b[i]);
         goc_waitgroup_done(&b[i]->wg);
     }
 }
@@ -226,33 +234,38 @@ static void writer_main(void *arg)
     goc_waitgroup_done(&H.done);
 }
 
-static json_t *request(hist_req *q)
+static void request(hist_req *q)
 {
     goc_waitgroup_add(&q->wg, 1);
     goc_chan_send(H.reqs, &q);
     goc_waitgroup_wait(&q->wg);
-    return q->result;
 }
 
-static json_t *history_store(const char *room, const char *nick, const char *text,
-                             size_t text_len, int64_t deadline, int *code)
+static int history_store(const char *room, const char *nick, const char *text, size_t text_len,
+                         int64_t deadline, int64_t *id, int64_t *ts, int *code)
 {
     (void)deadline; /* a local database: no one to wait for but the disk */
     hist_req q = {.op = HIST_INSERT, .room = room, .nick = nick, .text = text,
                   .text_len = text_len};
-    json_t *m = request(&q);
+    request(&q);
+    *id = q.id;
+    *ts = q.ts;
     *code = JRPC_INTERNAL_ERROR;
-    return m;
+    return q.ok ? 0 : -1;
 }
 
-static json_t *history_read(const char *room, int64_t since, int64_t before, int64_t limit,
-                            bool newest, int64_t deadline, int *code)
+static int history_read(const char *room, int64_t since, int64_t before, int64_t limit,
+                        bool newest, int64_t deadline, buf_t *out, int *code)
 {
     (void)deadline;
+    size_t start = out->len;
     hist_req q = {.op = HIST_READ, .room = room, .since = since, .before = before,
-                  .limit = limit, .newest = newest};
+                  .limit = limit, .newest = newest, .out = out};
+    request(&q);
     *code = JRPC_INTERNAL_ERROR;
-    return request(&q);
+    if (!q.ok)
+        buf_truncate(out, start);
+    return q.ok ? 0 : -1;
 }
 
 /* {room: {messages}} for every room in the database. */
@@ -260,11 +273,12 @@ static json_t *history_rooms(int64_t deadline, int *code)
 {
     (void)deadline;
     hist_req q = {.op = HIST_COUNTS};
-    json_t *counts = request(&q), *out = counts ? json_object() : NULL;
+    request(&q);
+    json_t *out = q.ok ? json_object() : NULL;
     const char *k;
     json_t *v;
-    json_object_foreach(counts, k, v) json_object_set_new(out, k, json_pack("{s:O}", "messages", v));
-    json_decref(counts);
+    json_object_foreach(q.counts, k, v) json_object_set_new(out, k, json_pack("{s:O}", "messages", v));
+    json_decref(q.counts);
     *code = JRPC_INTERNAL_ERROR;
     return out;
 }

@@ -174,14 +174,16 @@ typedef struct chat__broker {
     /* Frees the rest, once the room goroutines have ended (NULL: none). */
     void (*release)(void);
     /* Stores a message and numbers it, then gets it to every member of
-     * its room, in id order. Returns it (new reference) or NULL, *code. */
-    json_t *(*send)(const char *room, const char *nick, const char *text, size_t len,
-                    int64_t deadline, int *code);
-    /* Messages of room with since < id (and id < before when before > 0),
-     * oldest first, at most limit; with newest, the last limit of them.
-     * A new array, or NULL and *code. */
-    json_t *(*history)(const char *room, int64_t since, int64_t before, int64_t limit,
-                       bool newest, int64_t deadline, int *code);
+     * its room, in id order. 0 with its *id and *ts (the caller writes the
+     * message: chat__message_write), or -1 and *code. */
+    int (*send)(const char *room, const char *nick, const char *text, size_t len,
+                int64_t deadline, int64_t *id, int64_t *ts, int *code);
+    /* Appends to out, as a JSON array, the messages of room with since <
+     * id (and id < before when before > 0), oldest first, at most limit;
+     * with newest, the last limit of them. Written from the store's rows
+     * straight into out. 0, or -1 and *code (out as it was). */
+    int (*history)(const char *room, int64_t since, int64_t before, int64_t limit, bool newest,
+                   int64_t deadline, buf_t *out, int *code);
     /* {room: message count} for every room the broker knows; with
      * members (Redis), {room: [members, messages]}. NULL and *code. */
     json_t *(*rooms)(int64_t deadline, int *code);
@@ -193,7 +195,7 @@ typedef struct chat__broker {
     bool (*available)(void);
     /* Figures for runtime.stats and /metrics (NULL: none). */
     json_t *(*stats_json)(void);
-    void (*metrics)(struct buf *b);
+    void (*metrics)(buf_t *b);
 } chat__broker;
 
 extern const chat__broker chat__broker_inproc; /* chat_history.c */
@@ -235,6 +237,11 @@ void chat__room_retire_if_idle(chat_room *r);
 /* Calls fn(r, arg) for every room in the registry, under its read lock
  * (fn must not block). */
 void chat__rooms_each(void (*fn)(chat_room *r, void *arg), void *arg);
+/* Writes one message as JSON, {"id","room","nick","text","ts"}, at the end
+ * of b (errors: b's). The one form of a message: chat.send's reply, the
+ * history, the chat.message notification's params. */
+void chat__message_write(buf_t *b, int64_t id, const char *room, const char *nick,
+                         size_t nick_len, const char *text, size_t text_len, int64_t ts);
 /* Takes one token from m's bucket: true if the send may go. */
 bool chat__rate_take(chat_member *m);
 /* Copies m's nick in room into nick (CHAT_NICK_MAX + 1 bytes): false if

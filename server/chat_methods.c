@@ -1,6 +1,10 @@
 /* chat_methods.c: the chat's JSON-RPC methods (doc/protocol.md, "Methods") and
  * the C entry points the REST routes share with them (chat_send_as,
- * chat_history, chat_rooms_json).
+ * chat_history, chat_rooms_json). The methods read their params from the
+ * request's text and write their results as JSON text (jsonrpc.h's text
+ * methods): chat.send decodes only room, text (and nick over HTTP), and
+ * answers with the stored message written straight into the reply; the
+ * history goes from the broker's rows straight into the reply too.
  *
  * Rules decided here (doc/protocol.md, "Methods", states them):
  *  - One nick per room per member. Joining a room again with the same nick
@@ -38,6 +42,7 @@
 #include <goc/malloc.h>
 
 #include "auth.h"
+#include "json_tree.h"
 
 static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9_-]";
 static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
@@ -64,14 +69,14 @@ static void live_exit(void)
     goc_rwmutex_runlock(&chat__g.life);
 }
 
-/* Gets the required string param name, checked with valid. Returns 1, or
- * -1 after setting -32602 with bad as the message. */
-static int param_checked(jrpc_call_t *call, json_t *params, const char *name,
-                         bool (*valid)(const char *, size_t), const char *bad, const char **out,
-                         size_t *len)
+/* Gets the required string param name (decoded from the params' text),
+ * checked with valid. Returns 1, or -1 after setting -32602 with bad as
+ * the message. */
+static int param_checked(jrpc_call_t *call, const char *name, bool (*valid)(const char *, size_t),
+                         const char *bad, const char **out, size_t *len)
 {
     size_t l;
-    if (jrpc_param_str(call, params, name, JRPC_REQUIRED, out, &l) < 0)
+    if (jrpc_arg_str(call, name, JRPC_REQUIRED, out, &l) < 0)
         return -1;
     if (!valid(*out, l)) {
         jrpc_call_error(call, JRPC_INVALID_PARAMS, bad, NULL);
@@ -84,12 +89,12 @@ static int param_checked(jrpc_call_t *call, json_t *params, const char *name,
 
 /* The "nick" param: required in development mode, optional with a token
  * (whose sub it must then be: auth_call_nick). NULL in *out when absent. */
-static int param_nick(jrpc_call_t *call, json_t *params, const char **out)
+static int param_nick(jrpc_call_t *call, const char **out)
 {
     size_t l;
     unsigned flags = auth_on() ? JRPC_OPTIONAL : JRPC_REQUIRED;
     *out = NULL;
-    if (jrpc_param_str(call, params, "nick", flags, out, &l) < 0)
+    if (jrpc_arg_str(call, "nick", flags, out, &l) < 0)
         return -1;
     if (*out && !chat__nick_valid(*out, l)) {
         jrpc_call_error(call, JRPC_INVALID_PARAMS, BAD_NICK, NULL);
@@ -117,47 +122,49 @@ static int64_t call_deadline(void)
 
 /* ---- entry points shared with REST -------------------------------------- */
 
-json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
-                     int *code, const char **msg)
+int chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
+                 buf_t *out, int *code, const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
-        return *msg = BAD_ROOM, NULL;
+        return *msg = BAD_ROOM, -1;
     if (!nick || !chat__nick_valid(nick, strlen(nick)))
-        return *msg = BAD_NICK, NULL;
+        return *msg = BAD_NICK, -1;
     if (!text || !chat__text_valid(text, text_len))
-        return *msg = BAD_TEXT, NULL;
+        return *msg = BAD_TEXT, -1;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
-        return *msg = STOPPED, NULL;
-    json_t *m = chat__g.broker->send(room, nick, text, text_len, call_deadline(), code);
+        return *msg = STOPPED, -1;
+    int64_t id, ts;
+    int rc = chat__g.broker->send(room, nick, text, text_len, call_deadline(), &id, &ts, code);
     live_exit();
-    if (!m)
-        *msg = code_msg(*code, "could not store the message");
-    return m;
+    if (rc < 0)
+        return *msg = code_msg(*code, "could not store the message"), -1;
+    chat__message_write(out, id, room, nick, strlen(nick), text, text_len, ts);
+    return 0;
 }
 
-json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
-                     const char **msg)
+int chat_history(const char *room, int64_t since, int64_t before, int64_t limit, buf_t *out,
+                 int *code, const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
-        return *msg = BAD_ROOM, NULL;
+        return *msg = BAD_ROOM, -1;
     if (since < 0)
-        return *msg = BAD_SINCE, NULL;
+        return *msg = BAD_SINCE, -1;
     if (before < 0)
-        return *msg = BAD_BEFORE, NULL;
+        return *msg = BAD_BEFORE, -1;
     if (limit < 1 || limit > CHAT_HISTORY_MAX)
-        return *msg = BAD_LIMIT, NULL;
+        return *msg = BAD_LIMIT, -1;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
-        return *msg = STOPPED, NULL;
-    json_t *h = chat__g.broker->history(room, since, before, limit, before > 0, call_deadline(),
-                                        code);
+        return *msg = STOPPED, -1;
+    int rc = chat__g.broker->history(room, since, before, limit, before > 0, call_deadline(), out,
+                                     code);
     live_exit();
-    if (!h)
+    if (rc < 0)
         *msg = code_msg(*code, "could not read the history");
-    return h;
+    return rc;
 }
 
 int chat_nick_held(const char *room, const char *nick)
@@ -265,12 +272,17 @@ static chat_member *member_of(jrpc_call_t *call)
     return ctx && ctx->persistent ? ctx->data : NULL;
 }
 
-static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
+/* The chat's methods are text methods (jsonrpc.h): their params are read
+ * from the request's text, their results written straight into the reply
+ * (what a failing method wrote is dropped). */
+
+static int m_join(jrpc_call_t *call, buf_t *out)
 {
     const char *room, *nick;
+    size_t room_len;
     if (!auth_call_ok(call) ||
-        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_nick(call, params, &nick) < 0 || !auth_call_nick(call, &nick) ||
+        param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, &room_len) < 0 ||
+        param_nick(call, &nick) < 0 || !auth_call_nick(call, &nick) ||
         !auth_call_room(call, room))
         return -1;
     chat_member *m = member_of(call);
@@ -292,28 +304,34 @@ static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
         rep.rc = JRPC_INTERNAL_ERROR;
     }
     chat__room_put(r);
-    int code = JRPC_INTERNAL_ERROR;
-    /* the last 50 messages with id <= last_id: those before the snapshot */
-    json_t *hist = rep.rc ? NULL
-                          : chat__g.broker->history(room, 0, rep.last_id + 1, CHAT_JOIN_HISTORY,
-                                                    true, deadline, &code);
-    live_exit();
-    if (rep.rc || !hist) {
-        /* (joined, but the history could not be read: joining again is
-         * idempotent and answers in full) */
-        json_decref(rep.members);
-        return fail(call, rep.rc ? rep.rc : code, rep.rc ? rep.err : code_msg(code, NULL));
+    int code = JRPC_INTERNAL_ERROR, rc = -1;
+    if (!rep.rc) {
+        goc_json_lit(out, "{\"room\":");
+        goc_json_str(out, room, room_len);
+        goc_json_lit(out, ",\"nick\":");
+        goc_json_str(out, nick, strlen(nick));
+        goc_json_lit(out, ",\"members\":");
+        goc_json_tree_write(out, rep.members);
+        goc_json_lit(out, ",\"history\":");
+        /* the last 50 messages with id <= last_id: those before the snapshot */
+        rc = chat__g.broker->history(room, 0, rep.last_id + 1, CHAT_JOIN_HISTORY, true, deadline,
+                                     out, &code);
+        goc_json_lit(out, "}");
     }
-    *result = json_pack("{s:s, s:s, s:o, s:o}", "room", room, "nick", nick, "members",
-                        rep.members, "history", hist);
-    return *result ? 0 : -1;
+    live_exit();
+    json_decref(rep.members);
+    /* (joined, but the history could not be read: joining again is
+     * idempotent and answers in full) */
+    if (rep.rc || rc < 0)
+        return fail(call, rep.rc ? rep.rc : code, rep.rc ? rep.err : code_msg(code, NULL));
+    return 0;
 }
 
-static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_leave(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
     if (!auth_call_ok(call) ||
-        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+        param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     chat_member *m = member_of(call);
     if (!live_enter())
@@ -329,23 +347,23 @@ static int m_leave(jrpc_call_t *call, json_t *params, json_t **result)
     live_exit();
     if (rep.rc)
         return fail(call, rep.rc, rep.err ? rep.err : code_msg(rep.rc, NULL));
-    *result = json_true();
+    goc_json_lit(out, "true");
     return 0;
 }
 
-static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_send(jrpc_call_t *call, buf_t *out)
 {
     const char *room, *text;
     size_t tlen;
     if (!auth_call_ok(call) ||
-        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
-        param_checked(call, params, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0 ||
+        param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, "text", chat__text_valid, BAD_TEXT, &text, &tlen) < 0 ||
         !auth_call_room(call, room))
         return -1;
     chat_member *m = member_of(call);
     if (!m) { /* HTTP: the nick comes with the message, or from the token */
         const char *nick;
-        if (param_nick(call, params, &nick) < 0 || !auth_call_nick(call, &nick))
+        if (param_nick(call, &nick) < 0 || !auth_call_nick(call, &nick))
             return -1;
         int held = auth_on() ? 0 : chat_nick_held(room, nick);
         if (held > 0)
@@ -354,75 +372,86 @@ static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
             return fail(call, held, code_msg(held, NULL));
         int code;
         const char *msg;
-        *result = chat_send_as(room, nick, text, tlen, &code, &msg);
-        return *result ? 0 : fail(call, code, msg);
+        return chat_send_as(room, nick, text, tlen, out, &code, &msg) < 0 ? fail(call, code, msg)
+                                                                         : 0;
     }
     if (!live_enter())
         return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
     char nick[CHAT_NICK_MAX + 1];
     chat_room *r = chat__room_get(room, false);
-    int code = 0;
-    *result = NULL;
+    int code = 0, err;
+    int64_t id, ts;
     if (!r || atomic_load(&m->kicked) || !chat__member_nick(m, r, nick))
         code = JRPC_NOT_JOINED;
     else if (!chat__rate_take(m))
         code = JRPC_RATE_LIMITED;
-    else
-        *result = chat__g.broker->send(room, nick, text, tlen, call_deadline(), &code);
+    else if (chat__g.broker->send(room, nick, text, tlen, call_deadline(), &id, &ts, &err) < 0)
+        code = err;
     chat__room_put(r);
     live_exit();
     if (code == JRPC_RATE_LIMITED) {
         atomic_fetch_add(&chat__g.st_limited, 1);
         return fail(call, code, "rate limited: slow down");
     }
-    if (*result)
-        return 0;
-    return fail(call, code, code == JRPC_NOT_JOINED ? NOT_JOINED : code_msg(code, NULL));
+    if (code)
+        return fail(call, code, code == JRPC_NOT_JOINED ? NOT_JOINED : code_msg(code, NULL));
+    chat__message_write(out, id, room, nick, strlen(nick), text, tlen, ts);
+    return 0;
 }
 
-static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_history(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
-    json_int_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
+    int64_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
     int has_before;
     if (!auth_call_ok(call) ||
-        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
+        param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
         !auth_call_room(call, room) ||
-        jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
-        (has_before = jrpc_param_int(call, params, "before", JRPC_OPTIONAL, &before)) < 0 ||
-        jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
+        jrpc_arg_int(call, "since", JRPC_OPTIONAL, &since) < 0 ||
+        (has_before = jrpc_arg_int(call, "before", JRPC_OPTIONAL, &before)) < 0 ||
+        jrpc_arg_int(call, "limit", JRPC_OPTIONAL, &limit) < 0)
         return -1;
     if (has_before && before < 1) /* 0 means "no bound" only inside */
         return fail(call, JRPC_INVALID_PARAMS, BAD_BEFORE);
     int code;
     const char *msg;
-    *result = chat_history(room, since, before, limit, &code, &msg);
-    return *result ? 0 : fail(call, code, msg);
+    return chat_history(room, since, before, limit, out, &code, &msg) < 0 ? fail(call, code, msg)
+                                                                          : 0;
 }
 
-static int m_rooms(jrpc_call_t *call, json_t *params, json_t **result)
+/* Writes tree (taken: released here) as the result, or fails with code
+ * when it is NULL. */
+static int tree_result(jrpc_call_t *call, buf_t *out, json_t *tree, int code)
 {
-    (void)params;
+    if (!tree)
+        return fail(call, code, code_msg(code, NULL));
+    goc_json_tree_write(out, tree);
+    json_decref(tree);
+    return 0;
+}
+
+static int m_rooms(jrpc_call_t *call, buf_t *out)
+{
     if (!auth_call_ok(call))
         return -1;
     int code;
-    *result = chat_rooms_json(false, &code);
-    return *result ? 0 : fail(call, code, code_msg(code, NULL));
+    json_t *rooms = chat_rooms_json(false, &code);
+    return tree_result(call, out, rooms, code);
 }
 
-static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
+static int m_members(jrpc_call_t *call, buf_t *out)
 {
     const char *room;
     if (!auth_call_ok(call) ||
-        param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
+        param_checked(call, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0)
         return -1;
     if (!live_enter())
         return fail(call, JRPC_INTERNAL_ERROR, STOPPED);
     int code = JRPC_INTERNAL_ERROR;
     if (chat__g.broker->members) { /* every server's members, from the broker */
-        *result = chat__g.broker->members(room, call_deadline(), &code);
+        json_t *members = chat__g.broker->members(room, call_deadline(), &code);
         live_exit();
-        return *result ? 0 : fail(call, code, code_msg(code, NULL));
+        return tree_result(call, out, members, code);
     }
     chat_room *r = chat__room_get(room, false);
     chat__reply rep = {0};
@@ -434,15 +463,14 @@ static int m_members(jrpc_call_t *call, json_t *params, json_t **result)
         rep.members = json_array();
     }
     live_exit();
-    *result = rep.members;
-    return *result ? 0 : fail(call, JRPC_INTERNAL_ERROR, NULL);
+    return tree_result(call, out, rep.members, code);
 }
 
 int chat_register_methods(jrpc_t *rpc)
 {
     static const struct {
         const char *name;
-        jrpc_handler_fn fn;
+        jrpc_text_fn fn;
         unsigned flags;
     } ms[] = {
         {"chat.join", m_join, JRPC_PERSISTENT}, {"chat.leave", m_leave, 0},
@@ -450,7 +478,7 @@ int chat_register_methods(jrpc_t *rpc)
         {"chat.rooms", m_rooms, 0},             {"chat.members", m_members, 0},
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        int rc = jrpc_register(rpc, ms[i].name, ms[i].fn, NULL, ms[i].flags);
+        int rc = jrpc_register_text(rpc, ms[i].name, ms[i].fn, NULL, ms[i].flags);
         if (rc)
             return rc;
     }

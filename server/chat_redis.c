@@ -47,35 +47,24 @@ static int send_reply(chat__call *o, const redis_reply *r)
     return 0;
 }
 
-/* A JSON string as it goes into a notification, appended to b. */
-static void json_str(buf_t *b, const char *s, size_t len)
-{
-    json_t *j = json_stringn(s, len);
-    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    if (t)
-        buf_str(b, t);
-    else
-        b->err = -ENOMEM;
-    goc_free(t);
-    json_decref(j);
-}
-
-static json_t *broker_send(const char *room, const char *nick, const char *text, size_t len,
-                           int64_t deadline, int *code)
+/* The script puts the id and the ts into the chat.message notification
+ * between head and the tail written here (chat__message_write's form). */
+static int broker_send(const char *room, const char *nick, const char *text, size_t len,
+                       int64_t deadline, int64_t *id, int64_t *ts, int *code)
 {
     static const char head[] = "{\"jsonrpc\":\"2.0\",\"method\":\"chat.message\",\"params\":{\"id\":";
     buf_t tail = {0};
-    buf_str(&tail, ",\"room\":");
-    json_str(&tail, room, strlen(room));
-    buf_str(&tail, ",\"nick\":");
-    json_str(&tail, nick, strlen(nick));
-    buf_str(&tail, ",\"text\":");
-    json_str(&tail, text, len);
-    buf_str(&tail, ",\"ts\":");
+    goc_json_lit(&tail, ",\"room\":");
+    goc_json_str(&tail, room, strlen(room));
+    goc_json_lit(&tail, ",\"nick\":");
+    goc_json_str(&tail, nick, strlen(nick));
+    goc_json_lit(&tail, ",\"text\":");
+    goc_json_str(&tail, text, len);
+    goc_json_lit(&tail, ",\"ts\":");
     if (tail.err) {
         buf_free(&tail);
         *code = JRPC_INTERNAL_ERROR;
-        return NULL;
+        return -1;
     }
     char klog[CHAT_KEY_MAX], khead[CHAT_KEY_MAX], kcount[CHAT_KEY_MAX], chan[CHAT_KEY_MAX], maxlen[16];
     chat__room_key(klog, sizeof klog, room, "log");
@@ -94,47 +83,61 @@ static json_t *broker_send(const char *room, const char *nick, const char *text,
     buf_free(&tail);
     if (rc) {
         *code = o.code;
-        return NULL;
+        return -1;
     }
     atomic_fetch_add(&chat__R.published, 1);
     atomic_fetch_add(&chat__g.st_stored, 1);
-    json_t *m = json_pack("{s:I, s:s, s:s, s:s%, s:I}", "id", (json_int_t)d.id, "room", room,
-                          "nick", nick, "text", text, len, "ts", (json_int_t)d.ts);
+    *id = d.id;
+    *ts = d.ts;
     *code = JRPC_INTERNAL_ERROR;
-    return m;
+    return 0;
 }
 
 typedef struct history_data {
     const char *room;
     bool reverse; /* the reply is newest first */
-    json_t *out;
+    buf_t *out;   /* the array goes on its end, from start */
+    size_t start;
 } history_data;
 
+/* Writes the entries of the reply as a JSON array, oldest first, straight
+ * from the reply's bulk strings. */
 static int history_reply(chat__call *o, const redis_reply *r)
 {
     history_data *d = o->data;
     const resp_value *v = r->v;
     if (v[0].type != RESP_ARRAY)
         return -EPROTO;
-    d->out = json_array();
-    for (uint32_t i = resp_first(0); d->out && i < v[0].next; i = v[i].next) {
+    size_t n = 0, cap = v[0].integer > 0 ? (size_t)v[0].integer : 1;
+    uint32_t *at = goc_malloc(cap * sizeof *at); /* the entries' nodes, in the reply's order */
+    if (!at)
+        return -ENOMEM;
+    for (uint32_t i = resp_first(0); n < cap && i < v[0].next; i = v[i].next)
+        at[n++] = i;
+    buf_truncate(d->out, d->start);
+    goc_json_lit(d->out, "[");
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
         chat__entry e;
-        json_t *m = chat__entry_read(v, i, &e) ? chat__message_json(d->room, &e) : NULL;
-        if (!m)
-            return -EPROTO;
-        if (d->reverse)
-            json_array_insert_new(d->out, 0, m);
-        else
-            json_array_append_new(d->out, m);
+        if (k)
+            goc_json_lit(d->out, ",");
+        if (!chat__entry_read(v, at[d->reverse ? n - 1 - k : k], &e) ||
+            !chat__message_entry_write(d->out, d->room, &e))
+            rc = -EPROTO;
     }
-    return d->out ? 0 : -ENOMEM;
+    goc_json_lit(d->out, "]");
+    goc_free(at);
+    return rc ? rc : d->out->err;
 }
 
-static json_t *broker_history(const char *room, int64_t since, int64_t before, int64_t limit,
-                              bool newest, int64_t deadline, int *code)
+static int broker_history(const char *room, int64_t since, int64_t before, int64_t limit,
+                          bool newest, int64_t deadline, buf_t *out, int *code)
 {
-    if (before > 0 && before - 1 <= since)
-        return json_array();
+    *code = JRPC_INTERNAL_ERROR;
+    if (before > 0 && before - 1 <= since) {
+        goc_json_lit(out, "[]");
+        return out->err ? -1 : 0;
+    }
     char key[CHAT_KEY_MAX], lo[32], hi[32], count[16];
     chat__room_key(key, sizeof key, room, "log");
     snprintf(lo, sizeof lo, "%lld-0", (long long)since + 1);
@@ -148,14 +151,14 @@ static json_t *broker_history(const char *room, int64_t since, int64_t before, i
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(args[i]);
-    history_data d = {.room = room, .reverse = newest};
+    history_data d = {.room = room, .reverse = newest, .out = out, .start = out->len};
     chat__call o = {.what = "history", .data = &d};
     if (chat__redis_run(NULL, 0, 6, args, lens, deadline, history_reply, &o)) {
-        json_decref(d.out);
+        buf_truncate(out, d.start);
         *code = o.code;
-        return NULL;
+        return -1;
     }
-    return d.out;
+    return 0;
 }
 
 static int rooms_reply(chat__call *o, const redis_reply *r)

@@ -96,8 +96,10 @@ typedef struct chat__entry {
 } chat__entry;
 /* Reads the entry at node i. false if it is not one. */
 bool chat__entry_read(const resp_value *v, uint32_t i, chat__entry *e);
-/* A message entry as chat.history gives it (a new reference, or NULL). */
-json_t *chat__message_json(const char *room, const chat__entry *e);
+/* Writes a message entry as chat.history gives it at the end of b (errors:
+ * b's); false, with nothing written, when the entry is no whole message
+ * (a field missing, or not UTF-8). */
+bool chat__message_entry_write(buf_t *b, const char *room, const chat__entry *e);
 
 /* One member of a members hash. */
 typedef struct chat__member_rec {

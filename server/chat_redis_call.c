@@ -16,6 +16,7 @@
 #include <goc/malloc.h>
 
 #include "log.h"
+#include "utf8.h"
 
 /* ---- event ids ------------------------------------------------------------ */
 
@@ -174,16 +175,18 @@ bool chat__entry_read(const resp_value *v, uint32_t i, chat__entry *e)
     return true;
 }
 
-/* A message as chat.history gives it. */
-json_t *chat__message_json(const char *room, const chat__entry *e)
+bool chat__message_entry_write(buf_t *b, const char *room, const chat__entry *e)
 {
     int64_t ts = 0;
-    if (!e->n || !e->t || !e->s || !chat__resp_int(e->s, &ts))
-        return NULL;
-    return json_pack("{s:I, s:s, s:s%, s:s%, s:I}", "id", (json_int_t)e->eid.ms, "room", room,
-                     "nick", e->n->str, e->n->len, "text", e->t->str, e->t->len, "ts",
-                     (json_int_t)ts);
+    if (!e->n || !e->t || !e->s || !chat__resp_int(e->s, &ts) ||
+        !goc_utf8_valid((const uint8_t *)e->n->str, e->n->len) ||
+        !goc_utf8_valid((const uint8_t *)e->t->str, e->t->len))
+        return false;
+    chat__message_write(b, (int64_t)e->eid.ms, room, e->n->str, e->n->len, e->t->str, e->t->len,
+                        ts);
+    return true;
 }
+
 /* ---- members -------------------------------------------------------------- */
 
 static int by_join(const void *a, const void *b)

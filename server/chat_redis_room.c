@@ -87,12 +87,19 @@ static int event_of(const char *room, const chat__entry *e, bool message, chat__
     if (!e->p || !chat__eid_parse(e->p->str, e->p->len, &c->prev) || !e->n)
         return -EPROTO;
     if (message) {
-        json_t *m = chat__message_json(room, e);
+        buf_t b = {0};
+        jrpc_notification_begin(&b, "chat.message");
+        bool ok = chat__message_entry_write(&b, room, e);
+        jrpc_notification_end(&b);
+        if (!ok || b.err) {
+            buf_free(&b);
+            return -EPROTO;
+        }
         c->kind = 'm';
         c->id = (int64_t)e->eid.ms;
-        c->text = m ? jrpc_notification_encode("chat.message", m, &c->len) : NULL;
-        json_decref(m);
-        return c->text ? 0 : -EPROTO;
+        c->text = b.data; /* goc_malloc'd, as the commands' texts are */
+        c->len = b.len;
+        return 0;
     }
     if (!e->k || e->k->len != 1 || (e->k->str[0] != 'j' && e->k->str[0] != 'l') ||
         e->n->len > CHAT_NICK_MAX)

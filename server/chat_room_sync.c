@@ -173,31 +173,61 @@ static bool in_snapshot(const chat__snapshot *s, const char *nick, bool *ours)
     return false;
 }
 
+/* Pushes each message of page (a history's JSON array, as the broker
+ * wrote it) as its chat.message notification, the message's text as it
+ * is. Returns how many, or -1 if the page is not such an array. */
+static int deliver_page(chat_room *r, const buf_t *page)
+{
+    goc_json_value all, m, id;
+    if (!page->data || goc_json_validate(page->data, page->len, 2, &all) != 0 ||
+        all.type != GOC_JSON_ARRAY)
+        return -1;
+    buf_t note = {0};
+    goc_json_iter it;
+    goc_json_iter_init(&it, &all);
+    int n = 0;
+    while (goc_json_iter_next(&it, NULL, &m)) {
+        int64_t mid;
+        if (!goc_json_object_get(&m, "id", 2, &id) || goc_json_int64(&id, &mid) != 0) {
+            n = -1;
+            break;
+        }
+        buf_reset(&note);
+        jrpc_notification_begin(&note, "chat.message");
+        goc_json_raw(&note, m.text, m.len);
+        jrpc_notification_end(&note);
+        chat__cmd one = {.text = note.data, .len = note.len};
+        if (!note.err)
+            atomic_fetch_add(&chat__g.st_delivered, chat__broadcast(r, &one, 1, NULL));
+        r->last_id = mid;
+        n++;
+    }
+    buf_free(&note);
+    return n;
+}
+
 /* Delivers the messages after r->last_id up to `upto` from the history,
  * in pages. 0 or a negative JSON-RPC code (what was delivered stays). */
 static int deliver_missed(chat_room *r, int64_t upto, int64_t deadline)
 {
+    buf_t page = {0};
+    int rc = 0;
     while (r->last_id < upto) {
         int code = JRPC_INTERNAL_ERROR;
-        json_t *page = chat__g.broker->history(r->name, r->last_id, upto + 1, CHAT_HISTORY_MAX,
-                                               false, deadline, &code);
-        if (!page)
-            return code;
-        size_t n = json_array_size(page);
-        for (size_t i = 0; i < n; i++) {
-            json_t *m = json_array_get(page, i);
-            chat__cmd one = {0};
-            one.text = jrpc_notification_encode("chat.message", m, &one.len);
-            if (one.text)
-                atomic_fetch_add(&chat__g.st_delivered, chat__broadcast(r, &one, 1, NULL));
-            jrpc_reply_free(one.text);
-            r->last_id = json_integer_value(json_object_get(m, "id"));
+        buf_reset(&page);
+        if (chat__g.broker->history(r->name, r->last_id, upto + 1, CHAT_HISTORY_MAX, false,
+                                    deadline, &page, &code) < 0) {
+            rc = code;
+            break;
         }
-        json_decref(page);
-        if (n == 0)
+        int n = deliver_page(r, &page);
+        if (n < 0)
+            rc = JRPC_INTERNAL_ERROR;
+        if (n <= 0)
             break; /* trimmed or gone: nothing more to give */
     }
-    return 0;
+    buf_free(&page);
+    return rc;
 }
 
 /* Takes Redis's state as it is now: first sync of the room, or a gap the

@@ -39,17 +39,6 @@
 
 #define READ_BUF 16384
 
-/* Appends one frame to o: header, then payload. 0 or -ENOMEM. */
-static int out_frame(buf_t *o, const char *payload, size_t len)
-{
-    if (buf_reserve(o, FRAME_HEADER_SIZE + len))
-        return o->err;
-    frame_header_encode((uint8_t *)o->data + o->len, len);
-    memcpy(o->data + o->len + FRAME_HEADER_SIZE, payload, len);
-    o->len += FRAME_HEADER_SIZE + len;
-    return 0;
-}
-
 typedef struct push {
     uint8_t *frame;
     size_t len;
@@ -149,7 +138,9 @@ static void sink_kick(void *conn)
     pconn_kick(&((fconn *)conn)->pc);
 }
 
-/* Answers one payload; appends the reply frame (if any) to o. */
+/* Answers one payload: the reply (if any) is written straight into o as a
+ * frame, its header filled in once the reply's length is known. 0 or
+ * -ENOMEM. */
 static int handle(fconn *f, const frame_t *fr, buf_t *o)
 {
     jrpc_ctx_t ctx = {.persistent = true,
@@ -158,29 +149,40 @@ static int handle(fconn *f, const frame_t *fr, buf_t *o)
                       .transport = "tcp",
                       .peer = f->peer,
                       .auth = &f->pc.auth};
-    char *reply = NULL;
-    size_t rlen = 0;
+    size_t start = o->len;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
-    int rc = jrpc_handle(srv.rpc, fr->data, fr->len, &ctx, &reply, &rlen);
-    if (rc < 0)
+    if (buf_append(o, "\0\0\0\0", FRAME_HEADER_SIZE))
+        return o->err;
+    int rc = jrpc_handle_buf(srv.rpc, fr->data, fr->len, &ctx, o);
+    if (rc <= 0) { /* nothing to send (a notification), or out of memory */
+        buf_truncate(o, start);
         return rc;
-    if (reply) {
-        rc = out_frame(o, reply, rlen);
-        jrpc_reply_free(reply);
-        atomic_fetch_add_explicit(&srv.frames_out, 1, memory_order_relaxed);
     }
-    return rc;
+    frame_header_encode((uint8_t *)o->data + start, o->len - start - FRAME_HEADER_SIZE);
+    atomic_fetch_add_explicit(&srv.frames_out, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Appends one error frame with id null to o (nothing when memory runs
+ * out). */
+static void error_frame(buf_t *o, int code, const char *message)
+{
+    size_t start = o->len;
+    buf_append(o, "\0\0\0\0", FRAME_HEADER_SIZE);
+    jrpc_error_write(o, code, message);
+    if (o->err)
+        buf_truncate(o, start);
+    else
+        frame_header_encode((uint8_t *)o->data + start, o->len - start - FRAME_HEADER_SIZE);
 }
 
 /* The token expired: one -32007 error frame with id null. */
 static void expired(fconn *f, const char *peer)
 {
-    size_t len;
-    char *err = jrpc_error_encode(JRPC_UNAUTHORIZED, "token expired", &len);
     buf_t o = {0};
-    if (err && out_frame(&o, err, len) == 0)
+    error_frame(&o, JRPC_UNAUTHORIZED, "token expired");
+    if (o.len)
         write_locked(f, o.data, o.len);
-    jrpc_reply_free(err);
     buf_free(&o);
     log_event(LOG_INFO, "tcp_token_expired", "peer", peer, (const char *)NULL);
 }
@@ -241,18 +243,11 @@ static void serve(fconn *f, const char *peer)
                 continue;
             } else {
                 /* -EMSGSIZE (or out of memory): one error frame, then close */
-                size_t elen;
                 bool text = frame_decoder_saw_text(&dec);
-                char *err = jrpc_error_encode(
-                    JRPC_TOO_LARGE,
-                    text ? "not a frame: each message must follow its length as 4 bytes, "
-                           "big-endian (this one starts with JSON text)"
-                         : "frame too large",
-                    &elen);
-                if (err) {
-                    out_frame(&o, err, elen);
-                    jrpc_reply_free(err);
-                }
+                error_frame(&o, JRPC_TOO_LARGE,
+                            text ? "not a frame: each message must follow its length as 4 "
+                                   "bytes, big-endian (this one starts with JSON text)"
+                                 : "frame too large");
                 atomic_fetch_add_explicit(&srv.frames_too_large, 1, memory_order_relaxed);
                 if (text)
                     log_info("tcp %s: JSON text without a length prefix: closing", peer);

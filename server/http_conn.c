@@ -195,17 +195,15 @@ static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool hea
                       const char *peer, auth_session *as)
 {
     jrpc_ctx_t ctx = {.persistent = false, .transport = "http", .peer = peer, .auth = as};
-    char *reply = NULL;
-    size_t rlen = 0;
-    int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
-    if (rc < 0) {
+    buf_t reply = {0};
+    int rc = jrpc_handle_buf(srv.rpc, req->body, req->body_len, &ctx, &reply);
+    if (rc < 0)
         http_error_json(o, 500, "out of memory", false, head);
-    } else if (!reply) {
+    else if (rc == 0)
         respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
-    } else {
-        goc_http_out_json(o, 200, NULL, reply, rlen, req->keep_alive, head);
-        jrpc_reply_free(reply);
-    }
+    else
+        goc_http_out_json(o, 200, NULL, reply.data, reply.len, req->keep_alive, head);
+    buf_free(&reply);
 }
 
 /* One request being answered, for the route handlers. */

@@ -15,10 +15,13 @@
 #include "chat.h"
 #include "log.h"
 
-static int m_echo(jrpc_call_t *call, json_t *params, json_t **result)
+/* echo: its params as they were sent (null without any), copied as text:
+ * nothing is decoded or built. */
+static int m_echo(jrpc_call_t *call, buf_t *result)
 {
-    (void)call;
-    *result = params ? json_incref(params) : NULL;
+    const goc_json_value *p = jrpc_call_params(call);
+    if (p->type != GOC_JSON_NONE)
+        goc_json_raw(result, p->text, p->len);
     return 0;
 }
 
@@ -76,7 +79,7 @@ static void observe(void *ud, const jrpc_ctx_t *ctx, int method, int code, int64
 
 int methods_register(jrpc_t *rpc)
 {
-    int rc = jrpc_register(rpc, "echo", m_echo, NULL, 0);
+    int rc = jrpc_register_text(rpc, "echo", m_echo, NULL, 0);
     if (!rc)
         rc = jrpc_register(rpc, "runtime.stats", m_stats, NULL, 0);
     if (!rc)

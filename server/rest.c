@@ -18,6 +18,16 @@
 #include "chat.h"
 #include "http.h"
 
+/* A JSON body written into b (freed here); a failed b is a 500. */
+static void send_text(goc_http_out_t *o, int status, buf_t *b, bool keep_alive, bool head)
+{
+    if (b->err)
+        http_error_json(o, 500, "out of memory", keep_alive, head);
+    else
+        goc_http_out_json(o, status, NULL, b->data, b->len, keep_alive, head);
+    buf_free(b);
+}
+
 /* JSON-RPC error codes as HTTP statuses. */
 static int status_of(int code)
 {
@@ -73,11 +83,13 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
         return;
     int code = 0;
     const char *msg = NULL;
-    json_t *j = chat_history(room, since, before, limit, &code, &msg);
-    if (!j)
+    buf_t b = {0};
+    if (chat_history(room, since, before, limit, &b, &code, &msg) < 0) {
+        buf_free(&b);
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
-    else
-        http_json(o, 200, j, req->keep_alive, head);
+    } else {
+        send_text(o, 200, &b, req->keep_alive, head);
+    }
 }
 
 static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room,
@@ -121,12 +133,15 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
         json_decref(body);
         return;
     }
-    json_t *m = chat_send_as(room, nick, text, text_len, &code, &msg);
+    buf_t b = {0};
+    int rc = chat_send_as(room, nick, text, text_len, &b, &code, &msg);
     json_decref(body);
-    if (!m)
+    if (rc < 0) {
+        buf_free(&b);
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, false);
-    else
-        http_json(o, 201, m, req->keep_alive, false);
+    } else {
+        send_text(o, 201, &b, req->keep_alive, false);
+    }
 }
 
 static void rooms_get(goc_http_out_t *o, bool ka, bool head)

@@ -245,10 +245,12 @@ static void ws_close(ws_conn *w, uint16_t code, const char *reason)
     wake_writer(w);
 }
 
-/* Answers the messages collected by the last feed, in order. */
+/* Answers the messages collected by the last feed, in order; the replies
+ * are written into one buffer, reused from message to message. */
 static void answer(ws_conn *w)
 {
     text *t = w->inbox;
+    buf_t reply = {0};
     w->inbox = NULL;
     w->inbox_tail = &w->inbox;
     while (t) {
@@ -259,19 +261,17 @@ static void answer(ws_conn *w)
                           .transport = "ws",
                           .peer = w->peer,
                           .auth = &w->pc.auth};
-        char *reply = NULL;
-        size_t rlen = 0;
-        if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
-            if (!ws_conn_send(w, reply, rlen))
-                pconn_kick(&w->pc);
-            jrpc_reply_free(reply);
-        }
+        if (jrpc_handle_buf(srv.rpc, t->data, t->len, &ctx, &reply) > 0 &&
+            !ws_conn_send(w, reply.data, reply.len))
+            pconn_kick(&w->pc);
+        buf_reset(&reply);
         /* The reply is queued: the notifications a chat.join held back
          * may follow it now (its reply comes first). */
         chat_member_flush(w->member);
         goc_free(t);
         t = next;
     }
+    buf_free(&reply);
 }
 
 /* Starts closing with code: the close frame is queued, and the reader

@@ -11,6 +11,8 @@
 #       10 s for its "listening KIND ADDR" line; sets pid and addr. If the
 #       line does not come, prints "WHO did not start:" and the server's
 #       stderr, and exits 1.
+#   cpu_ticks PID
+#       prints the user + system CPU time of PID in ticks of 1/100 s.
 
 ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
@@ -30,6 +32,11 @@ bench_server_cleanup() {
     rm -rf "$tmp"
 }
 trap bench_server_cleanup EXIT
+
+# cpu_ticks PID: user + system time of process PID in clock ticks (1/100 s).
+cpu_ticks() {
+    awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
 
 bench_server_start() {
     local kind=$1 who=$2

@@ -4,7 +4,7 @@
  *
  *   loadgen --name NAME --addr HOST:PORT [--mode raw|jsonrpc] [--conns N]
  *           [--inflight K] [--size B] [--duration S] [--warmup S]
- *           [--threads T]
+ *           [--threads T] [--pid PID]
  *   loadgen --name NAME --addr HOST:PORT --idle N --pid PID
  *
  * Throughput mode: opens N connections, keeps K frames in flight on each
@@ -13,7 +13,9 @@
  * mode it must be the very bytes sent (each payload carries the connection's
  * sequence number, so a reordered or corrupted frame is caught); in jsonrpc
  * mode it must hold "result" and no "error". Prints
- *   RESULT NAME <frames/s> frames/s
+ *   RESULT NAME <frames/s> frames/s [cpu_us=<server CPU us per frame>]
+ * the last with --pid: the server's user + system time (/proc/PID/stat)
+ * over the measured window, divided by the frames answered in it.
  *
  * Idle mode (--idle N): reads the server's VmRSS (/proc/PID/status), opens N
  * connections, each sends one JSON-RPC echo request and reads the reply,
@@ -364,13 +366,17 @@ static void throughput(const options *o)
         pthread_join(ws[t].tid, NULL);
         total += ws[t].counted;
     }
-    if (o->pid > 0 && total > 0) /* context: how much CPU the server got and spent */
+    double srv_cpu = o->pid > 0 ? cpu_seconds(o->pid) - ws[0].cpu0 : 0;
+    if (o->pid > 0 && total > 0) { /* how much CPU the server got, and spent per frame */
         fprintf(stderr,
                 "loadgen: %s: server CPU %.0f%% of a core, %.2f us per frame; loadgen CPU %.0f%%\n",
-                o->name, 100 * (cpu_seconds(o->pid) - ws[0].cpu0) / o->duration,
-                1e6 * (cpu_seconds(o->pid) - ws[0].cpu0) / (double)total,
+                o->name, 100 * srv_cpu / o->duration, 1e6 * srv_cpu / (double)total,
                 100 * (cpu_seconds((long)getpid()) - ws[0].self0) / o->duration);
-    printf("RESULT %s %.3f frames/s\n", o->name, (double)total / o->duration);
+        printf("RESULT %s %.3f frames/s cpu_us=%.3f\n", o->name, (double)total / o->duration,
+               1e6 * srv_cpu / (double)total);
+    } else {
+        printf("RESULT %s %.3f frames/s\n", o->name, (double)total / o->duration);
+    }
     fflush(stdout);
     for (int i = 0; i < o->conns; i++)
         close(cs[i].fd);

@@ -273,6 +273,31 @@ def jwt_seeds():
     for i, (k, v) in enumerate(sorted(payloads.items())):
         seeds[k] = (bytes([1, i * 53 & 0xff]), json.dumps(v).encode())
     return seeds
+# Texts for fuzz_json beyond the JSON-RPC messages: one per rule of
+# tests/proto/json_test.c, and the places where jansson parts from RFC 8259.
+JSON_TEXTS = {
+    "utf8_good": '"\u00e9 \xe2\x82\xac \xf0\x9f\x98\x80"'.encode("latin-1"),
+    "utf8_overlong": b'"\xc0\x80"',
+    "utf8_surrogate": b'"\xed\xa0\x80"',
+    "escape_pair": b'"\\uD83D\\uDE00 \\u0000 \\n\\t\\/"',
+    "escape_lone_high": b'["\\uD800"]',
+    "escape_lone_low": b'{"\\uDC00":1}',
+    "key_nul": b'{"\\u0000":[1,2]}',
+    "nul_after_number": b'[1\x00,true\x00]',
+    "leading_zero": b'[0,-0,01]',
+    "trailing_comma": b'{"a":[1,2,],}',
+    "control_char": b'"a\tb"',
+    "numbers": b'[1e308,1.7976931348623157e308,1e309,123456789012345678901234567890,-0.0e-0,1e-400]',
+    "number_threshold": (b"17976931348623158079372897140530341507993413271003782693617377898044496829"
+                         b"27647509466490179775872070963302864166928879109465555478519404026306574886"
+                         b"71505820681908902000708383676273854845817711531764475730270069855571366959"
+                         b"62284291481986083493647529271907416844436551070434271155969950809304288017"
+                         b"7904174497792"),
+    "literals": b'[true,false,null,nul]',
+    "deep": b"[" * 6 + b"]" * 6,
+    "whitespace": b' \t\r\n{ "a" : [ ] }\n',
+    "duplicates": b'{"a":1,"\\u0061":2,"a":3}',
+}
 
 
 def write(target, seeds, controls):
@@ -293,6 +318,10 @@ def main():
     write("http", http_seeds(), lambda i: bytes([i * 37 & 0xff, (i % 4) | (i // 4 % 4) << 2]))
     # fuzz_ws: cut, limits | server actions
     write("ws", ws_seeds(), lambda i: bytes([i * 37 & 0xff, (i * 53) & 0xff]))
+    # fuzz_json: a shallow nesting limit (4) on odd seeds
+    json_seeds = dict(JSON_TEXTS)
+    json_seeds.update(("rpc_" + n, m) for n, m in named_rpc_messages())
+    write("json", json_seeds, lambda i: bytes([i % 2]))
     # fuzz_jsonrpc: persistent | small limits << 1 | parse/run/reply << 2
     write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
     # fuzz_tls_record: every seed carries its own control bytes

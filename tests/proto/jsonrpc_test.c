@@ -7,9 +7,13 @@
  * means "no reply". Optional files: `persistent` (empty marker: the message
  * arrives on a persistent transport; otherwise a non-persistent one, like
  * HTTP) and `notified` (how many times the notification-counting methods
- * must have run). The C cases below cover what data cannot say: exact id
- * bytes, running calls out of order and on other threads, the params
- * getters, limits given as parameters, and the context handed to handlers.
+ * must have run). The method table has tree methods (echo, history, ...)
+ * and text methods (echo_text, history_text, fail_text, count_text,
+ * persistent_text), so every rule is checked for both kinds. The C cases
+ * below cover what data cannot say: exact id and params bytes, replies
+ * written after what a buffer already holds, running calls out of order
+ * and on other threads, the params getters of both kinds, limits given as
+ * parameters, and the context handed to handlers.
  *
  * Usage: jsonrpc_test CASES_DIR [CASE_NAME]
  */
@@ -149,6 +153,73 @@ static int m_whoami(jrpc_call_t *call, json_t *params, json_t **result)
     return 0;
 }
 
+/* --- text methods: params read from the text, results written --- */
+
+/* echo_text: the params' text as it came (null when absent). */
+static int t_echo(jrpc_call_t *call, buf_t *out)
+{
+    const goc_json_value *p = jrpc_call_params(call);
+    if (p->type != GOC_JSON_NONE) goc_json_raw(out, p->text, p->len);
+    return 0;
+}
+
+/* history_text: history's params and result, through jrpc_arg_*. */
+static int t_history(jrpc_call_t *call, buf_t *out)
+{
+    const char *room;
+    size_t room_len;
+    int64_t limit = 100;
+    bool verbose = false;
+    goc_json_value filter = {0}, tags = {0};
+    if (jrpc_arg_str(call, "room", JRPC_REQUIRED, &room, &room_len) < 0 ||
+        jrpc_arg_int(call, "limit", JRPC_OPTIONAL, &limit) < 0 ||
+        jrpc_arg_bool(call, "verbose", JRPC_OPTIONAL, &verbose) < 0 ||
+        jrpc_arg_value(call, "filter", JRPC_OPTIONAL, &filter) < 0 ||
+        jrpc_arg_value(call, "tags", JRPC_OPTIONAL, &tags) < 0)
+        return -EINVAL;
+    if (filter.type != GOC_JSON_NONE && filter.type != GOC_JSON_OBJECT)
+        return jrpc_call_errorf(call, JRPC_INVALID_PARAMS, "param 'filter' must be an object");
+    if (tags.type != GOC_JSON_NONE && tags.type != GOC_JSON_ARRAY)
+        return jrpc_call_errorf(call, JRPC_INVALID_PARAMS, "param 'tags' must be an array");
+    if (limit < 1 || limit > 500)
+        return jrpc_call_errorf(call, JRPC_INVALID_PARAMS, "param 'limit' must be 1..500");
+    goc_json_lit(out, "{\"room\":");
+    goc_json_str(out, room, room_len);
+    goc_json_lit(out, ",\"limit\":");
+    goc_json_int(out, limit);
+    if (verbose)
+        goc_json_lit(out, ",\"verbose\":true,\"filter\":");
+    else
+        goc_json_lit(out, ",\"verbose\":false,\"filter\":");
+    if (filter.type)
+        goc_json_raw(out, filter.text, filter.len);
+    else
+        goc_json_lit(out, "null");
+    goc_json_lit(out, ",\"tags\":");
+    if (tags.type)
+        goc_json_raw(out, tags.text, tags.len);
+    else
+        goc_json_lit(out, "null");
+    goc_json_lit(out, "}");
+    return 0;
+}
+
+/* fail_text: writes half a result, then fails: the half must vanish. */
+static int t_fail(jrpc_call_t *call, buf_t *out)
+{
+    goc_json_lit(out, "{\"half\":");
+    return jrpc_call_error(call, JRPC_NOT_JOINED, "not joined to that room", NULL);
+}
+
+/* count_text: counts its runs, writes a result a notification drops. */
+static int t_count(jrpc_call_t *call, buf_t *out)
+{
+    (void)call;
+    atomic_fetch_add(&notified, 1);
+    goc_json_lit(out, "\"counted\"");
+    return 0;
+}
+
 static jrpc_t *make_rpc(const jrpc_limits_t *limits)
 {
     jrpc_t *rpc = jrpc_new(limits);
@@ -175,6 +246,24 @@ static jrpc_t *make_rpc(const jrpc_limits_t *limits)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (jrpc_register(rpc, table[i].name, table[i].fn, (void *)"the-udata", table[i].flags) !=
             0) {
+            jrpc_free(rpc);
+            return NULL;
+        }
+    }
+    static const struct {
+        const char *name;
+        jrpc_text_fn fn;
+        unsigned flags;
+    } text_table[] = {
+        {"echo_text", t_echo, 0},
+        {"history_text", t_history, 0},
+        {"fail_text", t_fail, 0},
+        {"count_text", t_count, 0},
+        {"persistent_text", t_echo, JRPC_PERSISTENT},
+    };
+    for (size_t i = 0; i < sizeof text_table / sizeof text_table[0]; i++) {
+        if (jrpc_register_text(rpc, text_table[i].name, text_table[i].fn, (void *)"the-udata",
+                               text_table[i].flags) != 0) {
             jrpc_free(rpc);
             return NULL;
         }
@@ -741,7 +830,156 @@ static void test_mutation_fuzz(void)
     jrpc_free(rpc);
 }
 
+/* Text methods answer straight into the caller's buffer, after what it
+ * already holds; a failed one leaves only its error; a notification's
+ * result is dropped; nothing to send leaves the buffer as it was. */
+static void test_handle_buf_text_methods(void)
+{
+    jrpc_t *rpc = make_rpc(NULL);
+    CHECK(rpc);
+    buf_t b = {0};
+    goc_json_lit(&b, "HEAD");
+    const char *t = "{\"jsonrpc\":\"2.0\",\"method\":\"echo_text\",\"params\":[ 1 , {\"a\" : \"\\u00e9\"} ],"
+                    "\"id\":7}";
+    CHECK_EQ_INT(jrpc_handle_buf(rpc, t, strlen(t), NULL, &b), 1);
+    const char *want = "HEAD{\"jsonrpc\":\"2.0\",\"result\":[ 1 , {\"a\" : \"\\u00e9\"} ],\"id\":7}";
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, b.data);
+    size_t before = b.len;
+    t = "{\"jsonrpc\":\"2.0\",\"method\":\"fail_text\",\"id\":\"f\"}";
+    CHECK_EQ_INT(jrpc_handle_buf(rpc, t, strlen(t), NULL, &b), 1);
+    want = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,\"message\":\"not joined to that room\"},"
+           "\"id\":\"f\"}";
+    CHECK_MSG(b.len - before == strlen(want) && memcmp(b.data + before, want, strlen(want)) == 0,
+              "%.*s", (int)(b.len - before), b.data + before);
+    before = b.len;
+    atomic_store(&notified, 0);
+    t = "{\"jsonrpc\":\"2.0\",\"method\":\"count_text\"}";
+    CHECK_EQ_INT(jrpc_handle_buf(rpc, t, strlen(t), NULL, &b), 0);
+    CHECK_EQ_INT(b.len, before);
+    CHECK_EQ_INT(atomic_load(&notified), 1);
+    /* a key holding \u0000 is valid JSON (RFC 8259), passed on as text */
+    b.len = 0;
+    t = "{\"jsonrpc\":\"2.0\",\"method\":\"echo_text\",\"params\":{\"\\u0000\":1},\"id\":1}";
+    CHECK_EQ_INT(jrpc_handle_buf(rpc, t, strlen(t), NULL, &b), 1);
+    want = "{\"jsonrpc\":\"2.0\",\"result\":{\"\\u0000\":1},\"id\":1}";
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, b.data);
+    /* a batch mixing both kinds, a notification and a failure */
+    t = "[{\"jsonrpc\":\"2.0\",\"method\":\"count_text\"},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"fail_text\",\"id\":1},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"x\":[]},\"id\":2},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo_text\",\"id\":3},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"count_text\",\"id\":4}]";
+    b.len = 0;
+    CHECK_EQ_INT(jrpc_handle_buf(rpc, t, strlen(t), NULL, &b), 1);
+    want = "[{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,\"message\":\"not joined to that "
+           "room\"},\"id\":1},{\"jsonrpc\":\"2.0\",\"result\":{\"x\":[]},\"id\":2},"
+           "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":3},"
+           "{\"jsonrpc\":\"2.0\",\"result\":\"counted\",\"id\":4}]";
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, b.data);
+    /* the same batch parsed, run last to first, assembled */
+    jrpc_msg_t *msg;
+    CHECK_EQ_INT(jrpc_msg_parse(rpc, t, strlen(t), NULL, &msg), 0);
+    for (size_t i = jrpc_msg_ncalls(msg); i-- > 0;)
+        jrpc_call_run(jrpc_msg_call(msg, i));
+    char *reply;
+    CHECK_EQ_INT(jrpc_msg_reply(msg, &reply, NULL), 1);
+    CHECK_EQ_STR(reply, want);
+    jrpc_reply_free(reply);
+    jrpc_msg_free(msg);
+    buf_free(&b);
+    jrpc_free(rpc);
+}
+
+/* jrpc_arg_*: the tree getters' results and messages, from the text. */
+static void test_arg_getters(void)
+{
+    jrpc_t *rpc = make_rpc(NULL);
+    CHECK(rpc);
+    const char *text = "{\"jsonrpc\":\"2.0\",\"method\":\"echo_text\",\"params\":{\"s\":\"a\\u0000b\","
+                       "\"i\":-4,\"r\":2.0,\"b\":true,\"o\":{},\"n\":null,\"big\":9223372036854775808,"
+                       "\"long\":\"0123456789012345678901234567890123456789012345678901234567890123"
+                       "4567890123456789012345678901234567890123456789012345678901234567890123456789\","
+                       "\"s\":\"last\"},\"id\":1}";
+    jrpc_msg_t *msg;
+    CHECK_EQ_INT(jrpc_msg_parse(rpc, text, strlen(text), NULL, &msg), 0);
+    jrpc_call_t *call = jrpc_msg_call(msg, 0);
+    CHECK(call);
+    CHECK_EQ_INT(jrpc_call_params(call)->type, GOC_JSON_OBJECT);
+    const char *s = NULL, *l = NULL;
+    size_t slen = 0;
+    int64_t i = 0;
+    bool bv = false;
+    goc_json_value o;
+    CHECK_EQ_INT(jrpc_arg_str(call, "s", JRPC_REQUIRED, &s, &slen), 1);
+    CHECK(slen == 4 && strcmp(s, "last") == 0); /* the last duplicate */
+    CHECK_EQ_INT(jrpc_arg_str(call, "long", JRPC_REQUIRED, &l, &slen), 1); /* beyond the scratch */
+    CHECK_EQ_INT(slen, 140);
+    CHECK(strcmp(s, "last") == 0); /* earlier strings stay */
+    CHECK_EQ_INT(jrpc_arg_int(call, "i", JRPC_REQUIRED, &i), 1);
+    CHECK_EQ_INT(i, -4);
+    CHECK_EQ_INT(jrpc_arg_bool(call, "b", JRPC_OPTIONAL, &bv), 1);
+    CHECK(bv);
+    CHECK_EQ_INT(jrpc_arg_value(call, "o", JRPC_REQUIRED, &o), 1);
+    CHECK(o.type == GOC_JSON_OBJECT && o.len == 2);
+    i = 77;
+    CHECK_EQ_INT(jrpc_arg_int(call, "absent", JRPC_OPTIONAL, &i), 0);
+    CHECK_EQ_INT(jrpc_arg_int(call, "n", JRPC_OPTIONAL, &i), 0);
+    CHECK_EQ_INT(i, 77);
+    /* the first error set wins: integer beyond 64 bits */
+    CHECK_EQ_INT(jrpc_arg_int(call, "big", JRPC_REQUIRED, &i), -EINVAL);
+    CHECK_EQ_INT(jrpc_arg_int(call, "r", JRPC_REQUIRED, &i), -EINVAL);
+    char *reply;
+    CHECK_EQ_INT(jrpc_msg_reply(msg, &reply, NULL), 1);
+    CHECK_EQ_STR(reply, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"param "
+                        "'big' must be an integer\"},\"id\":1}");
+    jrpc_reply_free(reply);
+    jrpc_msg_free(msg);
+    /* positional params, and messages per failure */
+    static const struct {
+        const char *params, *want;
+    } bad[] = {
+        {"[1]", "params must be an object"},
+        {"{}", "missing param 'room'"},
+        {"{\"room\":null}", "param 'room' must be a string"},
+        {"{\"room\":5}", "param 'room' must be a string"},
+        {"{\"room\":\"r\",\"limit\":1.0}", "param 'limit' must be an integer"},
+        {"{\"room\":\"r\",\"verbose\":1}", "param 'verbose' must be a boolean"},
+        {"{\"room\":\"r\",\"limit\":0}", "param 'limit' must be 1..500"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char req[256];
+        snprintf(req, sizeof req,
+                 "{\"jsonrpc\":\"2.0\",\"method\":\"history_text\",\"params\":%s,\"id\":1}",
+                 bad[k].params);
+        CHECK_STR_CONTAINS(ask(rpc, req, NULL), bad[k].want);
+    }
+    CHECK_EQ_STR(ask(rpc,
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"history_text\",\"params\":{\"room\":"
+                     "\"l\\u00e9\\\"\",\"limit\":5,\"tags\":[1, 2]},\"id\":1}",
+                     NULL),
+                 "{\"jsonrpc\":\"2.0\",\"result\":{\"room\":\"l\xC3\xA9\\\"\",\"limit\":5,"
+                 "\"verbose\":false,\"filter\":null,\"tags\":[1, 2]},\"id\":1}");
+    jrpc_free(rpc);
+}
+
+/* Notifications and errors written straight into a buffer. */
+static void test_write_notification_and_error(void)
+{
+    buf_t b = {0};
+    jrpc_notification_begin(&b, "chat.message");
+    goc_json_lit(&b, "{\"id\":1}");
+    jrpc_notification_end(&b);
+    jrpc_error_write(&b, JRPC_TOO_LARGE, "frame too large");
+    const char *want = "{\"jsonrpc\":\"2.0\",\"method\":\"chat.message\",\"params\":{\"id\":1}}"
+                       "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":\"frame too "
+                       "large\"},\"id\":null}";
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, b.data);
+    buf_free(&b);
+}
+
 static const test_case cases[] = {
+    TEST_CASE(test_handle_buf_text_methods), TEST_CASE(test_arg_getters),
+    TEST_CASE(test_write_notification_and_error),
     TEST_CASE(test_case_folders),         TEST_CASE(test_ids_exact_text),
     TEST_CASE(test_big_integer_message),  TEST_CASE(test_split_run_assemble_out_of_order),
     TEST_CASE(test_calls_on_threads),     TEST_CASE(test_register),

@@ -191,14 +191,38 @@ static void barrier(const char *room)
     json_decref(call_ok(&http_ctx, "chat.members", p));
 }
 
+/* The JSON text in b, read back with jansson (NULL if b holds none). */
+static json_t *parsed(buf_t *b)
+{
+    json_t *j = b->len ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+    buf_free(b);
+    return j;
+}
+
 static int64_t send_as(const char *room, const char *nick, const char *text)
 {
     int code;
     const char *msg;
-    json_t *m = chat_send_as(room, nick, text, strlen(text), &code, &msg);
-    int64_t id = m ? json_integer_value(json_object_get(m, "id")) : -code;
+    buf_t b = {0};
+    int rc = chat_send_as(room, nick, text, strlen(text), &b, &code, &msg);
+    json_t *m = parsed(&b);
+    int64_t id = rc == 0 && m ? json_integer_value(json_object_get(m, "id")) : -code;
     json_decref(m);
     return id;
+}
+
+/* chat_history's array, read back (NULL when it failed). */
+static json_t *history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
+                       const char **msg)
+{
+    buf_t b = {0};
+    int rc = chat_history(room, since, before, limit, &b, code, msg);
+    json_t *h = parsed(&b);
+    if (rc < 0) {
+        json_decref(h);
+        return NULL;
+    }
+    return h;
 }
 
 static char tmpdir[64];
@@ -701,9 +725,9 @@ static void test_history(void)
         CHECK_MSG(call_code(&http_ctx, "chat.history", bad[i]) == -32602, "%s", bad[i]);
     int code;
     const char *msg;
-    CHECK(!chat_history("h", 0, 0, 501, &code, &msg));
+    CHECK(!history("h", 0, 0, 501, &code, &msg));
     CHECK_EQ_INT(code, -32602);
-    h = chat_history("h", ids[117], 0, 10, &code, &msg);
+    h = history("h", ids[117], 0, 10, &code, &msg);
     CHECK(h && json_array_size(h) == 2);
     json_decref(h);
     /* before: the newest below it, oldest first (scrolling back) */
@@ -822,10 +846,10 @@ static void test_history_before(void)
     /* the C entry point REST uses */
     int code;
     const char *msg;
-    h = chat_history("back", 0, ids[5], 2, &code, &msg);
+    h = history("back", 0, ids[5], 2, &code, &msg);
     CHECK(h && json_array_size(h) == 2 && id_at(h, 0) == ids[3] && id_at(h, 1) == ids[4]);
     json_decref(h);
-    CHECK(!chat_history("back", 0, -1, 10, &code, &msg));
+    CHECK(!history("back", 0, -1, 10, &code, &msg));
     CHECK_EQ_INT(code, -32602);
     chat_shutdown();
 }
@@ -983,16 +1007,16 @@ static struct {
     char rooms[16][8];
 } rec;
 
-static json_t *rec_send(const char *room, const char *nick, const char *text, size_t len,
-                        int64_t deadline, int *code)
+static int rec_send(const char *room, const char *nick, const char *text, size_t len,
+                    int64_t deadline, int64_t *id, int64_t *ts, int *code)
 {
     if (rec.refuse) {
         *code = JRPC_UNAVAILABLE;
-        return NULL;
+        return -1;
     }
     if (rec.n < 16)
         snprintf(rec.rooms[rec.n++], sizeof rec.rooms[0], "%s", room);
-    return rec.real->send(room, nick, text, len, deadline, code);
+    return rec.real->send(room, nick, text, len, deadline, id, ts, code);
 }
 
 static void test_broker(void)

@@ -18,6 +18,10 @@
 #   idle -conns N                  wsload: server VmRSS growth per idle WebSocket
 #   http                           wrk, 64 connections, JSON-RPC echo on POST /rpc
 #
+# Throughput results end with cpu_us=X: the server's user + system CPU time
+# (/proc/PID/stat) over the measured run, divided by the deliveries
+# (broadcast, measured by wsload) or the requests (http, by this script).
+#
 # The Go programs need Debian's golang-github-gorilla-websocket-dev, which
 # lives in GOPATH=/usr/share/gocode (scripts/bench's own Go loop does not set
 # it), so this script builds them into BUILD/web when missing or older than
@@ -79,14 +83,20 @@ case $mode in
         esac
         lua=$root/tests/bench/web/rpc_echo.lua
         wrk -t1 -c64 -d1s -s "$lua" "http://$addr" >/dev/null
+        cpu0=$(cpu_ticks "$pid")
         wrk -t1 -c64 -d3s -s "$lua" "http://$addr" >"$tmp/wrk"
+        cpu1=$(cpu_ticks "$pid")
         cat "$tmp/wrk" >&2
         if grep -q -e 'Non-2xx' -e 'Socket errors' "$tmp/wrk"; then
             echo "wsbench.sh: wrk saw errors against $server" >&2
             exit 1
         fi
         rps=$(sed -n 's/^Requests\/sec: *//p' "$tmp/wrk")
-        [ -n "$rps" ] || { echo "wsbench.sh: no Requests/sec from wrk" >&2; exit 1; }
-        echo "RESULT $name $rps req/s" ;;
+        reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$tmp/wrk")
+        [ -n "$rps" ] && [ -n "$reqs" ] || { echo "wsbench.sh: no Requests/sec from wrk" >&2; exit 1; }
+        # server CPU per request: its ticks (1/100 s) over the measured run
+        cpu_us=$(awk -v t="$((cpu1 - cpu0))" -v n="$reqs" 'BEGIN { printf "%.3f", t * 1e4 / n }')
+        echo "wsbench.sh: server CPU $cpu_us us per request" >&2
+        echo "RESULT $name $rps req/s cpu_us=$cpu_us" ;;
     *) echo "wsbench.sh: unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -99,8 +99,8 @@ func throughput(o *options, cfg *tls.Config) {
 			}
 		}(tc)
 	}
-	rate := measure(o, &count, "frame")
-	fmt.Printf("RESULT %s %.3f frames/s\n", o.name, rate)
+	rate, cpuUs := measure(o, &count, "frame")
+	fmt.Printf("RESULT %s %.3f frames/s%s\n", o.name, rate, cpuField(cpuUs))
 	os.Stdout.Sync()
 	os.Exit(0)
 }

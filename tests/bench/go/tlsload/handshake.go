@@ -37,8 +37,8 @@ func handshakes(o *options, cfg *tls.Config) {
 			}
 		}()
 	}
-	rate := measure(o, &count, "handshake")
-	fmt.Printf("RESULT %s %.3f handshakes/s(%s)\n", o.name, rate, strings.ReplaceAll(desc, " ", ","))
+	rate, cpuUs := measure(o, &count, "handshake")
+	fmt.Printf("RESULT %s %.3f handshakes/s(%s)%s\n", o.name, rate, strings.ReplaceAll(desc, " ", ","), cpuField(cpuUs))
 	os.Stdout.Sync()
 	os.Exit(0)
 }

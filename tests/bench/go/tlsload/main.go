@@ -26,7 +26,8 @@
 // requests topping it up leave in one write, so one TLS record); counts
 // complete replies during -duration seconds after -warmup seconds, checking
 // each is the very bytes sent (the payload carries the connection's
-// sequence number). Prints "RESULT NAME <frames/s> frames/s".
+// sequence number). Prints "RESULT NAME <frames/s> frames/s [cpu_us=X]", X
+// the server's CPU microseconds per frame (with -pid).
 //
 // Handshake mode: W goroutines each loop dial, full handshake, close
 // (close_notify, then FIN), counting finished handshakes in the window.
@@ -180,9 +181,19 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
+// cpuField is the RESULT line's " cpu_us=X" (server CPU microseconds per
+// unit), or nothing when the server's CPU was not measured.
+func cpuField(cpuUs float64) string {
+	if cpuUs <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" cpu_us=%.3f", cpuUs)
+}
+
 // measure lets the load run for the warm-up, then counts what count
-// reports during the window; returns the rate per second.
-func measure(o *options, count *atomic.Uint64, what string) float64 {
+// reports during the window; returns the rate per second, and with -pid
+// the server's CPU microseconds per unit counted (0 without).
+func measure(o *options, count *atomic.Uint64, what string) (float64, float64) {
 	time.Sleep(time.Duration(o.warmup * float64(time.Second)))
 	srv0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
 	n0, t0 := count.Load(), time.Now()
@@ -191,12 +202,14 @@ func measure(o *options, count *atomic.Uint64, what string) float64 {
 	if n1 == n0 {
 		die("%s: nothing completed in the window", o.name)
 	}
+	cpuUs := 0.0
 	if o.pid > 0 {
 		srv := cpuSeconds(o.pid) - srv0
+		cpuUs = 1e6 * srv / float64(n1-n0)
 		fmt.Fprintf(os.Stderr, "tlsload: %s: server CPU %.0f%% of a core, %.2f us per %s; tlsload CPU %.0f%%\n",
-			o.name, 100*srv/el, 1e6*srv/float64(n1-n0), what, 100*(cpuSeconds(os.Getpid())-self0)/el)
+			o.name, 100*srv/el, cpuUs, what, 100*(cpuSeconds(os.Getpid())-self0)/el)
 	}
-	return float64(n1-n0) / el
+	return float64(n1-n0) / el, cpuUs
 }
 
 func main() {

@@ -52,8 +52,8 @@ func resumes(o *options, cfg *tls.Config) {
 			}
 		}()
 	}
-	rate := measure(o, &count, "resumed handshake")
-	fmt.Printf("RESULT %s %.3f handshakes/s(%s)\n", o.name, rate, strings.ReplaceAll(desc, " ", ","))
+	rate, cpuUs := measure(o, &count, "resumed handshake")
+	fmt.Printf("RESULT %s %.3f handshakes/s(%s)%s\n", o.name, rate, strings.ReplaceAll(desc, " ", ","), cpuField(cpuUs))
 	os.Stdout.Sync()
 	os.Exit(0)
 }

@@ -1,7 +1,7 @@
 // wsload: the WebSocket load client of the web benchmarks (issue 6), the
 // same program against every server (ours, the Go peer, the Node peer).
 //
-//	wsload -name NAME -addr HOST:PORT -mode broadcast -clients C -msgs N
+//	wsload -name NAME -addr HOST:PORT -mode broadcast -clients C -msgs N [-pid PID]
 //
 // C receivers join room "bench"; then one sender joins it, sends a warm-up
 // message and waits until every receiver has it (so the join and presence
@@ -11,7 +11,9 @@
 // gap and no duplicate; any loss, disconnection or a 50 s timeout is an
 // error (exit 1, no RESULT line). The sender keeps at most -window
 // messages ahead of the slowest receiver, so no server outbox (ours 1024,
-// the Go peer's 256) overflows because of the client.
+// the Go peer's 256) overflows because of the client. With -pid, the
+// RESULT line ends with cpu_us=X: the server's user + system CPU time
+// over the same span divided by C*N, microseconds per delivered message.
 //
 //	wsload -name NAME -addr HOST:PORT -mode idle -conns N -pid PID
 //
@@ -61,7 +63,7 @@ var (
 	msgs    = flag.Int("msgs", 10000, "broadcast: messages sent")
 	window  = flag.Int("window", 128, "broadcast: messages sent ahead of the slowest receiver")
 	conns   = flag.Int("conns", 10000, "idle: connections")
-	pid     = flag.Int("pid", 0, "idle: the server's process id")
+	pid     = flag.Int("pid", 0, "the server's process id (idle: its memory; broadcast: its CPU)")
 	addrs   = flag.String("addrs", "", "cluster, latency: the servers, HOST:PORT,HOST:PORT")
 	rate    = flag.Int("rate", 2000, "latency: messages per second")
 	seconds = flag.Int("seconds", 5, "latency: seconds measured (after one of warm-up)")
@@ -233,6 +235,7 @@ func broadcast() {
 	}
 	send("w")
 	waitAll(&warm, "the warm-up message")
+	cpu0 := cpuSeconds(*pid)
 	start := time.Now()
 	low := int64(0) // a lower bound on every receiver's count
 	for i := 0; i < *msgs; i++ {
@@ -261,7 +264,39 @@ func broadcast() {
 	}
 	total := float64(len(rs)) * float64(*msgs)
 	fmt.Fprintf(os.Stderr, "wsload: %d receivers x %d messages in %.3f s, none lost\n", len(rs), *msgs, el)
-	fmt.Printf("RESULT %s %.3f msgs/s\n", *name, total/el)
+	cpu := ""
+	if *pid > 0 { // the server's CPU per delivered message, over the measured part
+		srv := cpuSeconds(*pid) - cpu0
+		fmt.Fprintf(os.Stderr, "wsload: server CPU %.0f%% of a core, %.3f us per delivery\n",
+			100*srv/el, 1e6*srv/total)
+		cpu = fmt.Sprintf(" cpu_us=%.3f", 1e6*srv/total)
+	}
+	fmt.Printf("RESULT %s %.3f msgs/s%s\n", *name, total/el, cpu)
+}
+
+// cpuSeconds is the user + system CPU time of process pid (/proc/PID/stat),
+// 0 when unknown.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the name may hold spaces
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st float64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
 func vmrss(pid int) int64 {
