@@ -285,11 +285,13 @@ int auth_rest_room(const auth_session *s, const char *room, const char **why)
 
 /* ---- auth.login ------------------------------------------------------------------ */
 
-static int m_login(jrpc_call_t *call, json_t *params, json_t **result)
+/* A text method (jsonrpc.h): the token is read from the params' text and
+ * the result, {nick, exp}, written straight into the reply. */
+static int m_login(jrpc_call_t *call, buf_t *out)
 {
     const char *token;
     size_t len;
-    if (jrpc_param_str(call, params, "token", JRPC_REQUIRED, &token, &len) < 0)
+    if (jrpc_arg_str(call, "token", JRPC_REQUIRED, &token, &len) < 0)
         return -1;
     auth_session *s = session_of(call);
     if (!s)
@@ -305,8 +307,12 @@ static int m_login(jrpc_call_t *call, json_t *params, json_t **result)
     }
     auth_session_free(s);
     *s = fresh;
-    *result = json_pack("{s:s, s:I}", "nick", s->claims.sub, "exp", (json_int_t)s->claims.exp);
-    return *result ? 0 : -1;
+    goc_json_lit(out, "{\"nick\":");
+    goc_json_str(out, s->claims.sub, strlen(s->claims.sub));
+    goc_json_lit(out, ",\"exp\":");
+    goc_json_int(out, s->claims.exp);
+    goc_json_lit(out, "}");
+    return 0;
 }
 
 uint64_t auth_failures(void)
@@ -316,5 +322,5 @@ uint64_t auth_failures(void)
 
 int auth_register(jrpc_t *rpc)
 {
-    return A.on ? jrpc_register(rpc, "auth.login", m_login, NULL, JRPC_PERSISTENT) : 0;
+    return A.on ? jrpc_register_text(rpc, "auth.login", m_login, NULL, JRPC_PERSISTENT) : 0;
 }

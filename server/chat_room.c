@@ -92,15 +92,21 @@ int64_t chat__broadcast(chat_room *r, const chat__cmd *msgs, int n, const chat_m
 
 void chat__presence(chat_room *r, const char *nick, const char *event, const chat_member *except)
 {
-    json_t *p = json_pack("{s:s, s:s, s:s}", "room", r->name, "nick", nick, "event", event);
-    size_t len;
-    char *text = p ? jrpc_notification_encode("chat.presence", p, &len) : NULL;
-    json_decref(p);
-    if (text) {
-        chat__cmd one = {.text = text, .len = len};
+    buf_t b = {0};
+    jrpc_notification_begin(&b, "chat.presence");
+    goc_json_lit(&b, "{\"room\":");
+    goc_json_str(&b, r->name, strlen(r->name));
+    goc_json_lit(&b, ",\"nick\":");
+    goc_json_str(&b, nick, strlen(nick));
+    goc_json_lit(&b, ",\"event\":");
+    goc_json_str(&b, event, strlen(event));
+    goc_json_lit(&b, "}");
+    jrpc_notification_end(&b);
+    if (!b.err) {
+        chat__cmd one = {.text = b.data, .len = b.len};
         chat__broadcast(r, &one, 1, except);
     }
-    jrpc_reply_free(text);
+    buf_free(&b);
 }
 
 /* Removes slot i from the room and the room from its member's list. */
