@@ -53,6 +53,7 @@ static const int codes[] = {0,
                             JRPC_NOT_JOINED,
                             JRPC_RATE_LIMITED,
                             JRPC_TOO_LARGE,
+                            JRPC_UNAVAILABLE,
                             JRPC_UNAUTHORIZED};
 #define NCODES (sizeof codes / sizeof codes[0])
 static _Atomic uint64_t outcomes[NCODES + 1]; /* [NCODES]: other codes */
