@@ -47,7 +47,10 @@ goc_chan *goc_timer_chan(goc_timer *t);
 
 /* Prevents the timer from firing. Returns true if the call stopped it
  * (it had not fired, or its value had not been received yet), false if it
- * had already expired and been received, or was stopped. */
+ * had already expired and been received, or was stopped. This holds when
+ * Stop races with the firing too: true then means no value will arrive,
+ * so Go 1.19's `if (!stop) receive` idiom is never needed, and never
+ * blocks. */
 bool goc_timer_stop(goc_timer *t);
 
 /* Re-arms the timer to fire d from now. Returns true if it was active (as

@@ -8,6 +8,13 @@
  * seq and does nothing. The send happens under the same lock, and Stop and
  * Reset drain the channel under it: no stale value survives them.
  *
+ * What Stop and Reset answer is Go 1.23's rule: true unless the value was
+ * received (or the timer was already stopped). It is decided by `due`, not
+ * by whether the core timer could still be deleted: the core takes a timer
+ * out of its heap before running its callback, so a Stop may meet a timer
+ * that is neither in the heap nor fired yet; the callback will find a stale
+ * seq and send nothing, so that Stop did prevent the value and says so.
+ *
  * Invariants:
  *  - refs = 1 for the owner + 1 per arming whose callback has not finished
  *    (the pending one, plus at most a stale one in flight per Stop/Reset).
@@ -15,6 +22,9 @@
  *    which passes the reference on; a successful goc__timer_del drops it.
  *  - The core timer is re-armed only under lock, and only while not
  *    pending (the core clears pp before a one-shot callback runs).
+ *  - due is true from an arming until its value is sent (a timer) or
+ *    until Stop or Reset (a ticker: every tick keeps it due); a value in
+ *    the channel was sent by the current arming.
  */
 #include "goc/time.h"
 
@@ -28,6 +38,7 @@ typedef struct chantimer {
     uintptr_t seq;  /* generation; bumped by Stop/Reset [lock] */
     int64_t period; /* ticker interval, 0 for a timer [lock] */
     int64_t base;   /* when the current arming was due (ticks count from it) [lock] */
+    bool due;       /* the current arming has a value to send [lock] */
     int32_t refs;   /* atomic: see invariants */
     goc_chan *c;    /* capacity 1, int64_t elements; owned */
 } chantimer;
@@ -77,19 +88,23 @@ static void ct_fire(void *arg, uintptr_t seq)
         goc__lock_release(&ct->lock);
         return;
     }
+    ct->due = false;
     goc__lock_release(&ct->lock);
     ct_unref(ct);
 }
 
-/* Disarms and drains. Returns whether a firing was prevented or an unread
- * value dropped. ct locked; *drop_ref set when the arming's ref is ours. */
+/* Disarms and drains. Returns whether a value was prevented, or sent and
+ * dropped unread (Go 1.23's Stop). ct locked; *drop_ref set when the
+ * arming's reference is ours: the core timer was still in its heap, else
+ * a callback is on its way and drops it (seeing the stale seq). */
 static bool ct_stop_locked(chantimer *ct, bool *drop_ref)
 {
     ct->seq++;
-    bool pending = goc__timer_del(&ct->t);
-    *drop_ref = pending;
+    *drop_ref = goc__timer_del(&ct->t);
     bool drained = goc_chan_try_recv(ct->c, NULL, NULL);
-    return pending || drained;
+    bool active = ct->due || drained;
+    ct->due = false;
+    return active;
 }
 
 static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_ref)
@@ -97,6 +112,7 @@ static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_r
     if (!reuse_ref)
         ADD_FETCH(&ct->refs, 1);
     ct->period = period;
+    ct->due = true;
     ct->t.seq = ct->seq;
     ct->t.period = 0;
     ct->t.when = goc__nanotime() + (d > 0 ? d : 0);

@@ -100,6 +100,111 @@ static void test_free_while_pending(void)
     goc_sleep(2 * MS);
 }
 
+
+/* ---- Stop and Reset racing with the firing (Go 1.23 semantics) ------------------ */
+
+/* Receives one value from c, or gives up after 10 s (a hang made visible,
+ * as Go's tests guard their receives with a deadline timer). */
+static bool recv_guarded(goc_chan *c)
+{
+    goc_timer *guard = goc_after(10 * GOC_SECOND);
+    int64_t v;
+    goc_select_case cs[2] = {{c, GOC_SELECT_RECV, &v, false},
+                             {goc_timer_chan(guard), GOC_SELECT_RECV, &v, false}};
+    int i = goc_select(cs, 2, true);
+    goc_timer_free(guard);
+    return i == 0;
+}
+
+static void spin_until(int64_t t)
+{
+    while (goc_nanotime() < t) {
+    }
+}
+
+#define RACE_RING 64
+
+/* One goroutine on P 0 arms short timers and stops or resets them at
+ * random moments while the other P's M fires them: nobody receives, so by
+ * Go 1.23's rule every Stop and Reset must answer true, and no value may
+ * arrive after it; a false answer must at least be matched by exactly one
+ * value (Go's `if !t.Stop() { <-t.C }` idiom), never by none (a hang). */
+static void child_timer_stop_reset_race(void)
+{
+    CHECK_EQ_INT(goc_procs(), 2);
+    int n = TEST_SCALE(100000);
+    goc_timer *ring[RACE_RING] = {0};
+    int nfalse = 0, nstop = 0, nreset = 0;
+    for (int i = 0; i < n; i++) {
+        goc_timer *t = goc_timer_new((int64_t)goc__fastrandn(61) * US);
+        spin_until(goc_nanotime() + (int64_t)goc__fastrandn(61) * US);
+        if (goc__fastrandn(2) == 0) {
+            nstop++;
+            if (!goc_timer_stop(t)) {
+                nfalse++;
+                CHECK_MSG(recv_guarded(goc_timer_chan(t)),
+                          "iteration %d: Stop returned false and no value ever arrived", i);
+            }
+        } else {
+            nreset++;
+            if (!goc_timer_reset(t, (int64_t)goc__fastrandn(61) * US))
+                nfalse++;
+            CHECK_MSG(recv_guarded(goc_timer_chan(t)), "iteration %d: reset timer never fired",
+                      i);
+            CHECK_MSG(!goc_timer_stop(t), "iteration %d: Stop after the receive returned true", i);
+        }
+        /* Checked a while later: nothing arrives after Stop or the receive. */
+        goc_timer *old = ring[i % RACE_RING];
+        ring[i % RACE_RING] = t;
+        if (old) {
+            CHECK_MSG(goc_chan_len(goc_timer_chan(old)) == 0,
+                      "a value arrived after Stop returned true (iteration %d)", i - RACE_RING);
+            goc_timer_free(old);
+        }
+    }
+    for (int i = 0; i < RACE_RING; i++)
+        if (ring[i]) {
+            CHECK_EQ_INT(goc_chan_len(goc_timer_chan(ring[i])), 0);
+            goc_timer_free(ring[i]);
+        }
+    CHECK_MSG(nfalse == 0, "%d of %d Stops and %d Resets answered false with nobody receiving",
+              nfalse, nstop, nreset);
+    printf("# %d stops, %d resets, all true\n", nstop, nreset);
+}
+
+static void test_timer_stop_reset_race(void)
+{
+    static const char *env[] = {"GOMAXPROCS=2", NULL};
+    test_child c;
+    CHECK(test_run_child("child_timer_stop_reset_race", env, &c) == 0);
+    CHECK_MSG(c.exited && c.status == 0, "child: %s", c.out);
+}
+
+/* Go's TestTimerModifiedEarlier (issue 47329): a timer moved into the past
+ * ten times in a row, with the Stop-and-drain idiom between, still fires,
+ * and quickly. */
+static void test_timer_modified_earlier(void)
+{
+    int64_t past = -goc_nanotime(); /* Go: Until(Unix(0, 0)) */
+    int fail = 0;
+    for (int i = 0; i < TEST_SCALE(1000); i++) {
+        goc_timer *timer = goc_timer_new(3600 * GOC_SECOND);
+        for (int j = 0; j < 10; j++) {
+            if (!goc_timer_stop(timer))
+                CHECK_MSG(recv_guarded(goc_timer_chan(timer)),
+                          "Stop returned false and no value came (i=%d j=%d)", i, j);
+            goc_timer_reset(timer, past);
+        }
+        int64_t now = goc_nanotime();
+        if (!recv_guarded(goc_timer_chan(timer)))
+            fail++;
+        else if (goc_nanotime() - now > 8 * GOC_SECOND)
+            fail++;
+        goc_timer_free(timer);
+    }
+    CHECK_EQ_INT(fail, 0);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_timer_fires_once),
     TEST_CASE(test_after_in_select),
@@ -107,6 +212,9 @@ static const test_case cases[] = {
     TEST_CASE(test_ticker),
     TEST_CASE(test_ticker_nonpositive_panics),
     TEST_CASE(test_free_while_pending),
+    TEST_CASE(test_timer_stop_reset_race),
+    TEST_CASE(test_timer_modified_earlier),
+    TEST_CASE(child_timer_stop_reset_race),
     {0},
 };
 
