@@ -62,7 +62,8 @@ goc_context *goc_context_with_cancel(goc_context *parent);
  * (goc_nanotime clock). If parent's deadline is earlier, this is
  * goc_context_with_cancel(parent). Panics as goc_context_with_cancel. */
 goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
-/* goc_context_with_deadline(parent, goc_nanotime() + timeout). */
+/* goc_context_with_deadline(parent, goc_nanotime() + timeout), the sum
+ * saturated: a timeout that overflows it is a deadline never reached. */
 goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
 
 /* A child carrying key -> value (compared by pointer; use the address of

@@ -83,7 +83,8 @@ _Noreturn void goc_exit(void);
  * goroutine. */
 int64_t goc_id(void);
 
-/* Sleeps for at least ns nanoseconds (<= 0 yields). */
+/* Sleeps for at least ns nanoseconds (<= 0 yields; a duration whose end
+ * overflows the clock, INT64_MAX say, sleeps for ever). */
 void goc_sleep(int64_t ns);
 
 /* Monotonic clock in nanoseconds. */

@@ -2,7 +2,8 @@
  * time.NewTimer, time.After and time.NewTicker; usable in goc_select.
  *
  * Durations and times are int64_t nanoseconds on the monotonic clock
- * (goc_nanotime). Each timer or ticker owns a buffered channel of capacity 1
+ * (goc_nanotime). A duration so large that now + d overflows means never
+ * (the deadline saturates at INT64_MAX), as in Go. Each timer or ticker owns a buffered channel of capacity 1
  * carrying an int64_t: the goc_nanotime() at which it fired. As in Go 1.23
  * and later, Stop and Reset discard a value that was delivered but not yet
  * received, so no stale value is seen after they return; a ticker drops

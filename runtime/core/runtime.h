@@ -315,6 +315,23 @@ uint32_t goc__fastrandn(uint32_t n);
 
 int64_t goc__nanotime(void);
 
+/* a + b, saturated at INT64_MAX and INT64_MIN: a time so far away that it
+ * overflows is "never", as Go's when(d) makes it (TestOverflowSleep). Every
+ * deadline computed from a caller's duration goes through here. */
+static inline int64_t goc__time_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        r = b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/* The deadline d from now, saturated (goc__time_add). */
+static inline int64_t goc__deadline(int64_t d)
+{
+    return goc__time_add(goc__nanotime(), d);
+}
+
 /* Arms t at t->when on the current P (or P 0 off an M). t must not be
  * pending: whoever re-arms a timer that others may arm too does its
  * del-and-add under a lock of its own (netpoll's deadlines, timechan). */

@@ -143,8 +143,8 @@ int64_t goc__timers_run(goc_p *p, int64_t now)
         uintptr_t seq = t->seq;
         if (t->period > 0) {
             /* re-arm first: the callback may delete it */
-            int64_t delta = t->when - now;
-            t->when += t->period * (1 + -delta / t->period);
+            int64_t missed = (now - t->when) / t->period; /* when <= now */
+            t->when = goc__time_add(t->when, goc__time_add(t->period, missed * t->period));
             sift_down(p, 0);
         } else {
             heap_remove(p, 0);
@@ -210,7 +210,7 @@ void goc_sleep(int64_t ns)
         return;
     }
     goc__timer *t = &g->sleeptimer;
-    t->when = goc__nanotime() + ns;
+    t->when = goc__deadline(ns); /* INT64_MAX: never */
     t->period = 0;
     t->f = sleep_wake;
     t->arg = g;

@@ -347,7 +347,7 @@ goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
     goc_context *c = ctx_new(CTX_TIMER, parent);
     c->deadline = deadline;
     propagate_cancel(parent, c);
-    if (deadline - goc__nanotime() <= 0) {
+    if (deadline <= goc__nanotime()) {
         cancel_ctx(c, true, &goc_context_deadline_exceeded);
         return c;
     }
@@ -367,7 +367,7 @@ goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
 
 goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout)
 {
-    return goc_context_with_deadline(parent, goc__nanotime() + timeout);
+    return goc_context_with_deadline(parent, goc__deadline(timeout));
 }
 
 /* ---- values ------------------------------------------------------------------- */

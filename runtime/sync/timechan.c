@@ -79,7 +79,7 @@ static void ct_fire(void *arg, uintptr_t seq)
     }
     /* A full channel dropped the value (a ticker's slow receiver). */
     if (ct->period > 0) {
-        int64_t when = ct->base + ct->period;
+        int64_t when = goc__time_add(ct->base, ct->period);
         if (when <= now) /* fell behind: skip the missed ticks */
             when += ct->period * ((now - when) / ct->period + 1);
         ct->base = when;
@@ -115,7 +115,7 @@ static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_r
     ct->due = true;
     ct->t.seq = ct->seq;
     ct->t.period = 0;
-    ct->t.when = goc__nanotime() + (d > 0 ? d : 0);
+    ct->t.when = goc__deadline(d > 0 ? d : 0); /* INT64_MAX: never */
     ct->base = ct->t.when;
     goc__timer_add(&ct->t);
 }

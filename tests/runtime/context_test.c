@@ -190,6 +190,28 @@ static void test_6_7_with_deadline(void)
     }
 }
 
+/* A timeout that overflows the clock is a deadline never reached (it was
+ * done at once), and the most negative one is already past. */
+static void test_overflow_timeout(void)
+{
+    goc_context *c = goc_context_with_timeout(goc_context_background(), INT64_MAX);
+    int64_t d;
+    CHECK(goc_context_deadline(c, &d));
+    CHECK_EQ_INT(d, INT64_MAX);
+    goc_sleep(20 * MS);
+    CHECK(goc_context_err(c) == NULL);
+    goc_context *neg = goc_context_with_timeout(c, INT64_MIN);
+    CHECK(goc_context_err(neg) == &goc_context_deadline_exceeded);
+    CHECK(goc_context_err(c) == NULL);
+    goc_context *far = goc_context_with_deadline(goc_context_background(), INT64_MIN);
+    CHECK(goc_context_err(far) == &goc_context_deadline_exceeded);
+    goc_context *all[] = {far, neg, c};
+    for (int i = 0; i < 3; i++) {
+        goc_context_cancel(all[i]);
+        goc_context_release(all[i]);
+    }
+}
+
 static void nil_key(void *p)
 {
     (void)p;
@@ -289,6 +311,7 @@ static const test_case cases[] = {
     TEST_CASE(test_6_5_propagate_cancel),
     TEST_CASE(test_6_6_cancel_children_and_remove),
     TEST_CASE(test_6_7_with_deadline),
+    TEST_CASE(test_overflow_timeout),
     TEST_CASE(test_6_8_with_value),
     TEST_CASE(test_context_tree_cancels_completely),
     TEST_CASE(test_context_chain_deep),

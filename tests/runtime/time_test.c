@@ -205,6 +205,60 @@ static void test_timer_modified_earlier(void)
     CHECK_EQ_INT(fail, 0);
 }
 
+/* ---- durations that overflow the clock ------------------------------------------ */
+
+static _Atomic int big_sleep_returned;
+
+static void big_sleeper(void *p)
+{
+    (void)p;
+    goc_sleep(INT64_MAX);
+    atomic_store(&big_sleep_returned, 1);
+}
+
+/* Go's TestOverflowSleep: a sleep or timer so long that now + d overflows
+ * never ends (nor disturbs other timers); the most negative one fires at
+ * once. */
+static void test_overflow_sleep(void)
+{
+    goc_go(big_sleeper, NULL, 0);
+    goc_timer *big = goc_after(INT64_MAX), *ok = goc_after(25 * MS);
+    int64_t v;
+    goc_select_case cs[2] = {{goc_timer_chan(big), GOC_SELECT_RECV, &v, false},
+                             {goc_timer_chan(ok), GOC_SELECT_RECV, &v, false}};
+    CHECK_MSG(goc_select(cs, 2, true) == 1, "big timeout fired");
+    CHECK_MSG(!atomic_load(&big_sleep_returned), "big sleep returned");
+    goc_timer_free(big);
+    goc_timer_free(ok);
+
+    goc_sleep(INT64_MIN); /* returns at once */
+    goc_timer *neg = goc_after(INT64_MIN), *late = goc_after(GOC_SECOND);
+    cs[0].c = goc_timer_chan(neg);
+    cs[1].c = goc_timer_chan(late);
+    CHECK_MSG(goc_select(cs, 2, true) == 0, "negative timeout didn't fire");
+    goc_timer_free(neg);
+    goc_timer_free(late);
+}
+
+/* Go's TestOverflowPeriodRuntimeTimer, through the API: a ticker whose
+ * period overflows the clock never ticks, and a Reset of a timer to such a
+ * duration keeps it from firing; other timers still fire meanwhile. */
+static void test_overflow_period(void)
+{
+    goc_ticker *tk = goc_ticker_new(INT64_MAX);
+    goc_timer *t = goc_timer_new(1 * MS);
+    CHECK(goc_timer_reset(t, INT64_MAX - 1));
+    goc_timer *ok = goc_timer_new(20 * MS);
+    int64_t v;
+    CHECK(goc_chan_recv(goc_timer_chan(ok), &v));
+    CHECK_EQ_INT(goc_chan_len(goc_ticker_chan(tk)), 0);
+    CHECK_EQ_INT(goc_chan_len(goc_timer_chan(t)), 0);
+    CHECK(goc_timer_stop(t));
+    goc_ticker_free(tk);
+    goc_timer_free(t);
+    goc_timer_free(ok);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_timer_fires_once),
     TEST_CASE(test_after_in_select),
@@ -214,6 +268,8 @@ static const test_case cases[] = {
     TEST_CASE(test_free_while_pending),
     TEST_CASE(test_timer_stop_reset_race),
     TEST_CASE(test_timer_modified_earlier),
+    TEST_CASE(test_overflow_sleep),
+    TEST_CASE(test_overflow_period),
     TEST_CASE(child_timer_stop_reset_race),
     {0},
 };
