@@ -249,6 +249,7 @@ typedef struct goc__sched {
     bool main_started;
     _Atomic bool exiting; /* main returned: no more hog reports */
     _Atomic uint64_t nsyscall, nretake, nhog;
+    _Atomic uint64_t nspawn_nop; /* goroutines spawned without a P (goc__go_any) */
 } goc__sched;
 
 extern goc__sched goc__sched_;
@@ -288,6 +289,20 @@ void goc__ready_list(goc__glist *l);
 /* Starts an M on an idle P unless one is already looking for work (Go's
  * wakep). Callable from any thread. */
 void goc__wakep(void);
+
+/* Starts fn(copy of arg) from any context: a goroutine, a timer callback
+ * in scheduler context, a thread outside the runtime (goc_go needs a P,
+ * and may yield). Never yields. The id, or -EINVAL (argsize too large) or
+ * -ENOMEM (no stack). */
+int64_t goc__go_any(goc_fn fn, const void *arg, size_t argsize);
+
+/* goc_go for the runtime's wrappers: wrapper(h) runs with h a copy of the
+ * hdrsize bytes at hdr, followed at GOC__SPAWN_ARG_OFFSET(hdrsize) by a
+ * copy of the caller's argsize bytes at arg (16-byte aligned). Returns as
+ * goc_go. */
+#define GOC__SPAWN_ARG_OFFSET(hdrsize) (((hdrsize) + 15) & ~(size_t)15)
+int64_t goc__go_wrapped(goc_fn wrapper, const void *hdr, size_t hdrsize, const void *arg,
+                        size_t argsize);
 
 /* Puts the current G at the tail of its P's queue and runs another (Go's
  * goyield, used after a semaphore hand-off). */
@@ -384,7 +399,8 @@ struct goc__stack {
     };
 };
 
-/* A stack of at least size bytes with its G header, from p's cache. */
+/* A stack of at least size bytes with its G header, from p's cache (p
+ * NULL: from the global pool). */
 goc_g *goc__stack_get(goc_p *p, size_t size);
 /* Returns g's stack to p's cache (p may be NULL). */
 void goc__stack_put(goc_p *p, goc_g *g);

@@ -797,6 +797,8 @@ static void g_start(void *arg)
 
 static int64_t next_goid(goc_p *p)
 {
+    if (!p)
+        return atomic_fetch_add(&goc__sched_.goidgen, 1) + 1;
     if (p->goidcache == p->goidcacheend) {
         p->goidcache = atomic_fetch_add(&goc__sched_.goidgen, 16) + 1;
         p->goidcacheend = p->goidcache + 16;
@@ -804,11 +806,26 @@ static int64_t next_goid(goc_p *p)
     return p->goidcache++;
 }
 
-static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size_t stack_size)
+/* What a spawn copies onto the new stack: the caller's argument, after a
+ * header of the runtime's own when a wrapper runs first (WaitGroup.Go);
+ * fn receives the copy of the header, or of the argument when there is
+ * none. */
+typedef struct spawn_block {
+    const void *hdr;
+    size_t hdrsize;
+    const void *arg;
+    size_t argsize;
+} spawn_block;
+
+/* A G ready to run fn on a stack from p's cache (p NULL: the global pool),
+ * or NULL when the argument block is too large (-EINVAL) or no stack can
+ * be mapped (-ENOMEM). */
+static goc_g *newproc(goc_p *p, goc_fn fn, spawn_block b, size_t stack_size)
 {
     if (stack_size == 0)
         stack_size = goc__sched_.stack_size;
-    if (argsize > stack_size / 4 || (argsize && !arg))
+    size_t total = (b.hdrsize ? GOC__SPAWN_ARG_OFFSET(b.hdrsize) : 0) + b.argsize;
+    if (total > stack_size / 4 || (b.argsize && !b.arg))
         return NULL;
     goc_g *g = goc__stack_get(p, stack_size);
     if (!g)
@@ -816,10 +833,15 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     /* The argument copy sits right below the G header. */
     uintptr_t top = (uintptr_t)g;
     void *argcopy = NULL;
-    if (argsize) {
-        top = (top - argsize) & ~(uintptr_t)15;
+    if (total) {
+        top = (top - total) & ~(uintptr_t)15;
         argcopy = (void *)top;
-        goc__copy(argcopy, arg, argsize);
+        if (b.hdrsize) {
+            memcpy(argcopy, b.hdr, b.hdrsize);
+            memcpy((char *)argcopy + GOC__SPAWN_ARG_OFFSET(b.hdrsize), b.arg, b.argsize);
+        } else {
+            goc__copy(argcopy, b.arg, b.argsize);
+        }
     }
     /* Only the first line: the rest is as carve or goexit0 left it. */
     g->fn = fn;
@@ -834,20 +856,64 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     goc__ctx_init(&g->ctx, lo, top - (uintptr_t)lo, g_start, g);
     /* published with g by the run queue's release store */
     atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
-    atomic_store_explicit(&p->nspawn, atomic_load_explicit(&p->nspawn, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    if (p)
+        atomic_store_explicit(&p->nspawn,
+                              atomic_load_explicit(&p->nspawn, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&goc__sched_.nspawn_nop, 1, memory_order_relaxed);
     return g;
 }
 
+static int64_t spawn_error(spawn_block b, size_t stack_size)
+{
+    size_t total = (b.hdrsize ? GOC__SPAWN_ARG_OFFSET(b.hdrsize) : 0) + b.argsize;
+    return total > (stack_size ? stack_size : goc__sched_.stack_size) / 4 || (b.argsize && !b.arg)
+               ? -EINVAL
+               : -ENOMEM;
+}
+
+static int64_t go_block(goc_fn fn, spawn_block b, size_t stack_size);
+
 int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_size)
+{
+    return go_block(fn, (spawn_block){NULL, 0, arg, argsize}, stack_size);
+}
+
+int64_t goc__go_wrapped(goc_fn wrapper, const void *hdr, size_t hdrsize, const void *arg,
+                        size_t argsize)
+{
+    return go_block(wrapper, (spawn_block){hdr, hdrsize, arg, argsize}, 0);
+}
+
+int64_t goc__go_any(goc_fn fn, const void *arg, size_t argsize)
+{
+    spawn_block b = {NULL, 0, arg, argsize};
+    goc_m *m = goc__getm();
+    goc_p *p = m ? m->p : NULL;
+    goc_g *g = newproc(p, fn, b, 0);
+    if (!g)
+        return spawn_error(b, 0);
+    int64_t id = g->id;
+    if (p) {
+        goc__runqput(p, g, false);
+    } else {
+        goc__lock_acquire(&goc__sched_.lock);
+        goc__globrunqput(g);
+        goc__lock_release(&goc__sched_.lock);
+    }
+    goc__wakep();
+    return id;
+}
+
+static int64_t go_block(goc_fn fn, spawn_block b, size_t stack_size)
 {
     goc_m *m = goc__getm();
     if (!m || !m->p)
         return -EPERM;
-    goc_g *g = newproc(m->p, fn, arg, argsize, stack_size);
+    goc_g *g = newproc(m->p, fn, b, stack_size);
     if (!g)
-        return argsize > (stack_size ? stack_size : goc__sched_.stack_size) / 4 ? -EINVAL
-                                                                               : -ENOMEM;
+        return spawn_error(b, stack_size);
     int64_t id = g->id;
     goc_p *p = m->p;
     goc__runqput(p, g, true);
@@ -1194,6 +1260,8 @@ void goc_sched_stats_read(goc_sched_stats *out)
     for (int i = 0; i < s->nprocs; i++) {
         goc_p *p = s->allp[i];
         int64_t spawns = (int64_t)atomic_load_explicit(&p->nspawn, memory_order_relaxed);
+        if (i == 0) /* spawns without a P are counted apart */
+            spawns += (int64_t)atomic_load_explicit(&s->nspawn_nop, memory_order_relaxed);
         out->spawns += spawns;
         /* Live goroutines, as Go counts them (no shared counter on the
          * spawn and exit paths): exact when nothing spawns or exits while
@@ -1311,7 +1379,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
 
     main_args ma = {main_fn, argc, argv};
     size_t main_stack = s->stack_size < (1u << 20) ? (1u << 20) : s->stack_size;
-    goc_g *g = newproc(m->p, main_goroutine, &ma, sizeof ma, main_stack);
+    goc_g *g = newproc(m->p, main_goroutine, (spawn_block){NULL, 0, &ma, sizeof ma}, main_stack);
     if (!g)
         goc__throw("goc_start: cannot map the main goroutine's stack");
     goc__runqput(m->p, g, true);
