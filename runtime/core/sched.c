@@ -838,7 +838,7 @@ static goc_g *newproc(goc_p *p, goc_fn fn, spawn_block b, size_t stack_size)
         argcopy = (void *)top;
         if (b.hdrsize) {
             memcpy(argcopy, b.hdr, b.hdrsize);
-            memcpy((char *)argcopy + GOC__SPAWN_ARG_OFFSET(b.hdrsize), b.arg, b.argsize);
+            goc__copy((char *)argcopy + GOC__SPAWN_ARG_OFFSET(b.hdrsize), b.arg, b.argsize);
         } else {
             goc__copy(argcopy, b.arg, b.argsize);
         }
