@@ -27,8 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "webmem.h"
-
 /* Default limits (goc_http_limits_t fields left 0 take these). */
 #define GOC_HTTP_MAX_HEADER_BYTES (16 * 1024)
 #define GOC_HTTP_MAX_HEADERS 64

@@ -8,6 +8,8 @@
  * Invariants: len <= cap; fixed implies max == cap and data is never freed
  * or grown; err != 0 means nothing is appended any more.
  */
+#include <goc/malloc.h>
+
 #include "http.h"
 #include "http_int.h"
 
@@ -30,7 +32,7 @@ void goc_http_out_init(goc_http_out_t *o, size_t max)
 void goc_http_out_free(goc_http_out_t *o)
 {
     if (!o->fixed)
-        goc__web_free(o->data);
+        goc_free(o->data);
     *o = (goc_http_out_t){0};
 }
 
@@ -54,7 +56,7 @@ static bool out_room(goc_http_out_t *o, size_t n)
     size_t want = o->cap ? o->cap : 512;
     while (want - o->len < n)
         want = want > o->max / 2 ? o->max : want * 2;
-    char *p = goc__web_realloc(o->data, want);
+    char *p = goc_realloc(o->data, want);
     if (!p) {
         o->err = -ENOMEM;
         return false;

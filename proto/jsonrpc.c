@@ -314,6 +314,16 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     return rc;
 }
 
+size_t jrpc_method_count(const jrpc_t *rpc)
+{
+    return rpc->n;
+}
+
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i)
+{
+    return i < rpc->n ? rpc->methods[i].name : NULL;
+}
+
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)
 {
     rpc->observe = fn;

@@ -67,6 +67,7 @@ enum {
     JRPC_METHOD_NOT_FOUND = -32601,
     JRPC_INVALID_PARAMS = -32602,
     JRPC_INTERNAL_ERROR = -32603,
+    JRPC_TOO_MANY_CONNS = -32000,   /* refused: --max-conns connections are open */
     JRPC_NEEDS_PERSISTENT = -32001, /* method needs WebSocket or framed TCP */
     JRPC_NICK_TAKEN = -32002,       /* that nick is taken in that room */
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
@@ -158,11 +159,19 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 void jrpc_msg_free(jrpc_msg_t *msg);
 
 /* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * method (NULL when the entry named no registered method) and the error
- * code of its outcome (0 for success; notifications included). For
- * statistics; must not block. Set it before the first message. */
-typedef void (*jrpc_observer_fn)(void *ud, const char *method, int code);
+ * method's index in the table (0 <= method < jrpc_method_count(); -1 when
+ * the entry named no registered method) and the error code of its outcome
+ * (0 for success; notifications included). For statistics: an observer
+ * keeps one counter per index and names it with jrpc_method_name(), so
+ * the table is the one list of methods. Must not block. Set it before the
+ * first message. */
+typedef void (*jrpc_observer_fn)(void *ud, int method, int code);
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
+
+/* The methods registered, numbered in registration order, and the name of
+ * method i (borrowed, valid as long as rpc; NULL when i is out of range). */
+size_t jrpc_method_count(const jrpc_t *rpc);
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i);
 
 /* Frees a text from jrpc_msg_reply(), jrpc_handle(),
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */

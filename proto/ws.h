@@ -29,7 +29,6 @@
 #include <stdint.h>
 
 #include "http.h"
-#include "webmem.h"
 
 /* Close codes the server uses (RFC 6455 section 7.4.1). */
 enum {

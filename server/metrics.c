@@ -4,51 +4,18 @@
 #include "server.h"
 
 #include <goc/malloc.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <errno.h>
 
 #include "chat.h"
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *b, const char *fmt, ...)
+static void metric(buf_t *b, const char *name, const char *type, const char *help, double v)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return;
-        b->p = np;
-        b->cap = cap;
-    }
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
-static void metric(buf *b, const char *name, const char *type, const char *help, double v)
+int metrics_text(buf_t *out)
 {
-    put(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
-}
-
-size_t metrics_text(char **out)
-{
-    buf b = {0};
+    buf_t b = {0};
     goc_sched_stats s;
     goc_sched_stats_read(&s);
     goc_mem_stats m;
@@ -62,10 +29,10 @@ size_t metrics_text(char **out)
     metric(&b, "goc_goroutines", "gauge", "Live goroutines.", (double)s.goroutines);
     metric(&b, "goc_threads", "gauge", "OS threads (Ms) started.", (double)s.threads);
     metric(&b, "goc_procs", "gauge", "Processors (Ps).", s.procs);
-    put(&b, "# HELP goc_runq_length Goroutines in each P's local run queue.\n"
+    buf_printf(&b, "# HELP goc_runq_length Goroutines in each P's local run queue.\n"
             "# TYPE goc_runq_length gauge\n");
     for (int i = 0; i < s.procs; i++)
-        put(&b, "goc_runq_length{p=\"%d\"} %d\n", i, goc_sched_runq_len(i));
+        buf_printf(&b, "goc_runq_length{p=\"%d\"} %d\n", i, goc_sched_runq_len(i));
     metric(&b, "goc_switches_total", "counter", "Goroutine switches.", (double)s.switches);
     metric(&b, "goc_steals_total", "counter", "Goroutines stolen from another P.",
            (double)s.steals);
@@ -90,16 +57,15 @@ size_t metrics_text(char **out)
            (double)n.parks);
     metric(&b, "goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
            (double)n.polls);
-    static const char *const tn[TRANSPORT_N] = {"tcp", "http", "ws"};
-    put(&b, "# HELP gocd_connections Open connections per transport.\n"
+    buf_printf(&b, "# HELP gocd_connections Open connections per transport.\n"
             "# TYPE gocd_connections gauge\n");
     for (int t = 0; t < TRANSPORT_N; t++)
-        put(&b, "gocd_connections{transport=\"%s\"} %lld\n", tn[t],
+        buf_printf(&b, "gocd_connections{transport=\"%s\"} %lld\n", transport_name[t],
             (long long)atomic_load(&srv.conns_open[t]));
-    put(&b, "# HELP gocd_connections_total Connections accepted per transport.\n"
+    buf_printf(&b, "# HELP gocd_connections_total Connections accepted per transport.\n"
             "# TYPE gocd_connections_total counter\n");
     for (int t = 0; t < TRANSPORT_N; t++)
-        put(&b, "gocd_connections_total{transport=\"%s\"} %llu\n", tn[t],
+        buf_printf(&b, "gocd_connections_total{transport=\"%s\"} %llu\n", transport_name[t],
             (unsigned long long)atomic_load(&srv.conns_total[t]));
     metric(&b, "gocd_connections_refused_total", "counter",
            "Connections closed at once because --max-conns were open.",
@@ -119,7 +85,11 @@ size_t metrics_text(char **out)
            (double)c.slow_kicks);
     metric(&b, "gocd_chat_rate_limited_total", "counter", "Messages refused by the rate limit.",
            (double)c.rate_limited);
-    rpc_metrics(&b.p, &b.len, &b.cap);
-    *out = b.p;
-    return b.len;
+    rpc_metrics(&b);
+    if (b.err) {
+        buf_free(&b);
+        return -ENOMEM;
+    }
+    *out = b;
+    return 0;
 }

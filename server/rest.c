@@ -29,14 +29,14 @@ static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive,
 static int status_of(int code)
 {
     switch (code) {
-    case -32602:
-    case -32003:
+    case JRPC_INVALID_PARAMS:
+    case JRPC_NOT_JOINED:
         return 400;
-    case -32002:
+    case JRPC_NICK_TAKEN:
         return 409;
-    case -32004:
+    case JRPC_RATE_LIMITED:
         return 429;
-    case -32005:
+    case JRPC_TOO_LARGE:
         return 413;
     default:
         return 500;

@@ -37,6 +37,8 @@
 #ifndef GOC_CONTEXT_H
 #define GOC_CONTEXT_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,99 +59,99 @@ typedef struct goc_context_error {
 } goc_context_error;
 
 /* "context canceled" and "context deadline exceeded". */
-extern const goc_context_error goc_context_canceled;
-extern const goc_context_error goc_context_deadline_exceeded;
+GOC_API extern const goc_context_error goc_context_canceled;
+GOC_API extern const goc_context_error goc_context_deadline_exceeded;
 
 /* The root contexts: never canceled, no deadline, no values, a NULL (nil)
  * Done channel. Distinct from each other. */
-goc_context *goc_context_background(void);
-goc_context *goc_context_todo(void);
+GOC_API goc_context *goc_context_background(void);
+GOC_API goc_context *goc_context_todo(void);
 
 /* A child of parent canceled by goc_context_cancel or when parent is.
  * Panics "cannot create context from nil parent" if parent is NULL. */
-goc_context *goc_context_with_cancel(goc_context *parent);
+GOC_API goc_context *goc_context_with_cancel(goc_context *parent);
 
 /* Go's WithCancelCause: the same context as goc_context_with_cancel (in C
  * any cancelable context takes a cause: goc_context_cancel_cause). */
-goc_context *goc_context_with_cancel_cause(goc_context *parent);
+GOC_API goc_context *goc_context_with_cancel_cause(goc_context *parent);
 
 /* A cancelable child also canceled, with deadline exceeded, at deadline
  * (goc_nanotime clock). If parent's deadline is earlier, this is
  * goc_context_with_cancel(parent). Panics as goc_context_with_cancel. */
-goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
+GOC_API goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
 /* goc_context_with_deadline(parent, goc_nanotime() + timeout), the sum
  * saturated: a timeout that overflows it is a deadline never reached. */
-goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
+GOC_API goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
 
 /* Go's WithDeadlineCause and WithTimeoutCause: as the two above, and when
  * the deadline passes the context's Cause is cause (NULL: deadline
  * exceeded); its Err is deadline exceeded either way. If parent's deadline
  * is earlier, this is goc_context_with_cancel(parent) (cause unused). */
-goc_context *goc_context_with_deadline_cause(goc_context *parent, int64_t deadline,
+GOC_API goc_context *goc_context_with_deadline_cause(goc_context *parent, int64_t deadline,
                                              const goc_context_error *cause);
-goc_context *goc_context_with_timeout_cause(goc_context *parent, int64_t timeout,
+GOC_API goc_context *goc_context_with_timeout_cause(goc_context *parent, int64_t timeout,
                                             const goc_context_error *cause);
 
 /* Go's WithoutCancel: a child that carries parent's values but is never
  * canceled when parent is: no deadline, NULL Done, Err and Cause. Holds a
  * reference on parent. Panics as goc_context_with_cancel. */
-goc_context *goc_context_without_cancel(goc_context *parent);
+GOC_API goc_context *goc_context_without_cancel(goc_context *parent);
 
 /* A child carrying key -> value (compared by pointer; use the address of
  * a static object as key). Panics "nil key" if key is NULL and "cannot
  * create context from nil parent" if parent is NULL. value is borrowed. */
-goc_context *goc_context_with_value(goc_context *parent, const void *key, void *value);
+GOC_API goc_context *goc_context_with_value(goc_context *parent, const void *key, void *value);
 
 /* Go's CancelFunc: cancels ctx and its descendants with "context canceled"
  * and removes ctx from its parent. Idempotent. No effect on contexts that
  * are not cancelable (Background, TODO, value contexts). */
-void goc_context_cancel(goc_context *ctx);
+GOC_API void goc_context_cancel(goc_context *ctx);
 
 /* Go's CancelCauseFunc: goc_context_cancel, with cause as the Cause of ctx
  * and of its descendants canceled by it (NULL: "context canceled"). Err is
  * "context canceled" either way. A context already canceled keeps its
  * first Err and Cause. */
-void goc_context_cancel_cause(goc_context *ctx, const goc_context_error *cause);
+GOC_API void goc_context_cancel_cause(goc_context *ctx, const goc_context_error *cause);
 
 /* A channel closed when ctx is done; NULL (blocks forever) if ctx can never
  * be canceled. Owned by ctx: never close or free it. */
-goc_chan *goc_context_done(goc_context *ctx);
+GOC_API goc_chan *goc_context_done(goc_context *ctx);
 
 /* NULL while ctx is not done; afterwards the reason, which never changes. */
-const goc_context_error *goc_context_err(goc_context *ctx);
+GOC_API const goc_context_error *goc_context_err(goc_context *ctx);
 
 /* Go's Cause: NULL while ctx is not done (and always for Background, TODO
  * and goc_context_without_cancel's contexts); afterwards the cause it was
  * canceled with, else its Err. Never changes once set. */
-const goc_context_error *goc_context_cause(goc_context *ctx);
+GOC_API const goc_context_error *goc_context_cause(goc_context *ctx);
 
 /* Stores ctx's deadline (goc_nanotime clock) and returns true, or returns
  * false if it has none. */
-bool goc_context_deadline(goc_context *ctx, int64_t *deadline);
+GOC_API bool goc_context_deadline(goc_context *ctx, int64_t *deadline);
 
 /* The value of the innermost goc_context_with_value for key, or NULL. */
-void *goc_context_value(goc_context *ctx, const void *key);
+GOC_API void *goc_context_value(goc_context *ctx, const void *key);
 
 /* Go's context.AfterFunc: once ctx is done (at once if it is already),
  * starts fn(arg) on a goroutine of its own; never if ctx cannot be
  * canceled. arg is borrowed until fn runs or the registration is stopped.
  * Returns a handle owned by the caller. Panics "context: AfterFunc with a
  * nil function" if fn is NULL, and as goc_context_with_cancel. */
-goc_context_after *goc_context_after_func(goc_context *ctx, void (*fn)(void *arg), void *arg);
+GOC_API goc_context_after *goc_context_after_func(goc_context *ctx, void (*fn)(void *arg), void *arg);
 
 /* AfterFunc's stop: unregisters it. Returns true if this kept fn from
  * starting, false if fn has started or the registration was already
  * stopped. Does not wait for fn to finish. */
-bool goc_context_after_stop(goc_context_after *a);
+GOC_API bool goc_context_after_stop(goc_context_after *a);
 
 /* Frees the handle (NULL: no-op). It does not stop the registration: fn
  * still starts when ctx is done, unless goc_context_after_stop was called. */
-void goc_context_after_free(goc_context_after *a);
+GOC_API void goc_context_after_free(goc_context_after *a);
 
 /* Adds a reference and returns ctx. */
-goc_context *goc_context_retain(goc_context *ctx);
+GOC_API goc_context *goc_context_retain(goc_context *ctx);
 /* Drops a reference (NULL: no-op); the last one frees ctx. */
-void goc_context_release(goc_context *ctx);
+GOC_API void goc_context_release(goc_context *ctx);
 
 #ifdef __cplusplus
 }

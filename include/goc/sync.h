@@ -25,6 +25,8 @@
 #ifndef GOC_SYNC_H
 #define GOC_SYNC_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,10 +50,10 @@ typedef struct goc_mutex {
 
 /* Lock's and Unlock's fast paths are inline, as Go inlines them: one
  * atomic instruction each when uncontended, the rest out of line. */
-void goc__mutex_lock_slow(goc_mutex *m);
-void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
+GOC_API void goc__mutex_lock_slow(goc_mutex *m);
+GOC_API void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
 
-inline void goc_mutex_lock(goc_mutex *m)
+GOC_API inline void goc_mutex_lock(goc_mutex *m)
 {
     int32_t unlocked = 0;
     if (__builtin_expect(!__atomic_compare_exchange_n(&m->state, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
@@ -61,10 +63,10 @@ inline void goc_mutex_lock(goc_mutex *m)
 }
 
 /* Returns true if it took the lock; never blocks. */
-bool goc_mutex_trylock(goc_mutex *m);
+GOC_API bool goc_mutex_trylock(goc_mutex *m);
 
 /* Fatal "sync: unlock of unlocked mutex" if m is not locked. */
-inline void goc_mutex_unlock(goc_mutex *m)
+GOC_API inline void goc_mutex_unlock(goc_mutex *m)
 {
     int32_t state = __atomic_add_fetch(&m->state, -1, __ATOMIC_RELEASE);
     if (__builtin_expect(state != 0, 0))
@@ -90,28 +92,28 @@ typedef struct goc_rwmutex {
 
 /* The read side's fast paths are inline (as Go inlines RLock and RUnlock):
  * one atomic add each, the rest out of line. */
-void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
-void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
+GOC_API void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
+GOC_API void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
 
-inline void goc_rwmutex_rlock(goc_rwmutex *rw)
+GOC_API inline void goc_rwmutex_rlock(goc_rwmutex *rw)
 {
     if (__builtin_expect(__atomic_add_fetch(&rw->reader_count, 1, __ATOMIC_SEQ_CST) < 0, 0))
         goc__rwmutex_rlock_slow(rw); /* a writer is pending */
 }
 
-bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
+GOC_API bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
 
 /* Fatal "sync: RUnlock of unlocked RWMutex" if not read-locked. */
-inline void goc_rwmutex_runlock(goc_rwmutex *rw)
+GOC_API inline void goc_rwmutex_runlock(goc_rwmutex *rw)
 {
     int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
     if (__builtin_expect(r < 0, 0))
         goc__rwmutex_runlock_slow(rw, r);
 }
-void goc_rwmutex_lock(goc_rwmutex *rw);
-bool goc_rwmutex_trylock(goc_rwmutex *rw);
+GOC_API void goc_rwmutex_lock(goc_rwmutex *rw);
+GOC_API bool goc_rwmutex_trylock(goc_rwmutex *rw);
 /* Fatal "sync: Unlock of unlocked RWMutex" if not write-locked. */
-void goc_rwmutex_unlock(goc_rwmutex *rw);
+GOC_API void goc_rwmutex_unlock(goc_rwmutex *rw);
 
 /* ---- WaitGroup --------------------------------------------------------- */
 
@@ -126,10 +128,10 @@ typedef struct goc_waitgroup {
 
 /* Adds delta (may be negative) to the counter; when it reaches zero, every
  * waiter is released. Panics as listed above. */
-void goc_waitgroup_add(goc_waitgroup *wg, int delta);
-void goc_waitgroup_done(goc_waitgroup *wg);
+GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int delta);
+GOC_API void goc_waitgroup_done(goc_waitgroup *wg);
 /* Blocks until the counter is zero. */
-void goc_waitgroup_wait(goc_waitgroup *wg);
+GOC_API void goc_waitgroup_wait(goc_waitgroup *wg);
 
 /* Go 1.25's wg.Go(f): adds 1 to the counter and starts fn(copy) on a new
  * goroutine, copy being a copy of the argsize bytes at arg as goc_go makes
@@ -137,7 +139,7 @@ void goc_waitgroup_wait(goc_waitgroup *wg);
  * returns (or the goroutine ends in goc_exit). Returns the goroutine's id,
  * or -ENOMEM / -EINVAL / -EPERM as goc_go, the counter then unchanged. As
  * with Add, a call that starts from zero must happen before Wait. */
-int64_t goc_waitgroup_go(goc_waitgroup *wg, void (*fn)(void *arg), const void *arg,
+GOC_API int64_t goc_waitgroup_go(goc_waitgroup *wg, void (*fn)(void *arg), const void *arg,
                          size_t argsize);
 
 /* ---- Once -------------------------------------------------------------- */
@@ -152,7 +154,7 @@ typedef struct goc_once {
 
 #define GOC_ONCE_INIT {0, GOC_MUTEX_INIT}
 
-void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg);
+GOC_API void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg);
 
 /* ---- OnceFunc and OnceValue -------------------------------------------- */
 
@@ -174,7 +176,7 @@ typedef struct goc_once_func {
 
 #define GOC_ONCE_FUNC_INIT(f, arg) {GOC_ONCE_INIT, (f), (arg), 0, 0, false}
 
-void goc_once_func_call(goc_once_func *of);
+GOC_API void goc_once_func_call(goc_once_func *of);
 
 /* Go 1.21's sync.OnceValue: as goc_once_func, for an f that returns a
  * value (a pointer, or an integer through intptr_t; several values: a
@@ -191,7 +193,7 @@ typedef struct goc_once_value {
 
 #define GOC_ONCE_VALUE_INIT(f, arg) {GOC_ONCE_INIT, (f), (arg), 0, 0, 0, false}
 
-void *goc_once_value_get(goc_once_value *ov);
+GOC_API void *goc_once_value_get(goc_once_value *ov);
 
 /* ---- Locker ------------------------------------------------------------ */
 
@@ -204,21 +206,21 @@ typedef struct goc_locker {
     void *l; /* the lock object */
 } goc_locker;
 
-void goc__locker_mutex_lock(void *m);
-void goc__locker_mutex_unlock(void *m);
-void goc__locker_rwmutex_lock(void *rw);
-void goc__locker_rwmutex_unlock(void *rw);
-void goc__locker_rwmutex_rlock(void *rw);
-void goc__locker_rwmutex_runlock(void *rw);
+GOC_API void goc__locker_mutex_lock(void *m);
+GOC_API void goc__locker_mutex_unlock(void *m);
+GOC_API void goc__locker_rwmutex_lock(void *rw);
+GOC_API void goc__locker_rwmutex_unlock(void *rw);
+GOC_API void goc__locker_rwmutex_rlock(void *rw);
+GOC_API void goc__locker_rwmutex_runlock(void *rw);
 
 #define GOC_MUTEX_LOCKER(mutexp) {goc__locker_mutex_lock, goc__locker_mutex_unlock, (mutexp)}
 #define GOC_RWMUTEX_LOCKER(rwp) {goc__locker_rwmutex_lock, goc__locker_rwmutex_unlock, (rwp)}
 /* The read side, as Go's RWMutex.RLocker. */
 #define GOC_RWMUTEX_RLOCKER(rwp) {goc__locker_rwmutex_rlock, goc__locker_rwmutex_runlock, (rwp)}
 
-goc_locker goc_mutex_locker(goc_mutex *m);
-goc_locker goc_rwmutex_locker(goc_rwmutex *rw);
-goc_locker goc_rwmutex_rlocker(goc_rwmutex *rw);
+GOC_API goc_locker goc_mutex_locker(goc_mutex *m);
+GOC_API goc_locker goc_rwmutex_locker(goc_rwmutex *rw);
+GOC_API goc_locker goc_rwmutex_rlocker(goc_rwmutex *rw);
 
 /* ---- Cond -------------------------------------------------------------- */
 
@@ -245,15 +247,15 @@ typedef struct goc_cond {
 #define GOC_COND_INIT_LOCKER(locker) {locker, {0, 0, 0, 0, 0}, 0}
 
 /* Go's NewCond: makes *c a fresh Cond over L. */
-void goc_cond_init(goc_cond *c, goc_locker L);
+GOC_API void goc_cond_init(goc_cond *c, goc_locker L);
 
 /* Unlocks L, waits for a Signal/Broadcast after this call, relocks L. As in
  * Go, wake-ups may be spurious with respect to the condition: loop. */
-void goc_cond_wait(goc_cond *c);
+GOC_API void goc_cond_wait(goc_cond *c);
 /* Wakes one waiter, if any. */
-void goc_cond_signal(goc_cond *c);
+GOC_API void goc_cond_signal(goc_cond *c);
 /* Wakes every waiter. */
-void goc_cond_broadcast(goc_cond *c);
+GOC_API void goc_cond_broadcast(goc_cond *c);
 
 #ifdef __cplusplus
 }

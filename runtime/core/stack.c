@@ -107,7 +107,7 @@ static slab *reg_add(char *base, size_t stride, size_t size, int n)
     if (cnt >= REG_CHUNK * REG_CHUNKS)
         goc__throw("stack registry full");
     if (!reg_chunks[cnt / REG_CHUNK]) {
-        reg_chunks[cnt / REG_CHUNK] = calloc(REG_CHUNK, sizeof(slab));
+        reg_chunks[cnt / REG_CHUNK] = goc__calloc(REG_CHUNK, sizeof(slab));
         if (!reg_chunks[cnt / REG_CHUNK])
             goc__throw("stack registry: out of memory");
     }

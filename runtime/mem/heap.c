@@ -49,6 +49,7 @@
  *    each part gets its exact count from the map, so an allocation made
  *    only of released pages is known to be zero.
  */
+#include "goc/malloc.h"
 #include "mem.h"
 
 #include <errno.h>

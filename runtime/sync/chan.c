@@ -11,21 +11,24 @@
  */
 #include "sync_internal.h"
 
+#include "goc/malloc.h"
 #include "runq.h"
 
 #include <stdio.h>
 
 #define GOC_MAX_ALLOC ((uint64_t)1 << 47) /* Go's maxAlloc on 64-bit Linux */
 
+/* Channels, contexts, timers' channels and select's scratch come from the
+ * runtime's allocator, as everything does (doc/runtime.md, "Memory"). */
 void *goc__sync_alloc(size_t n)
 {
-    void *p = malloc(n);
+    void *p = goc_malloc(n);
     if (!p)
         goc_fatal("runtime: out of memory");
     return p;
 }
 
-void goc__sync_free(void *p) { free(p); }
+void goc__sync_free(void *p) { goc_free(p); }
 
 /* ---- wait queues --------------------------------------------------------- */
 

@@ -32,8 +32,8 @@
 #define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define ADD_FETCH(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 
-/* Allocation of the sync layer (one place to switch to the runtime's
- * allocator). Aborts on exhaustion. */
+/* Allocation of the sync layer: goc_malloc and goc_free, aborting on
+ * exhaustion. */
 void *goc__sync_alloc(size_t n);
 void goc__sync_free(void *p);
 

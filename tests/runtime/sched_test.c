@@ -188,7 +188,7 @@ static void test_100k_sleepers(void)
 }
 
 static _Atomic int so_order[8], so_pos;
-void so_fn(void *p)
+static void so_fn(void *p)
 {
     struct {
         int idx;

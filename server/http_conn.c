@@ -1,4 +1,4 @@
-/* http.c: the HTTP/1.1 transport (PROTOCOL.md, "HTTP" and "HTTP routes"):
+/* http_conn.c: the HTTP/1.1 transport (doc/protocol.md, "HTTP" and "HTTP routes"):
  * a goroutine per connection reads requests as they come (keep-alive and
  * pipelining), routes each, and writes the answer; GET /ws hands the
  * connection to the WebSocket transport.
@@ -27,7 +27,7 @@
 #include "ws.h"
 
 #define READ_BUF 16384
-#define IDLE_TIMEOUT (60 * 1000000000LL)
+#define IDLE_TIMEOUT (60 * GOC_SECOND)
 #define MAX_STATIC (16 << 20)
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -38,12 +38,16 @@ static void respond(goc_http_out_t *o, int status, const char *ctype, const char
     goc_http_out_response(o, status, ctype, extra, body, len, keep_alive, head);
 }
 
+/* A JSON body as a string literal: its length is the compiler's. */
+#define RESPOND_LITERAL(o, status, ctype, extra, lit, ka, head)                               \
+    respond((o), (status), (ctype), (extra), (lit), sizeof(lit) - 1, (ka), (head))
+
 static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!text) {
-        respond(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}", 25,
-                keep_alive, head);
+        RESPOND_LITERAL(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}",
+                        keep_alive, head);
     } else {
         respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
         goc_free(text); /* jansson allocates with the runtime's allocator */
@@ -74,7 +78,7 @@ static int read_file(const char *path, char **data, size_t *len)
         rc = -ENOENT;
     } else if (st.st_size > MAX_STATIC) {
         rc = -EFBIG;
-    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+    } else if (!(buf = goc_malloc((size_t)st.st_size + 1))) {
         rc = -ENOMEM;
     } else {
         size_t got = 0;
@@ -91,7 +95,7 @@ static int read_file(const char *path, char **data, size_t *len)
         close(fd);
     goc_syscall_exit();
     if (rc)
-        free(buf);
+        goc_free(buf);
     return rc;
 }
 
@@ -122,7 +126,7 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
     }
     respond(o, 200, goc_http_content_type(real, strlen(real)), "Cache-Control: no-cache\r\n",
             data, len, req->keep_alive, head);
-    free(data);
+    goc_free(data);
 }
 
 void http_set_web_root(const char *dir)
@@ -165,15 +169,15 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
     bool ka = req->keep_alive;
     if (path_is(req, "/rpc")) {
         if (req->method != GOC_HTTP_POST)
-            respond(o, 405, "application/json", "Allow: POST\r\n",
-                    "{\"error\":\"method not allowed\"}", 30, ka, head);
+            RESPOND_LITERAL(o, 405, "application/json", "Allow: POST\r\n",
+                            "{\"error\":\"method not allowed\"}", ka, head);
         else
             route_rpc(req, o, head);
         return false;
     }
     if (path_is(req, "/ws")) {
-        int rc = goc_ws_handshake_check(req, (const char *const *)srv.cfg_origins,
-                                        srv.cfg_norigins, accept);
+        int rc = goc_ws_handshake_check(req, srv.cfg.origins, (size_t)srv.cfg.norigins,
+                                        accept);
         if (rc) {
             int st = goc_ws_handshake_status(rc);
             http_error_json(o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
@@ -185,21 +189,24 @@ static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept
     }
     if (path_is(req, "/healthz")) {
         if (!get)
-            respond(o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n", 19,
-                    ka, head);
+            RESPOND_LITERAL(o, 405, "text/plain", "Allow: GET, HEAD\r\n",
+                            "method not allowed\n", ka, head);
         else
-            respond(o, 200, "text/plain; charset=utf-8", NULL, "ok", 2, ka, head);
+            RESPOND_LITERAL(o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, head);
         return false;
     }
     if (path_is(req, "/metrics")) {
         if (!get) {
             http_error_json(o, 405, "method not allowed", ka, head);
         } else {
-            char *text;
-            size_t len = metrics_text(&text);
-            respond(o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len, ka,
-                    head);
-            free(text);
+            buf_t text;
+            if (metrics_text(&text) != 0) {
+                http_error_json(o, 500, "out of memory", ka, head);
+            } else {
+                respond(o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text.data,
+                        text.len, ka, head);
+                buf_free(&text);
+            }
         }
         return false;
     }
@@ -224,12 +231,12 @@ static void serve(const stream *s, const char *peer)
     goc_http_reader_t *r;
     if (goc_http_reader_new(&limits, &r) != 0)
         return;
-    char *buf = malloc(READ_BUF);
+    char *buf = goc_malloc(READ_BUF);
     goc_http_out_t o;
     goc_http_out_init(&o, srv.cfg.max_frame + 65536 + (MAX_STATIC));
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
-    int64_t request_timeout = srv.cfg.read_timeout_ms * 1000000LL;
+    int64_t request_timeout = srv.cfg.read_timeout_ms * GOC_MILLISECOND;
     conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
@@ -270,13 +277,13 @@ static void serve(const stream *s, const char *peer)
                 atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
                 /* The WebSocket keeps only the bytes that came early, not
                  * this connection's HTTP buffer. */
-                char *early = have ? malloc(have) : NULL;
+                char *early = have ? goc_malloc(have) : NULL;
                 if (early)
                     memcpy(early, buf, have);
-                free(buf);
+                goc_free(buf);
                 buf = NULL;
-                ws_serve(s, peer, early, early ? have : 0);
-                free(early);
+                ws_conn_serve(s, peer, early, early ? have : 0);
+                goc_free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
             }
@@ -291,14 +298,14 @@ static void serve(const stream *s, const char *peer)
             break;
         have += (size_t)n;
     }
-    free(buf);
+    goc_free(buf);
     if (r) {
         goc_http_out_free(&o);
         goc_http_reader_free(r);
     }
 }
 
-void http_serve(const stream *s, const char *peer)
+void http_conn_serve(const stream *s, const char *peer)
 {
     atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_HTTP], 1);
