@@ -60,7 +60,8 @@ enum {
     GOC_PIDLE = 0,
     GOC_PRUNNING = 1,
     GOC_PSYSCALL = 2,
-    GOC_PDEAD = 4,
+    GOC_PGCSTOP = 3, /* stopped for a stop-the-world (goc_gomaxprocs) */
+    GOC_PDEAD = 4,   /* beyond nprocs: unused until a resize brings it back */
 };
 
 /* A timer, owned by its user (embedded in a G, a channel timer, a context).
@@ -231,6 +232,9 @@ typedef struct goc__sched {
     goc__lock lock; /* guards the fields below marked [lock] */
     goc__glist runq;                /* [lock] global run queue */
     _Atomic int64_t runqsize;       /* mirror of runq.n for lock-free peeks */
+    _Atomic bool stopping;          /* a stop-the-world wants every P (sched.c) */
+    int32_t stopwait;               /* [lock] Ps it still waits for */
+    goc__note stopnote;             /* the stopper sleeps here until stopwait is 0 */
     goc_p *pidle;                   /* [lock] idle Ps */
     _Atomic int32_t npidle;
     _Atomic int32_t nmspinning;
@@ -242,8 +246,9 @@ typedef struct goc__sched {
     _Atomic int64_t goidgen;
     _Atomic uint32_t polling;       /* an M is in the blocking poll */
     _Atomic int64_t pollUntil;      /* when that poll wakes by itself */
-    int32_t nprocs;
-    goc_p **allp;
+    _Atomic int32_t nprocs;  /* Ps in use: allp[0, nprocs); changed with the world stopped */
+    int32_t nprocs_made;     /* P records made (allp[nprocs, nprocs_made) are dead) */
+    goc_p **allp;            /* GOC_MAX_PROCS slots, filled in order, never freed */
     size_t stack_size;
     int64_t start_time;
     bool main_started;
@@ -354,6 +359,8 @@ void goc__timer_add(goc__timer *t);
 /* Disarms t; returns true if it was pending (it will not run), false if it
  * already ran or is running. */
 bool goc__timer_del(goc__timer *t);
+/* Moves every timer of from's heap into to's (a P going away). */
+void goc__timers_move(goc_p *from, goc_p *to);
 /* Runs p's due timers; returns the earliest remaining when (0: none). */
 int64_t goc__timers_run(goc_p *p, int64_t now);
 /* Earliest pending timer over every P (0: none). */
@@ -430,6 +437,8 @@ struct goc__stack {
 /* A stack of at least size bytes with its G header, from p's cache (p
  * NULL: from the global pool). */
 goc_g *goc__stack_get(goc_p *p, size_t size);
+/* Empties p's cache into the global pool (a P going away). */
+void goc__stack_cache_flush(goc_p *p);
 /* Returns g's stack to p's cache (p may be NULL). */
 void goc__stack_put(goc_p *p, goc_g *g);
 /* sysmon, each tick: once a second, gives back the pages of the stacks

@@ -429,6 +429,25 @@ void goc__stack_put(goc_p *p, goc_g *g)
     goc__lock_release(&pool_lock);
 }
 
+void goc__stack_cache_flush(goc_p *p)
+{
+    goc__stackcache *c = &p->stackcache;
+    if (!c->list)
+        return;
+    goc__stack *tail = c->list;
+    while (tail->next)
+        tail = tail->next;
+    c->list->batch_tail = tail; /* one batch, as goc__stack_put makes them */
+    c->list->batch_n = (size_t)c->n;
+    goc__lock_acquire(&pool_lock);
+    tail->next = pool.list;
+    pool.list = c->list;
+    pool.n += c->n;
+    goc__lock_release(&pool_lock);
+    c->list = NULL;
+    c->n = 0;
+}
+
 void goc__stack_scavenge_tick(int64_t now)
 {
     if (now - scav_last < STACK_SCAV_NS)

@@ -131,6 +131,25 @@ bool goc__timer_del(goc__timer *t)
     }
 }
 
+void goc__timers_move(goc_p *from, goc_p *to)
+{
+    goc_p *first = from->id < to->id ? from : to, *second = first == from ? to : from;
+    goc__lock_acquire(&first->timerlock); /* in id order: no other path takes two */
+    goc__lock_acquire(&second->timerlock);
+    while (from->ntimers > 0) {
+        goc__timer *t = from->timers[--from->ntimers]; /* the last: no sift */
+        t->idx = -1;
+        heap_push(to, t); /* t->pp = to: a del waiting on from's lock retries there */
+    }
+    update0(from);
+    update0(to);
+    int64_t when = to->ntimers ? to->timers[0]->when : 0;
+    goc__lock_release(&second->timerlock);
+    goc__lock_release(&first->timerlock);
+    if (when)
+        goc__timer_wake(when);
+}
+
 int64_t goc__timers_run(goc_p *p, int64_t now)
 {
     goc__lock_acquire(&p->timerlock);
