@@ -832,6 +832,9 @@ static void test_stack_overflow_reported(void)
     CHECK_STR_CONTAINS(c.out, "fatal error: stack overflow");
     CHECK_STR_CONTAINS(c.out, "runtime: goroutine 2 stack exceeds its");
     CHECK_STR_CONTAINS(c.out, "-byte stack");
+    CHECK_STR_CONTAINS(c.out, "goroutine 2 [running]:\ndeep"); /* its frames, from the fault */
+    CHECK_MSG(strstr(c.out, "\noverflow_fn+0x") || strstr(c.out, "...additional frames elided..."),
+              "%s", c.out); /* down to its function, unless there are too many */
 }
 
 static void child_panic(void)
@@ -847,6 +850,8 @@ static void test_unrecovered_panic_aborts_with_dump(void)
               c.out);
     CHECK_STR_CONTAINS(c.out, "panic: something broke");
     CHECK_STR_CONTAINS(c.out, "goroutine 1 [");
+    CHECK_STR_CONTAINS(c.out, "\ngoc_panic+0x"); /* the functions on its stack */
+    CHECK_STR_CONTAINS(c.out, "\nchild_panic+0x");
 }
 
 static void blocked_forever(void *p)
@@ -873,6 +878,8 @@ static void test_deadlock_detected(void)
     CHECK_STR_CONTAINS(c.out, "fatal error: all goroutines are asleep - deadlock!");
     CHECK_STR_CONTAINS(c.out, "goroutine 1 [latch]:");
     CHECK_STR_CONTAINS(c.out, "[gate]:");
+    CHECK_STR_CONTAINS(c.out, "\nchild_deadlock+0x"); /* each one's functions */
+    CHECK_STR_CONTAINS(c.out, "\nblocked_forever+0x");
 }
 
 static void child_sigquit(void)
@@ -894,6 +901,8 @@ static void test_sigquit_dumps_goroutines(void)
     CHECK_STR_CONTAINS(c.out, "SIGQUIT: quit");
     CHECK_STR_CONTAINS(c.out, "[gate]:");
     CHECK_STR_CONTAINS(c.out, "goroutine 1 [");
+    CHECK_STR_CONTAINS(c.out, "\nblocked_forever+0x");
+    CHECK_STR_CONTAINS(c.out, "\nchild_sigquit+0x"); /* the one the signal stopped */
 }
 
 typedef struct hog_arg {
