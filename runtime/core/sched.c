@@ -1331,7 +1331,8 @@ static void stop_the_world(goc_m *m)
             uint32_t st = GOC_PSYSCALL;
             if (p == m->p)
                 continue;
-            atomic_store_explicit(&p->preempt, true, memory_order_relaxed); /* yield soon */
+            if (atomic_load(&p->status) == GOC_PRUNNING) /* its channel ops yield soon */
+                atomic_store_explicit(&p->preempt, true, memory_order_relaxed);
             if (atomic_compare_exchange_strong(&p->status, &st, GOC_PGCSTOP)) {
                 goc__lock_acquire(&s->lock);
                 stop_p_locked(p);
