@@ -54,6 +54,16 @@ void frame_decoder_free(frame_decoder_t *d)
     d->need = 0;
 }
 
+bool frame_decoder_saw_text(const frame_decoder_t *d)
+{
+    if (!d->failed || d->have_hdr < 2 || (d->hdr[0] != '{' && d->hdr[0] != '['))
+        return false;
+    uint8_t c = d->hdr[1];
+    return c == '"' || c == '{' || c == '[' || c == '}' || c == ']' || c == ' ' || c == '\t' ||
+           c == '\n' || c == '\r' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+           c == 'f' || c == 'n';
+}
+
 bool frame_decoder_pending(const frame_decoder_t *d)
 {
     return d->have_hdr > 0 || d->have_payload > 0;

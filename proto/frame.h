@@ -102,6 +102,12 @@ void frame_decoder_free(frame_decoder_t *d);
 int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_t *used,
                          frame_t *out);
 
+/* After -EMSGSIZE: true when the "header" was the start of JSON text ('{'
+ * or '[', then a byte JSON allows next), that is, a message sent without
+ * its length prefix (someone typing JSON into netcat), so the answer can
+ * say so instead of "too large". */
+bool frame_decoder_saw_text(const frame_decoder_t *d);
+
 /* True when part of a frame (some header or payload bytes) was consumed and
  * the rest has not arrived: an EOF now cuts a frame short. */
 bool frame_decoder_pending(const frame_decoder_t *d);

@@ -146,6 +146,7 @@ typedef struct goc_http_out {
     size_t max;   /* growable: largest cap allowed; fixed: == cap */
     bool fixed;   /* data is the caller's buffer and never grows */
     int err;      /* 0, -ENOBUFS (out of room), -ENOMEM or -EINVAL */
+    int status;   /* the status of the last status line written, 0: none */
 } goc_http_out_t;
 
 /* Writes into the caller's buffer mem[0..cap) (still owned by the caller). */
@@ -182,6 +183,12 @@ void goc_http_out_body(goc_http_out_t *o, const void *body, size_t len);
 void goc_http_out_response(goc_http_out_t *o, int status, const char *content_type,
                            const char *extra, const void *body, size_t len, bool keep_alive,
                            bool head);
+
+/* goc_http_out_response for a JSON text: Content-Type application/json,
+ * and the body ends with a newline after the text (so a terminal shows the
+ * prompt on a line of its own after curl's output). */
+void goc_http_out_json(goc_http_out_t *o, int status, const char *extra, const void *json,
+                       size_t len, bool keep_alive, bool head);
 
 /* Returns the number of bytes written (o->len) or the sticky error. */
 long goc_http_out_finish(const goc_http_out_t *o);

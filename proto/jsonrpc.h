@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -100,11 +101,14 @@ typedef struct jrpc_limits {
 } jrpc_limits_t;
 
 /* Where a message came from, copied into the message and readable by its
- * handlers through jrpc_call_ctx(). The engine reads only `persistent`. */
+ * handlers through jrpc_call_ctx() and by the observer. The engine reads
+ * only `persistent`. */
 typedef struct jrpc_ctx {
-    bool persistent; /* WebSocket or framed TCP (not HTTP POST) */
-    void *conn;      /* the transport's connection, opaque, borrowed */
-    void *data;      /* anything else the server wants handlers to see */
+    bool persistent;       /* WebSocket or framed TCP (not HTTP POST) */
+    void *conn;            /* the transport's connection, opaque, borrowed */
+    void *data;            /* anything else the server wants handlers to see */
+    const char *transport; /* "tcp", "http", "ws" (logs; borrowed, may be NULL) */
+    const char *peer;      /* the remote address (logs; borrowed, may be NULL) */
 } jrpc_ctx_t;
 
 /* A method. Runs with params borrowed (NULL when the request had none; a
@@ -159,13 +163,15 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 void jrpc_msg_free(jrpc_msg_t *msg);
 
 /* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * method's index in the table (0 <= method < jrpc_method_count(); -1 when
- * the entry named no registered method) and the error code of its outcome
- * (0 for success; notifications included). For statistics: an observer
- * keeps one counter per index and names it with jrpc_method_name(), so
- * the table is the one list of methods. Must not block. Set it before the
- * first message. */
-typedef void (*jrpc_observer_fn)(void *ud, int method, int code);
+ * message's context, the method's index in the table (0 <= method <
+ * jrpc_method_count(); -1 when the entry named no registered method), the
+ * error code of its outcome (0 for success; notifications included) and
+ * how long its handler ran (0 when none ran). For statistics and logs: an
+ * observer keeps one counter per index and names it with
+ * jrpc_method_name(), so the table is the one list of methods. Must not
+ * block. Set it before the first message. */
+typedef void (*jrpc_observer_fn)(void *ud, const jrpc_ctx_t *ctx, int method, int code,
+                                 int64_t dur_ns);
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
 
 /* The methods registered, numbered in registration order, and the name of

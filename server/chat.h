@@ -85,9 +85,10 @@ bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len);
 void chat_set_broker(const chat_broker *b);
 
 /* Opens (creating if needed, with its directory) the history database at
- * path (":memory:" keeps nothing) and starts the history writer. Returns 0
- * or a negative errno after logging why. */
-int chat_init(const char *db_path, int64_t rate_per_sec);
+ * path (":memory:" keeps nothing) and starts the history writer. Returns 0,
+ * or a negative errno with why in err (errlen bytes: the OS's words, or
+ * SQLite's, such as "file is not a database"). */
+int chat_init(const char *db_path, int64_t rate_per_sec, char *err, size_t errlen);
 
 /* Stops accepting messages, commits what is queued, closes the database.
  * Waits for the chat calls in flight; members still joined are not freed

@@ -48,7 +48,7 @@ typedef struct chat__slot {
 
 /* One room in a member's list. */
 typedef struct chat__joined {
-    chat_room *room;                /* lives until chat_shutdown */
+    chat_room *room;                /* cannot retire while this member is in it */
     char nick[CHAT_NICK_MAX + 1];
 } chat__joined;
 
@@ -144,8 +144,9 @@ void chat__room_main(void *arg);
 void chat__room_call(chat_room *room, chat__cmd *cmd);
 
 /* ---- chat_history.c ---- */
-/* Opens the database and starts the writer. Returns 0 or a negative errno. */
-int chat__history_open(const char *path);
+/* Opens the database and starts the writer. Returns 0, or a negative errno
+ * with why in err (errlen bytes). */
+int chat__history_open(const char *path, char *err, size_t errlen);
 /* Drains the writer's queue, stops it, closes the database. */
 void chat__history_close(void);
 /* Stores one message; returns it (new reference) with its id and ts, or

@@ -36,6 +36,8 @@ const config_flag config_flags[] = {
      FIELD(web), 0, 0, "web"},
     {"--log-level", "LEVEL", "debug, info, warn or error (default info)", CONFIG_LEVEL,
      FIELD(log_level), 0, 0, "warn"},
+    {"--log-format", "FORMAT", "text (key=value pairs) or json (one object per line; default text)",
+     CONFIG_FORMAT, FIELD(log_format), 0, 0, "json"},
     {"--allow-origin", "URL", "a WebSocket Origin allowed (repeatable; default: any)",
      CONFIG_ORIGIN, FIELD(origins), 0, 0, "http://localhost:8080"},
     {"--max-conns", "N", "open connections, all listeners (default: the descriptor limit less 64)",
@@ -47,17 +49,44 @@ const config_flag config_flags[] = {
 };
 const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
 
+#define USAGE_INDENT 23 /* where the help text starts */
+#define USAGE_WIDTH 96  /* and where its lines end, at the latest */
+
+/* Writes text from column USAGE_INDENT, wrapped at word boundaries. */
+static void usage_wrap(FILE *f, const char *text)
+{
+    size_t col = USAGE_INDENT;
+    while (*text) {
+        size_t w = strcspn(text, " ");
+        if (col > USAGE_INDENT && col + 1 + w > USAGE_WIDTH) {
+            fprintf(f, "\n%*s", USAGE_INDENT, "");
+            col = USAGE_INDENT;
+        } else if (col > USAGE_INDENT) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text, 1, w, f);
+        col += w;
+        text += w;
+        text += strspn(text, " ");
+    }
+    fputc('\n', f);
+}
+
 void config_usage(FILE *f)
 {
     fputs("usage: gocd [flags]\n", f);
     for (size_t i = 0; i < config_nflags; i++) {
         const config_flag *fl = &config_flags[i];
-        char head[64];
+        char head[64], help[256];
         snprintf(head, sizeof head, "%s %s", fl->name, fl->value);
-        fprintf(f, "  %-20s %s", head, fl->help);
         if (fl->kind == CONFIG_INT)
-            fprintf(f, " [%lld..%lld]", (long long)fl->min, (long long)fl->max);
-        fputc('\n', f);
+            snprintf(help, sizeof help, "%s [%lld..%lld]", fl->help, (long long)fl->min,
+                     (long long)fl->max);
+        else
+            snprintf(help, sizeof help, "%s", fl->help);
+        fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        usage_wrap(f, help);
     }
     fputs("  --help, --version    print and exit\n"
           "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n",
@@ -90,6 +119,30 @@ static int check_addr(const char *flag, const char *v)
     if (*end || port < 0 || port > 65535)
         return bad("invalid port in '%s' for %s", v, flag);
     return 0;
+}
+
+/* An Origin as browsers send it (RFC 6454): scheme://host[:port], with
+ * nothing after: no path, no trailing slash, no spaces. */
+static bool origin_valid(const char *v)
+{
+    const char *host = strncmp(v, "http://", 7) == 0    ? v + 7
+                       : strncmp(v, "https://", 8) == 0 ? v + 8
+                                                         : NULL;
+    if (!host || !*host || *host == ':')
+        return false;
+    for (const char *p = host; *p; p++)
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '@' || (unsigned char)*p <= ' ' ||
+            *p == 0x7f)
+            return false;
+    const char *colon = strrchr(host, ':');
+    if (colon && host[0] != '[') { /* a port: digits only */
+        if (!colon[1])
+            return false;
+        for (const char *p = colon + 1; *p; p++)
+            if (*p < '0' || *p > '9')
+                return false;
+    }
+    return true;
 }
 
 /* Stores val as fl's value in cfg. 0, or -1 after printing why not. */
@@ -129,7 +182,17 @@ static int set(config *cfg, const config_flag *fl, const char *val)
         memcpy(field, &l, sizeof l);
         return 0;
     }
+    case CONFIG_FORMAT: {
+        int fmt = log_format_parse(val);
+        if (fmt < 0)
+            return bad("invalid value '%s' for %s: want text or json", val, fl->name);
+        memcpy(field, &fmt, sizeof fmt);
+        return 0;
+    }
     case CONFIG_ORIGIN:
+        if (!origin_valid(val))
+            return bad("invalid value '%s' for %s: want an origin, http[s]://HOST[:PORT]", val,
+                       fl->name);
         if (cfg->norigins == CONFIG_MAX_ORIGINS)
             return bad("too many %s flags (at most 16)%s", fl->name, "");
         cfg->origins[cfg->norigins++] = val;
@@ -149,6 +212,7 @@ int config_parse(config *cfg, int argc, char **argv)
         .outbox = 1024,
         .read_timeout_ms = 10000,
         .log_level = LOG_INFO,
+        .log_format = LOG_TEXT,
     };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -180,5 +244,9 @@ int config_parse(config *cfg, int argc, char **argv)
     }
     if ((cfg->tls || cfg->tcp_tls) && (!cfg->cert || !cfg->key))
         return bad("--tls and --tcp-tls need --cert and --key%s%s", "", "");
+    if (!cfg->tcp && !cfg->http && !cfg->tls && !cfg->tcp_tls)
+        return bad("every listener is off (--tcp, --http, --tls, --tcp-tls): nothing to "
+                   "serve%s%s",
+                   "", "");
     return 0;
 }

@@ -30,6 +30,7 @@ typedef struct config {
                               * must be complete within */
     const char *web;
     int log_level;
+    int log_format;      /* LOG_TEXT (key=value) or LOG_JSON */
     const char *origins[CONFIG_MAX_ORIGINS]; /* --allow-origin, repeatable; none: any */
     int norigins;
 } config;
@@ -40,11 +41,13 @@ typedef enum config_kind {
     CONFIG_PATH,   /* any non-empty string */
     CONFIG_INT,    /* a decimal integer in [min, max] */
     CONFIG_LEVEL,  /* debug, info, warn or error */
+    CONFIG_FORMAT, /* text or json */
     CONFIG_ORIGIN, /* repeatable: appended to origins */
 } config_kind;
 
 /* One flag. `field` is the offset of its value in struct config (a const
- * char * for ADDR, PATH and ORIGIN, an int64_t for INT, an int for LEVEL). */
+ * char * for ADDR, PATH and ORIGIN, an int64_t for INT, an int for LEVEL
+ * and FORMAT). */
 typedef struct config_flag {
     const char *name;  /* "--tcp" */
     const char *value; /* the value's name in --help: "ADDR" */

@@ -59,6 +59,7 @@ typedef struct fconn {
     bool closed;        /* no more pushes: the connection is going away */
     goc_chan *done;     /* closed by the push writer when it exits */
     chat_member *member;
+    const char *peer;   /* the remote address, for logs */
 } fconn;
 
 static int write_locked(fconn *f, const void *data, size_t len)
@@ -146,7 +147,11 @@ static void sink_kick(void *conn)
 /* Answers one payload; appends the reply frame (if any) to o. */
 static int handle(fconn *f, const frame_t *fr, buf_t *o)
 {
-    jrpc_ctx_t ctx = {.persistent = true, .conn = f, .data = f->member};
+    jrpc_ctx_t ctx = {.persistent = true,
+                      .conn = f,
+                      .data = f->member,
+                      .transport = "tcp",
+                      .peer = f->peer};
     char *reply = NULL;
     size_t rlen = 0;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
@@ -214,14 +219,23 @@ static void serve(fconn *f, const char *peer)
             } else {
                 /* -EMSGSIZE (or out of memory): one error frame, then close */
                 size_t elen;
-                char *err = jrpc_error_encode(JRPC_TOO_LARGE, "frame too large", &elen);
+                bool text = frame_decoder_saw_text(&dec);
+                char *err = jrpc_error_encode(
+                    JRPC_TOO_LARGE,
+                    text ? "not a frame: each message must follow its length as 4 bytes, "
+                           "big-endian (this one starts with JSON text)"
+                         : "frame too large",
+                    &elen);
                 if (err) {
                     out_frame(&o, err, elen);
                     jrpc_reply_free(err);
                 }
                 atomic_fetch_add_explicit(&srv.frames_too_large, 1, memory_order_relaxed);
-                log_info("tcp %s: frame over --max-frame (%lld bytes): closing", peer,
-                         (long long)srv.cfg.max_frame);
+                if (text)
+                    log_info("tcp %s: JSON text without a length prefix: closing", peer);
+                else
+                    log_info("tcp %s: frame over --max-frame (%lld bytes): closing", peer,
+                             (long long)srv.cfg.max_frame);
                 closing = true;
                 break;
             }
@@ -252,8 +266,7 @@ void framed_conn_serve(const stream *s, const char *peer)
     goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: connected", peer);
-    fconn f = {.s = s, .pc = {.conn = c}};
+    fconn f = {.s = s, .pc = {.conn = c}, .peer = peer};
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
     serve(&f, peer);
@@ -271,5 +284,4 @@ void framed_conn_serve(const stream *s, const char *peer)
         goc_chan_free(f.done);
     }
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: closed", peer);
 }

@@ -38,27 +38,28 @@ static void respond(goc_http_out_t *o, int status, const char *ctype, const char
     goc_http_out_response(o, status, ctype, extra, body, len, keep_alive, head);
 }
 
-/* A JSON body as a string literal: its length is the compiler's. */
+/* A body as a string literal: its length is the compiler's. */
 #define RESPOND_LITERAL(o, status, ctype, extra, lit, ka, head)                               \
     respond((o), (status), (ctype), (extra), (lit), sizeof(lit) - 1, (ka), (head))
+#define JSON_LITERAL(o, status, extra, lit, ka, head)                                         \
+    goc_http_out_json((o), (status), (extra), (lit), sizeof(lit) - 1, (ka), (head))
 
-static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
+void http_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (!text) {
-        RESPOND_LITERAL(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}",
-                        keep_alive, head);
-    } else {
-        respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
-        goc_free(text); /* jansson allocates with the runtime's allocator */
-    }
     json_decref(j);
+    if (!text) {
+        JSON_LITERAL(o, 500, NULL, "{\"error\":\"out of memory\"}", keep_alive, head);
+        return;
+    }
+    goc_http_out_json(o, status, NULL, text, strlen(text), keep_alive, head);
+    goc_free(text); /* jansson allocates with the runtime's allocator */
 }
 
 /* REST errors: a 4xx status with {"error": "..."}. */
 void http_error_json(goc_http_out_t *o, int status, const char *msg, bool keep_alive, bool head)
 {
-    respond_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
+    http_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
 }
 
 /* ---- static files ------------------------------------------------------------------- */
@@ -129,19 +130,27 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
     goc_free(data);
 }
 
-void http_set_web_root(const char *dir)
+int http_set_web_root(const char *dir)
 {
-    if (!realpath(dir, web_root)) {
-        log_warn("--web %s: %s (static files disabled)", dir, strerror(errno));
+    struct stat st;
+    if (!realpath(dir, web_root) || stat(web_root, &st) != 0) {
+        int rc = -errno;
         snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return rc;
     }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return -ENOTDIR;
+    }
+    return 0;
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
 
-static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head)
+static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head,
+                      const char *peer)
 {
-    jrpc_ctx_t ctx = {.persistent = false};
+    jrpc_ctx_t ctx = {.persistent = false, .transport = "http", .peer = peer};
     char *reply = NULL;
     size_t rlen = 0;
     int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
@@ -150,76 +159,129 @@ static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool hea
     } else if (!reply) {
         respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
     } else {
-        respond(o, 200, "application/json", NULL, reply, rlen, req->keep_alive, head);
+        goc_http_out_json(o, 200, NULL, reply, rlen, req->keep_alive, head);
         jrpc_reply_free(reply);
     }
 }
 
-static bool path_is(const goc_http_request_t *req, const char *p)
+/* One request being answered, for the route handlers. */
+typedef struct request {
+    const goc_http_request_t *req;
+    goc_http_out_t *o;
+    const char *peer;
+    char *accept; /* the WebSocket accept key, GOC_WS_ACCEPT_LEN + 1 bytes */
+    bool head;    /* HEAD: no body */
+    bool get;     /* GET or HEAD */
+} request;
+
+static void r_rpc(const request *r)
 {
-    return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
+    if (r->req->method != GOC_HTTP_POST)
+        JSON_LITERAL(r->o, 405, "Allow: POST\r\n", "{\"error\":\"method not allowed\"}",
+                     r->req->keep_alive, r->head);
+    else
+        route_rpc(r->req, r->o, r->head, r->peer);
 }
 
-/* Answers req into o. Returns true when the connection becomes a
- * WebSocket (o then holds the 101 answer). */
-static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept)
+/* Writes the 101 answer when the upgrade is accepted. */
+static void r_ws(const request *r)
 {
-    bool head = req->method == GOC_HTTP_HEAD;
-    bool get = req->method == GOC_HTTP_GET || head;
-    bool ka = req->keep_alive;
-    if (path_is(req, "/rpc")) {
-        if (req->method != GOC_HTTP_POST)
-            RESPOND_LITERAL(o, 405, "application/json", "Allow: POST\r\n",
-                            "{\"error\":\"method not allowed\"}", ka, head);
-        else
-            route_rpc(req, o, head);
-        return false;
+    int rc = goc_ws_handshake_check(r->req, srv.cfg.origins, (size_t)srv.cfg.norigins, r->accept);
+    if (rc) {
+        int st = goc_ws_handshake_status(rc);
+        http_error_json(r->o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
+                        false, r->head);
+        return;
     }
-    if (path_is(req, "/ws")) {
-        int rc = goc_ws_handshake_check(req, srv.cfg.origins, (size_t)srv.cfg.norigins,
-                                        accept);
-        if (rc) {
-            int st = goc_ws_handshake_status(rc);
-            http_error_json(o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
-                            false, head);
-            return false;
+    goc_ws_handshake_response(r->o, r->accept);
+}
+
+static void r_healthz(const request *r)
+{
+    bool ka = r->req->keep_alive;
+    if (!r->get)
+        RESPOND_LITERAL(r->o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n",
+                        ka, r->head);
+    else
+        RESPOND_LITERAL(r->o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, r->head);
+}
+
+static void r_metrics(const request *r)
+{
+    bool ka = r->req->keep_alive;
+    buf_t text;
+    if (!r->get) {
+        http_error_json(r->o, 405, "method not allowed", ka, r->head);
+    } else if (metrics_text(&text) != 0) {
+        http_error_json(r->o, 500, "out of memory", ka, r->head);
+    } else {
+        respond(r->o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text.data, text.len,
+                ka, r->head);
+        buf_free(&text);
+    }
+}
+
+static void r_api(const request *r)
+{
+    rest_route(r->req, r->o);
+}
+
+static void r_static(const request *r)
+{
+    if (!r->get)
+        http_error_json(r->o, 405, "method not allowed", r->req->keep_alive, r->head);
+    else
+        serve_static(r->req, r->o, r->head);
+}
+
+/* The routes, first match wins; the last one matches every path. */
+static const struct {
+    const char *path; /* exact path, or a prefix when prefix is set */
+    bool prefix;
+    int id;           /* ROUTE_*: the label in /metrics */
+    void (*answer)(const request *r);
+} routes[] = {
+    {"/rpc", false, ROUTE_RPC, r_rpc},
+    {"/ws", false, ROUTE_WS, r_ws},
+    {"/healthz", false, ROUTE_HEALTHZ, r_healthz},
+    {"/metrics", false, ROUTE_METRICS, r_metrics},
+    {"/api/", true, ROUTE_API, r_api},
+    {"", true, ROUTE_STATIC, r_static},
+};
+
+/* Answers req into o; returns the route taken (ROUTE_WS with status 101
+ * in o: the connection becomes a WebSocket). */
+static int route(const goc_http_request_t *req, goc_http_out_t *o, char *accept, const char *peer)
+{
+    request r = {req, o, peer, accept, req->method == GOC_HTTP_HEAD,
+                 req->method == GOC_HTTP_GET || req->method == GOC_HTTP_HEAD};
+    for (size_t i = 0;; i++) {
+        size_t n = strlen(routes[i].path);
+        if (routes[i].prefix ? req->path_len >= n && memcmp(req->path, routes[i].path, n) == 0
+                             : req->path_len == n && memcmp(req->path, routes[i].path, n) == 0) {
+            routes[i].answer(&r);
+            return routes[i].id;
         }
-        goc_ws_handshake_response(o, accept);
-        return true;
     }
-    if (path_is(req, "/healthz")) {
-        if (!get)
-            RESPOND_LITERAL(o, 405, "text/plain", "Allow: GET, HEAD\r\n",
-                            "method not allowed\n", ka, head);
-        else
-            RESPOND_LITERAL(o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, head);
-        return false;
-    }
-    if (path_is(req, "/metrics")) {
-        if (!get) {
-            http_error_json(o, 405, "method not allowed", ka, head);
-        } else {
-            buf_t text;
-            if (metrics_text(&text) != 0) {
-                http_error_json(o, 500, "out of memory", ka, head);
-            } else {
-                respond(o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text.data,
-                        text.len, ka, head);
-                buf_free(&text);
-            }
-        }
-        return false;
-    }
-    if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) {
-        rest_route(req, o);
-        return false;
-    }
-    if (!get) {
-        http_error_json(o, 405, "method not allowed", ka, head);
-        return false;
-    }
-    serve_static(req, o, head);
-    return false;
+}
+
+/* Counts one answered request in /metrics and logs it at debug level. */
+static void count_request(int route_id, const goc_http_request_t *req, int status,
+                          int64_t started, const char *peer)
+{
+    size_t k = 0;
+    while (k < HTTP_STATUSES - 1 && http_status_counted[k] != status)
+        k++;
+    atomic_fetch_add_explicit(&srv.http_requests[route_id][k], 1, memory_order_relaxed);
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    char st[24], d[24], path[256];
+    const char *method = req ? req->method_name : "";
+    snprintf(path, sizeof path, "%.*s", req ? (int)(req->path_len < 255 ? req->path_len : 255) : 0,
+             req ? req->path : "");
+    log_event(LOG_DEBUG, "http", "peer", peer, "method", method, "path", path, "route",
+              http_route_name[route_id], "status", log_i64(st, status), "dur_us",
+              log_i64(d, (goc_nanotime() - started) / 1000), (const char *)NULL);
 }
 
 /* ---- the connection ---------------------------------------------------------------- */
@@ -250,24 +312,27 @@ static void serve(const stream *s, const char *peer)
         have -= used;
         if (rc < 0) {
             int st = goc_http_error_status(rc);
-            log_debug("http %s: bad request (%d)", peer, st);
             goc_http_out_reset(&o);
             http_error_json(&o, st, goc_http_status_text(st), false, false);
+            count_request(ROUTE_NONE, NULL, st, goc_nanotime(), peer);
             if (goc_http_out_finish(&o) > 0)
                 stream_write(s, o.data, o.len);
             break;
         }
         if (rc == 1) {
             const goc_http_request_t *req = goc_http_reader_request(r);
+            int64_t started = goc_nanotime();
             goc_http_out_reset(&o);
             char accept[GOC_WS_ACCEPT_LEN + 1];
-            bool ws = route(req, &o, accept);
+            int id = route(req, &o, accept, peer);
+            bool ws = id == ROUTE_WS && o.status == 101;
             bool keep = req->keep_alive && !ws;
             if (goc_http_out_finish(&o) < 0) {
                 goc_http_out_reset(&o);
                 http_error_json(&o, 500, "response too large", false, false);
                 keep = false;
             }
+            count_request(id, req, o.status, started, peer);
             if (stream_write(s, o.data, o.len) < 0)
                 break;
             if (ws) {

@@ -19,6 +19,7 @@
 #include <goc/malloc.h>
 
 #include "frame.h"
+#include "http.h"
 #include "log.h"
 
 /* What each kind of listener speaks. */
@@ -40,8 +41,82 @@ struct listener {
     const listener_kind *kind;
     goc_listener *l;     /* owned, used and closed by its accept loop */
     char addr[64];       /* the bound HOST:PORT */
-    goc_tls_config *tls; /* shared by every session; NULL: plain */
 };
+
+/* ---- the certificate in use (SIGHUP loads a new one) ---------------------- */
+
+/* A TLS configuration and the sessions using it: the current one is
+ * held by the server (one reference) and by each connection that began
+ * its handshake with it, so a reload serves new connections the new
+ * certificate while the old one lives until its last session ends. */
+typedef struct tls_cert {
+    goc_tls_config *cfg;
+    int64_t refs; /* [tls_mu] */
+} tls_cert;
+
+static goc_mutex tls_mu;  /* guards current and every refs */
+static tls_cert *current; /* NULL: no TLS listener */
+
+/* The current certificate, with a reference for the caller (NULL: none). */
+static tls_cert *tls_acquire(void)
+{
+    goc_mutex_lock(&tls_mu);
+    tls_cert *c = current;
+    if (c)
+        c->refs++;
+    goc_mutex_unlock(&tls_mu);
+    return c;
+}
+
+static void tls_release(tls_cert *c)
+{
+    if (!c)
+        return;
+    goc_mutex_lock(&tls_mu);
+    bool last = --c->refs == 0;
+    goc_mutex_unlock(&tls_mu);
+    if (last) {
+        goc_tls_config_free(c->cfg);
+        goc_free(c);
+    }
+}
+
+/* Makes cfg the certificate of new TLS connections (taking it over). */
+static int tls_install(goc_tls_config *cfg)
+{
+    tls_cert *c = goc_malloc(sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    *c = (tls_cert){cfg, 1};
+    goc_mutex_lock(&tls_mu);
+    tls_cert *old = current;
+    current = c;
+    goc_mutex_unlock(&tls_mu);
+    tls_release(old);
+    return 0;
+}
+
+int tls_load(const char *cert, const char *key, char *err, size_t errlen)
+{
+    goc_tls_config *cfg;
+    if (goc_tls_server_config(cert, key, &cfg, err, errlen) != 0)
+        return -EINVAL;
+    int rc = tls_install(cfg);
+    if (rc) {
+        goc_tls_config_free(cfg);
+        snprintf(err, errlen, "%s", strerror(-rc));
+    }
+    return rc;
+}
+
+void tls_drop(void)
+{
+    goc_mutex_lock(&tls_mu);
+    tls_cert *c = current;
+    current = NULL;
+    goc_mutex_unlock(&tls_mu);
+    tls_release(c);
+}
 
 /* Over --max-conns: the peer gets a short answer in its own protocol
  * (HTTP 503, or a framed JSON-RPC error), written without waiting, and the
@@ -52,16 +127,14 @@ static void refuse(const listener *ls, goc_conn *c)
     static const char body[] = "{\"error\":\"too many connections\"}";
     atomic_fetch_add(&srv.conns_rejected, 1);
     goc_conn_set_write_deadline(c, goc_nanotime() + 10 * GOC_MILLISECOND);
-    if (!ls->tls && ls->kind->http) {
-        char head[160];
-        int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 503 Service Unavailable\r\n"
-                         "Content-Type: application/json\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                         sizeof body - 1);
-        if (goc_conn_write(c, head, (size_t)n) == n)
-            goc_conn_write(c, body, sizeof body - 1);
-    } else if (!ls->tls) {
+    if (!ls->kind->tls && ls->kind->http) {
+        char mem[256];
+        goc_http_out_t o;
+        goc_http_out_init_fixed(&o, mem, sizeof mem);
+        goc_http_out_json(&o, 503, NULL, body, sizeof body - 1, false, false);
+        if (goc_http_out_finish(&o) > 0)
+            goc_conn_write(c, o.data, o.len);
+    } else if (!ls->kind->tls) {
         size_t len;
         char *err = jrpc_error_encode(JRPC_TOO_MANY_CONNS, "too many connections", &len);
         uint8_t hdr[FRAME_HEADER_SIZE];
@@ -122,16 +195,19 @@ static void conn_main(void *arg)
 {
     accepted a = *(accepted *)arg;
     const char *kind = a.ls->kind->name;
+    tls_cert *cert = a.ls->kind->tls ? tls_acquire() : NULL;
     char peer[64] = "?";
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = kind};
     conns_add(&e);
+    int64_t opened = goc_nanotime();
+    log_event(LOG_DEBUG, "conn_open", "listener", kind, "peer", peer, (const char *)NULL);
     keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
-    if (a.ls->tls) {
+    if (a.ls->kind->tls) {
         int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;
-        rc = goc_tls_accept(a.ls->tls, a.conn, deadline, &s.tls);
+        rc = cert ? goc_tls_accept(cert->cfg, a.conn, deadline, &s.tls) : -ENOTCONN;
         if (rc) {
             atomic_fetch_add(&srv.tls_handshake_failures, 1);
             log_debug("%s %s: TLS handshake: %s", kind, peer, strerror(-rc));
@@ -145,8 +221,12 @@ static void conn_main(void *arg)
         goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * GOC_MILLISECOND);
         goc_tls_free(s.tls);
     }
+    tls_release(cert);
     linger(a.conn);
     conns_remove(&e);
+    char ms[24];
+    log_event(LOG_DEBUG, "conn_close", "listener", kind, "peer", peer, "dur_ms",
+              log_i64(ms, (goc_nanotime() - opened) / GOC_MILLISECOND), (const char *)NULL);
     goc_conn_close(a.conn);
     atomic_fetch_sub(&srv.conns_active, 1);
     goc_waitgroup_done(&srv.wg);
@@ -188,7 +268,7 @@ static void accept_loop(void *arg)
     goc_waitgroup_done(&srv.wg);
 }
 
-listener *listener_open(const char *kind, const char *addr, goc_tls_config *tls)
+listener *listener_open(const char *kind, const char *addr)
 {
     const listener_kind *k = NULL;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -207,7 +287,6 @@ listener *listener_open(const char *kind, const char *addr, goc_tls_config *tls)
         return NULL;
     }
     ls->kind = k;
-    ls->tls = k->tls ? tls : NULL;
     goc_listener_addr(ls->l, ls->addr, sizeof ls->addr);
     return ls;
 }

@@ -12,10 +12,18 @@
  */
 #include "server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 #include <goc/malloc_jansson.h>
@@ -31,7 +39,6 @@
  * not reported as a leak. */
 static struct {
     goc_chan *done;
-    goc_tls_config *tls;
 } shutdown_keep;
 
 static void wait_all(void *arg)
@@ -41,13 +48,11 @@ static void wait_all(void *arg)
     goc_chan_close(done);
 }
 
-/* Waits for the connections and listeners, at most SHUTDOWN_GRACE. Frees
- * tls once no session can use it any more. */
-static void wait_for_connections(goc_tls_config *tls)
+/* Waits for the connections and listeners, at most SHUTDOWN_GRACE. */
+static void wait_for_connections(void)
 {
     goc_chan *done = goc_chan_make(0, 0);
     shutdown_keep.done = done;
-    shutdown_keep.tls = tls;
     if (goc_go(wait_all, &done, sizeof done) < 0) {
         log_warn("shutdown: cannot wait for the connections");
         return;
@@ -60,12 +65,69 @@ static void wait_for_connections(goc_tls_config *tls)
     if (goc_select(cases, 2, true) == 1) {
         log_warn("shutdown: connections still open after the grace period");
     } else {
-        goc_chan_free(done);      /* wait_all has finished with it */
-        goc_tls_config_free(tls); /* and every session with this */
+        goc_chan_free(done); /* wait_all has finished with it */
         shutdown_keep.done = NULL;
-        shutdown_keep.tls = NULL;
     }
     goc_timer_free(t);
+}
+
+/* A start-up error: one line on stderr, exit status 2. */
+__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "gocd: %s\n", line);
+    exit(2);
+}
+
+/* A file the server needs at start (a certificate, a key) must be
+ * readable: say which and why in the OS's words, not mbedtls's. */
+static void check_readable(const char *flag, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail("cannot read %s %s: %s", flag, path, strerror(errno));
+    close(fd);
+}
+
+/* The web client's folder when --web is not given: the installed one
+ * beside the binary (<bindir>/../share/goc/web, so an installed tree may
+ * move), else the source tree's (a build-tree run). */
+static const char *default_web(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            struct stat st;
+            int w = snprintf(buf, len, "%s/%s", exe, GOCD_WEB_FROM_BIN);
+            if (w > 0 && (size_t)w < len && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    return GOCD_WEB_DIR;
+}
+
+/* SIGHUP: loads the TLS certificate and key again (renewed ones are
+ * served to new connections; open ones keep theirs). Without TLS there is
+ * nothing to reload: said, and ignored. */
+static void reload(void)
+{
+    if (!srv.cfg.tls && !srv.cfg.tcp_tls) {
+        log_info("SIGHUP: no TLS certificate to reload");
+        return;
+    }
+    char err[256];
+    if (tls_load(srv.cfg.cert, srv.cfg.key, err, sizeof err) != 0)
+        log_warn("SIGHUP: the certificate in use stays: %s", err);
+    else
+        log_info("SIGHUP: certificate %s and key %s reloaded", srv.cfg.cert, srv.cfg.key);
 }
 
 static int server_main(int argc, char **argv)
@@ -74,22 +136,25 @@ static int server_main(int argc, char **argv)
     (void)argv;
     goc_jansson_use(); /* jansson and the JSON-RPC engine allocate with goc_malloc */
     srv.rpc = jrpc_new(&(jrpc_limits_t){JRPC_DEFAULT_MAX_DEPTH, JRPC_DEFAULT_MAX_BATCH});
-    if (!srv.rpc || methods_register(srv.rpc) != 0) {
-        fprintf(stderr, "gocd: out of memory\n");
-        return 2;
-    }
+    if (!srv.rpc || methods_register(srv.rpc) != 0)
+        fail("out of memory");
     srv.root = goc_context_with_cancel(goc_context_background());
-    http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
+    char installed[PATH_MAX];
+    const char *web = srv.cfg.web ? srv.cfg.web : default_web(installed, sizeof installed);
+    int rc = http_set_web_root(web);
+    if (rc && srv.cfg.web)
+        fail("--web %s: %s", web, strerror(-rc));
+    if (rc)
+        log_warn("the web client's folder %s: %s (static files are off)", web, strerror(-rc));
 
     /* Bind every listener first: a busy address or an unreadable
      * certificate fails before anything else is said or opened. */
-    goc_tls_config *tls = NULL; /* kept in shutdown_keep if connections outlive us */
     if (srv.cfg.tls || srv.cfg.tcp_tls) {
+        check_readable("--cert", srv.cfg.cert);
+        check_readable("--key", srv.cfg.key);
         char err[256];
-        if (goc_tls_server_config(srv.cfg.cert, srv.cfg.key, &tls, err, sizeof err) != 0) {
-            fprintf(stderr, "gocd: %s\n", err);
-            exit(2);
-        }
+        if (tls_load(srv.cfg.cert, srv.cfg.key, err, sizeof err) != 0)
+            fail("%s", err);
     }
     const struct {
         const char *kind, *addr;
@@ -102,30 +167,29 @@ static int server_main(int argc, char **argv)
     listener *ls[sizeof wanted / sizeof wanted[0]];
     int nl = 0;
     for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
-        if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr, tls)))
+        if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr)))
             exit(2);
-    if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
-        fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
-        exit(2);
-    }
-    /* Handle SIGINT/SIGTERM from before the first listening line: a signal
-     * sent as soon as that line is read shuts down gracefully. */
-    static const int stop_sigs[] = {SIGINT, SIGTERM};
-    goc_signal_watch(stop_sigs, 2);
-    for (int i = 0; i < nl; i++) {
-        if (listener_start(ls[i]) != 0) {
-            fprintf(stderr, "gocd: cannot start a listener: out of memory\n");
-            exit(2);
-        }
-    }
+    char why[256];
+    if (chat_init(srv.cfg.db, srv.cfg.rate, why, sizeof why) != 0)
+        fail("cannot open the history database --db %s: %s", srv.cfg.db, why);
+    /* Handle SIGINT/SIGTERM (and SIGHUP) from before the first listening
+     * line: a signal sent as soon as that line is read is not fatal. */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    goc_signal_watch(sigs, 3);
+    for (int i = 0; i < nl; i++)
+        if (listener_start(ls[i]) != 0)
+            fail("cannot start a listener: out of memory");
 
-    int sig = goc_signal_wait(stop_sigs, 2);
+    int sig;
+    while ((sig = goc_signal_wait(sigs, 3)) == SIGHUP)
+        reload();
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     conns_stop_all();
     goc_context_cancel(srv.root);
     for (int i = 0; i < nl; i++)
         listener_shutdown(ls[i]); /* its accept loop closes and frees it */
-    wait_for_connections(tls);
+    tls_drop(); /* freed once its last session ends */
+    wait_for_connections();
     chat_shutdown();
     log_info("bye");
     return 0;
@@ -152,11 +216,13 @@ static void descriptor_limit(void)
 
 int main(int argc, char **argv)
 {
+    srv.start_time = (int64_t)time(NULL);
     int rc = config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
     log_set_level(srv.cfg.log_level);
+    log_set_format(srv.cfg.log_format);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

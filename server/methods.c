@@ -11,6 +11,7 @@
 #include <goc/malloc.h>
 
 #include "chat.h"
+#include "log.h"
 
 static int m_echo(jrpc_call_t *call, json_t *params, json_t **result)
 {
@@ -49,10 +50,19 @@ static const int codes[] = {0,
 #define NCODES (sizeof codes / sizeof codes[0])
 static _Atomic uint64_t outcomes[NCODES + 1]; /* [NCODES]: other codes */
 
-static void observe(void *ud, int method, int code)
+/* Counts each call and, at debug level, logs it: the method by its
+ * registered name (never the name a peer sent), the outcome, the time. */
+static void observe(void *ud, const jrpc_ctx_t *ctx, int method, int code, int64_t dur_ns)
 {
     (void)ud;
     size_t i = method >= 0 && (size_t)method < nmethods ? (size_t)method : nmethods;
+    if (log_enabled(LOG_DEBUG)) {
+        char c[24], d[24];
+        log_event(LOG_DEBUG, "rpc", "transport", ctx->transport ? ctx->transport : "",
+                  "peer", ctx->peer ? ctx->peer : "", "method",
+                  i < nmethods ? jrpc_method_name(table, i) : "(unknown)", "code",
+                  log_i64(c, code), "dur_us", log_i64(d, dur_ns / 1000), (const char *)NULL);
+    }
     atomic_fetch_add_explicit(&calls[i], 1, memory_order_relaxed);
     size_t k = 0;
     while (k < NCODES && codes[k] != code)

@@ -12,19 +12,6 @@
 #include "chat.h"
 #include "http.h"
 
-static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!text) {
-        http_error_json(o, 500, "out of memory", keep_alive, head);
-        return;
-    }
-    goc_http_out_response(o, status, "application/json", NULL, text, strlen(text), keep_alive,
-                          head);
-    goc_free(text); /* jansson allocates with the runtime's allocator */
-}
-
 /* JSON-RPC error codes as HTTP statuses. */
 static int status_of(int code)
 {
@@ -69,7 +56,7 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
     if (!j)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
     else
-        send_json(o, 200, j, req->keep_alive, head);
+        http_json(o, 200, j, req->keep_alive, head);
 }
 
 static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room)
@@ -100,7 +87,7 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
     if (!m)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, false);
     else
-        send_json(o, 201, m, req->keep_alive, false);
+        http_json(o, 201, m, req->keep_alive, false);
 }
 
 void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
@@ -114,14 +101,14 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, stats_json(), ka, head);
+            http_json(o, 200, stats_json(), ka, head);
         return;
     }
     if (len == 5 && memcmp(p, "rooms", 5) == 0) {
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, chat_rooms_json(true), ka, head);
+            http_json(o, 200, chat_rooms_json(true), ka, head);
         return;
     }
     /* rooms/{room}/messages */

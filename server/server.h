@@ -75,6 +75,15 @@ enum { TRANSPORT_TCP, TRANSPORT_HTTP, TRANSPORT_WS, TRANSPORT_N };
 /* The transports' names in /metrics and runtime.stats, by TRANSPORT_*. */
 extern const char *const transport_name[TRANSPORT_N];
 
+/* HTTP requests are counted by route and status (/metrics). ROUTE_NONE:
+ * a request refused before it was routed (malformed, too large). */
+enum { ROUTE_RPC, ROUTE_WS, ROUTE_API, ROUTE_METRICS, ROUTE_HEALTHZ, ROUTE_STATIC, ROUTE_NONE,
+       ROUTE_N };
+extern const char *const http_route_name[ROUTE_N];
+/* The statuses counted one by one; the last slot counts every other. */
+#define HTTP_STATUSES 17
+extern const int http_status_counted[HTTP_STATUSES - 1];
+
 typedef struct server {
     config cfg;
     jrpc_t *rpc;
@@ -87,7 +96,8 @@ typedef struct server {
     _Atomic int64_t conns_open[TRANSPORT_N];
     _Atomic uint64_t conns_total[TRANSPORT_N];
     _Atomic uint64_t frames_in, frames_out, frames_too_large;
-    _Atomic uint64_t http_requests;
+    _Atomic uint64_t http_requests[ROUTE_N][HTTP_STATUSES]; /* by route and status */
+    int64_t start_time;    /* when the process started, seconds since the epoch */
     _Atomic int64_t conns_active;          /* every transport, for --max-conns */
     _Atomic uint64_t conns_rejected;       /* refused past --max-conns */
     _Atomic uint64_t tls_handshakes, tls_handshake_failures;
@@ -113,16 +123,23 @@ void conn_read_deadline(goc_conn *c, int64_t deadline);
 
 typedef struct listener listener;
 /* Binds the listener of one kind ("tcp", "http", "tls", "tcp-tls") on
- * addr; tls is the shared TLS configuration for the TLS kinds (borrowed,
- * outliving the listener). Returns it, or NULL after printing why to
- * stderr. */
-listener *listener_open(const char *kind, const char *addr, goc_tls_config *tls);
+ * addr. Returns it, or NULL after printing why to stderr. The TLS kinds
+ * serve the certificate tls_load installed last. */
+listener *listener_open(const char *kind, const char *addr);
 /* Prints its "listening KIND ADDR" line and starts its accept loop; the
  * loop ends (and frees the listener) after listener_shutdown. Returns 0 or
  * a negative errno (the listener is then closed and freed). */
 int listener_start(listener *l);
 /* Stops the accept loop; callable until the loop has ended. */
 void listener_shutdown(listener *l);
+/* Loads the certificate chain and key and makes them the TLS listeners'
+ * for every connection from now on (SIGHUP: a renewed certificate);
+ * sessions already open keep theirs. 0, or -EINVAL/-ENOMEM with why in
+ * err, the certificate in use unchanged. */
+int tls_load(const char *cert, const char *key, char *err, size_t errlen);
+/* At shutdown: gives up the server's hold on the certificate, freed once
+ * no session uses it any more. */
+void tls_drop(void);
 
 /* ---- methods.c, stats.c ---------------------------------------------------- */
 
@@ -148,7 +165,12 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
  * /metrics (metrics.c). */
 struct goc_http_request;
 struct goc_http_out;
-void http_set_web_root(const char *dir);
+/* Serves static files from dir: 0, or a negative errno (no such
+ * directory: static files are then off). */
+int http_set_web_root(const char *dir);
+/* A JSON answer: j (stolen) as compact text and a newline. */
+void http_json(struct goc_http_out *o, int status, json_t *j, bool keep_alive, bool head);
+/* An error answer: {"error": msg} with status. */
 void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
                      bool head);
 void rest_route(const struct goc_http_request *req, struct goc_http_out *o);

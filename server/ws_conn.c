@@ -76,6 +76,8 @@ typedef struct ws_conn {
     bool awaiting_pong; /* reader only */
     const char *peer;
     chat_member *member; /* the chat's member for this connection */
+    uint16_t close_code;  /* the close frame's code, 0: none yet (reader only) */
+    const char *close_by; /* who sent it first: "peer" or "server" (reader only) */
 } ws_conn;
 
 static void on_event(void *user, const goc_ws_event_t *ev)
@@ -93,6 +95,9 @@ static void on_event(void *user, const goc_ws_event_t *ev)
         w->inbox_tail = &t->next;
     } else if (ev->kind == GOC_WS_EV_PONG) {
         w->awaiting_pong = false;
+    } else if (ev->kind == GOC_WS_EV_CLOSE) {
+        w->close_code = ev->code;
+        w->close_by = "peer";
     }
 }
 
@@ -222,6 +227,10 @@ static void sink_kick(void *conn)
 
 static void ws_close(ws_conn *w, uint16_t code, const char *reason)
 {
+    if (!w->close_code) {
+        w->close_code = code;
+        w->close_by = "server";
+    }
     goc_mutex_lock(&w->mu);
     goc_ws_close(w->ws, code, reason);
     goc_mutex_unlock(&w->mu);
@@ -236,7 +245,11 @@ static void answer(ws_conn *w)
     w->inbox_tail = &w->inbox;
     while (t) {
         text *next = t->next;
-        jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member};
+        jrpc_ctx_t ctx = {.persistent = true,
+                          .conn = w,
+                          .data = w->member,
+                          .transport = "ws",
+                          .peer = w->peer};
         char *reply = NULL;
         size_t rlen = 0;
         if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
@@ -268,7 +281,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
     chat_sink sink = {sink_push, sink_kick, &w};
     w.member = chat_member_new(&sink);
-    log_debug("ws %s: open", peer);
+    log_event(LOG_DEBUG, "ws_open", "peer", peer, (const char *)NULL);
 
     if (nearly) {
         goc_mutex_lock(&w.mu);
@@ -315,7 +328,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
             if (closing || atomic_load(&w.pc.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
             if (w.awaiting_pong) {
-                log_debug("ws %s: no pong: closing", peer);
+                log_event(LOG_DEBUG, "ws_no_pong", "peer", peer, (const char *)NULL);
                 break;
             }
             goc_mutex_lock(&w.mu);
@@ -351,5 +364,8 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
     texts_free(w.inbox);                        /* unanswered: dropped */
     goc_ws_free(w.ws);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
-    log_debug("ws %s: closed", peer);
+    char code[24];
+    log_event(LOG_DEBUG, "ws_close", "peer", peer, "code",
+              w.close_code ? log_i64(code, w.close_code) : "none", "by",
+              w.close_by ? w.close_by : "none", (const char *)NULL);
 }

@@ -6,15 +6,18 @@
  * (tests/runtime/exports_test.py checks both directions).
  *
  * GOC_NORETURN is C11's _Noreturn, or C++11's [[noreturn]], so the headers
- * compile in both languages.
+ * compile in both languages. GOC_UNUSED marks a parameter that may go
+ * unused (GOC_MAIN's).
  */
 #ifndef GOC_API_H
 #define GOC_API_H
 
 #if defined(__GNUC__)
 #define GOC_API __attribute__((visibility("default")))
+#define GOC_UNUSED __attribute__((unused))
 #else
 #define GOC_API
+#define GOC_UNUSED
 #endif
 
 #if defined(__cplusplus)

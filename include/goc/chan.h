@@ -84,6 +84,58 @@ GOC_API int64_t goc_chan_cap(const goc_chan *c);
 /* Size of c's elements (0 for NULL). */
 GOC_API size_t goc_chan_elemsize(const goc_chan *c);
 
+/* ---- typed channels ------------------------------------------------------ */
+
+/* GOC_CHAN_TYPE(name, T) declares `name`, a channel of T values that the
+ * compiler checks: a struct holding the goc_chan, with inline calls that
+ * take and return T by value, so a value of the wrong type (or a channel
+ * of another element type) is a compile-time error, not a silent copy of
+ * the wrong number of bytes:
+ *
+ *     GOC_CHAN_TYPE(job_chan, struct job);
+ *     job_chan jobs = job_chan_make(16);
+ *     job_chan_send(jobs, j);
+ *     bool ok;
+ *     struct job next = job_chan_recv(jobs, &ok);
+ *
+ * name_make, _send, _recv (ok may be NULL), _try_send, _try_recv, _close,
+ * _free behave as the goc_chan_* calls of the same name; `.c` is the
+ * goc_chan for select cases. goc_chan_int (int64_t) and goc_chan_ptr
+ * (void *) are declared here. */
+#define GOC_CHAN_TYPE(name, T)                                                                \
+    typedef struct name {                                                                     \
+        goc_chan *c;                                                                          \
+    } name;                                                                                   \
+    static inline GOC_UNUSED name name##_make(int64_t cap)                                    \
+    {                                                                                         \
+        name ch;                                                                              \
+        ch.c = goc_chan_make(sizeof(T), cap);                                                 \
+        return ch;                                                                            \
+    }                                                                                         \
+    static inline GOC_UNUSED void name##_send(name ch, T v) { goc_chan_send(ch.c, &v); }      \
+    static inline GOC_UNUSED T name##_recv(name ch, bool *ok)                                 \
+    {                                                                                         \
+        T v;                                                                                  \
+        bool got = goc_chan_recv(ch.c, &v);                                                   \
+        if (ok)                                                                               \
+            *ok = got;                                                                        \
+        return v;                                                                             \
+    }                                                                                         \
+    static inline GOC_UNUSED bool name##_try_send(name ch, T v)                               \
+    {                                                                                         \
+        return goc_chan_try_send(ch.c, &v);                                                   \
+    }                                                                                         \
+    static inline GOC_UNUSED bool name##_try_recv(name ch, T *v, bool *ok)                    \
+    {                                                                                         \
+        return goc_chan_try_recv(ch.c, v, ok);                                                \
+    }                                                                                         \
+    static inline GOC_UNUSED void name##_close(name ch) { goc_chan_close(ch.c); }             \
+    static inline GOC_UNUSED void name##_free(name ch) { goc_chan_free(ch.c); }               \
+    typedef int name##_typed_chan_declared_ /* so that the use ends with ';' */
+
+GOC_CHAN_TYPE(goc_chan_int, int64_t);
+GOC_CHAN_TYPE(goc_chan_ptr, void *);
+
 /* ---- select ------------------------------------------------------------ */
 
 enum {

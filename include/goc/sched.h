@@ -47,11 +47,12 @@ GOC_NORETURN GOC_API void goc_start(const goc_config *cfg, int (*main_fn)(int, c
                                     char **argv);
 
 /* Defines main() so that the body that follows runs as the main goroutine:
- *     GOC_MAIN(argc, argv) { ...; return 0; } */
+ *     GOC_MAIN(argc, argv) { ...; return 0; }
+ * The body need not use argc and argv. */
 #define GOC_MAIN(argc, argv)                                                                  \
-    static int goc_main_body_(int argc, char **argv);                                         \
+    static int goc_main_body_(int argc GOC_UNUSED, char **argv GOC_UNUSED);                  \
     int main(int argc_, char **argv_) { goc_start(NULL, goc_main_body_, argc_, argv_); }      \
-    static int goc_main_body_(int argc, char **argv)
+    static int goc_main_body_(int argc GOC_UNUSED, char **argv GOC_UNUSED)
 
 /* ---- goroutines ------------------------------------------------------ */
 

@@ -21,6 +21,7 @@
 #define GOC_RUNTIME_H
 
 #include "goc/sched.h"
+#include "goc/time.h"
 
 #include <setjmp.h>
 #include <stdatomic.h>

@@ -59,7 +59,7 @@
 #define PCACHE_MAX 128 /* per-P cache: half goes to the pool past this */
 #define POOL_TRIM 4096 /* pool stacks beyond this give their pages back */
 #define POOL_KEEP 32   /* pool stacks the once-a-second release leaves alone */
-#define STACK_SCAV_NS 1000000000LL
+#define STACK_SCAV_NS GOC_SECOND
 
 /* A mapping holding n stacks of `stride` bytes (guard + usable). */
 typedef struct slab {

@@ -24,7 +24,7 @@
 
 #include "runq.h"
 
-#define FORCE_PREEMPT_NS (10 * 1000 * 1000)
+#define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND)
 
 
 static void report_hog(goc_p *p, int64_t id, int64_t ms)

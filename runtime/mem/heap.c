@@ -50,6 +50,7 @@
  *    only of released pages is known to be zero.
  */
 #include "goc/malloc.h"
+#include "goc/time.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -63,7 +64,7 @@
 #define RETAIN_MIN_PAGES 512 /* 4 MiB */
 #define RETAIN_SLACK_PAGES 128 /* scavenge only 1 MiB past the limit, down to half of it */
 #define HARD_EXTRA_PAGES 8192  /* 64 MiB: see the hard limit above */
-#define SCAV_DELAY_NS ((int64_t)1000 * 1000 * 1000) /* how long an excess may be held */
+#define SCAV_DELAY_NS GOC_SECOND /* how long an excess may be held */
 
 static struct {
     goc__lock lock;               /* guards everything below */

@@ -905,37 +905,36 @@ static void test_sigquit_dumps_goroutines(void)
     CHECK_STR_CONTAINS(c.out, "\nchild_sigquit+0x"); /* the one the signal stopped */
 }
 
-typedef struct hog_arg {
-    latch *la;
-    uint64_t hogs0; /* the count before it started */
-} hog_arg;
-
-static uint64_t hogs_now(void)
+/* Runs 40 ms of CPU without a yield point: CPU time, not wall time, since
+ * sysmon reports only a goroutine that really ran that long (on a loaded
+ * machine 40 ms of wall time can be a few ms of CPU). It never yields, so
+ * it stays on one thread, whose clock it reads. */
+static int64_t thread_cpu_ns(void)
 {
-    goc_sched_stats st;
-    goc_sched_stats_read(&st);
-    return st.hogs;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Runs without a yield point until it is reported (the monitor needs 10 ms
- * of its CPU time, which a loaded machine may stretch over far more wall
- * time), or for 10 s. */
 static void hog_fn(void *p)
 {
-    hog_arg *a = p;
-    int64_t t0 = goc_nanotime();
-    while (hogs_now() == a->hogs0 && goc_nanotime() - t0 < 10000 * 1000000LL) {
+    int64_t c0 = thread_cpu_ns(), t0 = goc_nanotime();
+    while (thread_cpu_ns() - c0 < 40 * GOC_MILLISECOND &&
+           goc_nanotime() - t0 < 30 * GOC_SECOND) {
     }
-    latch_done(a->la);
+    latch_done(*(latch **)p);
 }
 
 static void test_hog_is_reported(void)
 {
+    goc_sched_stats s0, s1;
+    goc_sched_stats_read(&s0);
     latch la = {.count = 1};
-    hog_arg a = {&la, hogs_now()};
-    goc_go_copy(hog_fn, &a);
+    latch *lp = &la;
+    goc_go(hog_fn, &lp, sizeof lp);
     latch_wait(&la);
-    CHECK(hogs_now() > a.hogs0);
+    goc_sched_stats_read(&s1);
+    CHECK(s1.hogs > s0.hogs);
 }
 
 static void test_stats_counters(void)

@@ -208,7 +208,8 @@ static void tmp_clean(void)
 static int start(const char *db, int64_t rate)
 {
     chat_shutdown();
-    return chat_init(db, rate);
+    char err[256];
+    return chat_init(db, rate, err, sizeof err);
 }
 
 /* ---- cases ------------------------------------------------------------- */
@@ -763,7 +764,7 @@ static void test_restart(void)
     CHECK(id1 > 0 && id2 == id1 + 1);
     CHECK(send_as("keep2", "w", "three") == id2 + 1);
     chat_shutdown();
-    CHECK_EQ_INT(chat_init(db, 0), 0);
+    CHECK_EQ_INT(start(db, 0), 0);
     json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"keep\"}");
     CHECK(h && json_array_size(h) == 2);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(h, 1), "text")), "two");
@@ -784,8 +785,12 @@ static void test_restart(void)
     json_decref(r);
     fake_free(a);
     chat_shutdown();
-    /* an unusable path fails cleanly */
-    CHECK(chat_init("/proc/no/such/chat.db", 0) < 0);
+    /* an unusable path fails cleanly, saying why */
+    char err[256] = "";
+    CHECK(chat_init("/proc/no/such/chat.db", 0, err, sizeof err) < 0);
+    CHECK_MSG(strstr(err, "No such file") != NULL, "why: %s", err);
+    CHECK(chat_init(tmpdir, 0, err, sizeof err) == -EISDIR);
+    CHECK_EQ_STR(err, "Is a directory");
     tmp_clean();
 }
 
@@ -794,7 +799,8 @@ static void test_restart(void)
  * does not see those). */
 static void chat_cycle(void)
 {
-    chat_init(":memory:", 100);
+    char err[256];
+    chat_init(":memory:", 100, err, sizeof err);
     fake *a = fake_new(0), *b = fake_new(2);
     join(a, "c1", "a");
     join(a, "c2", "a");

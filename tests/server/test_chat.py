@@ -14,6 +14,7 @@ case uses rooms of its own, so the cases do not see each other's traffic.
 """
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -429,6 +430,36 @@ def t_restart(gocd):
         shutil.rmtree(top, ignore_errors=True)
 
 
+# Every method of the protocol's table, with params that make one call succeed.
+METHODS = ["echo", "runtime.stats", "chat.join", "chat.send", "chat.history", "chat.rooms",
+           "chat.members", "chat.leave"]
+
+
+def t_metrics_per_method(srv):
+    """/metrics counts each method under its own name: one call of each
+    (over WebSocket, where every method is allowed) raises its own counter
+    by one, the "(unknown)" counter stays put, and the methods /metrics
+    names are exactly the protocol's."""
+    key = 'gocd_rpc_calls_total{method="%s"}'
+    before = metrics(srv.http_port)
+    r = room()
+    params = {"echo": [1], "runtime.stats": None, "chat.join": {"room": r, "nick": "counted"},
+              "chat.send": {"room": r, "text": "one"}, "chat.history": {"room": r},
+              "chat.rooms": None, "chat.members": {"room": r}, "chat.leave": {"room": r}}
+    with Rpc(srv, "ws") as a:
+        for m in METHODS:
+            a.result(m, params[m])
+    after = metrics(srv.http_port)
+    named = sorted(re.match(r'gocd_rpc_calls_total\{method="(.*)"\}$', k).group(1)
+                   for k in after if k.startswith("gocd_rpc_calls_total{"))
+    named.remove("(unknown)")
+    check_eq(named, sorted(METHODS), "methods named in /metrics")
+    for m in METHODS:
+        check_eq(after[key % m] - before.get(key % m, 0), 1, "calls of %s counted" % m)
+    unknown = key % "(unknown)"
+    check_eq(after[unknown], before.get(unknown, 0), "calls counted as (unknown)")
+
+
 def run_cases(tap, srv, cases):
     for name, fn, args in cases:
         if srv.proc.poll() is not None:
@@ -454,7 +485,8 @@ def main():
                   ("%s: chat.rooms and chat.members" % kind, t_rooms_members, (kind,))]
     cases += [("chat.history since/limit", t_history, ()),
               ("HTTP: chat.join -32001, chat.send with nick is pushed", t_http_rules, ()),
-              ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ())]
+              ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ()),
+              ("/metrics counts every method under its name", t_metrics_per_method, ())]
     srv = tap.run("main server starts (--rate 0)",
                   lambda: Server(gocd, "--rate", "0", "--db", ":memory:", http="127.0.0.1:0"))
     if srv:

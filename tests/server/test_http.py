@@ -231,6 +231,24 @@ def t_metrics(srv):
     text = http(srv.http_port, "GET", "/metrics").body.decode()
     after = metric_value(text, 'gocd_rpc_calls_total{method="echo"}')
     check(after >= before + 5, "echo calls went %g -> %g after 5 calls" % (before, after))
+    # the process, the build, and HTTP requests by route and status
+    check(metric_value(text, "process_resident_memory_bytes") > 1 << 20, "RSS")
+    check(metric_value(text, "process_open_fds") >= 3, "open descriptors")
+    check(metric_value(text, "process_max_fds") >= metric_value(text, "process_open_fds"),
+          "descriptor limit")
+    start = metric_value(text, "process_start_time_seconds")
+    check(0 <= time.time() - start < 3600, "start time %g" % start)
+    check(metric_value(text, "process_cpu_seconds_total") > 0, "CPU seconds")
+    check(re.search(r'^gocd_build_info\{version="[0-9.]+"\} 1$', text, re.M), "build info")
+    rpc_ok = 'gocd_http_requests_total{route="/rpc",status="200"}'
+    check(metric_value(text, rpc_ok) >= 5, "POST /rpc 200 counted")
+    http(srv.http_port, "GET", "/no/such/file")
+    http(srv.http_port, "GET", "/rpc")
+    text = http(srv.http_port, "GET", "/metrics").body.decode()
+    check(metric_value(text, 'gocd_http_requests_total{route="static",status="404"}') >= 1,
+          "a 404 counted")
+    check(metric_value(text, 'gocd_http_requests_total{route="/rpc",status="405"}') >= 1,
+          "a 405 counted")
 
 
 def t_api_stats(srv):
@@ -330,6 +348,24 @@ def t_slow_header(srv):
         check_eq(idle.request("GET", "/healthz").body, b"ok", "idle connection after 10 s")
 
 
+def t_json_newline(srv):
+    """Every JSON body (a JSON-RPC reply, REST, an error) ends with a newline,
+    counted in Content-Length, so a shell prompt after curl starts a line."""
+    answers = [
+        http(srv.http_port, "POST", "/rpc", b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}'),
+        http(srv.http_port, "GET", "/api/rooms"),
+        http(srv.http_port, "GET", "/api/stats"),
+        http(srv.http_port, "GET", "/api/nowhere"),
+        http(srv.http_port, "GET", "/rpc"),
+    ]
+    for r in answers:
+        check(r.headers.get("content-type", "").startswith("application/json"), "Content-Type %r"
+              % r.headers.get("content-type"))
+        check(r.body.endswith(b"\n") and not r.body.endswith(b"\n\n"), "body %r" % r.body[-40:])
+        check_eq(int(r.headers["content-length"]), len(r.body), "Content-Length")
+        json.loads(r.body)
+
+
 CASES = [
     ("POST /rpc: 200 application/json", t_rpc_post),
     ("notifications only: 204, no body", t_rpc_notifications_204),
@@ -346,6 +382,7 @@ CASES = [
     ("REST: post, history with since/limit, rooms", t_rest_messages),
     ("REST errors: 4xx with {error}", t_rest_errors),
     ("slow client dropped after the header deadline", t_slow_header),
+    ("JSON answers end with a newline", t_json_newline),
 ]
 
 
