@@ -268,8 +268,9 @@ static void test_overflow_period(void)
  * then sleeps; the eleventh signals. The timers are kept to be freed. */
 typedef struct chain {
     _Atomic int i;
-    _Atomic int ntimers;
-    goc_timer *timers[16];
+    _Atomic int ntimers; /* slots taken in timers */
+    _Atomic int nstored; /* slots filled (the next step may run first) */
+    goc_timer *_Atomic timers[16];
     goc_chan *c;
 } chain;
 
@@ -278,7 +279,9 @@ static void chain_step(void *p)
     chain *ch = p;
     int i = atomic_fetch_sub(&ch->i, 1) - 1;
     if (i >= 0) {
-        ch->timers[atomic_fetch_add(&ch->ntimers, 1)] = goc_after_func(0, chain_step, ch);
+        int slot = atomic_fetch_add(&ch->ntimers, 1);
+        atomic_store(&ch->timers[slot], goc_after_func(0, chain_step, ch));
+        atomic_fetch_add(&ch->nstored, 1);
         goc_sleep(GOC_SECOND);
     } else {
         bool v = true;
@@ -291,9 +294,12 @@ static void test_after_func(void)
     static chain ch; /* the sleepers outlive the test by a second */
     atomic_store(&ch.i, 10);
     ch.c = goc_chan_make(sizeof(bool), 0);
-    ch.timers[atomic_fetch_add(&ch.ntimers, 1)] = goc_after_func(0, chain_step, &ch);
+    atomic_store(&ch.ntimers, 1);
+    atomic_store(&ch.timers[0], goc_after_func(0, chain_step, &ch));
+    atomic_store(&ch.nstored, 1);
     bool v;
     CHECK(goc_chan_recv(ch.c, &v));
+    CHECK(WAIT_UNTIL(atomic_load(&ch.nstored) == 11)); /* the tenth step may still be storing */
     CHECK_EQ_INT(atomic_load(&ch.ntimers), 11);
     for (int i = 0; i < 11; i++) {
         CHECK(goc_timer_chan(ch.timers[i]) == NULL);
