@@ -1,7 +1,7 @@
-/* frame.h: the framed-TCP wire format, with no I/O of its own (STYLE 7).
+/* frame.h: the framed-TCP wire format, with no I/O of its own (doc/contributing.md, rule 7).
  *
  * A frame is a 4-byte unsigned big-endian length N, then N bytes of payload
- * (PROTOCOL.md, "Framed TCP"). N = 0 is a heartbeat. Names use the prefix
+ * (doc/protocol.md, "Framed TCP"). N = 0 is a heartbeat. Names use the prefix
  * `frame_`; `frame__` is internal.
  *
  * Two ways to read frames:
@@ -33,7 +33,7 @@
 /* Bytes of the length prefix. */
 #define FRAME_HEADER_SIZE 4
 
-/* The default largest payload, as `--max-frame` (PROTOCOL.md). */
+/* The default largest payload, as `--max-frame` (doc/protocol.md). */
 #define FRAME_DEFAULT_MAX 1048576u
 
 /* frame_parse() and frame_decoder_decode() results that are not errors. */

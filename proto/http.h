@@ -1,4 +1,4 @@
-/* http.h: HTTP/1.1 requests in, responses out, with no I/O (STYLE 7).
+/* http.h: HTTP/1.1 requests in, responses out, with no I/O (doc/contributing.md, rule 7).
  *
  * A goc_http_reader_t turns the bytes of one connection into requests, on top
  * of http-parser. Feed it whatever arrived; it stops right after each complete

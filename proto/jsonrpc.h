@@ -1,5 +1,5 @@
 /* jsonrpc.h: the JSON-RPC 2.0 engine shared by every transport, with no I/O
- * of its own (STYLE 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
+ * of its own (doc/contributing.md, rule 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
  *
  * A server builds one jrpc_t (a method table plus limits), then for every
  * incoming message (a request, a notification or a batch):
@@ -15,7 +15,7 @@
  *
  * jrpc_handle() does the three steps in a row, synchronously.
  *
- * Rules kept here (PROTOCOL.md and the JSON-RPC 2.0 specification):
+ * Rules kept here (doc/protocol.md and the JSON-RPC 2.0 specification):
  * - Invalid JSON: one -32700 error with id null. An empty text is invalid.
  * - A message that is not an object or a non-empty array, an object without
  *   "jsonrpc": "2.0", without a string "method", with "params" neither array
@@ -61,7 +61,7 @@
 
 #include <jansson.h>
 
-/* Error codes: the specification's, then ours (PROTOCOL.md). */
+/* Error codes: the specification's, then ours (doc/protocol.md). */
 enum {
     JRPC_PARSE_ERROR = -32700,
     JRPC_INVALID_REQUEST = -32600,

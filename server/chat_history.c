@@ -47,8 +47,7 @@ typedef struct hist_req {
     int op;                         /* HIST_* */
     const char *room, *nick, *text; /* INSERT (all), READ (room): borrowed */
     size_t text_len;
-    int64_t since, limit;           /* READ */
-    bool newest;                    /* READ: the last `limit` with id <= since */
+    int64_t since, before, limit;   /* READ: since < id < before; before 0: no bound */
     int64_t id;                     /* INSERT: the id given, 0 on failure */
     json_t *result;                 /* out: new reference, NULL on failure */
     goc_waitgroup wg;               /* done once result is set */
@@ -147,11 +146,12 @@ static json_t *row_json(sqlite3_stmt *s)
  * outside it. */
 static json_t *run_read(hist_req *q)
 {
-    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
+    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->before > 0 ? H.before : H.after;
     if (q->op == HIST_READ) {
         sqlite3_bind_text(s, 1, q->room, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, q->since);
-        sqlite3_bind_int64(s, 3, q->limit);
+        sqlite3_bind_int64(s, 3, q->before > 0 ? q->before : INT64_MAX);
+        sqlite3_bind_int64(s, 4, q->limit);
     }
     json_t *out = q->op == HIST_COUNTS ? json_object() : json_array();
     int rc;
@@ -240,10 +240,10 @@ json_t *chat__history_store(const char *room, const char *nick, const char *text
     return request(&q);
 }
 
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest)
+json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit)
 {
-    hist_req q = {.op = HIST_READ, .room = room, .since = since, .limit = limit,
-                  .newest = newest};
+    hist_req q = {.op = HIST_READ, .room = room, .since = since, .before = before,
+                  .limit = limit};
     return request(&q);
 }
 
@@ -350,10 +350,11 @@ static int db_open(const char *path, int64_t *max_id)
         {&H.commit, "COMMIT"},
         {&H.rollback, "ROLLBACK"},
         {&H.insert, "INSERT INTO messages(room, nick, text, ts) VALUES (?1, ?2, ?3, ?4)"},
-        {&H.after, "SELECT id, room, nick, text, ts FROM messages WHERE room = ?1 AND id > ?2"
-                   " ORDER BY id LIMIT ?3"},
+        {&H.after, "SELECT id, room, nick, text, ts FROM messages"
+                   " WHERE room = ?1 AND id > ?2 AND id < ?3 ORDER BY id LIMIT ?4"},
         {&H.before, "SELECT * FROM (SELECT id, room, nick, text, ts FROM messages"
-                    " WHERE room = ?1 AND id <= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"},
+                    " WHERE room = ?1 AND id > ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4)"
+                    " ORDER BY id"},
         {&H.counts, "SELECT room, COUNT(*) FROM messages GROUP BY room ORDER BY room"},
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof st / sizeof st[0]; i++)

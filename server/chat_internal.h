@@ -154,10 +154,10 @@ void chat__history_close(void);
  * the room's goroutine. Strings are borrowed for the call. */
 json_t *chat__history_store(const char *room, const char *nick, const char *text,
                             size_t text_len);
-/* Messages of room with since < id, oldest first, at most limit: a new
- * array, NULL on a database error. With newest, the last limit messages
- * with id <= since instead (still oldest first). */
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest);
+/* Messages of room with since < id (and id < before when before > 0),
+ * oldest first, at most limit: the first ones after since, or with a
+ * before the last ones below it. A new array, NULL on a database error. */
+json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit);
 /* {room: message count} for every room in the database: a new object or
  * NULL on error. */
 json_t *chat__history_counts(void);

@@ -1,4 +1,4 @@
-/* rest.c: the REST routes under /api (PROTOCOL.md, "HTTP routes"); errors
+/* rest.c: the REST routes under /api (doc/protocol.md, "HTTP routes"); errors
  * are a 4xx status with {"error": "..."}. */
 #include "server.h"
 
@@ -30,29 +30,42 @@ static int status_of(int code)
     }
 }
 
+/* Reads the optional integer query param name, at least min, into *out
+ * (clamped to max; untouched when absent). Returns false after answering
+ * 400 with bad when it is malformed or below min. */
+static bool query_int(const goc_http_request_t *req, goc_http_out_t *o, const char *name,
+                      const char *bad, int64_t min, int64_t max, int64_t *out, bool head)
+{
+    uint64_t v;
+    /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
+    int rc = goc_http_query_u64(req->query, req->query_len, name, &v);
+    if (rc < 0 && rc != -ENOENT) {
+        http_error_json(o, 400, bad, req->keep_alive, head);
+        return false;
+    }
+    if (rc == 0 && v < (uint64_t)min) {
+        http_error_json(o, 400, bad, req->keep_alive, head);
+        return false;
+    }
+    if (rc == 0)
+        *out = v > (uint64_t)max ? max : (int64_t)v;
+    return true;
+}
+
 static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const char *room,
                          bool head)
 {
-    int64_t since = 0, limit = 100;
-    uint64_t v;
-    /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
-    int rc = goc_http_query_u64(req->query, req->query_len, "since", &v);
-    if (rc < 0 && rc != -ENOENT) {
-        http_error_json(o, 400, "since must be a non-negative integer", req->keep_alive, head);
+    int64_t since = 0, before = 0, limit = 100;
+    if (!query_int(req, o, "since", "since must be a non-negative integer", 0, INT64_MAX, &since,
+                   head) ||
+        !query_int(req, o, "before", "before must be a positive integer", 1, INT64_MAX, &before,
+                   head) ||
+        !query_int(req, o, "limit", "limit must be a non-negative integer", 0, 1000000, &limit,
+                   head))
         return;
-    }
-    if (rc == 0)
-        since = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-    rc = goc_http_query_u64(req->query, req->query_len, "limit", &v);
-    if (rc < 0 && rc != -ENOENT) {
-        http_error_json(o, 400, "limit must be a non-negative integer", req->keep_alive, head);
-        return;
-    }
-    if (rc == 0)
-        limit = v > 1000000 ? 1000000 : (int64_t)v;
     int code = 0;
     const char *msg = NULL;
-    json_t *j = chat_history(room, since, limit, &code, &msg);
+    json_t *j = chat_history(room, since, before, limit, &code, &msg);
     if (!j)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
     else

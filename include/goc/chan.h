@@ -1,4 +1,5 @@
-/* goc/chan.h: channels and select, with Go's semantics (GO_FACTS 1 and 2).
+/* goc/chan.h: channels and select, with Go's semantics (Go's src/runtime/chan.go
+ * and select.go; doc/go-rules.md 1 and 2).
  *
  * A channel carries fixed-size elements (any size below 64 KiB, copied with
  * memcpy) between goroutines. Unbuffered channels hand a value directly from

@@ -1,5 +1,6 @@
-/* goc/context.h: Go's context package (GO_FACTS 6): cancellation,
- * deadlines and request-scoped values carried down a tree of contexts.
+/* goc/context.h: Go's context package (Go's src/context/context.go;
+ * doc/go-rules.md 6): cancellation, deadlines and request-scoped values
+ * carried down a tree of contexts.
  *
  * Canceling a context closes its Done channel, sets its Err and its Cause,
  * and cancels every descendant with the same two; a canceled child leaves

@@ -1,7 +1,8 @@
 /* goc/malloc.h: the runtime's memory allocator.
  *
- * Go's allocator without its collector (GO_FACTS 8): requests up to 32 KiB
- * are rounded up to one of Go's 67 size classes and served from a cache
+ * Go's allocator without its collector (Go's src/runtime/malloc.go and
+ * sizeclasses.go; doc/go-rules.md 8): requests up to 32 KiB are rounded
+ * up to one of Go's 67 size classes and served from a cache
  * private to the calling goroutine's processor (P) without a lock; larger
  * ones get whole 8 KiB pages from the page heap. Memory is freed explicitly
  * with goc_free, from any goroutine, on any P, or from a thread that is not

@@ -1,4 +1,5 @@
-/* goc/map.h: Go's hash map (the bucketed map of Go up to 1.23, GO_FACTS 9.1-9.3).
+/* goc/map.h: Go's hash map (the bucketed map of Go up to 1.23, src/runtime/map.go;
+ * doc/go-rules.md 9.1-9.3).
  *
  * Keys and values are fixed-size byte blobs of any size, copied into the
  * map. A goc_map_type says how to hash and compare keys; built-in ones

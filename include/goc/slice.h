@@ -5,10 +5,10 @@
  * before the array must grow. Sub-slicing shares the backing array;
  * appending within cap writes into it (visible to every slice sharing it);
  * appending past cap allocates a new array with Go's growth rule since 1.18
- * (GO_FACTS 9.5): double below 256 elements, then grow by about 1.25x plus
- * 192 elements, never less than needed, and round the bytes up to the
- * allocator's size class (goc_malloc_roundup), keeping whatever extra
- * elements that gives.
+ * (growslice in Go's src/runtime/slice.go; doc/go-rules.md 9.5): double
+ * below 256 elements, then grow by about 1.25x plus 192 elements, never
+ * less than needed, and round the bytes up to the allocator's size class
+ * (goc_malloc_roundup), keeping whatever extra elements that gives.
  *
  * Ownership: there is no collector. goc_slice_append leaves the old array
  * alone (other slices may share it); the caller frees arrays it owns with
@@ -79,7 +79,7 @@ static inline void *goc_slice_index(goc_slice s, size_t elemsize, size_t i)
 }
 
 /* The capacity growslice picks when a slice of cap oldcap must hold newlen
- * elements of elemsize bytes (GO_FACTS 9.5, rounded to a size class). */
+ * elements of elemsize bytes (doc/go-rules.md 9.5, rounded to a size class). */
 GOC_API size_t goc_slice_next_cap(size_t oldcap, size_t newlen, size_t elemsize);
 
 /* Frees s's array (no-op for nil and zero-size slices) and zeroes *s. */

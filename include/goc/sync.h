@@ -1,7 +1,7 @@
 /* goc/sync.h: Mutex, RWMutex, WaitGroup, Once and Cond, as Go's sync
- * package (GO_FACTS 3 to 5), with Go 1.21's OnceFunc and OnceValue, Go
- * 1.25's WaitGroup.Go, and Locker (a Cond over any lock, such as an
- * RWMutex's read side).
+ * package (Go's src/sync/ and src/runtime/sema.go; doc/go-rules.md 3 to 5),
+ * with Go 1.21's OnceFunc and OnceValue, Go 1.25's WaitGroup.Go, and
+ * Locker (a Cond over any lock, such as an RWMutex's read side).
  *
  * Every type is a plain struct whose all-zero value is ready to use (Go's
  * zero value): declare it static, embed it, or memset it; the _INIT macros

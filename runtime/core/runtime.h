@@ -13,7 +13,7 @@
  *    switch away from its stack has completed: the incoming side runs the
  *    M's post-switch action, so no two Ms ever run on one stack.
  *  - Never ready a G while holding a channel or semaphore lock that a timer
- *    callback may also take (GO_FACTS 1.6).
+ *    callback may also take (doc/go-rules.md 1.6).
  *  - Code that ran before a yield point must re-read the current M/P after
  *    it: the G may have moved to another thread.
  */
@@ -46,7 +46,7 @@ typedef struct goc__stack goc__stack;
 typedef struct goc__frame goc__frame;
 typedef struct goc__panic goc__panic;
 
-/* G states, numbered as Go's (GO_FACTS 7.1). */
+/* G states, numbered as Go's (doc/go-rules.md 7.1). */
 enum {
     GOC_GIDLE = 0,
     GOC_GRUNNABLE = 1,
@@ -56,7 +56,7 @@ enum {
     GOC_GDEAD = 6,
 };
 
-/* P states (GO_FACTS 7.1). */
+/* P states (doc/go-rules.md 7.1). */
 enum {
     GOC_PIDLE = 0,
     GOC_PRUNNING = 1,

@@ -1,4 +1,4 @@
-/* sched.c: the G/M/P scheduler (src/runtime/proc.go; GO_FACTS 7).
+/* sched.c: the G/M/P scheduler (src/runtime/proc.go; doc/go-rules.md 7).
  *
  * Each M runs its scheduler loop on its own thread stack (g0). Parking or
  * yielding switches straight to the next runnable G of the same P when the

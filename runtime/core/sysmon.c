@@ -1,4 +1,4 @@
-/* sysmon.c: the monitor thread (sysmon in src/runtime/proc.go; GO_FACTS
+/* sysmon.c: the monitor thread (sysmon in src/runtime/proc.go; doc/go-rules.md
  * 7.7, 7.9). It runs without a P and:
  *  - retakes a P from an M blocked in a C call (goc_syscall_enter) for at
  *    least one tick (20 us) when other work could use it;

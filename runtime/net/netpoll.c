@@ -1,4 +1,4 @@
-/* netpoll.c: the netpoller on libuv (ARCHITECTURE.md, "libuv and the
+/* netpoll.c: the netpoller on libuv (doc/architecture.md, "libuv and the
  * scheduler").
  *
  * One uv_loop_t, run by whichever M holds it: an idle M blocks in it (Go

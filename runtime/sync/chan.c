@@ -1,4 +1,4 @@
-/* chan.c: channels (Go's src/runtime/chan.go, GO_FACTS 1).
+/* chan.c: channels (Go's src/runtime/chan.go, doc/go-rules.md 1).
  *
  * A channel is one allocation: the goc_chan header, then dataqsiz slots of
  * elemsize bytes. Blocked goroutines wait on recvq / sendq through sudogs on

@@ -1,6 +1,6 @@
 /* waitgroup.c: sync.WaitGroup (with Go 1.25's Go), sync.Once, the
  * Lockers and sync.Cond (Go's src/sync/waitgroup.go, once.go, cond.go;
- * GO_FACTS 5.2 to 5.4).
+ * doc/go-rules.md 5.2 to 5.4).
  *
  * Invariants:
  *  - WaitGroup state = counter << 32 | waiters. Waiters are only added

@@ -1,4 +1,4 @@
-/* chan_test.c: channels (GO_FACTS 1) and select (GO_FACTS 2), one case per
+/* chan_test.c: channels (doc/go-rules.md 1) and select (doc/go-rules.md 2), one case per
  * numbered rule, plus select fairness and a conservation storm. */
 #define TEST_IMPLEMENTATION
 #include "test.h"

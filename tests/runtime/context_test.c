@@ -1,5 +1,5 @@
-/* context_test.c: Go's context (GO_FACTS 6), one case per numbered rule,
- * plus a 10,000-node tree that must cancel completely; then causes,
+/* context_test.c: Go's context (doc/go-rules.md 6), one case per numbered
+ * rule, plus a 10,000-node tree that must cancel completely; then causes,
  * WithoutCancel and AfterFunc, with Go's own tests of them (context's
  * x_test.go, Go 1.20 to 1.21) ported under their Go names. Leaks show up
  * in the ASan build (every context is released). */

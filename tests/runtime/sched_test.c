@@ -714,11 +714,14 @@ static void mark_exit(void *p)
     atomic_store(&exit_defer_ran, 1);
 }
 
+/* Deferred calls run last first: latch_done is deferred first so that it
+ * runs last, after mark_exit (the other order woke the test before the
+ * mark, a race that showed under load). */
 static void exits_early(void *p)
 {
-    goc_defer(mark_exit, NULL);
     latch *la = *(latch **)p;
     goc_defer((goc_fn)latch_done, la);
+    goc_defer(mark_exit, NULL);
     goc_exit();
     atomic_store(&exit_defer_ran, 2);
 }
@@ -926,24 +929,24 @@ static void test_sigquit_dumps_goroutines(void)
     CHECK_STR_CONTAINS(c.out, "\nchild_sigquit+0x"); /* the one the signal stopped */
 }
 
-/* Runs 40 ms of CPU without a yield point: CPU time, not wall time, since
- * sysmon reports only a goroutine that really ran that long (on a loaded
- * machine 40 ms of wall time can be a few ms of CPU). It never yields, so
- * it stays on one thread, whose clock it reads. */
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* Runs without a yield point until sysmon has reported a hog (or 30 s
+ * have passed): however loaded the machine, sysmon reports a goroutine
+ * once it has seen it use 10 ms of CPU in one stretch (reading the
+ * statistics is no yield point). */
+typedef struct hog_arg {
+    latch *done;
+    uint64_t hogs_before;
+} hog_arg;
 
 static void hog_fn(void *p)
 {
-    int64_t c0 = thread_cpu_ns(), t0 = goc_nanotime();
-    while (thread_cpu_ns() - c0 < 40 * GOC_MILLISECOND &&
-           goc_nanotime() - t0 < 30 * GOC_SECOND) {
-    }
-    latch_done(*(latch **)p);
+    hog_arg *h = p;
+    int64_t t0 = goc_nanotime();
+    goc_sched_stats st;
+    do
+        goc_sched_stats_read(&st);
+    while (st.hogs == h->hogs_before && goc_nanotime() - t0 < 30 * GOC_SECOND);
+    latch_done(h->done);
 }
 
 static void test_hog_is_reported(void)
@@ -951,8 +954,8 @@ static void test_hog_is_reported(void)
     goc_sched_stats s0, s1;
     goc_sched_stats_read(&s0);
     latch la = {.count = 1};
-    latch *lp = &la;
-    goc_go(hog_fn, &lp, sizeof lp);
+    hog_arg h = {&la, s0.hogs};
+    goc_go(hog_fn, &h, sizeof h);
     latch_wait(&la);
     goc_sched_stats_read(&s1);
     CHECK(s1.hogs > s0.hogs);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_chat.py: the chat of PROTOCOL.md ("Methods", "Delivery") against a
+"""test_chat.py: the chat of doc/protocol.md ("Methods", "Delivery") against a
 running gocd, over both persistent transports (WebSocket and framed TCP)
 and HTTP: join, presence, send and its fan-out, ordered delivery with no
 gap and no duplicate, nick and membership errors, validation, history
@@ -202,14 +202,35 @@ def t_history(srv):
         check_eq([m["id"] for m in h], [ids[10]], "limit 1")
         check_eq(a.result("chat.history", {"room": r, "since": ids[-1]}), [], "since the last")
         check_eq(a.result("chat.history", {"room": room()}), [], "history of an empty room")
+        # scrolling back: pages below the oldest id held, each the newest
+        # such messages, oldest first, meeting with no gap or overlap
+        pages, before = [], ids[-1] + 1
+        while True:
+            h = a.result("chat.history", {"room": r, "before": before, "limit": 250})
+            if not h:
+                break
+            check(len(pages) < 10, "scrolling back does not end")
+            pages.append([m["id"] for m in h])
+            before = h[0]["id"]
+        check_eq([len(p) for p in pages], [250, 250, 120], "page sizes back from the newest")
+        check_eq([i for p in reversed(pages) for i in p], ids, "the pages put together")
+        h = a.result("chat.history", {"room": r, "before": ids[100], "since": ids[90]})
+        check_eq([m["id"] for m in h], ids[91:100], "since and before")
+        check_eq(a.result("chat.history", {"room": r, "before": ids[0]}), [], "before the first")
+        check_eq(a.result("chat.history", {"room": r, "before": 1}), [], "before 1")
         for p, what in (({"limit": 501}, "limit 501"), ({"limit": 0}, "limit 0"),
                         ({"limit": -1}, "limit -1"), ({"since": -1}, "since -1"),
+                        ({"before": 0}, "before 0"), ({"before": -1}, "before -1"), ({"before": "x"}, "before a string"),
                         ({"since": "x"}, "since a string"), ({"limit": 1.5}, "limit 1.5")):
             p["room"] = r
             check_eq(a.error_code("chat.history", p), -32602, what)
         rest = http(srv.http_port, "GET", "/api/rooms/%s/messages?since=%d&limit=3" % (r, ids[5]))
         check_eq(rest.json(), a.result("chat.history", {"room": r, "since": ids[5], "limit": 3}),
                  "REST history equals chat.history")
+        rest = http(srv.http_port, "GET", "/api/rooms/%s/messages?before=%d&limit=4" % (r, ids[300]))
+        check_eq([m["id"] for m in rest.json()], ids[296:300], "REST before")
+        check_eq(rest.json(), a.result("chat.history", {"room": r, "before": ids[300], "limit": 4}),
+                 "REST before equals chat.history")
 
 
 def t_http_rules(srv):
@@ -483,7 +504,7 @@ def main():
                   ("%s: nick taken -32002, not joined -32003" % kind, t_errors, (kind,)),
                   ("%s: room, nick, text validation -32602" % kind, t_validation, (kind,)),
                   ("%s: chat.rooms and chat.members" % kind, t_rooms_members, (kind,))]
-    cases += [("chat.history since/limit", t_history, ()),
+    cases += [("chat.history since/before/limit", t_history, ()),
               ("HTTP: chat.join -32001, chat.send with nick is pushed", t_http_rules, ()),
               ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ()),
               ("/metrics counts every method under its name", t_metrics_per_method, ())]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_framed.py: gocd's framed-TCP transport against real sockets
-(PROTOCOL.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
+(doc/protocol.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
 
 usage: test_framed.py GOCD GOCC
 
@@ -427,6 +427,11 @@ def t_runtime_stats(srv):
         check_eq(len(a["runq"]), PROCS, "runq entries (one per P)")
         check(all(isinstance(x, int) and x >= 0 for x in a["runq"]), "runq %r" % (a["runq"],))
         check(isinstance(a["heap"], dict), "heap is not an object: %r" % (a["heap"],))
+        # beyond the protocol's minimum: what the runtime page charts
+        check_eq(sorted(a["conns"]), ["http", "tcp", "ws"], "conns by transport")
+        check_eq(sorted(a["chat"]), ["members", "messages_delivered", "messages_stored", "rooms"],
+                 "chat figures")
+        check(all(isinstance(v, int) and v >= 0 for v in a["chat"].values()), "chat %r" % a["chat"])
         check(a["goroutines"] >= 2, "goroutines %d: at least the accept loop and this connection"
               % a["goroutines"])
         check(a["threads"] >= 1, "threads %d" % a["threads"])

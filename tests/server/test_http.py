@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_http.py: gocd's HTTP transport against real sockets (PROTOCOL.md,
+"""test_http.py: gocd's HTTP transport against real sockets (doc/protocol.md,
 "HTTP", "HTTP routes"): POST /rpc, keep-alive and pipelining, static files
 from --web and no way out of that folder, /healthz, /metrics, /api/stats,
 the REST routes and their errors, and the header deadline for slow
@@ -260,6 +260,12 @@ def t_api_stats(srv):
         check(k in s, "/api/stats lacks %r: %r" % (k, sorted(s)))
     check(isinstance(s["runq"], list) and len(s["runq"]) == s["procs"], "runq %r" % s["runq"])
     check(isinstance(s["heap"], dict), "heap %r" % s["heap"])
+    # the chat's counters (the runtime page's messages per second) count a send
+    r = post_msg(srv, "statsroom", "counter", "counted")
+    check_eq(r.status, 201, "POST status")
+    t = http(srv.http_port, "GET", "/api/stats").json()
+    check(t["chat"]["messages_stored"] >= s["chat"]["messages_stored"] + 1,
+          "messages_stored %r -> %r" % (s["chat"], t["chat"]))
 
 
 def post_msg(srv, room, nick, text):
@@ -293,6 +299,20 @@ def t_rest_messages(srv):
     r = rpc(srv, req(1, "chat.history", {"room": "resty", "since": ids[0], "limit": 3})).json()
     h = http(srv.http_port, "GET", "/api/rooms/resty/messages?since=%d&limit=3" % ids[0]).json()
     check_eq(r.get("result"), h, "REST history vs chat.history")
+    # scrolling back: the newest below before, oldest first
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d&limit=2" % ids[4]).json()
+    check_eq([m["id"] for m in h], ids[2:4], "before/limit")
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d" % ids[2]).json()
+    check_eq([m["id"] for m in h], ids[:2], "before, default limit")
+    h = http(srv.http_port, "GET",
+             "/api/rooms/resty/messages?since=%d&before=%d" % (ids[0], ids[3])).json()
+    check_eq([m["id"] for m in h], ids[1:3], "since and before")
+    check_eq(http(srv.http_port, "GET", "/api/rooms/resty/messages?before=1").json(), [],
+             "before 1")
+    for q in ("before=0", "before=-1", "before=x", "before="):
+        r = http(srv.http_port, "GET", "/api/rooms/resty/messages?" + q)
+        check_eq(r.status, 400, "GET ?%s status" % q)
+        check("before" in r.json().get("error", ""), "GET ?%s error %r" % (q, r.json()))
     rooms = http(srv.http_port, "GET", "/api/rooms")
     check_eq(rooms.status, 200, "GET /api/rooms status")
     lst = rooms.json()
@@ -379,7 +399,7 @@ CASES = [
     ("GET /healthz", t_healthz),
     ("/metrics: Prometheus text, counters grow", t_metrics),
     ("/api/stats: runtime.stats keys", t_api_stats),
-    ("REST: post, history with since/limit, rooms", t_rest_messages),
+    ("REST: post, history with since/before/limit, rooms", t_rest_messages),
     ("REST errors: 4xx with {error}", t_rest_errors),
     ("slow client dropped after the header deadline", t_slow_header),
     ("JSON answers end with a newline", t_json_newline),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_process.py: gocd as a program (PROTOCOL.md, "Starting it"): flags,
+"""test_process.py: gocd as a program (doc/protocol.md, "Starting it"): flags,
 --help and --version, one-line errors with exit 2, a busy address, --procs
 and GOMAXPROCS, shutdown on SIGTERM and SIGINT with clients connected, the
 gocc client and the README's netcat recipe.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_tls.py: gocd's TLS listeners (PROTOCOL.md, "Starting it": --tls for
+"""test_tls.py: gocd's TLS listeners (doc/protocol.md, "Starting it": --tls for
 HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
 certificate made by scripts/gen-cert: Python's ssl and curl succeed when
 they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
