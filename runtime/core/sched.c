@@ -1312,11 +1312,32 @@ static void gcstopm(goc_m *m)
     stopm(m);
 }
 
+/* Says, once per stop, which Ps a stop has waited for over a second: a
+ * goroutine that runs without reaching a yield point holds it up (C cannot
+ * be preempted). */
+static void report_slow_stop(int n, goc_m *m)
+{
+    char buf[160];
+    for (int i = 0; i < n; i++) {
+        goc_p *p = goc__sched_.allp[i];
+        uint32_t st = atomic_load(&p->status);
+        if (p == m->p || st == GOC_PGCSTOP)
+            continue;
+        int len = snprintf(buf, sizeof buf,
+                           "goc: GOMAXPROCS has waited 1 s for P %d (status %u, goroutine %lld "
+                           "running) to reach a yield point\n",
+                           i, st, (long long)atomic_load(&p->curg_id));
+        (void)!write(2, buf, (size_t)len);
+    }
+}
+
 /* Stops every P but m's: returns once each is GCSTOP. */
 static void stop_the_world(goc_m *m)
 {
     goc__sched *s = &goc__sched_;
     int n = s->nprocs;
+    int64_t t0 = goc__nanotime();
+    bool reported = false;
     goc__lock_acquire(&s->lock);
     s->stopwait = n - 1;
     note_clear(&s->stopnote);
@@ -1344,6 +1365,10 @@ static void stop_the_world(goc_m *m)
         goc__lock_release(&s->lock);
         if (done)
             return;
+        if (!reported && goc__nanotime() - t0 > 1000000000) {
+            report_slow_stop(n, m);
+            reported = true;
+        }
         /* A P may enter a blocking call before its M sees the stop: look
          * again every 100 us. */
         goc__futex_wait(&s->stopnote.key, 0, 100000);

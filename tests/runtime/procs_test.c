@@ -244,15 +244,32 @@ static void blocker(void *p)
 }
 
 typedef struct resizer_arg {
+    storm *s;
     goc_waitgroup *wg;
     int rounds, first;
+    _Atomic int *done; /* resizes made by both */
 } resizer_arg;
 
+/* Whether every other member of the storm has made some progress. */
+static bool storm_moved(storm *s)
+{
+    return atomic_load(&s->spawned) > 0 && atomic_load(&s->pings) > 0 &&
+           atomic_load(&s->syscalls) > 0;
+}
+
+/* Resizes rounds times (each waits for the other Ms to be scheduled: on a
+ * loaded machine that is the kernel's latency, so at most 10 s of them),
+ * and on until the others have moved meanwhile, for at most 60 s. */
 static void resizer(void *p)
 {
     resizer_arg *a = p;
-    for (int i = 0; i < a->rounds; i++)
+    int64_t t0 = goc_nanotime();
+    for (int i = 0; (i < a->rounds && goc_nanotime() - t0 < 10000 * MS) ||
+                    (!storm_moved(a->s) && goc_nanotime() - t0 < 60000 * MS);
+         i++) {
         goc_gomaxprocs(1 + (a->first + i) % 3);
+        atomic_fetch_add(a->done, 1);
+    }
     goc_waitgroup_done(a->wg);
 }
 
@@ -276,19 +293,22 @@ static void test_stop_the_world_storm(void)
     goc_go(blocker, &s, sizeof s);
     goc_waitgroup resizers = GOC_WAITGROUP_INIT;
     int rounds = TEST_SCALE(1000);
+    _Atomic int done = 0;
     for (int r = 0; r < 2; r++) { /* two resizers: their calls take turns */
-        resizer_arg a = {&resizers, rounds, r};
+        resizer_arg a = {s, &resizers, rounds, r, &done};
         goc_waitgroup_add(&resizers, 1);
         goc_go_copy(resizer, &a);
     }
     goc_waitgroup_wait(&resizers);
+    CHECK_MSG(atomic_load(&done) >= 2 * 20, "%d resizes", atomic_load(&done));
+    CHECK_MSG(storm_moved(s), "in 60 s of resizes: %lld spawns, %lld pings, %lld blocking calls",
+              (long long)atomic_load(&s->spawned), (long long)atomic_load(&s->pings),
+              (long long)atomic_load(&s->syscalls));
     atomic_store(&s->stop, 1);
     goc_waitgroup_wait(&s->wg);
-    printf("# %d resizes; meanwhile %lld spawns, %lld pings, %lld blocking calls\n", 2 * rounds,
-           (long long)atomic_load(&s->spawned), (long long)atomic_load(&s->pings),
-           (long long)atomic_load(&s->syscalls));
-    CHECK(atomic_load(&s->spawned) > 0 && atomic_load(&s->pings) > 0 &&
-          atomic_load(&s->syscalls) > 0);
+    printf("# %d resizes; meanwhile %lld spawns, %lld pings, %lld blocking calls\n",
+           atomic_load(&done), (long long)atomic_load(&s->spawned),
+           (long long)atomic_load(&s->pings), (long long)atomic_load(&s->syscalls));
     goc_chan_free(s->ping);
     goc_gomaxprocs(orig);
     /* every goroutine of the storm ends, and the counts of the Ps, retired
