@@ -52,7 +52,8 @@ GOC_API void goc_listener_shutdown(goc_listener *l);
 /* The bound address as "HOST:PORT" (the real port when 0 was asked). */
 GOC_API int goc_listener_addr(goc_listener *l, char *buf, size_t len);
 
-/* Connects to addr, waiting at most timeout_ns (<= 0: no limit).
+/* Connects to addr, waiting at most timeout_ns (<= 0, or so large that the
+ * deadline overflows: no limit).
  * -ETIMEDOUT, -ECONNREFUSED, -EINVAL (bad address), ... */
 GOC_API int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out);
 

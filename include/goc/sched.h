@@ -86,7 +86,8 @@ GOC_NORETURN GOC_API void goc_exit(void);
  * goroutine. */
 GOC_API int64_t goc_id(void);
 
-/* Sleeps for at least ns nanoseconds (<= 0 yields). */
+/* Sleeps for at least ns nanoseconds (<= 0 yields; a duration whose end
+ * overflows the clock, INT64_MAX say, sleeps for ever). */
 GOC_API void goc_sleep(int64_t ns);
 
 /* Monotonic clock in nanoseconds. */
@@ -94,6 +95,16 @@ GOC_API int64_t goc_nanotime(void);
 
 /* Number of Ps. */
 GOC_API int goc_procs(void);
+
+/* Go's runtime.GOMAXPROCS(n): sets the number of Ps to n (at most 1024)
+ * and returns the previous number; n < 1 changes nothing. Goroutines keep
+ * running where they are queued; those of a P that goes away move to the
+ * global queue, its timers to another P. It stops every other P first (a
+ * stop-the-world): C cannot be preempted, so each P stops at its
+ * goroutine's next yield point, and a goroutine that runs without one
+ * delays the call until it does. Call it from a goroutine: -EPERM from
+ * anywhere else. Concurrent calls take turns. */
+GOC_API int goc_gomaxprocs(int n);
 
 /* Gives the kernel back the pages of the calling goroutine's stack below
  * its current depth: the memory that deep calls touched stays resident

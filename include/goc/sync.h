@@ -1,5 +1,7 @@
 /* goc/sync.h: Mutex, RWMutex, WaitGroup, Once and Cond, as Go's sync
- * package (Go's src/sync/ and src/runtime/sema.go; doc/go-rules.md 3 to 5).
+ * package (Go's src/sync/ and src/runtime/sema.go; doc/go-rules.md 3 to 5),
+ * with Go 1.21's OnceFunc and OnceValue, Go 1.25's WaitGroup.Go, and
+ * Locker (a Cond over any lock, such as an RWMutex's read side).
  *
  * Every type is a plain struct whose all-zero value is ready to use (Go's
  * zero value): declare it static, embed it, or memset it; the _INIT macros
@@ -18,7 +20,7 @@
  *   "sync: negative WaitGroup counter",
  *   "sync: WaitGroup misuse: Add called concurrently with Wait",
  *   "sync: WaitGroup is reused before previous Wait has returned",
- *   "sync.Cond is copied".
+ *   "sync.Cond is copied", and OnceFunc's and OnceValue's (below).
  */
 #ifndef GOC_SYNC_H
 #define GOC_SYNC_H
@@ -26,6 +28,7 @@
 #include "goc/api.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -130,6 +133,15 @@ GOC_API void goc_waitgroup_done(goc_waitgroup *wg);
 /* Blocks until the counter is zero. */
 GOC_API void goc_waitgroup_wait(goc_waitgroup *wg);
 
+/* Go 1.25's wg.Go(f): adds 1 to the counter and starts fn(copy) on a new
+ * goroutine, copy being a copy of the argsize bytes at arg as goc_go makes
+ * it (arg may be NULL when argsize is 0); the counter drops by 1 when fn
+ * returns (or the goroutine ends in goc_exit). Returns the goroutine's id,
+ * or -ENOMEM / -EINVAL / -EPERM as goc_go, the counter then unchanged. As
+ * with Add, a call that starts from zero must happen before Wait. */
+GOC_API int64_t goc_waitgroup_go(goc_waitgroup *wg, void (*fn)(void *arg), const void *arg,
+                         size_t argsize);
+
 /* ---- Once -------------------------------------------------------------- */
 
 /* Go's sync.Once: Do runs f exactly once; concurrent callers wait until it
@@ -144,6 +156,72 @@ typedef struct goc_once {
 
 GOC_API void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg);
 
+/* ---- OnceFunc and OnceValue -------------------------------------------- */
+
+/* Go 1.21's sync.OnceFunc, as C can have it: C has no closures, so the
+ * function is a zero-ready object holding f and its argument, and the call
+ * is goc_once_func_call. The first call runs f(arg), later ones wait for it
+ * and return; if f panicked, every call panics with f's message and value
+ * (the first one from inside f's own unwinding); if f ended its goroutine
+ * (goc_exit), later calls panic "sync: OnceFunc's function did not
+ * return". f runs once either way. Not to be copied once used. */
+typedef struct goc_once_func {
+    goc_once once;
+    void (*f)(void *arg);
+    void *arg;
+    const char *panic_msg; /* f panicked (or exited): re-raised [once] */
+    void *panic_value;     /* its value [once] */
+    bool valid;            /* f returned [once] */
+} goc_once_func;
+
+#define GOC_ONCE_FUNC_INIT(f, arg) {GOC_ONCE_INIT, (f), (arg), 0, 0, false}
+
+GOC_API void goc_once_func_call(goc_once_func *of);
+
+/* Go 1.21's sync.OnceValue: as goc_once_func, for an f that returns a
+ * value (a pointer, or an integer through intptr_t; several values: a
+ * pointer to a struct), which every call returns. */
+typedef struct goc_once_value {
+    goc_once once;
+    void *(*f)(void *arg);
+    void *arg;
+    void *value;           /* what f returned [once] */
+    const char *panic_msg; /* as goc_once_func's [once] */
+    void *panic_value;     /* [once] */
+    bool valid;            /* f returned [once] */
+} goc_once_value;
+
+#define GOC_ONCE_VALUE_INIT(f, arg) {GOC_ONCE_INIT, (f), (arg), 0, 0, 0, false}
+
+GOC_API void *goc_once_value_get(goc_once_value *ov);
+
+/* ---- Locker ------------------------------------------------------------ */
+
+/* Go's sync.Locker: a lock as two functions and their object, so a Cond
+ * can wait under any of them. The _LOCKER macros spell the three the
+ * package has as static initialisers; the functions return the same. */
+typedef struct goc_locker {
+    void (*lock)(void *l);
+    void (*unlock)(void *l);
+    void *l; /* the lock object */
+} goc_locker;
+
+GOC_API void goc__locker_mutex_lock(void *m);
+GOC_API void goc__locker_mutex_unlock(void *m);
+GOC_API void goc__locker_rwmutex_lock(void *rw);
+GOC_API void goc__locker_rwmutex_unlock(void *rw);
+GOC_API void goc__locker_rwmutex_rlock(void *rw);
+GOC_API void goc__locker_rwmutex_runlock(void *rw);
+
+#define GOC_MUTEX_LOCKER(mutexp) {goc__locker_mutex_lock, goc__locker_mutex_unlock, (mutexp)}
+#define GOC_RWMUTEX_LOCKER(rwp) {goc__locker_rwmutex_lock, goc__locker_rwmutex_unlock, (rwp)}
+/* The read side, as Go's RWMutex.RLocker. */
+#define GOC_RWMUTEX_RLOCKER(rwp) {goc__locker_rwmutex_rlock, goc__locker_rwmutex_runlock, (rwp)}
+
+GOC_API goc_locker goc_mutex_locker(goc_mutex *m);
+GOC_API goc_locker goc_rwmutex_locker(goc_rwmutex *rw);
+GOC_API goc_locker goc_rwmutex_rlocker(goc_rwmutex *rw);
+
 /* ---- Cond -------------------------------------------------------------- */
 
 /* Go's notifyList: tickets are taken by Wait and served in order. */
@@ -155,14 +233,21 @@ typedef struct goc__notify_list {
     void *tail;      /* [lock] */
 } goc__notify_list;
 
-/* Go's sync.Cond over a Mutex L (which must be set before use). */
+/* Go's sync.Cond over a Locker L, set before use: GOC_COND_INIT for a
+ * Mutex, GOC_COND_INIT_LOCKER for any Locker, or goc_cond_init. */
 typedef struct goc_cond {
-    goc_mutex *L;             /* held around the condition */
+    goc_locker L;             /* held around the condition */
     goc__notify_list notify;  /* waiters */
     uintptr_t checker;        /* own address once used: copy detection */
 } goc_cond;
 
-#define GOC_COND_INIT(mutexp) {(mutexp), {0, 0, 0, 0, 0}, 0}
+#define GOC_COND_INIT(mutexp) {GOC_MUTEX_LOCKER(mutexp), {0, 0, 0, 0, 0}, 0}
+/* e.g. GOC_COND_INIT_LOCKER(GOC_RWMUTEX_RLOCKER(&rw)): waiters hold rw's
+ * read side. */
+#define GOC_COND_INIT_LOCKER(locker) {locker, {0, 0, 0, 0, 0}, 0}
+
+/* Go's NewCond: makes *c a fresh Cond over L. */
+GOC_API void goc_cond_init(goc_cond *c, goc_locker L);
 
 /* Unlocks L, waits for a Signal/Broadcast after this call, relocks L. As in
  * Go, wake-ups may be spurious with respect to the condition: loop. */

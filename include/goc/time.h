@@ -1,8 +1,11 @@
 /* goc/time.h: timers and tickers that deliver on channels, as Go's
- * time.NewTimer, time.After and time.NewTicker; usable in goc_select.
+ * time.NewTimer, time.After, time.NewTicker and time.Tick, usable in
+ * goc_select; and time.AfterFunc, a timer that starts a function on a
+ * goroutine of its own.
  *
  * Durations and times are int64_t nanoseconds on the monotonic clock
- * (goc_nanotime). Each timer or ticker owns a buffered channel of capacity 1
+ * (goc_nanotime). A duration so large that now + d overflows means never
+ * (the deadline saturates at INT64_MAX), as in Go. Each timer or ticker owns a buffered channel of capacity 1
  * carrying an int64_t: the goc_nanotime() at which it fired. As in Go 1.23
  * and later, Stop and Reset discard a value that was delivered but not yet
  * received, so no stale value is seen after they return; a ticker drops
@@ -12,7 +15,8 @@
  * goc_timer_free / goc_ticker_free once no goroutine is blocked on (or will
  * select on) its channel. The channel is the object's: never pass it to
  * goc_chan_free or goc_chan_close. Freeing stops the timer; a callback
- * already running keeps the memory alive until it finishes.
+ * already running keeps the memory alive until it finishes. goc_tick's
+ * ticker is the exception: nobody owns it, and it lives for ever.
  */
 #ifndef GOC_TIME_H
 #define GOC_TIME_H
@@ -44,12 +48,28 @@ GOC_API goc_timer *goc_timer_new(int64_t d);
 /* time.After: the same object; select on goc_timer_chan(t), then free t. */
 GOC_API goc_timer *goc_after(int64_t d);
 
-/* The timer's channel (Go's t.C): owned by t, valid until goc_timer_free. */
+/* time.AfterFunc: once d has elapsed (d <= 0: as soon as possible), starts
+ * fn(arg) on a goroutine of its own. The timer has no channel
+ * (goc_timer_chan returns NULL). goc_timer_stop returns true if it kept fn
+ * from starting, false if fn has started or the timer was stopped; it
+ * does not wait for fn to finish. goc_timer_reset arms it again, d from
+ * now, and returns true if it was still to start fn (that run is
+ * replaced). goc_timer_free stops it: a goroutine already started keeps
+ * running, with no reference to the timer. arg is borrowed: it must stay
+ * valid until fn has run or the timer is stopped. Panics "time: AfterFunc
+ * with a nil function" if fn is NULL; aborts on memory exhaustion. */
+GOC_API goc_timer *goc_after_func(int64_t d, void (*fn)(void *arg), void *arg);
+
+/* The timer's channel (Go's t.C): owned by t, valid until goc_timer_free;
+ * NULL for a goc_after_func timer. */
 GOC_API goc_chan *goc_timer_chan(goc_timer *t);
 
 /* Prevents the timer from firing. Returns true if the call stopped it
  * (it had not fired, or its value had not been received yet), false if it
- * had already expired and been received, or was stopped. */
+ * had already expired and been received, or was stopped. This holds when
+ * Stop races with the firing too: true then means no value will arrive,
+ * so Go 1.19's `if (!stop) receive` idiom is never needed, and never
+ * blocks. */
 GOC_API bool goc_timer_stop(goc_timer *t);
 
 /* Re-arms the timer to fire d from now. Returns true if it was active (as
@@ -76,6 +96,12 @@ GOC_API void goc_ticker_reset(goc_ticker *t, int64_t d);
 
 /* Stops and frees t (NULL: no-op). */
 GOC_API void goc_ticker_free(goc_ticker *t);
+
+/* time.Tick: the channel of a new ticker of period d, for a goroutine that
+ * ticks for the rest of the program; the ticker is never stopped nor freed
+ * (the channel stays valid for ever). NULL (a nil channel: never ready in
+ * goc_select) if d <= 0. */
+GOC_API goc_chan *goc_tick(int64_t d);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,21 @@ void goc__ctx_switch(goc__ctx *from, goc__ctx *to)
     swapcontext(&from->uc, &to->uc); /* with the floating-point environment */
 }
 
+void goc__ctx_frame(const goc__ctx *c, uintptr_t *pc, uintptr_t *fp)
+{
+#if defined(__x86_64__)
+    *pc = (uintptr_t)c->uc.uc_mcontext.gregs[REG_RIP];
+    *fp = (uintptr_t)c->uc.uc_mcontext.gregs[REG_RBP];
+#elif defined(__aarch64__)
+    *pc = (uintptr_t)c->uc.uc_mcontext.pc;
+    *fp = (uintptr_t)c->uc.uc_mcontext.regs[29];
+#else
+    *pc = *fp = 0;
+#endif
+    if (*pc == (uintptr_t)ctx_tramp)
+        *pc = *fp = 0;
+}
+
 #elif defined(__x86_64__)
 
 extern void goc__ctx_start(void);
@@ -51,6 +66,14 @@ void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
     c->fpcw = 0x037F;  /* extended precision, all exceptions masked */
 }
 
+void goc__ctx_frame(const goc__ctx *c, uintptr_t *pc, uintptr_t *fp)
+{
+    *pc = (uintptr_t)c->pc; /* inside the function the switch is inlined into */
+    *fp = (uintptr_t)c->bp;
+    if (*pc == (uintptr_t)goc__ctx_start)
+        *pc = *fp = 0;
+}
+
 #elif defined(__aarch64__)
 
 extern void goc__ctx_start(void);
@@ -65,6 +88,17 @@ void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
     sp[11] = (uint64_t)(uintptr_t)goc__ctx_start; /* x30 */
     sp[20] = 0;                                   /* fpcr: defaults */
     c->sp = sp;
+}
+
+void goc__ctx_frame(const goc__ctx *c, uintptr_t *pc, uintptr_t *fp)
+{
+    /* goc__ctx_switch's frame: x29 at 80, x30 (the return into its caller,
+     * whose frame x29 is) at 88 */
+    const uint64_t *sp = c->sp;
+    *fp = (uintptr_t)sp[10];
+    *pc = (uintptr_t)sp[11];
+    if (*pc == (uintptr_t)goc__ctx_start)
+        *pc = *fp = 0;
 }
 
 #else

@@ -39,6 +39,11 @@ typedef struct goc__ctx {
  * [lo, lo + size). entry must never return. */
 void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 
+/* Where a suspended context stands, for stack walks (traceback.c): *pc is
+ * where it resumes, in the function whose frame pointer is *fp. Both 0 for
+ * a context made by goc__ctx_init that never ran. */
+void goc__ctx_frame(const goc__ctx *c, uintptr_t *pc, uintptr_t *fp);
+
 /* Saves the current registers and floating-point control words in from and
  * resumes to. */
 #if defined(__x86_64__) && !defined(GOC_CTX_UCONTEXT)

@@ -61,7 +61,8 @@ enum {
     GOC_PIDLE = 0,
     GOC_PRUNNING = 1,
     GOC_PSYSCALL = 2,
-    GOC_PDEAD = 4,
+    GOC_PGCSTOP = 3, /* stopped for a stop-the-world (goc_gomaxprocs) */
+    GOC_PDEAD = 4,   /* beyond nprocs: unused until a resize brings it back */
 };
 
 /* A timer, owned by its user (embedded in a G, a channel timer, a context).
@@ -232,6 +233,9 @@ typedef struct goc__sched {
     goc__lock lock; /* guards the fields below marked [lock] */
     goc__glist runq;                /* [lock] global run queue */
     _Atomic int64_t runqsize;       /* mirror of runq.n for lock-free peeks */
+    _Atomic bool stopping;          /* a stop-the-world wants every P (sched.c) */
+    int32_t stopwait;               /* [lock] Ps it still waits for */
+    goc__note stopnote;             /* the stopper sleeps here until stopwait is 0 */
     goc_p *pidle;                   /* [lock] idle Ps */
     _Atomic int32_t npidle;
     _Atomic int32_t nmspinning;
@@ -243,13 +247,15 @@ typedef struct goc__sched {
     _Atomic int64_t goidgen;
     _Atomic uint32_t polling;       /* an M is in the blocking poll */
     _Atomic int64_t pollUntil;      /* when that poll wakes by itself */
-    int32_t nprocs;
-    goc_p **allp;
+    _Atomic int32_t nprocs;  /* Ps in use: allp[0, nprocs); changed with the world stopped */
+    int32_t nprocs_made;     /* P records made (allp[nprocs, nprocs_made) are dead) */
+    goc_p **allp;            /* GOC_MAX_PROCS slots, filled in order, never freed */
     size_t stack_size;
     int64_t start_time;
     bool main_started;
     _Atomic bool exiting; /* main returned: no more hog reports */
     _Atomic uint64_t nsyscall, nretake, nhog;
+    _Atomic uint64_t nspawn_nop; /* goroutines spawned without a P (goc__go_any) */
 } goc__sched;
 
 extern goc__sched goc__sched_;
@@ -290,6 +296,20 @@ void goc__ready_list(goc__glist *l);
  * wakep). Callable from any thread. */
 void goc__wakep(void);
 
+/* Starts fn(copy of arg) from any context: a goroutine, a timer callback
+ * in scheduler context, a thread outside the runtime (goc_go needs a P,
+ * and may yield). Never yields. The id, or -EINVAL (argsize too large) or
+ * -ENOMEM (no stack). */
+int64_t goc__go_any(goc_fn fn, const void *arg, size_t argsize);
+
+/* goc_go for the runtime's wrappers: wrapper(h) runs with h a copy of the
+ * hdrsize bytes at hdr, followed at GOC__SPAWN_ARG_OFFSET(hdrsize) by a
+ * copy of the caller's argsize bytes at arg (16-byte aligned). Returns as
+ * goc_go. */
+#define GOC__SPAWN_ARG_OFFSET(hdrsize) (((hdrsize) + 15) & ~(size_t)15)
+int64_t goc__go_wrapped(goc_fn wrapper, const void *hdr, size_t hdrsize, const void *arg,
+                        size_t argsize);
+
 /* Puts the current G at the tail of its P's queue and runs another (Go's
  * goyield, used after a semaphore hand-off). */
 void goc__yield_local(void);
@@ -316,6 +336,23 @@ uint32_t goc__fastrandn(uint32_t n);
 
 int64_t goc__nanotime(void);
 
+/* a + b, saturated at INT64_MAX and INT64_MIN: a time so far away that it
+ * overflows is "never", as Go's when(d) makes it (TestOverflowSleep). Every
+ * deadline computed from a caller's duration goes through here. */
+static inline int64_t goc__time_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        r = b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/* The deadline d from now, saturated (goc__time_add). */
+static inline int64_t goc__deadline(int64_t d)
+{
+    return goc__time_add(goc__nanotime(), d);
+}
+
 /* Arms t at t->when on the current P (or P 0 off an M). t must not be
  * pending: whoever re-arms a timer that others may arm too does its
  * del-and-add under a lock of its own (netpoll's deadlines, timechan). */
@@ -323,6 +360,8 @@ void goc__timer_add(goc__timer *t);
 /* Disarms t; returns true if it was pending (it will not run), false if it
  * already ran or is running. */
 bool goc__timer_del(goc__timer *t);
+/* Moves every timer of from's heap into to's (a P going away). */
+void goc__timers_move(goc_p *from, goc_p *to);
 /* Runs p's due timers; returns the earliest remaining when (0: none). */
 int64_t goc__timers_run(goc_p *p, int64_t now);
 /* Earliest pending timer over every P (0: none). */
@@ -396,8 +435,11 @@ struct goc__stack {
     };
 };
 
-/* A stack of at least size bytes with its G header, from p's cache. */
+/* A stack of at least size bytes with its G header, from p's cache (p
+ * NULL: from the global pool). */
 goc_g *goc__stack_get(goc_p *p, size_t size);
+/* Empties p's cache into the global pool (a P going away). */
+void goc__stack_cache_flush(goc_p *p);
 /* Returns g's stack to p's cache (p may be NULL). */
 void goc__stack_put(goc_p *p, goc_g *g);
 /* sysmon, each tick: once a second, gives back the pages of the stacks

@@ -180,8 +180,15 @@ static void note_sleep(goc__note *n)
 
 /* ---- idle P and M lists (sched.lock held) --------------------------------- */
 
+static void stop_p_locked(goc_p *p);
+
+/* A P given up goes to the idle list, or to a stop-the-world under way. */
 static void pidleput(goc_p *p)
 {
+    if (atomic_load(&goc__sched_.stopping)) {
+        stop_p_locked(p);
+        return;
+    }
     if (!goc__runq_empty(p))
         goc__throw("pidleput: P has non-empty run queue");
     atomic_store(&p->status, GOC_PIDLE);
@@ -592,6 +599,8 @@ static inline __attribute__((always_inline)) goc_g *pick_local(goc_m *m, bool *i
 {
     goc_p *p = m->p;
     *inherit = false;
+    if (GOC_UNLIKELY(atomic_load_explicit(&goc__sched_.stopping, memory_order_relaxed)))
+        return NULL; /* to g0, which hands the P over (gcstopm) */
     if (runtimers && atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
         int64_t now = goc__nanotime();
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) <= now)
@@ -715,6 +724,12 @@ __attribute__((noinline)) void goc__yield_local(void)
         switch_ctx(m, g, next, false, false);
         return;
     }
+    if (GOC_UNLIKELY(atomic_load_explicit(&goc__sched_.stopping, memory_order_relaxed))) {
+        /* queued once off its stack; g0 hands the P over (gcstopm) */
+        atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
+        do_switch(m, g, &m->g0, post_yield, NULL, false);
+        return;
+    }
     bool inherit;
     next = pick_local(m, &inherit, true);
     if (!next) {
@@ -797,6 +812,8 @@ static void g_start(void *arg)
 
 static int64_t next_goid(goc_p *p)
 {
+    if (!p)
+        return atomic_fetch_add(&goc__sched_.goidgen, 1) + 1;
     if (p->goidcache == p->goidcacheend) {
         p->goidcache = atomic_fetch_add(&goc__sched_.goidgen, 16) + 1;
         p->goidcacheend = p->goidcache + 16;
@@ -804,11 +821,26 @@ static int64_t next_goid(goc_p *p)
     return p->goidcache++;
 }
 
-static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size_t stack_size)
+/* What a spawn copies onto the new stack: the caller's argument, after a
+ * header of the runtime's own when a wrapper runs first (WaitGroup.Go);
+ * fn receives the copy of the header, or of the argument when there is
+ * none. */
+typedef struct spawn_block {
+    const void *hdr;
+    size_t hdrsize;
+    const void *arg;
+    size_t argsize;
+} spawn_block;
+
+/* A G ready to run fn on a stack from p's cache (p NULL: the global pool),
+ * or NULL when the argument block is too large (-EINVAL) or no stack can
+ * be mapped (-ENOMEM). */
+static goc_g *newproc(goc_p *p, goc_fn fn, spawn_block b, size_t stack_size)
 {
     if (stack_size == 0)
         stack_size = goc__sched_.stack_size;
-    if (argsize > stack_size / 4 || (argsize && !arg))
+    size_t total = (b.hdrsize ? GOC__SPAWN_ARG_OFFSET(b.hdrsize) : 0) + b.argsize;
+    if (total > stack_size / 4 || (b.argsize && !b.arg))
         return NULL;
     goc_g *g = goc__stack_get(p, stack_size);
     if (!g)
@@ -816,10 +848,15 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     /* The argument copy sits right below the G header. */
     uintptr_t top = (uintptr_t)g;
     void *argcopy = NULL;
-    if (argsize) {
-        top = (top - argsize) & ~(uintptr_t)15;
+    if (total) {
+        top = (top - total) & ~(uintptr_t)15;
         argcopy = (void *)top;
-        goc__copy(argcopy, arg, argsize);
+        if (b.hdrsize) {
+            memcpy(argcopy, b.hdr, b.hdrsize);
+            goc__copy((char *)argcopy + GOC__SPAWN_ARG_OFFSET(b.hdrsize), b.arg, b.argsize);
+        } else {
+            goc__copy(argcopy, b.arg, b.argsize);
+        }
     }
     /* Only the first line: the rest is as carve or goexit0 left it. */
     g->fn = fn;
@@ -834,20 +871,64 @@ static goc_g *newproc(goc_p *p, goc_fn fn, const void *arg, size_t argsize, size
     goc__ctx_init(&g->ctx, lo, top - (uintptr_t)lo, g_start, g);
     /* published with g by the run queue's release store */
     atomic_store_explicit(&g->status, GOC_GRUNNABLE, memory_order_relaxed);
-    atomic_store_explicit(&p->nspawn, atomic_load_explicit(&p->nspawn, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    if (p)
+        atomic_store_explicit(&p->nspawn,
+                              atomic_load_explicit(&p->nspawn, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&goc__sched_.nspawn_nop, 1, memory_order_relaxed);
     return g;
 }
 
+static int64_t spawn_error(spawn_block b, size_t stack_size)
+{
+    size_t total = (b.hdrsize ? GOC__SPAWN_ARG_OFFSET(b.hdrsize) : 0) + b.argsize;
+    return total > (stack_size ? stack_size : goc__sched_.stack_size) / 4 || (b.argsize && !b.arg)
+               ? -EINVAL
+               : -ENOMEM;
+}
+
+static int64_t go_block(goc_fn fn, spawn_block b, size_t stack_size);
+
 int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_size)
+{
+    return go_block(fn, (spawn_block){NULL, 0, arg, argsize}, stack_size);
+}
+
+int64_t goc__go_wrapped(goc_fn wrapper, const void *hdr, size_t hdrsize, const void *arg,
+                        size_t argsize)
+{
+    return go_block(wrapper, (spawn_block){hdr, hdrsize, arg, argsize}, 0);
+}
+
+int64_t goc__go_any(goc_fn fn, const void *arg, size_t argsize)
+{
+    spawn_block b = {NULL, 0, arg, argsize};
+    goc_m *m = goc__getm();
+    goc_p *p = m ? m->p : NULL;
+    goc_g *g = newproc(p, fn, b, 0);
+    if (!g)
+        return spawn_error(b, 0);
+    int64_t id = g->id;
+    if (p) {
+        goc__runqput(p, g, false);
+    } else {
+        goc__lock_acquire(&goc__sched_.lock);
+        goc__globrunqput(g);
+        goc__lock_release(&goc__sched_.lock);
+    }
+    goc__wakep();
+    return id;
+}
+
+static int64_t go_block(goc_fn fn, spawn_block b, size_t stack_size)
 {
     goc_m *m = goc__getm();
     if (!m || !m->p)
         return -EPERM;
-    goc_g *g = newproc(m->p, fn, arg, argsize, stack_size);
+    goc_g *g = newproc(m->p, fn, b, stack_size);
     if (!g)
-        return argsize > (stack_size ? stack_size : goc__sched_.stack_size) / 4 ? -EINVAL
-                                                                               : -ENOMEM;
+        return spawn_error(b, stack_size);
     int64_t id = g->id;
     goc_p *p = m->p;
     goc__runqput(p, g, true);
@@ -926,9 +1007,15 @@ static goc_g *stealwork(goc_m *m)
 }
 
 /* The long search for a runnable G (findRunnable). Returns with m->p held. */
+static void gcstopm(goc_m *m);
+
 static goc_g *findrunnable(goc_m *m, bool *inherit)
 {
 top:;
+    if (atomic_load(&goc__sched_.stopping)) {
+        gcstopm(m); /* back with a P once the world restarts */
+        goto top;
+    }
     goc_p *p = m->p;
     *inherit = false;
     goc_g *g = pick_local(m, inherit, true);
@@ -1178,6 +1265,214 @@ void goc__wake_idle(void)
         goc__wakep();
 }
 
+/* ---- GOMAXPROCS: stopping the world and resizing ------------------------ */
+
+/* goc_gomaxprocs stops every P but its caller's (Go's stopTheWorld, here
+ * cooperative: an M gives its P up at its next schedule point, so a
+ * goroutine that never reaches a yield point delays the stop), changes the
+ * number of Ps with nothing else running, and starts the world again. This
+ * is the scheduler's own stop, apart from any other the runtime may have.
+ * The stopper sets stopping under sched.lock and counts in stopwait the Ps
+ * it waits for; each is handed over once, under the lock, as GCSTOP: idle
+ * ones at once, those in a blocking call by a CAS from PSYSCALL, running
+ * ones by their M in gcstopm (findrunnable's first step; pick_local and
+ * goc__yield_local send an M there), and any P given up meanwhile by
+ * pidleput. */
+
+static _Atomic uint32_t resize_lock; /* 1 while a goc_gomaxprocs resizes */
+
+static goc_p *p_make(int i);
+static void steal_order_init(int n);
+
+/* Hands P p, given up by its owner or taken from PSYSCALL, to the stopper.
+ * sched.lock held, stopping set. */
+static void stop_p_locked(goc_p *p)
+{
+    atomic_store(&p->status, GOC_PGCSTOP);
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
+    if (--goc__sched_.stopwait == 0)
+        note_wakeup(&goc__sched_.stopnote);
+}
+
+/* An M at a schedule point while the world stops: its P goes to the
+ * stopper, and the M sleeps until startm gives it one (Go's gcstopm). */
+static void gcstopm(goc_m *m)
+{
+    goc__lock_acquire(&goc__sched_.lock);
+    if (!atomic_load(&goc__sched_.stopping)) { /* restarted meanwhile */
+        goc__lock_release(&goc__sched_.lock);
+        return;
+    }
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&goc__sched_.nmspinning, 1);
+    }
+    stop_p_locked(releasep(m));
+    goc__lock_release(&goc__sched_.lock);
+    stopm(m);
+}
+
+/* Says, once per stop, which Ps a stop has waited for over a second: a
+ * goroutine that runs without reaching a yield point holds it up (C cannot
+ * be preempted). */
+static void report_slow_stop(int n, goc_m *m)
+{
+    char buf[160];
+    for (int i = 0; i < n; i++) {
+        goc_p *p = goc__sched_.allp[i];
+        uint32_t st = atomic_load(&p->status);
+        if (p == m->p || st == GOC_PGCSTOP)
+            continue;
+        int len = snprintf(buf, sizeof buf,
+                           "goc: GOMAXPROCS has waited 1 s for P %d (status %u, goroutine %lld "
+                           "running) to reach a yield point\n",
+                           i, st, (long long)atomic_load(&p->curg_id));
+        (void)!write(2, buf, (size_t)len);
+    }
+}
+
+/* Stops every P but m's: returns once each is GCSTOP. */
+static void stop_the_world(goc_m *m)
+{
+    goc__sched *s = &goc__sched_;
+    int n = s->nprocs;
+    int64_t t0 = goc__nanotime();
+    bool reported = false;
+    goc__lock_acquire(&s->lock);
+    s->stopwait = n - 1;
+    note_clear(&s->stopnote);
+    atomic_store(&s->stopping, true);
+    goc_p *p;
+    while ((p = pidleget()) != NULL)
+        stop_p_locked(p);
+    goc__lock_release(&s->lock);
+    for (;;) {
+        for (int i = 0; i < n; i++) {
+            p = s->allp[i];
+            uint32_t st = GOC_PSYSCALL;
+            if (p == m->p)
+                continue;
+            if (atomic_load(&p->status) == GOC_PRUNNING) /* its channel ops yield soon */
+                atomic_store_explicit(&p->preempt, true, memory_order_relaxed);
+            if (atomic_compare_exchange_strong(&p->status, &st, GOC_PGCSTOP)) {
+                goc__lock_acquire(&s->lock);
+                stop_p_locked(p);
+                goc__lock_release(&s->lock);
+            }
+        }
+        goc__lock_acquire(&s->lock);
+        bool done = s->stopwait == 0;
+        goc__lock_release(&s->lock);
+        if (done)
+            return;
+        if (!reported && goc__nanotime() - t0 > 1000000000) {
+            report_slow_stop(n, m);
+            reported = true;
+        }
+        /* A P may enter a blocking call before its M sees the stop: look
+         * again every 100 us. */
+        goc__futex_wait(&s->stopnote.key, 0, 100000);
+    }
+}
+
+/* A P going away (world stopped): its goroutines go to the global queue,
+ * its timers to heir, its free stacks to the pool; its allocator cache
+ * stays with it, for when a resize brings it back. */
+static void p_retire(goc_p *p, goc_p *heir)
+{
+    goc_g *g;
+    bool inherit;
+    goc__lock_acquire(&goc__sched_.lock);
+    while ((g = goc__runqget(p, &inherit)) != NULL)
+        goc__globrunqput(g);
+    goc__lock_release(&goc__sched_.lock);
+    goc__timers_move(p, heir);
+    goc__stack_cache_flush(p);
+    atomic_store(&p->status, GOC_PDEAD);
+}
+
+/* Makes n Ps (world stopped, m holding its P): revives or makes the new
+ * ones, retires the extra ones; m moves to P 0 if its own goes. */
+static void procresize(goc_m *m, int n)
+{
+    goc__sched *s = &goc__sched_;
+    int old = s->nprocs;
+    for (int i = old; i < n; i++) {
+        goc_p *p = i < s->nprocs_made ? s->allp[i] : p_make(i);
+        /* sysmon's fields are its own: it meets a revived P as one that was
+         * idle long, and its first switch renews them */
+        atomic_store(&p->status, GOC_PGCSTOP);
+    }
+    goc_p *me = m->p;
+    goc_p *heir = me->id < n ? me : s->allp[0];
+    for (int i = n; i < old; i++)
+        if (s->allp[i] != me)
+            p_retire(s->allp[i], heir);
+    if (me->id >= n) {
+        int64_t id = atomic_load_explicit(&me->curg_id, memory_order_relaxed);
+        releasep(m);
+        p_retire(me, heir);
+        acquirep(m, heir);
+        atomic_store_explicit(&heir->curg_id, id, memory_order_relaxed);
+    }
+    steal_order_init(n);
+    atomic_store(&s->nprocs, n);
+}
+
+/* Restarts the world: Ps with work get an M, the others go idle. */
+static void start_the_world(goc_m *m)
+{
+    goc__sched *s = &goc__sched_;
+    goc_p *work = NULL;
+    goc__lock_acquire(&s->lock);
+    atomic_store(&s->stopping, false);
+    for (int i = 0; i < s->nprocs; i++) {
+        goc_p *p = s->allp[i];
+        if (p == m->p)
+            continue;
+        if (goc__runq_empty(p)) {
+            pidleput(p);
+        } else {
+            p->link = work;
+            work = p;
+        }
+    }
+    goc__lock_release(&s->lock);
+    while (work) {
+        goc_p *p = work;
+        work = p->link;
+        p->link = NULL;
+        startm(p, false);
+    }
+    goc__wakep(); /* the global queue may hold the retired Ps' goroutines */
+}
+
+int goc_gomaxprocs(int n)
+{
+    int prev = goc__sched_.nprocs;
+    if (n < 1)
+        return prev;
+    if (n > GOC_MAX_PROCS)
+        n = GOC_MAX_PROCS;
+    goc_m *m = goc__getm();
+    if (!m || !m->p || m->curg->is_g0)
+        return -EPERM;
+    uint32_t unlocked = 0;
+    while (!atomic_compare_exchange_weak(&resize_lock, &unlocked, 1)) {
+        unlocked = 0;
+        goc_yield(); /* a resize under way stops this P too */
+    }
+    m = goc__getm(); /* no yield point from here to the unlock */
+    prev = goc__sched_.nprocs;
+    if (n != prev) {
+        stop_the_world(m);
+        procresize(m, n);
+        start_the_world(m);
+    }
+    atomic_store(&resize_lock, 0);
+    return prev;
+}
+
 /* ---- statistics ----------------------------------------------------------- */
 
 void goc_sched_stats_read(goc_sched_stats *out)
@@ -1191,9 +1486,14 @@ void goc_sched_stats_read(goc_sched_stats *out)
     goc__lock_release(&s->lock);
     out->idle_procs = atomic_load(&s->npidle);
     out->spinning = atomic_load(&s->nmspinning);
-    for (int i = 0; i < s->nprocs; i++) {
+    goc__lock_acquire(&s->lock); /* nprocs_made */
+    int made = s->nprocs_made;
+    goc__lock_release(&s->lock);
+    for (int i = 0; i < made; i++) { /* dead Ps too: their counts still add up */
         goc_p *p = s->allp[i];
         int64_t spawns = (int64_t)atomic_load_explicit(&p->nspawn, memory_order_relaxed);
+        if (i == 0) /* spawns without a P are counted apart */
+            spawns += (int64_t)atomic_load_explicit(&s->nspawn_nop, memory_order_relaxed);
         out->spawns += spawns;
         /* Live goroutines, as Go counts them (no shared counter on the
          * spawn and exit paths): exact when nothing spawns or exits while
@@ -1232,20 +1532,27 @@ static int env_int(const char *name, long min, long max, long dflt)
     return (int)v;
 }
 
-static void procs_init(int n)
+/* P record i, made once (Ps live as long as the process, cache-line
+ * aligned). */
+static goc_p *p_make(int i)
 {
-    goc__sched_.nprocs = n;
-    goc__sched_.allp = goc__calloc((size_t)n, sizeof(goc_p *));
-    for (int i = 0; i < n; i++) {
-        /* Cache-line aligned (Ps live as long as the process). */
-        uintptr_t raw = (uintptr_t)goc__calloc(1, sizeof(goc_p) + GOC_CACHELINE);
-        if (!raw || !goc__sched_.allp)
-            goc__throw("procs_init: out of memory");
-        goc_p *p = (goc_p *)((raw + GOC_CACHELINE - 1) & ~(uintptr_t)(GOC_CACHELINE - 1));
-        p->id = i;
-        atomic_store(&p->status, GOC_PIDLE);
-        goc__sched_.allp[i] = p;
-    }
+    uintptr_t raw = (uintptr_t)goc__calloc(1, sizeof(goc_p) + GOC_CACHELINE);
+    if (!raw)
+        goc__throw("procs: out of memory");
+    goc_p *p = (goc_p *)((raw + GOC_CACHELINE - 1) & ~(uintptr_t)(GOC_CACHELINE - 1));
+    p->id = i;
+    atomic_store(&p->status, GOC_PDEAD);
+    goc__sched_.allp[i] = p;
+    goc__lock_acquire(&goc__sched_.lock);
+    goc__sched_.nprocs_made = i + 1;
+    goc__lock_release(&goc__sched_.lock);
+    return p;
+}
+
+/* The coprime strides of stealwork for n Ps (Ms with a P read them: set
+ * at start-up and with the world stopped). */
+static void steal_order_init(int n)
+{
     steal_ncoprimes = 0;
     for (int i = 1; i <= n; i++) {
         int a = i, b = n;
@@ -1257,6 +1564,17 @@ static void procs_init(int n)
         if (a == 1)
             steal_coprimes[steal_ncoprimes++] = (uint32_t)i;
     }
+}
+
+static void procs_init(int n)
+{
+    goc__sched_.allp = goc__calloc(GOC_MAX_PROCS, sizeof(goc_p *));
+    if (!goc__sched_.allp)
+        goc__throw("procs_init: out of memory");
+    for (int i = 0; i < n; i++)
+        atomic_store(&p_make(i)->status, GOC_PIDLE);
+    goc__sched_.nprocs = n;
+    steal_order_init(n);
 }
 
 typedef struct main_args {
@@ -1311,7 +1629,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
 
     main_args ma = {main_fn, argc, argv};
     size_t main_stack = s->stack_size < (1u << 20) ? (1u << 20) : s->stack_size;
-    goc_g *g = newproc(m->p, main_goroutine, &ma, sizeof ma, main_stack);
+    goc_g *g = newproc(m->p, main_goroutine, (spawn_block){NULL, 0, &ma, sizeof ma}, main_stack);
     if (!g)
         goc__throw("goc_start: cannot map the main goroutine's stack");
     goc__runqput(m->p, g, true);

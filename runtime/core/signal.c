@@ -1,5 +1,8 @@
 /* signal.c: fatal signals, stack overflow reports, SIGQUIT, and the dump of
- * every goroutine that fatal errors print.
+ * every goroutine that fatal errors print, each with the functions on its
+ * stack (traceback.c): the current goroutine's from the dumper's own frames
+ * or from the context a signal interrupted, a stopped one's from the
+ * registers it saved; one running on another thread has none to show.
  *
  * Every M runs its signal handlers on an alternate stack, so a goroutine
  * that overflows into its guard page can still be reported: the faulting
@@ -8,6 +11,7 @@
  * signal handlers.
  */
 #include "runtime.h"
+#include "traceback.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -95,19 +99,52 @@ static const char *state_name(goc_g *g)
     }
 }
 
+#define MAX_FRAMES 64
+
 typedef struct dump_ctx {
     out *o;
     goc_g *skip;
     int64_t printed;
 } dump_ctx;
 
-static void dump_one(out *o, goc_g *g, const char *state)
+/* One frame, as Go prints one: the function and the return address's
+ * offset in it, then the object and the same address in the object's own
+ * terms (what addr2line -e takes). */
+static void dump_frame(out *o, uintptr_t pc)
+{
+    goc__symbol s;
+    bool named = goc__symbolize(pc - 1, &s);
+    out_str(o, named ? s.func : "?");
+    if (named) {
+        out_str(o, "+");
+        out_hex(o, s.offset + 1);
+    }
+    out_str(o, "\n\t");
+    if (s.module) {
+        out_str(o, s.module);
+        out_str(o, "+");
+        out_hex(o, s.rel + 1);
+    } else {
+        out_hex(o, pc);
+    }
+    out_str(o, "\n");
+}
+
+/* g's header line, its frames (pcs; n < 0: none to show), its stack. */
+static void dump_one(out *o, goc_g *g, const char *state, const uintptr_t *pcs, int n)
 {
     out_str(o, "goroutine ");
     out_int(o, g->id);
     out_str(o, " [");
     out_str(o, state);
-    out_str(o, "]:\n\tstack ");
+    out_str(o, "]:\n");
+    for (int i = 0; i < n; i++)
+        dump_frame(o, pcs[i]);
+    if (n == MAX_FRAMES)
+        out_str(o, "...additional frames elided...\n");
+    if (n < 0)
+        out_str(o, "\tgoroutine running on other thread; stack unavailable\n");
+    out_str(o, "\tstack ");
     out_int(o, (int64_t)(g->stack ? g->stack->size : 0));
     out_str(o, " bytes");
     if (atomic_load(&g->status) == GOC_GRUNNING && g->m) {
@@ -123,20 +160,50 @@ static void dump_each(goc_g *g, void *arg)
     uint32_t s = atomic_load(&g->status);
     if (g == c->skip || s == GOC_GDEAD || s == GOC_GIDLE || g->id == 0)
         return;
-    dump_one(c->o, g, state_name(g));
+    uintptr_t pcs[MAX_FRAMES];
+    int n = goc__traceback_g(g, pcs, MAX_FRAMES);
+    dump_one(c->o, g, state_name(g), pcs, n);
     c->printed++;
 }
 
-void goc__dump_all(int fd, goc_g *current)
+/* The dump, current's frames given (it runs here, or a signal stopped it). */
+static void dump_all_with(int fd, goc_g *current, const uintptr_t *pcs, int n)
 {
     out o = {.fd = fd};
     if (current && !current->is_g0)
-        dump_one(&o, current, "running");
+        dump_one(&o, current, "running", pcs, n);
     else
         current = NULL;
     dump_ctx c = {&o, current, 0};
     goc__stack_each_g(dump_each, &c);
     out_flush(&o);
+}
+
+void goc__dump_all(int fd, goc_g *current)
+{
+    uintptr_t pcs[MAX_FRAMES];
+    int n = current == goc__getg() ? goc__traceback_here(pcs, MAX_FRAMES) : -1;
+    dump_all_with(fd, current, pcs, n);
+}
+
+/* The frames of the context a signal interrupted. */
+static int frames_at_signal(void *uctx, uintptr_t *pcs, int max)
+{
+    const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    const greg_t *r = uc->uc_mcontext.gregs;
+    return goc__traceback_signal((uintptr_t)r[REG_RIP], (uintptr_t)r[REG_RSP],
+                                 (uintptr_t)r[REG_RBP], 0, pcs, max);
+#elif defined(__aarch64__)
+    const mcontext_t *mc = &uc->uc_mcontext;
+    return goc__traceback_signal((uintptr_t)mc->pc, (uintptr_t)mc->sp, (uintptr_t)mc->regs[29],
+                                 (uintptr_t)mc->regs[30], pcs, max);
+#else
+    (void)uc;
+    (void)pcs;
+    (void)max;
+    return -1;
+#endif
 }
 
 void goc_dump_goroutines(int fd)
@@ -146,7 +213,7 @@ void goc_dump_goroutines(int fd)
 
 /* ---- handlers ------------------------------------------------------------- */
 
-static void report_overflow(goc_g *g, void *addr)
+static void report_overflow(goc_g *g, void *addr, const uintptr_t *pcs, int n)
 {
     out o = {.fd = 2};
     out_str(&o, "runtime: goroutine ");
@@ -157,25 +224,27 @@ static void report_overflow(goc_g *g, void *addr)
     out_hex(&o, (uintptr_t)addr);
     out_str(&o, ")\nfatal error: stack overflow\n\n");
     out_flush(&o);
-    goc__dump_all(2, g);
+    dump_all_with(2, g, pcs, n);
     signal(SIGABRT, SIG_DFL);
     abort();
 }
 
 _Noreturn void goc__stack_overflow(goc_g *g)
 {
-    report_overflow(g, __builtin_frame_address(0));
+    uintptr_t pcs[MAX_FRAMES]; /* on an overflowed stack: the walk is short of it */
+    report_overflow(g, __builtin_frame_address(0), pcs, goc__traceback_here(pcs, MAX_FRAMES));
     __builtin_unreachable();
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
-    (void)uctx;
     out o = {.fd = 2};
+    uintptr_t pcs[MAX_FRAMES];
+    int n = frames_at_signal(uctx, pcs, MAX_FRAMES);
     bool in_guard = false;
     goc_g *g = goc__stack_find(si->si_addr, &in_guard);
     if (g && in_guard)
-        report_overflow(g, si->si_addr);
+        report_overflow(g, si->si_addr, pcs, n);
     out_str(&o, "fatal error: unexpected signal ");
     out_str(&o, sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : "SIGFPE/SIGILL");
     out_str(&o, " at address ");
@@ -187,23 +256,28 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     }
     out_str(&o, "\n\n");
     out_flush(&o);
-    goc__dump_all(2, cur);
+    dump_all_with(2, cur, pcs, n);
     /* Return with the default action restored: the fault repeats and the
      * process dies of it, with its usual status and core dump. */
     signal(sig, SIG_DFL);
 }
 
-static void on_quit(int sig)
+static void on_quit(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig;
+    (void)si;
     static const char msg[] = "SIGQUIT: quit\n\n";
     (void)!write(2, msg, sizeof msg - 1);
-    goc__dump_all(2, NULL);
+    goc_g *cur = goc__getg(); /* the goroutine the signal stopped, if any */
+    uintptr_t pcs[MAX_FRAMES];
+    int n = cur && !cur->is_g0 ? frames_at_signal(uctx, pcs, MAX_FRAMES) : -1;
+    dump_all_with(2, cur, pcs, n);
     _exit(2);
 }
 
 void goc__signals_init(void)
 {
+    goc__traceback_init(); /* before any other thread: the loader's list */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
@@ -212,8 +286,8 @@ void goc__signals_init(void)
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_quit;
-    sa.sa_flags = SA_ONSTACK;
+    sa.sa_sigaction = on_quit;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGQUIT, &sa, NULL);
 }

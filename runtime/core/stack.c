@@ -293,11 +293,43 @@ static void release_pages(goc__stack *s)
     s->released = true;
 }
 
+/* One free stack from the pools, for a spawn without a P: the head of the
+ * most recent batch (the rest stays a batch), else a released one. */
+static goc__stack *pool_take_one(void)
+{
+    goc__lock_acquire(&pool_lock);
+    goc__stack *h = pool.list;
+    if (h) {
+        size_t n = h->batch_n;
+        goc__stack *t = h->batch_tail;
+        pool.list = h->next;
+        pool.n--;
+        if (n > 1) {
+            pool.list->batch_tail = t;
+            pool.list->batch_n = n - 1;
+        }
+        h->next = NULL;
+    } else {
+        h = list_pop(&pool_rel);
+    }
+    goc__lock_release(&pool_lock);
+    return h;
+}
+
 goc_g *goc__stack_get(goc_p *p, size_t size)
 {
     size_t dflt = goc__sched_.stack_size;
     if (size != dflt) {
         goc_g *g = new_single(size);
+        return g;
+    }
+    if (!p) {
+        goc__stack *s = pool_take_one();
+        goc_g *g = s ? s->g : new_slab(dflt);
+        if (!g)
+            return NULL;
+        g->stack->released = false;
+        prepare(g);
         return g;
     }
     goc__stackcache *c = &p->stackcache;
@@ -395,6 +427,25 @@ void goc__stack_put(goc_p *p, goc_g *g)
     to->list = batch.list;
     to->n += batch.n;
     goc__lock_release(&pool_lock);
+}
+
+void goc__stack_cache_flush(goc_p *p)
+{
+    goc__stackcache *c = &p->stackcache;
+    if (!c->list)
+        return;
+    goc__stack *tail = c->list;
+    while (tail->next)
+        tail = tail->next;
+    c->list->batch_tail = tail; /* one batch, as goc__stack_put makes them */
+    c->list->batch_n = (size_t)c->n;
+    goc__lock_acquire(&pool_lock);
+    tail->next = pool.list;
+    pool.list = c->list;
+    pool.n += c->n;
+    goc__lock_release(&pool_lock);
+    c->list = NULL;
+    c->n = 0;
 }
 
 void goc__stack_scavenge_tick(int64_t now)

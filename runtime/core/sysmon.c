@@ -124,7 +124,7 @@ static void *sysmon(void *arg)
         goc__mem_tick(now);
         goc__stack_scavenge_tick(now);
         int64_t next = goc__timers_next();
-        if (next != 0 && next + 1000000 < now)
+        if (next != 0 && next < now - 1000000) /* overdue by 1 ms */
             goc__wake_idle();
     }
     return NULL;

@@ -131,6 +131,25 @@ bool goc__timer_del(goc__timer *t)
     }
 }
 
+void goc__timers_move(goc_p *from, goc_p *to)
+{
+    goc_p *first = from->id < to->id ? from : to, *second = first == from ? to : from;
+    goc__lock_acquire(&first->timerlock); /* in id order: no other path takes two */
+    goc__lock_acquire(&second->timerlock);
+    while (from->ntimers > 0) {
+        goc__timer *t = from->timers[--from->ntimers]; /* the last: no sift */
+        t->idx = -1;
+        heap_push(to, t); /* t->pp = to: a del waiting on from's lock retries there */
+    }
+    update0(from);
+    update0(to);
+    int64_t when = to->ntimers ? to->timers[0]->when : 0;
+    goc__lock_release(&second->timerlock);
+    goc__lock_release(&first->timerlock);
+    if (when)
+        goc__timer_wake(when);
+}
+
 int64_t goc__timers_run(goc_p *p, int64_t now)
 {
     goc__lock_acquire(&p->timerlock);
@@ -143,8 +162,8 @@ int64_t goc__timers_run(goc_p *p, int64_t now)
         uintptr_t seq = t->seq;
         if (t->period > 0) {
             /* re-arm first: the callback may delete it */
-            int64_t delta = t->when - now;
-            t->when += t->period * (1 + -delta / t->period);
+            int64_t missed = (now - t->when) / t->period; /* when <= now */
+            t->when = goc__time_add(t->when, goc__time_add(t->period, missed * t->period));
             sift_down(p, 0);
         } else {
             heap_remove(p, 0);
@@ -210,7 +229,7 @@ void goc_sleep(int64_t ns)
         return;
     }
     goc__timer *t = &g->sleeptimer;
-    t->when = goc__nanotime() + ns;
+    t->when = goc__deadline(ns); /* INT64_MAX: never */
     t->period = 0;
     t->f = sleep_wake;
     t->arg = g;

@@ -240,8 +240,9 @@ static void netpoll(int64_t delay, goc__glist *out)
     if (delay == 0) {
         uv_run(&loop, UV_RUN_NOWAIT);
     } else {
-        if (delay > 0)
-            uv_timer_start(&poll_timer, on_timer, (uint64_t)((delay + 999999) / 1000000), 0);
+        if (delay > 0) /* in ms, rounded up; a timer at INT64_MAX is near enough never */
+            uv_timer_start(&poll_timer, on_timer,
+                           (uint64_t)(delay / 1000000 + (delay % 1000000 != 0)), 0);
         atomic_store(&loop_blocked, 1);
         drain_queue(); /* what came in before loop_blocked was visible */
         /* A break sent before loop_blocked was visible sent no async: it

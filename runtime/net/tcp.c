@@ -217,7 +217,7 @@ int goc_dial_tcp(const char *addr, int64_t timeout_ns, goc_conn **out)
             rc = -errno;
         } else {
             if (timeout_ns > 0)
-                goc__pollfd_set_deadline(pd, 'w', goc__nanotime() + timeout_ns);
+                goc__pollfd_set_deadline(pd, 'w', goc__deadline(timeout_ns));
             rc = goc__pollfd_wait(pd, 'w');
             if (rc == 0) {
                 int err = 0;

@@ -1,15 +1,19 @@
 /* context.c: Go's context package (src/context/context.go, doc/go-rules.md 6).
  *
- * Four kinds share one struct: the static roots (Background, TODO), cancel
+ * Six kinds share one struct: the static roots (Background, TODO), cancel
  * contexts, timer contexts (a cancel context with a deadline and a core
- * timer), and value contexts. A cancelable context registers in the
- * children list of its nearest cancelable ancestor; canceling detaches that
- * list and cancels it iteratively (a work list instead of Go's recursion,
- * so deep chains need no stack), each child with the same error.
+ * timer), value contexts, WithoutCancel's contexts (values pass through,
+ * cancellation does not), and AfterFunc registrations (a cancelable node
+ * that starts a function instead of closing a channel). A cancelable
+ * context registers in the children list of its nearest cancelable
+ * ancestor; canceling detaches that list and cancels it iteratively (a
+ * work list instead of Go's recursion, so deep chains need no stack), each
+ * child with the same error and cause.
  *
  * Invariants:
- *  - mu guards children, err and the lazy creation of done; err and done
- *    are also read without it (atomic loads), and never change once set.
+ *  - mu guards children, err, cause and the lazy creation of done; err,
+ *    cause and done are also read without it (atomic loads), and never
+ *    change once set; cause is stored before err.
  *  - A context is in at most one children list (cancel_parent's), with
  *    linked true, under cancel_parent->mu; the list holds a reference on it.
  *    A context detached by a cancel is owned (with that reference) by the
@@ -17,12 +21,14 @@
  *  - Lock order: parent's mu, then a child's mu, then a channel lock.
  *  - References: see context.h. A context is freed only when it is out of
  *    every list, its timer is not pending and no child points at it.
+ *  - An AfterFunc node's af_done turns true once, under its mu, by the
+ *    cancel that starts its function or by the stop that prevents it.
  */
 #include "goc/context.h"
 
 #include "sync_internal.h"
 
-enum { CTX_BACKGROUND, CTX_TODO, CTX_CANCEL, CTX_TIMER, CTX_VALUE };
+enum { CTX_BACKGROUND, CTX_TODO, CTX_CANCEL, CTX_TIMER, CTX_VALUE, CTX_WITHOUT, CTX_AFTERFUNC };
 
 struct goc_context {
     int kind;
@@ -35,6 +41,7 @@ struct goc_context {
     goc__lock mu;                   /* guards the fields marked [mu] */
     goc_chan *done;                 /* atomic; created lazily [mu] */
     const goc_context_error *err;   /* atomic; NULL until canceled [mu] */
+    const goc_context_error *cause; /* atomic; why, set with err [mu] */
     goc_context *children;          /* registered descendants [mu] */
     goc_context *sib_prev, *sib_next; /* links in cancel_parent's list */
     goc_context *cancel_parent;     /* where registered, NULL if nowhere */
@@ -43,8 +50,17 @@ struct goc_context {
     goc_context *expired_next;      /* expired-deadline list (reaper-owned) */
     /* timer contexts */
     int64_t deadline;
+    const goc_context_error *deadline_cause; /* the cause when it passes; constant */
     goc__timer timer; /* fires cancel with deadline exceeded */
     bool timer_armed; /* [mu] */
+    /* AfterFunc nodes */
+    void (*af_fn)(void *arg); /* started on its own goroutine; constant */
+    void *af_arg;             /* constant */
+    bool af_done;             /* started, or stopped [mu] */
+};
+
+struct goc_context_after {
+    goc_context c; /* kind CTX_AFTERFUNC */
 };
 
 const goc_context_error goc_context_canceled = {"context canceled", false, false};
@@ -67,7 +83,16 @@ static bool is_static(const goc_context *c)
 
 static bool is_cancelable(const goc_context *c)
 {
-    return c->kind == CTX_CANCEL || c->kind == CTX_TIMER;
+    return c->kind == CTX_CANCEL || c->kind == CTX_TIMER || c->kind == CTX_AFTERFUNC;
+}
+
+/* The context whose Done, Err and Cause c's are: c itself, or the nearest
+ * ancestor past its value contexts. */
+static goc_context *done_source(goc_context *c)
+{
+    while (c->kind == CTX_VALUE)
+        c = c->parent;
+    return c;
 }
 
 goc_context *goc_context_retain(goc_context *c)
@@ -109,8 +134,7 @@ static goc_context *ctx_new(int kind, goc_context *parent)
 
 goc_chan *goc_context_done(goc_context *c)
 {
-    while (c->kind == CTX_VALUE)
-        c = c->parent;
+    c = done_source(c);
     if (!is_cancelable(c))
         return NULL;
     goc_chan *d = LOAD_ACQ(&c->done);
@@ -128,14 +152,19 @@ goc_chan *goc_context_done(goc_context *c)
 
 const goc_context_error *goc_context_err(goc_context *c)
 {
-    while (c->kind == CTX_VALUE)
-        c = c->parent;
+    c = done_source(c);
     return is_cancelable(c) ? LOAD_ACQ(&c->err) : NULL;
+}
+
+const goc_context_error *goc_context_cause(goc_context *c)
+{
+    c = done_source(c);
+    return is_cancelable(c) ? LOAD_ACQ(&c->cause) : NULL;
 }
 
 bool goc_context_deadline(goc_context *c, int64_t *deadline)
 {
-    for (; c != NULL; c = c->parent) {
+    for (; c != NULL && c->kind != CTX_WITHOUT; c = c->parent) {
         if (c->kind == CTX_TIMER) {
             *deadline = c->deadline;
             return true;
@@ -154,21 +183,41 @@ void *goc_context_value(goc_context *c, const void *key)
 
 /* ---- cancel ----------------------------------------------------------------- */
 
-/* Cancels c itself and moves its children onto *work (with the list's
- * references). Returns false if c was already canceled. */
-static bool cancel_one(goc_context *c, const goc_context_error *err, goc_context **work)
+/* What an AfterFunc goroutine gets: copies, so the node may go at once. */
+typedef struct afterfunc_call {
+    void (*fn)(void *arg);
+    void *arg;
+} afterfunc_call;
+
+static void afterfunc_run(void *p)
 {
-    bool drop_timer_ref = false;
+    afterfunc_call *call = p;
+    call->fn(call->arg);
+}
+
+/* Cancels c itself and moves its children onto *work (with the list's
+ * references): err, and cause (NULL: err). Returns false if c was already
+ * canceled. An AfterFunc node starts its function instead of closing a
+ * channel, from whatever context the cancel runs in (goc__go_any). */
+static bool cancel_one(goc_context *c, const goc_context_error *err,
+                       const goc_context_error *cause, goc_context **work)
+{
+    bool drop_timer_ref = false, start = false;
     goc__lock_acquire(&c->mu);
     if (c->err != NULL) {
         goc__lock_release(&c->mu);
         return false;
     }
+    STORE_REL(&c->cause, cause != NULL ? cause : err);
     STORE_REL(&c->err, err);
-    if (c->done == NULL)
+    if (c->kind == CTX_AFTERFUNC) {
+        start = !c->af_done;
+        c->af_done = true;
+    } else if (c->done == NULL) {
         STORE_REL(&c->done, &closedchan);
-    else
+    } else {
         goc_chan_close(c->done);
+    }
     for (goc_context *ch = c->children; ch != NULL; ch = ch->sib_next) {
         ch->linked = false;
         ch->work_next = *work;
@@ -182,6 +231,11 @@ static bool cancel_one(goc_context *c, const goc_context_error *err, goc_context
     goc__lock_release(&c->mu);
     if (drop_timer_ref)
         goc_context_release(c); /* the caller still holds one */
+    if (start) {
+        afterfunc_call call = {c->af_fn, c->af_arg};
+        if (goc__go_any(afterfunc_run, &call, sizeof call) < 0)
+            goc__throw("context.AfterFunc: cannot start a goroutine: out of memory");
+    }
     return true;
 }
 
@@ -208,27 +262,35 @@ static void remove_child(goc_context *c)
         goc_context_release(c); /* the list's reference */
 }
 
-/* Go's cancelCtx.cancel(removeFromParent, err). */
-static void cancel_ctx(goc_context *c, bool remove_from_parent, const goc_context_error *err)
+/* Go's cancelCtx.cancel(removeFromParent, err, cause): the descendants get
+ * the same err and cause. */
+static void cancel_ctx(goc_context *c, bool remove_from_parent, const goc_context_error *err,
+                       const goc_context_error *cause)
 {
     goc_context *work = NULL;
-    if (!cancel_one(c, err, &work))
+    if (!cancel_one(c, err, cause, &work))
         return;
     if (remove_from_parent)
         remove_child(c);
+    cause = LOAD_ACQ(&c->cause);
     while (work != NULL) {
         goc_context *ch = work;
         work = ch->work_next;
         ch->work_next = NULL;
-        cancel_one(ch, err, &work);
+        cancel_one(ch, err, cause, &work);
         goc_context_release(ch);
     }
 }
 
 void goc_context_cancel(goc_context *c)
 {
-    if (c != NULL && is_cancelable(c))
-        cancel_ctx(c, true, &goc_context_canceled);
+    goc_context_cancel_cause(c, NULL);
+}
+
+void goc_context_cancel_cause(goc_context *c, const goc_context_error *cause)
+{
+    if (c != NULL && (c->kind == CTX_CANCEL || c->kind == CTX_TIMER))
+        cancel_ctx(c, true, &goc_context_canceled, cause);
 }
 
 /* Go's propagateCancel: arranges for child to be canceled with parent. */
@@ -238,14 +300,12 @@ static void propagate_cancel(goc_context *parent, goc_context *child)
     if (done == NULL)
         return; /* parent is never canceled */
     if (goc_chan_try_recv(done, NULL, NULL)) { /* parent already done */
-        cancel_ctx(child, false, goc_context_err(parent));
+        cancel_ctx(child, false, goc_context_err(parent), goc_context_cause(parent));
         return;
     }
-    goc_context *p = parent;
-    while (p->kind == CTX_VALUE)
-        p = p->parent;
+    goc_context *p = done_source(parent);
     goc__lock_acquire(&p->mu);
-    const goc_context_error *perr = p->err;
+    const goc_context_error *perr = p->err, *pcause = p->cause;
     if (perr == NULL) {
         goc_context_retain(child);
         child->cancel_parent = p;
@@ -258,7 +318,7 @@ static void propagate_cancel(goc_context *parent, goc_context *child)
     }
     goc__lock_release(&p->mu);
     if (perr != NULL)
-        cancel_ctx(child, false, perr);
+        cancel_ctx(child, false, perr, pcause);
 }
 
 goc_context *goc_context_with_cancel(goc_context *parent)
@@ -266,6 +326,11 @@ goc_context *goc_context_with_cancel(goc_context *parent)
     goc_context *c = ctx_new(CTX_CANCEL, parent);
     propagate_cancel(parent, c);
     return c;
+}
+
+goc_context *goc_context_with_cancel_cause(goc_context *parent)
+{
+    return goc_context_with_cancel(parent);
 }
 
 /* ---- deadlines -------------------------------------------------------------- */
@@ -321,7 +386,7 @@ static void reaper(void *arg)
         }
         while (c != NULL) {
             goc_context *next = c->expired_next;
-            cancel_ctx(c, true, &goc_context_deadline_exceeded);
+            cancel_ctx(c, true, &goc_context_deadline_exceeded, c->deadline_cause);
             goc_context_release(c); /* the timer's reference */
             c = next;
         }
@@ -337,7 +402,8 @@ static void reaper_start(void)
         goc_go(reaper, NULL, 0);
 }
 
-goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
+goc_context *goc_context_with_deadline_cause(goc_context *parent, int64_t deadline,
+                                             const goc_context_error *cause)
 {
     if (parent == NULL)
         goc_panic("cannot create context from nil parent");
@@ -346,9 +412,10 @@ goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
         return goc_context_with_cancel(parent); /* the parent's is sooner */
     goc_context *c = ctx_new(CTX_TIMER, parent);
     c->deadline = deadline;
+    c->deadline_cause = cause;
     propagate_cancel(parent, c);
-    if (deadline - goc__nanotime() <= 0) {
-        cancel_ctx(c, true, &goc_context_deadline_exceeded);
+    if (deadline <= goc__nanotime()) {
+        cancel_ctx(c, true, &goc_context_deadline_exceeded, cause);
         return c;
     }
     reaper_start();
@@ -365,9 +432,56 @@ goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
     return c;
 }
 
+goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline)
+{
+    return goc_context_with_deadline_cause(parent, deadline, NULL);
+}
+
 goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout)
 {
-    return goc_context_with_deadline(parent, goc__nanotime() + timeout);
+    return goc_context_with_deadline_cause(parent, goc__deadline(timeout), NULL);
+}
+
+goc_context *goc_context_with_timeout_cause(goc_context *parent, int64_t timeout,
+                                            const goc_context_error *cause)
+{
+    return goc_context_with_deadline_cause(parent, goc__deadline(timeout), cause);
+}
+
+/* ---- WithoutCancel and AfterFunc ---------------------------------------------- */
+
+goc_context *goc_context_without_cancel(goc_context *parent)
+{
+    return ctx_new(CTX_WITHOUT, parent); /* panics on NULL as the others */
+}
+
+goc_context_after *goc_context_after_func(goc_context *ctx, void (*fn)(void *arg), void *arg)
+{
+    if (fn == NULL)
+        goc_panic("context: AfterFunc with a nil function");
+    goc_context *c = ctx_new(CTX_AFTERFUNC, ctx);
+    c->af_fn = fn;
+    c->af_arg = arg;
+    propagate_cancel(ctx, c); /* starts fn at once if ctx is done */
+    return (goc_context_after *)c;
+}
+
+bool goc_context_after_stop(goc_context_after *a)
+{
+    goc_context *c = &a->c;
+    goc__lock_acquire(&c->mu);
+    bool stopped = !c->af_done;
+    c->af_done = true;
+    goc__lock_release(&c->mu);
+    if (stopped) /* out of ctx's children: Go's stop cancels the node */
+        cancel_ctx(c, true, &goc_context_canceled, NULL);
+    return stopped;
+}
+
+void goc_context_after_free(goc_context_after *a)
+{
+    if (a != NULL)
+        goc_context_release(&a->c);
 }
 
 /* ---- values ------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* timechan.c: timers and tickers delivering on channels (Go's time.Timer,
- * time.After, time.Ticker), on the core's per-P timer heaps.
+ * time.After, time.Ticker, time.Tick), and timers starting a function on a
+ * goroutine of its own (time.AfterFunc), on the core's per-P timer heaps.
  *
  * A chantimer arms one core timer at a time (one-shot; a ticker re-arms it
  * from its own callback). Every arming carries seq, the chantimer's
@@ -8,6 +9,18 @@
  * seq and does nothing. The send happens under the same lock, and Stop and
  * Reset drain the channel under it: no stale value survives them.
  *
+ * What Stop and Reset answer is Go 1.23's rule: true unless the value was
+ * received (or the timer was already stopped). It is decided by `due`, not
+ * by whether the core timer could still be deleted: the core takes a timer
+ * out of its heap before running its callback, so a Stop may meet a timer
+ * that is neither in the heap nor fired yet; the callback will find a stale
+ * seq and send nothing, so that Stop did prevent the value and says so.
+ *
+ * An AfterFunc timer has no channel: its firing starts fn(arg) on a new
+ * goroutine (goc__go_any: the callback runs in scheduler context, maybe
+ * without a P), and "sent" reads "started". The goroutine gets copies of
+ * fn and arg, never the timer, so freeing the timer does not wait for it.
+ *
  * Invariants:
  *  - refs = 1 for the owner + 1 per arming whose callback has not finished
  *    (the pending one, plus at most a stale one in flight per Stop/Reset).
@@ -15,6 +28,10 @@
  *    which passes the reference on; a successful goc__timer_del drops it.
  *  - The core timer is re-armed only under lock, and only while not
  *    pending (the core clears pp before a one-shot callback runs).
+ *  - due is true from an arming until its value is sent or its function
+ *    started (a timer), or until Stop or Reset (a ticker: every tick keeps
+ *    it due); a value in the channel was sent by the current arming.
+ *  - Exactly one of c and fn is set, for the object's whole life.
  */
 #include "goc/time.h"
 
@@ -28,9 +45,18 @@ typedef struct chantimer {
     uintptr_t seq;  /* generation; bumped by Stop/Reset [lock] */
     int64_t period; /* ticker interval, 0 for a timer [lock] */
     int64_t base;   /* when the current arming was due (ticks count from it) [lock] */
+    bool due;       /* the current arming has a value to send [lock] */
     int32_t refs;   /* atomic: see invariants */
-    goc_chan *c;    /* capacity 1, int64_t elements; owned */
+    goc_chan *c;    /* capacity 1, int64_t elements; owned. NULL: AfterFunc */
+    void (*fn)(void *arg); /* AfterFunc: run on its own goroutine; constant */
+    void *arg;             /* its argument; constant */
 } chantimer;
+
+/* What an AfterFunc goroutine gets: a copy, so the timer may go at once. */
+typedef struct afterfunc_call {
+    void (*fn)(void *arg);
+    void *arg;
+} afterfunc_call;
 
 struct goc_timer {
     chantimer ct;
@@ -42,9 +68,27 @@ struct goc_ticker {
 static void ct_unref(chantimer *ct)
 {
     if (ADD_FETCH(&ct->refs, -1) == 0) {
-        goc_chan_free(ct->c);
+        if (ct->c)
+            goc_chan_free(ct->c);
         goc__sync_free(ct);
     }
+}
+
+static void afterfunc_run(void *p)
+{
+    afterfunc_call *call = p;
+    call->fn(call->arg);
+}
+
+/* The firing of an AfterFunc timer: ct locked, seq current. Unlocks. */
+static void ct_fire_func(chantimer *ct)
+{
+    afterfunc_call call = {ct->fn, ct->arg};
+    ct->due = false;
+    goc__lock_release(&ct->lock);
+    if (goc__go_any(afterfunc_run, &call, sizeof call) < 0)
+        goc__throw("AfterFunc: cannot start a goroutine: out of memory");
+    ct_unref(ct);
 }
 
 /* Runs on an M in scheduler context: only non-blocking work. */
@@ -55,6 +99,10 @@ static void ct_fire(void *arg, uintptr_t seq)
     if (seq != ct->seq) { /* stopped or reset since this arming */
         goc__lock_release(&ct->lock);
         ct_unref(ct);
+        return;
+    }
+    if (ct->fn) {
+        ct_fire_func(ct);
         return;
     }
     int64_t now = goc__nanotime();
@@ -68,7 +116,7 @@ static void ct_fire(void *arg, uintptr_t seq)
     }
     /* A full channel dropped the value (a ticker's slow receiver). */
     if (ct->period > 0) {
-        int64_t when = ct->base + ct->period;
+        int64_t when = goc__time_add(ct->base, ct->period);
         if (when <= now) /* fell behind: skip the missed ticks */
             when += ct->period * ((now - when) / ct->period + 1);
         ct->base = when;
@@ -77,19 +125,23 @@ static void ct_fire(void *arg, uintptr_t seq)
         goc__lock_release(&ct->lock);
         return;
     }
+    ct->due = false;
     goc__lock_release(&ct->lock);
     ct_unref(ct);
 }
 
-/* Disarms and drains. Returns whether a firing was prevented or an unread
- * value dropped. ct locked; *drop_ref set when the arming's ref is ours. */
+/* Disarms and drains. Returns whether a value was prevented, or sent and
+ * dropped unread (Go 1.23's Stop). ct locked; *drop_ref set when the
+ * arming's reference is ours: the core timer was still in its heap, else
+ * a callback is on its way and drops it (seeing the stale seq). */
 static bool ct_stop_locked(chantimer *ct, bool *drop_ref)
 {
     ct->seq++;
-    bool pending = goc__timer_del(&ct->t);
-    *drop_ref = pending;
-    bool drained = goc_chan_try_recv(ct->c, NULL, NULL);
-    return pending || drained;
+    *drop_ref = goc__timer_del(&ct->t);
+    bool drained = ct->c && goc_chan_try_recv(ct->c, NULL, NULL);
+    bool active = ct->due || drained;
+    ct->due = false;
+    return active;
 }
 
 static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_ref)
@@ -97,18 +149,25 @@ static void ct_arm_locked(chantimer *ct, int64_t d, int64_t period, bool reuse_r
     if (!reuse_ref)
         ADD_FETCH(&ct->refs, 1);
     ct->period = period;
+    ct->due = true;
     ct->t.seq = ct->seq;
     ct->t.period = 0;
-    ct->t.when = goc__nanotime() + (d > 0 ? d : 0);
+    ct->t.when = goc__deadline(d > 0 ? d : 0); /* INT64_MAX: never */
     ct->base = ct->t.when;
     goc__timer_add(&ct->t);
 }
 
-static chantimer *ct_new(size_t size, int64_t d, int64_t period)
+/* fn NULL: a timer or ticker with a channel; else an AfterFunc timer. */
+static chantimer *ct_new(size_t size, int64_t d, int64_t period, void (*fn)(void *), void *arg)
 {
     chantimer *ct = goc__sync_alloc(size);
     memset(ct, 0, size);
-    ct->c = goc_chan_make(sizeof(int64_t), 1);
+    if (fn) {
+        ct->fn = fn;
+        ct->arg = arg;
+    } else {
+        ct->c = goc_chan_make(sizeof(int64_t), 1);
+    }
     ct->t.f = ct_fire;
     ct->t.arg = ct;
     ct->t.idx = -1;
@@ -142,9 +201,19 @@ static bool ct_reset(chantimer *ct, int64_t d, int64_t period)
 
 /* ---- timers ----------------------------------------------------------------- */
 
-goc_timer *goc_timer_new(int64_t d) { return (goc_timer *)ct_new(sizeof(goc_timer), d, 0); }
+goc_timer *goc_timer_new(int64_t d)
+{
+    return (goc_timer *)ct_new(sizeof(goc_timer), d, 0, NULL, NULL);
+}
 
 goc_timer *goc_after(int64_t d) { return goc_timer_new(d); }
+
+goc_timer *goc_after_func(int64_t d, void (*fn)(void *arg), void *arg)
+{
+    if (fn == NULL)
+        goc_panic("time: AfterFunc with a nil function");
+    return (goc_timer *)ct_new(sizeof(goc_timer), d, 0, fn, arg);
+}
 
 goc_chan *goc_timer_chan(goc_timer *t) { return t->ct.c; }
 
@@ -166,7 +235,14 @@ goc_ticker *goc_ticker_new(int64_t d)
 {
     if (d <= 0)
         goc_panic("non-positive interval for NewTicker");
-    return (goc_ticker *)ct_new(sizeof(goc_ticker), d, d);
+    return (goc_ticker *)ct_new(sizeof(goc_ticker), d, d, NULL, NULL);
+}
+
+goc_chan *goc_tick(int64_t d)
+{
+    if (d <= 0)
+        return NULL;
+    return goc_ticker_chan(goc_ticker_new(d)); /* never freed, as documented */
 }
 
 goc_chan *goc_ticker_chan(goc_ticker *t) { return t->ct.c; }

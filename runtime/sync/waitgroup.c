@@ -1,5 +1,6 @@
-/* waitgroup.c: sync.WaitGroup, sync.Once and sync.Cond (Go's
- * src/sync/waitgroup.go, once.go, cond.go; doc/go-rules.md 5.2 to 5.4).
+/* waitgroup.c: sync.WaitGroup (with Go 1.25's Go), sync.Once, the
+ * Lockers and sync.Cond (Go's src/sync/waitgroup.go, once.go, cond.go;
+ * doc/go-rules.md 5.2 to 5.4).
  *
  * Invariants:
  *  - WaitGroup state = counter << 32 | waiters. Waiters are only added
@@ -36,6 +37,33 @@ void goc_waitgroup_add(goc_waitgroup *wg, int delta)
 }
 
 void goc_waitgroup_done(goc_waitgroup *wg) { goc_waitgroup_add(wg, -1); }
+
+/* The header a WaitGroup.Go goroutine gets before its argument's copy. */
+typedef struct wg_go_hdr {
+    goc_waitgroup *wg;
+    void (*fn)(void *arg);
+    size_t argsize; /* 0: fn gets NULL, as from goc_go */
+} wg_go_hdr;
+
+static void wg_go_done(void *wg) { goc_waitgroup_done(wg); }
+
+static void wg_go_run(void *p)
+{
+    wg_go_hdr *h = p;
+    goc_defer(wg_go_done, h->wg); /* also when fn ends in goc_exit */
+    h->fn(h->argsize ? (char *)p + GOC__SPAWN_ARG_OFFSET(sizeof *h) : NULL);
+}
+
+int64_t goc_waitgroup_go(goc_waitgroup *wg, void (*fn)(void *arg), const void *arg,
+                         size_t argsize)
+{
+    goc_waitgroup_add(wg, 1);
+    wg_go_hdr h = {wg, fn, argsize};
+    int64_t id = goc__go_wrapped(wg_go_run, &h, sizeof h, arg, argsize);
+    if (id < 0)
+        goc_waitgroup_add(wg, -1);
+    return id;
+}
 
 void goc_waitgroup_wait(goc_waitgroup *wg)
 {
@@ -87,7 +115,26 @@ void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg)
     goc_call(once_slow, &oc);
 }
 
+/* ---- Lockers ---------------------------------------------------------------- */
+
+void goc__locker_mutex_lock(void *m) { goc_mutex_lock(m); }
+void goc__locker_mutex_unlock(void *m) { goc_mutex_unlock(m); }
+void goc__locker_rwmutex_lock(void *rw) { goc_rwmutex_lock(rw); }
+void goc__locker_rwmutex_unlock(void *rw) { goc_rwmutex_unlock(rw); }
+void goc__locker_rwmutex_rlock(void *rw) { goc_rwmutex_rlock(rw); }
+void goc__locker_rwmutex_runlock(void *rw) { goc_rwmutex_runlock(rw); }
+
+goc_locker goc_mutex_locker(goc_mutex *m) { return (goc_locker)GOC_MUTEX_LOCKER(m); }
+goc_locker goc_rwmutex_locker(goc_rwmutex *rw) { return (goc_locker)GOC_RWMUTEX_LOCKER(rw); }
+goc_locker goc_rwmutex_rlocker(goc_rwmutex *rw) { return (goc_locker)GOC_RWMUTEX_RLOCKER(rw); }
+
 /* ---- Cond ----------------------------------------------------------------- */
+
+void goc_cond_init(goc_cond *c, goc_locker L)
+{
+    memset(c, 0, sizeof *c);
+    c->L = L;
+}
 
 static void cond_check(goc_cond *c)
 {
@@ -105,9 +152,9 @@ void goc_cond_wait(goc_cond *c)
 {
     cond_check(c);
     uint32_t t = goc__notify_list_add(&c->notify);
-    goc_mutex_unlock(c->L);
+    c->L.unlock(c->L.l);
     goc__notify_list_wait(&c->notify, t);
-    goc_mutex_lock(c->L);
+    c->L.lock(c->L.l);
 }
 
 void goc_cond_signal(goc_cond *c)

@@ -1,6 +1,8 @@
-/* context_test.c: Go's context (doc/go-rules.md 6), one case per numbered rule,
- * plus a 10,000-node tree that must cancel completely. Leaks show up in the
- * ASan build (every context is released). */
+/* context_test.c: Go's context (doc/go-rules.md 6), one case per numbered
+ * rule, plus a 10,000-node tree that must cancel completely; then causes,
+ * WithoutCancel and AfterFunc, with Go's own tests of them (context's
+ * x_test.go, Go 1.20 to 1.21) ported under their Go names. Leaks show up
+ * in the ASan build (every context is released). */
 #define TEST_IMPLEMENTATION
 #include "test.h"
 
@@ -190,6 +192,28 @@ static void test_6_7_with_deadline(void)
     }
 }
 
+/* A timeout that overflows the clock is a deadline never reached (it was
+ * done at once), and the most negative one is already past. */
+static void test_overflow_timeout(void)
+{
+    goc_context *c = goc_context_with_timeout(goc_context_background(), INT64_MAX);
+    int64_t d;
+    CHECK(goc_context_deadline(c, &d));
+    CHECK_EQ_INT(d, INT64_MAX);
+    goc_sleep(20 * MS);
+    CHECK(goc_context_err(c) == NULL);
+    goc_context *neg = goc_context_with_timeout(c, INT64_MIN);
+    CHECK(goc_context_err(neg) == &goc_context_deadline_exceeded);
+    CHECK(goc_context_err(c) == NULL);
+    goc_context *far = goc_context_with_deadline(goc_context_background(), INT64_MIN);
+    CHECK(goc_context_err(far) == &goc_context_deadline_exceeded);
+    goc_context *all[] = {far, neg, c};
+    for (int i = 0; i < 3; i++) {
+        goc_context_cancel(all[i]);
+        goc_context_release(all[i]);
+    }
+}
+
 static void nil_key(void *p)
 {
     (void)p;
@@ -281,6 +305,362 @@ static void test_context_chain_deep(void)
     free(nodes);
 }
 
+/* ---- causes (Go 1.20, 1.21) ----------------------------------------------------- */
+
+static const goc_context_error parent_cause = {"parentCause", false, false};
+static const goc_context_error child_cause = {"childCause", false, false};
+static const goc_context_error too_slow = {"tooSlow", false, false};
+static const goc_context_error finished_early = {"finishedEarly", false, false};
+
+#define FOREVER (1000000 * GOC_SECOND)
+
+/* Contexts built by one row of Go's TestCause, kept to be released. */
+typedef struct built {
+    goc_context *c[3];
+    int n;
+} built;
+
+static goc_context *keep(built *b, goc_context *c)
+{
+    b->c[b->n++] = c;
+    return c;
+}
+
+static goc_context *bg(void) { return goc_context_background(); }
+
+static goc_context *cause_case(int i, built *b)
+{
+    goc_context *p, *c;
+    switch (i) {
+    case 0:
+        return bg();
+    case 1:
+        return goc_context_todo();
+    case 2: /* WithCancel */
+        c = keep(b, goc_context_with_cancel(bg()));
+        goc_context_cancel(c);
+        return c;
+    case 3: /* WithCancelCause */
+        c = keep(b, goc_context_with_cancel_cause(bg()));
+        goc_context_cancel_cause(c, &parent_cause);
+        return c;
+    case 4: /* WithCancelCause nil */
+        c = keep(b, goc_context_with_cancel_cause(bg()));
+        goc_context_cancel_cause(c, NULL);
+        return c;
+    case 5: /* parent cause before child */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_cancel_cause(p));
+        goc_context_cancel_cause(p, &parent_cause);
+        goc_context_cancel_cause(c, &child_cause);
+        return c;
+    case 6: /* parent cause after child */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_cancel_cause(p));
+        goc_context_cancel_cause(c, &child_cause);
+        goc_context_cancel_cause(p, &parent_cause);
+        return c;
+    case 7: /* parent cause before nil */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_cancel(p));
+        goc_context_cancel_cause(p, &parent_cause);
+        goc_context_cancel(c);
+        return c;
+    case 8: /* parent cause after nil */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_cancel(p));
+        goc_context_cancel(c);
+        goc_context_cancel_cause(p, &parent_cause);
+        return c;
+    case 9: /* child cause after nil */
+        p = keep(b, goc_context_with_cancel(bg()));
+        c = keep(b, goc_context_with_cancel_cause(p));
+        goc_context_cancel(p);
+        goc_context_cancel_cause(c, &child_cause);
+        return c;
+    case 10: /* child cause before nil */
+        p = keep(b, goc_context_with_cancel(bg()));
+        c = keep(b, goc_context_with_cancel_cause(p));
+        goc_context_cancel_cause(c, &child_cause);
+        goc_context_cancel(p);
+        return c;
+    case 11: /* WithTimeout */
+        c = keep(b, goc_context_with_timeout(bg(), 0));
+        goc_context_cancel(c);
+        return c;
+    case 12: /* WithTimeout canceled */
+        c = keep(b, goc_context_with_timeout(bg(), FOREVER));
+        goc_context_cancel(c);
+        return c;
+    case 13: /* WithTimeoutCause */
+        c = keep(b, goc_context_with_timeout_cause(bg(), 0, &too_slow));
+        goc_context_cancel(c);
+        return c;
+    case 14: /* WithTimeoutCause canceled */
+        c = keep(b, goc_context_with_timeout_cause(bg(), FOREVER, &too_slow));
+        goc_context_cancel(c);
+        return c;
+    case 15: /* WithTimeoutCause stacked */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_timeout_cause(p, 0, &too_slow));
+        goc_context_cancel_cause(p, &finished_early);
+        return c;
+    case 16: /* WithTimeoutCause stacked canceled */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_with_timeout_cause(p, FOREVER, &too_slow));
+        goc_context_cancel_cause(p, &finished_early);
+        return c;
+    case 17: /* WithoutCancel */
+        return keep(b, goc_context_without_cancel(bg()));
+    case 18: /* WithoutCancel canceled */
+        p = keep(b, goc_context_with_cancel_cause(bg()));
+        c = keep(b, goc_context_without_cancel(p));
+        goc_context_cancel_cause(p, &finished_early);
+        return c;
+    default: /* WithoutCancel timeout */
+        p = keep(b, goc_context_with_timeout_cause(bg(), 0, &too_slow));
+        c = keep(b, goc_context_without_cancel(p));
+        goc_context_cancel(p);
+        return c;
+    }
+}
+
+/* Go's TestCause: each row's Err and Cause. */
+static void test_cause(void)
+{
+    const goc_context_error *C = &goc_context_canceled, *D = &goc_context_deadline_exceeded;
+    const struct {
+        const goc_context_error *err, *cause;
+    } want[] = {
+        {NULL, NULL}, {NULL, NULL}, {C, C}, {C, &parent_cause}, {C, C},
+        {C, &parent_cause}, {C, &child_cause}, {C, &parent_cause}, {C, C}, {C, C},
+        {C, &child_cause}, {D, D}, {C, C}, {D, &too_slow}, {C, C},
+        {D, &too_slow}, {C, &finished_early}, {NULL, NULL}, {NULL, NULL}, {NULL, NULL},
+    };
+    for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
+        built b = {{0}, 0};
+        goc_context *ctx = cause_case(i, &b);
+        const goc_context_error *err = goc_context_err(ctx), *cause = goc_context_cause(ctx);
+        for (int k = b.n - 1; k >= 0; k--) {
+            goc_context_cancel(b.c[k]);
+            goc_context_release(b.c[k]);
+        }
+        CHECK_MSG(err == want[i].err, "row %d: Err = %s", i, err ? err->msg : "nil");
+        CHECK_MSG(cause == want[i].cause, "row %d: Cause = %s", i, cause ? cause->msg : "nil");
+    }
+}
+
+/* Go's TestCauseRace: Cause polled while another goroutine cancels. */
+static const goc_context_error race_cause = {"TestCauseRace", false, false};
+
+static void cancel_with_race_cause(void *p)
+{
+    goc_context *c = *(goc_context **)p;
+    goc_context_cancel_cause(c, &race_cause);
+    goc_context_release(c);
+}
+
+static void test_cause_race(void)
+{
+    goc_context *ctx = goc_context_with_cancel_cause(bg());
+    goc_context *ref = goc_context_retain(ctx);
+    goc_go(cancel_with_race_cause, &ref, sizeof ref);
+    const goc_context_error *e;
+    while ((e = goc_context_cause(ctx)) == NULL)
+        goc_yield();
+    CHECK(e == &race_cause);
+    goc_context_release(ctx);
+}
+
+/* Go's TestWithCancelCanceledParent and its Simultaneously variant: a child
+ * of a parent canceled with a cause (before, or while, it is made) is done
+ * with Err canceled and the parent's cause. */
+static void pcancel_because(void *p)
+{
+    goc_context *c = *(goc_context **)p;
+    goc_context_cancel_cause(c, &parent_cause);
+    goc_context_release(c);
+}
+
+static void test_with_cancel_canceled_parent(void)
+{
+    goc_context *parent = goc_context_with_cancel_cause(bg());
+    goc_context_cancel_cause(parent, &parent_cause);
+    goc_context *c = goc_context_with_cancel(parent);
+    CHECK(is_closed(goc_context_done(c)));
+    CHECK(goc_context_err(c) == &goc_context_canceled);
+    CHECK(goc_context_cause(c) == &parent_cause);
+    goc_context_release(c);
+    goc_context_release(parent);
+    for (int i = 0; i < 100; i++) {
+        parent = goc_context_with_cancel_cause(bg());
+        goc_context *ref = goc_context_retain(parent);
+        goc_go(pcancel_because, &ref, sizeof ref);
+        c = goc_context_with_cancel(parent);
+        CHECK(goc_chan_recv(goc_context_done(c), NULL) == false);
+        CHECK(goc_context_err(c) == &goc_context_canceled);
+        CHECK(goc_context_cause(c) == &parent_cause);
+        goc_context_cancel(c);
+        goc_context_release(c);
+        goc_context_release(parent);
+    }
+}
+
+/* Go's TestWithoutCancel: values pass through, nothing else does. */
+static int wc_key;
+
+static void test_without_cancel(void)
+{
+    goc_context *v = goc_context_with_value(bg(), &wc_key, "value");
+    goc_context *ctx = goc_context_without_cancel(v);
+    int64_t d;
+    CHECK(!goc_context_deadline(ctx, &d));
+    CHECK(goc_context_done(ctx) == NULL);
+    CHECK(goc_context_err(ctx) == NULL);
+    CHECK_EQ_STR(goc_context_value(ctx, &wc_key), "value");
+    /* A canceled or timed-out parent leaves it alone, and its children. */
+    goc_context *p = goc_context_with_timeout(bg(), 50 * MS);
+    goc_context *w = goc_context_without_cancel(p);
+    goc_context *child = goc_context_with_cancel(w);
+    CHECK(!goc_context_deadline(w, &d));
+    goc_context_cancel(p);
+    CHECK(goc_context_err(w) == NULL && goc_context_cause(w) == NULL);
+    CHECK(goc_context_err(child) == NULL);
+    CHECK_EQ_INT(goc__context_nchildren(p), 0);
+    goc_context_cancel(child);
+    goc_context *all[] = {child, w, p, ctx, v};
+    for (int i = 0; i < 5; i++)
+        goc_context_release(all[i]);
+}
+
+/* ---- AfterFunc (Go 1.21) --------------------------------------------------------- */
+
+static void close_chan(void *p) { goc_chan_close(p); }
+
+static bool recv_within(goc_chan *c, int64_t d)
+{
+    goc_timer *t = goc_after(d);
+    goc_select_case cs[2] = {{c, GOC_SELECT_RECV, NULL, false},
+                             {goc_timer_chan(t), GOC_SELECT_RECV, NULL, false}};
+    int i = goc_select(cs, 2, true);
+    goc_timer_free(t);
+    return i == 0;
+}
+
+#define SHORT (20 * MS)
+#define VERY_LONG (10 * GOC_SECOND)
+
+/* Go's TestAfterFuncCalledAfterCancel. */
+static void test_after_func_called_after_cancel(void)
+{
+    goc_context *ctx = goc_context_with_cancel(bg());
+    goc_chan *donec = goc_chan_make(0, 0);
+    goc_context_after *stop = goc_context_after_func(ctx, close_chan, donec);
+    CHECK_MSG(!recv_within(donec, SHORT), "AfterFunc called before context is done");
+    goc_context_cancel(ctx);
+    CHECK_MSG(recv_within(donec, VERY_LONG), "AfterFunc not called after context is canceled");
+    CHECK(!goc_context_after_stop(stop));
+    goc_context_after_free(stop);
+    goc_context_release(ctx);
+    goc_chan_free(donec);
+}
+
+/* Go's TestAfterFuncCalledAfterTimeout. */
+static void test_after_func_called_after_timeout(void)
+{
+    goc_context *ctx = goc_context_with_timeout(bg(), SHORT);
+    goc_chan *donec = goc_chan_make(0, 0);
+    goc_context_after_free(goc_context_after_func(ctx, close_chan, donec));
+    CHECK_MSG(recv_within(donec, VERY_LONG), "AfterFunc not called after context is canceled");
+    goc_context_cancel(ctx);
+    goc_context_release(ctx);
+    goc_chan_free(donec);
+}
+
+/* Go's TestAfterFuncCalledImmediately. */
+static void test_after_func_called_immediately(void)
+{
+    goc_context *ctx = goc_context_with_cancel(bg());
+    goc_context_cancel(ctx);
+    goc_chan *donec = goc_chan_make(0, 0);
+    goc_context_after_free(goc_context_after_func(ctx, close_chan, donec));
+    CHECK_MSG(recv_within(donec, VERY_LONG), "AfterFunc not called for already-canceled context");
+    goc_context_release(ctx);
+    goc_chan_free(donec);
+}
+
+/* Go's TestAfterFuncNotCalledAfterStop. */
+static void test_after_func_not_called_after_stop(void)
+{
+    goc_context *ctx = goc_context_with_cancel(bg());
+    goc_chan *donec = goc_chan_make(0, 0);
+    goc_context_after *stop = goc_context_after_func(ctx, close_chan, donec);
+    CHECK(goc_context_after_stop(stop));
+    CHECK_EQ_INT(goc__context_nchildren(ctx), 0);
+    goc_context_cancel(ctx);
+    CHECK_MSG(!recv_within(donec, SHORT), "AfterFunc called for already-canceled context");
+    CHECK(!goc_context_after_stop(stop));
+    goc_context_after_free(stop);
+    goc_context_release(ctx);
+    goc_chan_free(donec);
+}
+
+/* Go's TestAfterFuncCalledAsynchronously: cancel does not wait for the
+ * function, which blocks until the canceller reads. */
+static void send_unit(void *p) { goc_chan_send(p, NULL); }
+
+static void test_after_func_called_asynchronously(void)
+{
+    goc_context *ctx = goc_context_with_cancel(bg());
+    goc_chan *donec = goc_chan_make(0, 0);
+    goc_context_after *stop = goc_context_after_func(ctx, send_unit, donec);
+    goc_context_cancel(ctx);
+    CHECK_MSG(recv_within(donec, VERY_LONG), "AfterFunc not called after context is canceled");
+    goc_context_after_stop(stop);
+    goc_context_after_free(stop);
+    goc_context_release(ctx);
+    goc_chan_free(donec);
+}
+
+/* Stop racing with cancel on another goroutine: exactly one of "stop
+ * answered true" and "the function ran" holds, every time. */
+typedef struct af_race {
+    goc_context *ctx;
+    goc_waitgroup *wg;
+} af_race;
+
+static void af_count(void *p) { atomic_fetch_add((_Atomic int *)p, 1); }
+
+static void af_cancel(void *p)
+{
+    af_race *r = p;
+    goc_context_cancel(r->ctx);
+    goc_waitgroup_done(r->wg);
+}
+
+static void test_after_func_stop_races_cancel(void)
+{
+    int n = TEST_SCALE(2000), stopped = 0;
+    _Atomic int ran = 0;
+    for (int i = 0; i < n; i++) {
+        goc_context *ctx = goc_context_with_cancel(bg());
+        goc_context_after *a = goc_context_after_func(ctx, af_count, &ran);
+        goc_waitgroup wg = GOC_WAITGROUP_INIT;
+        goc_waitgroup_add(&wg, 1);
+        af_race r = {ctx, &wg};
+        goc_go_copy(af_cancel, &r);
+        if (i % 2)
+            goc_yield();
+        stopped += goc_context_after_stop(a);
+        goc_waitgroup_wait(&wg);
+        goc_context_after_free(a);
+        goc_context_release(ctx);
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&ran) + stopped == n));
+    goc_sleep(5 * MS);
+    CHECK_EQ_INT(atomic_load(&ran) + stopped, n);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_6_1_background_and_todo),
     TEST_CASE(test_6_2_errors),
@@ -289,9 +669,20 @@ static const test_case cases[] = {
     TEST_CASE(test_6_5_propagate_cancel),
     TEST_CASE(test_6_6_cancel_children_and_remove),
     TEST_CASE(test_6_7_with_deadline),
+    TEST_CASE(test_overflow_timeout),
     TEST_CASE(test_6_8_with_value),
     TEST_CASE(test_context_tree_cancels_completely),
     TEST_CASE(test_context_chain_deep),
+    TEST_CASE(test_cause),
+    TEST_CASE(test_cause_race),
+    TEST_CASE(test_with_cancel_canceled_parent),
+    TEST_CASE(test_without_cancel),
+    TEST_CASE(test_after_func_called_after_cancel),
+    TEST_CASE(test_after_func_called_after_timeout),
+    TEST_CASE(test_after_func_called_immediately),
+    TEST_CASE(test_after_func_not_called_after_stop),
+    TEST_CASE(test_after_func_called_asynchronously),
+    TEST_CASE(test_after_func_stop_races_cancel),
     {0},
 };
 

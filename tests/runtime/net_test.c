@@ -270,6 +270,40 @@ static void test_read_deadline(void)
     server_stop(&s);
 }
 
+/* A dial timeout whose deadline overflows the clock is no limit (it used to
+ * wrap into the past and fail at once), and a read with a deadline at
+ * INT64_MAX waits for its bytes while that deadline is the only timer (the
+ * poller's delay computed from it must not overflow either). */
+typedef struct late_writer {
+    int fd; /* the client's socket */
+} late_writer;
+
+static void *late_write(void *p)
+{
+    late_writer *w = p;
+    usleep(20000);
+    (void)!write(w->fd, "y", 1); /* to the echo server, which sends it back */
+    return NULL;
+}
+
+static void test_huge_timeouts(void)
+{
+    server s = {0};
+    CHECK_EQ_INT(server_start(&s), 0);
+    goc_conn *c;
+    CHECK_EQ_INT(goc_dial_tcp(s.addr, INT64_MAX, &c), 0);
+    goc_conn_set_read_deadline(c, INT64_MAX);
+    late_writer w = {goc_conn_fd(c)};
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, late_write, &w), 0);
+    char buf[1];
+    CHECK_EQ_INT(goc_conn_read(c, buf, 1), 1);
+    CHECK_EQ_INT(buf[0], 'y');
+    pthread_join(th, NULL);
+    goc_conn_close(c);
+    server_stop(&s);
+}
+
 /* Deadlines set by several goroutines at once on one connection (a server
  * shutting connections down while their readers set their own): no timer
  * is armed twice, and the last deadline set is the one that holds. */
@@ -630,6 +664,7 @@ static const test_case cases[] = {
     TEST_CASE(test_half_close),
     TEST_CASE(test_wait_read),
     TEST_CASE(test_read_deadline),
+    TEST_CASE(test_huge_timeouts),
     TEST_CASE(test_deadlines_set_concurrently),
     TEST_CASE(test_replaced_deadline_is_stale),
     TEST_CASE(test_cancel_wakes_reader),

@@ -1,10 +1,15 @@
 /* sync_test.c: the semaphore table (doc/go-rules.md 3), Mutex (4), RWMutex,
  * WaitGroup, Once and Cond (5), one case per numbered rule, plus the
- * starvation scenario. Fatal errors are checked in child processes. */
+ * starvation scenario; then OnceFunc and OnceValue, WaitGroup.Go and Cond
+ * over a Locker, with Go's own tests of them (oncefunc_test.go,
+ * waitgroup_test.go, cond_test.go) ported under their Go names. Fatal
+ * errors are checked in child processes. */
 #define TEST_IMPLEMENTATION
 #include "test.h"
 
 #include "sync_helpers.h"
+
+#include <errno.h>
 
 static uint64_t sema_parks(void)
 {
@@ -617,6 +622,557 @@ static void test_5_4_cond(void)
     CHECK_EQ_STR(catch_panic(cond_copied, &c), "sync.Cond is copied");
 }
 
+/* ---- OnceFunc and OnceValue (Go 1.21) ------------------------------------------ */
+
+static void count_call(void *p) { (*(int *)p)++; }
+
+/* Go's TestOnceFunc: f runs once however often the result is called. */
+static void test_once_func(void)
+{
+    int calls = 0;
+    goc_once_func f = GOC_ONCE_FUNC_INIT(count_call, &calls);
+    for (int i = 0; i < 10; i++)
+        goc_once_func_call(&f);
+    CHECK_EQ_INT(calls, 1);
+}
+
+static void *count_and_return(void *p)
+{
+    int *calls = p;
+    ++*calls;
+    return (void *)(intptr_t)*calls;
+}
+
+/* Go's TestOnceValue: every call returns the first call's value. */
+static void test_once_value(void)
+{
+    int calls = 0;
+    goc_once_value f = GOC_ONCE_VALUE_INIT(count_and_return, &calls);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ_INT((intptr_t)goc_once_value_get(&f), 1);
+    CHECK_EQ_INT(calls, 1);
+}
+
+/* Go's TestOnceValues, C's way: two values behind one pointer. */
+typedef struct two_values {
+    int calls, v1, v2;
+} two_values;
+
+static void *two(void *p)
+{
+    two_values *t = p;
+    t->calls++;
+    t->v1 = t->calls;
+    t->v2 = t->calls + 1;
+    return t;
+}
+
+static void test_once_values(void)
+{
+    two_values t = {0, 0, 0};
+    goc_once_value f = GOC_ONCE_VALUE_INIT(two, &t);
+    two_values *r = NULL;
+    for (int i = 0; i < 10; i++)
+        r = goc_once_value_get(&f);
+    CHECK_EQ_INT(t.calls, 1);
+    CHECK(r == &t && r->v1 == 1 && r->v2 == 2);
+}
+
+static void panic_x(void *p)
+{
+    (*(int *)p)++;
+    goc_panic_value("x", p);
+}
+
+static void *panic_x_value(void *p)
+{
+    panic_x(p);
+    return NULL;
+}
+
+static void call_once_func(void *p) { goc_once_func_call(p); }
+static void get_once_value(void *p) { (void)goc_once_value_get(p); }
+
+/* Go's testOncePanicX: both calls panic with f's message (and value); f
+ * ran once. */
+typedef struct panic_seen {
+    const char *msg;
+    void *value;
+} panic_seen;
+
+static void record_recover(void *p)
+{
+    panic_seen *s = p;
+    const goc_panic_info *pi = goc_recover();
+    if (pi) {
+        s->msg = pi->msg;
+        s->value = pi->value;
+    }
+}
+
+typedef struct call_arg {
+    void (*fn)(void *);
+    void *arg;
+    panic_seen *seen;
+} call_arg;
+
+static void call_recording(void *p)
+{
+    call_arg *a = p;
+    goc_defer(record_recover, a->seen);
+    a->fn(a->arg);
+}
+
+static void once_panics_twice(void (*call)(void *), void *of, int *calls)
+{
+    for (int i = 0; i < 2; i++) {
+        panic_seen s = {NULL, NULL};
+        call_arg a = {call, of, &s};
+        goc_call(call_recording, &a);
+        CHECK_MSG(s.msg != NULL, "call %d: f did not panic", i + 1);
+        CHECK_EQ_STR(s.msg, "x");
+        CHECK(s.value == calls);
+    }
+    CHECK_EQ_INT(*calls, 1);
+}
+
+/* Go's TestOnceFuncPanic and TestOnceValuePanic. */
+static void test_once_func_panic(void)
+{
+    int calls = 0;
+    goc_once_func f = GOC_ONCE_FUNC_INIT(panic_x, &calls);
+    once_panics_twice(call_once_func, &f, &calls);
+    int vcalls = 0;
+    goc_once_value v = GOC_ONCE_VALUE_INIT(panic_x_value, &vcalls);
+    once_panics_twice(get_once_value, &v, &vcalls);
+}
+
+/* Go's TestOnceFuncGoexit: f ends its goroutine; it still runs only once,
+ * and a later call panics instead of returning as if f had. */
+static void count_and_exit(void *p)
+{
+    atomic_fetch_add((_Atomic int *)p, 1);
+    goc_exit();
+}
+
+static void recover_any(void *p)
+{
+    if (goc_recover())
+        atomic_fetch_add((_Atomic int *)p, 1);
+}
+
+typedef struct goexit_arg {
+    goc_once_func *f;
+    _Atomic int *panics;
+    goc_waitgroup *wg;
+} goexit_arg;
+
+static void wg_done(void *p) { goc_waitgroup_done(p); }
+
+static void call_goexit_once(void *p)
+{
+    goexit_arg *a = p;
+    goc_defer(wg_done, a->wg);
+    goc_defer(recover_any, a->panics);
+    goc_once_func_call(a->f);
+}
+
+static void test_once_func_goexit(void)
+{
+    _Atomic int calls = 0, panics = 0;
+    goc_once_func f = GOC_ONCE_FUNC_INIT(count_and_exit, &calls);
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    for (int i = 0; i < 2; i++) {
+        goc_waitgroup_add(&wg, 1);
+        goexit_arg a = {&f, &panics, &wg};
+        goc_go_copy(call_goexit_once, &a);
+        goc_waitgroup_wait(&wg);
+    }
+    CHECK_EQ_INT(atomic_load(&calls), 1);
+    CHECK_EQ_INT(atomic_load(&panics), 1); /* the second call */
+}
+
+/* Concurrent first calls: one runs f, the others wait for it. */
+static void *slow_value(void *p)
+{
+    atomic_fetch_add((_Atomic int *)p, 1);
+    goc_sleep(2 * MS);
+    return p;
+}
+
+typedef struct ov_arg {
+    goc_once_value *ov;
+    _Atomic int *wrong;
+    goc_waitgroup *wg;
+} ov_arg;
+
+static void get_and_check(void *p)
+{
+    ov_arg *a = p;
+    if (goc_once_value_get(a->ov) != a->ov->arg)
+        atomic_fetch_add(a->wrong, 1);
+    goc_waitgroup_done(a->wg);
+}
+
+static void test_once_value_concurrent(void)
+{
+    _Atomic int calls = 0, wrong = 0;
+    goc_once_value ov = GOC_ONCE_VALUE_INIT(slow_value, (void *)&calls);
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    for (int i = 0; i < 32; i++) {
+        goc_waitgroup_add(&wg, 1);
+        ov_arg a = {&ov, &wrong, &wg};
+        goc_go_copy(get_and_check, &a);
+    }
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(atomic_load(&calls), 1);
+    CHECK_EQ_INT(atomic_load(&wrong), 0);
+}
+
+/* ---- WaitGroup.Go (Go 1.25) ----------------------------------------------------- */
+
+static void incr(void *p) { atomic_fetch_add(*(_Atomic int **)p, 1); }
+
+/* Go's TestWaitGroupGo. */
+static void test_waitgroup_go(void)
+{
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    _Atomic int i = 0;
+    _Atomic int *ip = &i;
+    CHECK(goc_waitgroup_go(&wg, incr, &ip, sizeof ip) > 0);
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(atomic_load(&i), 1);
+}
+
+/* Go's testWaitGroup barrier, its goroutines started by Go; the argument
+ * is a copy (here 40 bytes), and fn gets NULL for an empty one. */
+typedef struct barrier_arg {
+    goc_waitgroup *wg1, *wg2;
+    goc_chan *exited;
+    int64_t pad[2];
+} barrier_arg;
+
+static void barrier_member(void *p)
+{
+    barrier_arg *a = p;
+    goc_waitgroup_done(a->wg1);
+    goc_waitgroup_wait(a->wg2);
+    bool t = true;
+    goc_chan_send(a->exited, &t);
+}
+
+static void expect_null(void *p)
+{
+    if (p != NULL)
+        goc_panic("WaitGroup.Go: fn got an argument");
+}
+
+static void test_waitgroup_go_barrier(void)
+{
+    goc_waitgroup wg1 = GOC_WAITGROUP_INIT, wg2 = GOC_WAITGROUP_INIT, all = GOC_WAITGROUP_INIT;
+    enum { N = 16 };
+    goc_chan *exited = goc_chan_make(sizeof(bool), N);
+    for (int round = 0; round < 8; round++) {
+        goc_waitgroup_add(&wg1, N);
+        goc_waitgroup_add(&wg2, N);
+        for (int i = 0; i < N; i++) {
+            barrier_arg a = {&wg1, &wg2, exited, {i, -i}};
+            CHECK(goc_waitgroup_go(&all, barrier_member, &a, sizeof a) > 0);
+        }
+        goc_waitgroup_wait(&wg1);
+        bool t;
+        for (int i = 0; i < N; i++) {
+            CHECK_MSG(!goc_chan_try_recv(exited, &t, NULL), "WaitGroup released group too soon");
+            goc_waitgroup_done(&wg2);
+        }
+        for (int i = 0; i < N; i++)
+            CHECK(goc_chan_recv(exited, &t));
+        goc_waitgroup_wait(&all);
+    }
+    CHECK(goc_waitgroup_go(&all, expect_null, NULL, 0) > 0);
+    goc_waitgroup_wait(&all);
+    CHECK_EQ_INT(goc_waitgroup_go(&all, expect_null, NULL, 1 << 30), -EINVAL);
+    goc_waitgroup_wait(&all); /* the failed Go left the counter alone */
+    goc_chan_free(exited);
+}
+
+/* ---- Cond over a Locker ----------------------------------------------------------- */
+
+typedef struct signal_arg {
+    goc_cond *c;
+    goc_chan *running, *awake;
+    int i;
+} signal_arg;
+
+static void cond_waiter_once(void *p)
+{
+    signal_arg *a = p;
+    a->c->L.lock(a->c->L.l);
+    bool t = true;
+    goc_chan_send(a->running, &t);
+    goc_cond_wait(a->c);
+    goc_chan_send(a->awake, &a->i);
+    a->c->L.unlock(a->c->L.l);
+}
+
+/* Go's TestCondSignal: each Signal wakes exactly one waiter. */
+static void test_cond_signal(void)
+{
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_cond c;
+    goc_cond_init(&c, goc_mutex_locker(&m));
+    int n = 2, v;
+    goc_chan *running = goc_chan_make(sizeof(bool), n), *awake = goc_chan_make(sizeof(int), n);
+    for (int i = 0; i < n; i++) {
+        signal_arg a = {&c, running, awake, i};
+        goc_go_copy(cond_waiter_once, &a);
+    }
+    bool t;
+    for (int i = 0; i < n; i++)
+        goc_chan_recv(running, &t);
+    for (; n > 0; n--) {
+        CHECK_MSG(!goc_chan_try_recv(awake, &v, NULL), "goroutine not asleep");
+        goc_mutex_lock(&m);
+        goc_cond_signal(&c);
+        goc_mutex_unlock(&m);
+        goc_chan_recv(awake, &v);
+        CHECK_MSG(!goc_chan_try_recv(awake, &v, NULL), "too many goroutines awake");
+    }
+    goc_cond_signal(&c);
+    goc_chan_free(running);
+    goc_chan_free(awake);
+}
+
+/* Go's TestCondSignalGenerations: waiters wake in the order they waited. */
+static void test_cond_signal_generations(void)
+{
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_cond c = GOC_COND_INIT(&m);
+    int n = 100;
+    goc_chan *running = goc_chan_make(sizeof(bool), n), *awake = goc_chan_make(sizeof(int), n);
+    bool t;
+    for (int i = 0; i < n; i++) {
+        signal_arg a = {&c, running, awake, i};
+        goc_go_copy(cond_waiter_once, &a);
+        if (i > 0) {
+            int got;
+            goc_chan_recv(awake, &got);
+            CHECK_MSG(got == i - 1, "wrong goroutine woke up: want %d, got %d", i - 1, got);
+        }
+        goc_chan_recv(running, &t);
+        goc_mutex_lock(&m);
+        goc_cond_signal(&c);
+        goc_mutex_unlock(&m);
+    }
+    int last;
+    goc_chan_recv(awake, &last);
+    goc_chan_free(running);
+    goc_chan_free(awake);
+}
+
+/* Go's TestCondBroadcast, once over a Mutex and once over an RWMutex's read
+ * side (readers wait together; the writer changes the state under the
+ * write lock). */
+typedef struct bcast {
+    goc_cond *c;
+    goc_chan *running, *awake;
+    bool *exit;
+    goc_waitgroup *wg;
+} bcast;
+
+typedef struct bcast_arg {
+    bcast *b;
+    int g;
+} bcast_arg;
+
+static void bcast_waiter(void *p)
+{
+    bcast_arg *a = p;
+    goc_cond *c = a->b->c;
+    c->L.lock(c->L.l);
+    while (!*a->b->exit) {
+        goc_chan_send(a->b->running, &a->g);
+        goc_cond_wait(c);
+        goc_chan_send(a->b->awake, &a->g);
+    }
+    c->L.unlock(c->L.l);
+    goc_waitgroup_done(a->b->wg);
+}
+
+static void cond_broadcast_over(goc_cond *c, goc_locker writer)
+{
+    enum { N = 200 };
+    bool exit = false;
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    bcast b = {c, goc_chan_make(sizeof(int), N), goc_chan_make(sizeof(int), N), &exit, &wg};
+    for (int i = 0; i < N; i++) {
+        bcast_arg a = {&b, i};
+        goc_waitgroup_add(&wg, 1);
+        goc_go_copy(bcast_waiter, &a);
+    }
+    int g;
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < N; k++)
+            goc_chan_recv(b.running, &g);
+        if (i == N - 1) {
+            writer.lock(writer.l);
+            exit = true;
+            writer.unlock(writer.l);
+        }
+        CHECK_MSG(!goc_chan_try_recv(b.awake, &g, NULL), "goroutine not asleep");
+        writer.lock(writer.l);
+        goc_cond_broadcast(c);
+        writer.unlock(writer.l);
+        bool seen[N] = {0};
+        for (int k = 0; k < N; k++) {
+            goc_chan_recv(b.awake, &g);
+            CHECK_MSG(!seen[g], "goroutine woke up twice");
+            seen[g] = true;
+        }
+    }
+    goc_waitgroup_wait(&wg);
+    CHECK_MSG(!goc_chan_try_recv(b.running, &g, NULL), "goroutine did not exit");
+    goc_cond_broadcast(c);
+    goc_chan_free(b.running);
+    goc_chan_free(b.awake);
+}
+
+static void test_cond_broadcast(void)
+{
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_cond c = GOC_COND_INIT(&m);
+    cond_broadcast_over(&c, goc_mutex_locker(&m));
+    goc_rwmutex rw = GOC_RWMUTEX_INIT;
+    goc_cond rc = GOC_COND_INIT_LOCKER(GOC_RWMUTEX_RLOCKER(&rw));
+    cond_broadcast_over(&rc, goc_rwmutex_locker(&rw));
+}
+
+/* Readers waiting on a read-side Cond hold the read lock together: while
+ * they wait a writer gets in; once woken, all of them are inside at once. */
+typedef struct rl_arg {
+    goc_rwmutex *rw;
+    goc_cond *c;
+    int *gen;
+    _Atomic int *inside, *maxinside;
+    goc_waitgroup *wg;
+} rl_arg;
+
+static void rl_reader(void *p)
+{
+    rl_arg *a = p;
+    goc_rwmutex_rlock(a->rw);
+    while (*a->gen == 0)
+        goc_cond_wait(a->c);
+    int in = atomic_fetch_add(a->inside, 1) + 1;
+    int mx = atomic_load(a->maxinside);
+    while (in > mx && !atomic_compare_exchange_weak(a->maxinside, &mx, in)) {
+    }
+    goc_sleep(1 * MS);
+    atomic_fetch_sub(a->inside, 1);
+    goc_rwmutex_runlock(a->rw);
+    goc_waitgroup_done(a->wg);
+}
+
+static void test_cond_rlocker(void)
+{
+    goc_rwmutex rw = GOC_RWMUTEX_INIT;
+    goc_cond c;
+    goc_cond_init(&c, goc_rwmutex_rlocker(&rw));
+    int gen = 0;
+    _Atomic int inside = 0, maxinside = 0;
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    enum { N = 8 };
+    for (int i = 0; i < N; i++) {
+        rl_arg a = {&rw, &c, &gen, &inside, &maxinside, &wg};
+        goc_waitgroup_add(&wg, 1);
+        goc_go_copy(rl_reader, &a);
+    }
+    CHECK(WAIT_UNTIL(LOAD_RELAXED(&c.notify.wait) == N));
+    goc_rwmutex_lock(&rw); /* every reader is waiting: none holds rw */
+    gen = 1;
+    goc_cond_broadcast(&c);
+    goc_rwmutex_unlock(&rw);
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(atomic_load(&maxinside), N);
+}
+
+/* Go's TestRace: three goroutines hand x along under c.L. */
+typedef struct race_arg {
+    goc_cond *c;
+    int *x;
+    _Atomic int *bad;
+    goc_waitgroup *wg;
+} race_arg;
+
+static void race1(void *p)
+{
+    race_arg *a = p;
+    a->c->L.lock(a->c->L.l);
+    *a->x = 1;
+    goc_cond_wait(a->c);
+    if (*a->x != 2)
+        atomic_fetch_add(a->bad, 1);
+    *a->x = 3;
+    goc_cond_signal(a->c);
+    a->c->L.unlock(a->c->L.l);
+    goc_waitgroup_done(a->wg);
+}
+
+static void race2(void *p)
+{
+    race_arg *a = p;
+    a->c->L.lock(a->c->L.l);
+    for (;;) {
+        if (*a->x == 1) {
+            *a->x = 2;
+            goc_cond_signal(a->c);
+            break;
+        }
+        a->c->L.unlock(a->c->L.l);
+        goc_yield();
+        a->c->L.lock(a->c->L.l);
+    }
+    a->c->L.unlock(a->c->L.l);
+    goc_waitgroup_done(a->wg);
+}
+
+static void race3(void *p)
+{
+    race_arg *a = p;
+    a->c->L.lock(a->c->L.l);
+    for (;;) {
+        if (*a->x == 2) {
+            goc_cond_wait(a->c);
+            if (*a->x != 3)
+                atomic_fetch_add(a->bad, 1);
+            break;
+        }
+        if (*a->x == 3)
+            break;
+        a->c->L.unlock(a->c->L.l);
+        goc_yield();
+        a->c->L.lock(a->c->L.l);
+    }
+    a->c->L.unlock(a->c->L.l);
+    goc_waitgroup_done(a->wg);
+}
+
+static void test_cond_race(void)
+{
+    goc_mutex m = GOC_MUTEX_INIT;
+    goc_cond c = GOC_COND_INIT(&m);
+    int x = 0;
+    _Atomic int bad = 0;
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    goc_waitgroup_add(&wg, 3);
+    race_arg a = {&c, &x, &bad, &wg};
+    goc_go_copy(race1, &a);
+    goc_go_copy(race2, &a);
+    goc_go_copy(race3, &a);
+    goc_waitgroup_wait(&wg);
+    CHECK_EQ_INT(atomic_load(&bad), 0);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_3_1_semtable_roots_by_address),
     TEST_CASE(test_3_2_treap_many_addresses),
@@ -633,6 +1189,19 @@ static const test_case cases[] = {
     TEST_CASE(test_5_2_waitgroup),
     TEST_CASE(test_5_3_once),
     TEST_CASE(test_5_4_cond),
+    TEST_CASE(test_once_func),
+    TEST_CASE(test_once_value),
+    TEST_CASE(test_once_values),
+    TEST_CASE(test_once_func_panic),
+    TEST_CASE(test_once_func_goexit),
+    TEST_CASE(test_once_value_concurrent),
+    TEST_CASE(test_waitgroup_go),
+    TEST_CASE(test_waitgroup_go_barrier),
+    TEST_CASE(test_cond_signal),
+    TEST_CASE(test_cond_signal_generations),
+    TEST_CASE(test_cond_broadcast),
+    TEST_CASE(test_cond_rlocker),
+    TEST_CASE(test_cond_race),
     {"child_unlock_unlocked_case", child_unlock_unlocked_case},
     {"child_runlock_unlocked", child_runlock_unlocked},
     {"child_wunlock_unlocked", child_wunlock_unlocked},
