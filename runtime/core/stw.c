@@ -31,8 +31,9 @@
  * inside TSan's runtime.
  *
  * Invariants:
- *  - stw.stopping is 1 from the start of a stop until the restart; every
- *    thread that waits for the restart sleeps on it (futex).
+ *  - stw.stopping is 1 from the start of a stop until the restart; threads
+ *    waiting at their start or in goc_syscall_exit sleep on it (futex). A
+ *    signal handler waits on stw.restarted for the end of its own stop.
  *  - An M is counted in stw.nacked at most once per stop (m->stw.acked).
  *  - m->stw.sp and regs are written by the M itself before it is counted
  *    as stopped (ack, or the SYSCALL state's release store), and read by
@@ -67,6 +68,7 @@ extern char __stop_goc_nostop_text[] __attribute__((weak));
 static struct {
     _Atomic uint32_t stopping; /* futex: 1 while a stop is under way or holds */
     _Atomic uint32_t epoch;    /* stops so far (the current one while stopping) */
+    _Atomic uint32_t restarted; /* futex: the last stop the world restarted from */
     _Atomic uint32_t nacked;   /* futex: Ms that acknowledged the current stop */
     goc_m *allm;               /* the Ms when this stop began (their alllink list) */
     goc_m *self;               /* the stopper's M, NULL if it is not an M */
@@ -89,12 +91,21 @@ GOC_STW_FN static void futex_wake(_Atomic uint32_t *addr)
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
-/* Sleeps until the world restarts. */
+/* Sleeps until no stop is under way. */
 GOC_STW_FN static void wait_restart(void)
 {
     uint32_t v;
     while ((v = atomic_load(&stw.stopping)) != 0)
         futex_wait(&stw.stopping, v, -1);
+}
+
+/* Sleeps until the world restarts from stop e (a handler must not wait
+ * for a later stop: its signal is blocked while it runs). */
+GOC_STW_FN static void wait_restart_from(uint32_t e)
+{
+    uint32_t v;
+    while ((int32_t)((v = atomic_load(&stw.restarted)) - e) < 0)
+        futex_wait(&stw.restarted, v, -1);
 }
 
 /* ---- the stopped side ----------------------------------------------------- */
@@ -152,7 +163,7 @@ GOC_STW_FN static void on_stop_signal(int sig, siginfo_t *si, void *ctx)
         atomic_store(&m->stw.acked, e);
         atomic_fetch_add(&stw.nacked, 1);
         futex_wake(&stw.nacked);
-        wait_restart();
+        wait_restart_from(e);
     }
     errno = saved_errno;
 }
@@ -252,8 +263,8 @@ void goc__stw_prepare(uintptr_t sp, const uintptr_t *regs, uint32_t nregs)
      * stopped thread may hold that lock); Ms made after this see stopping
      * at their start and wait there. */
     atomic_store(&stw.stopping, 1);
+    atomic_store(&stw.nacked, 0); /* before the epoch a handler would ack */
     atomic_fetch_add(&stw.epoch, 1);
-    atomic_store(&stw.nacked, 0);
     goc__lock_acquire(&goc__sched_.lock);
     stw.allm = goc__sched_.allm;
     goc__lock_release(&goc__sched_.lock);
@@ -275,6 +286,8 @@ GOC_STW_FN void goc__stw_start(void)
         uint32_t s = GOC_STWM_SYSCALL_STOPPED;
         atomic_compare_exchange_strong(&m->stw.state, &s, GOC_STWM_SYSCALL);
     }
+    atomic_store(&stw.restarted, atomic_load(&stw.epoch));
+    futex_wake(&stw.restarted);
     atomic_store(&stw.stopping, 0);
     futex_wake(&stw.stopping);
 }

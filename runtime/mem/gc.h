@@ -243,6 +243,8 @@ void goc__gcw_mark(goc__gcw *w, uintptr_t v);
 void goc__gcw_scan(goc__gcw *w, uintptr_t p, size_t n);
 /* Makes sure n markers exist (helper threads; before the pause). */
 void goc__gc_markers_prepare(int n);
+/* Where the markers' state lives (not scanned: it holds the heap's bounds). */
+void goc__gc_mark_statics(const void **p, size_t *n);
 /* Markers of the coming (or last) cycle. */
 int goc__gc_markers(void);
 /* While stopped: runs njobs root jobs (roots.c) and the mark to its end

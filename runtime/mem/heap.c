@@ -168,6 +168,12 @@ void goc__heap_unlock(void)
     goc__lock_release(&heap.lock);
 }
 
+void goc__heap_statics(const void **p, size_t *n)
+{
+    *p = &heap;
+    *n = sizeof heap;
+}
+
 void goc__heap_bounds(uintptr_t *lo, uintptr_t *hi)
 {
     *lo = heap.lo;

@@ -383,6 +383,12 @@ void goc__gc_markers_prepare(int n)
     mk.n = mk.nhelpers + 1 < n ? mk.nhelpers + 1 : n;
 }
 
+void goc__gc_mark_statics(const void **p, size_t *n)
+{
+    *p = workers;
+    *n = sizeof workers;
+}
+
 int goc__gc_markers(void)
 {
     return mk.n;

@@ -182,6 +182,8 @@ void goc__heap_unlock(void);
 /* Lowest and highest address of any arena (0, 0 before the first), which
  * bound every heap pointer. */
 void goc__heap_bounds(uintptr_t *lo, uintptr_t *hi);
+/* Where the heap's own state lives (the collector does not scan it). */
+void goc__heap_statics(const void **p, size_t *n);
 /* Sysmon's tick (now: CLOCK_MONOTONIC ns): releases the free pages held
  * past their delay (heap.c). Any thread, no locks held. */
 void goc__heap_scavenge_tick(int64_t now);

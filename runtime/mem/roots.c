@@ -11,7 +11,9 @@
  *    caught mid-switch has a stale saved one);
  *  - the writable segments of the program and its shared libraries
  *    (dl_iterate_phdr, read before the pause), in 256 KiB pieces, less the
- *    allocator's arena index (16 MiB of pointers to its own records);
+ *    allocator's and collector's own statics (the arena index: 16 MiB of
+ *    pointers to its records; the heap's bounds: the first object of an
+ *    arena would never be freed);
  *  - explicit blocks: every allocated slot of every explicit span, less the
  *    objects on the Ps' free lists (goc__cache_mark_free), 256 spans a job;
  *  - the threads: every stopped M's registers, and its own stack (g0) from
@@ -74,18 +76,38 @@ typedef struct seg_walk {
     size_t n, cap;
 } seg_walk;
 
-/* Adds [lo, hi) to the walk's ranges, less the arena index. */
+/* The allocator's and the collector's own statics, which hold heap
+ * addresses that are not references (the arena index; the heap's bounds
+ * and next-arena hint; the markers' bounds): scanned, they would keep the
+ * first object of an arena alive. */
+static range exclude[4];
+
+static void exclusions(void)
+{
+    const void *p;
+    size_t n;
+    exclude[0] = (range){(uintptr_t)goc__arenas, (uintptr_t)goc__arenas + sizeof goc__arenas};
+    goc__heap_statics(&p, &n);
+    exclude[1] = (range){(uintptr_t)p, (uintptr_t)p + n};
+    goc__gc_mark_statics(&p, &n);
+    exclude[2] = (range){(uintptr_t)p, (uintptr_t)p + n};
+    exclude[3] = (range){(uintptr_t)&rt, (uintptr_t)(&rt + 1)};
+}
+
+/* Adds [lo, hi) to the walk's ranges, less the excluded ones. */
 static void add_range(uintptr_t lo, uintptr_t hi, seg_walk *sw)
 {
-    uintptr_t xlo = (uintptr_t)goc__arenas, xhi = xlo + sizeof goc__arenas;
     lo = (lo + 7) & ~(uintptr_t)7;
     hi &= ~(uintptr_t)7;
     if (lo >= hi)
         return;
-    if (lo < xhi && xlo < hi) { /* cut the excluded range out */
-        add_range(lo, xlo, sw);
-        add_range(xhi, hi, sw);
-        return;
+    for (size_t i = 0; i < sizeof exclude / sizeof exclude[0]; i++) {
+        uintptr_t xlo = exclude[i].lo & ~(uintptr_t)7, xhi = (exclude[i].hi + 7) & ~(uintptr_t)7;
+        if (lo < xhi && xlo < hi) { /* cut the excluded range out */
+            add_range(lo, xlo, sw);
+            add_range(xhi, hi, sw);
+            return;
+        }
     }
     if (sw->data && sw->n < sw->cap)
         sw->data[sw->n] = (range){lo, hi};
@@ -108,6 +130,7 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 void goc__gc_roots_prepare(void)
 {
+    exclusions();
     seg_walk count = {NULL, 0, 0};
     dl_iterate_phdr(each_object, &count);
     size_t cap = count.n + 8; /* a library loaded between the walks */

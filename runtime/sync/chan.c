@@ -11,21 +11,26 @@
  */
 #include "sync_internal.h"
 
+#include "goc/malloc.h"
+
 #include "runq.h"
 
 #include <stdio.h>
 
 #define GOC_MAX_ALLOC ((uint64_t)1 << 47) /* Go's maxAlloc on 64-bit Linux */
 
+/* Channels, contexts, timers' channels and select's scratch come from
+ * goc_malloc: the collector scans explicit blocks, so what a channel's
+ * buffer or a context's value holds stays alive. */
 void *goc__sync_alloc(size_t n)
 {
-    void *p = malloc(n);
+    void *p = goc_malloc(n);
     if (!p)
         goc_fatal("runtime: out of memory");
     return p;
 }
 
-void goc__sync_free(void *p) { free(p); }
+void goc__sync_free(void *p) { goc_free(p); }
 
 /* ---- wait queues --------------------------------------------------------- */
 
