@@ -438,6 +438,9 @@ void goc__syscall_enter_block(const uintptr_t *regs, uintptr_t sp);
 #define GOC_SYSCALL_NREGS 18
 #endif
 
+/* The collector (runtime/mem/gc.c) reads its settings; under GOC_GCSTRESS
+ * it starts its timed cycles. Called by goc_start. */
+void goc__gc_init(void);
 /* Installs the stop signal's handler (idempotent; before the first stop). */
 void goc__stw_init(void);
 /* Begins a stop: from here Ms that start wait at their start. sp, regs: the

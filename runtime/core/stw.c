@@ -72,6 +72,7 @@ static struct {
     _Atomic uint32_t nacked;   /* futex: Ms that acknowledged the current stop */
     goc_m *allm;               /* the Ms when this stop began (their alllink list) */
     goc_m *self;               /* the stopper's M, NULL if it is not an M */
+    pid_t pid;                 /* for tgkill (getpid is not called while stopped) */
     uintptr_t self_sp;         /* the stopper's own goroutine: scan from here */
     uint32_t self_nregs;
     const uintptr_t *self_regs;
@@ -215,9 +216,14 @@ void goc__stw_init(void)
     stw.installed = true;
 }
 
+static void note_pid(void)
+{
+    stw.pid = getpid(); /* again at each stop: a fork's child has its own */
+}
+
 GOC_STW_FN static void send_stop(goc_m *m)
 {
-    syscall(SYS_tgkill, (long)getpid(), (long)m->stw.tid, STOP_SIGNAL);
+    syscall(SYS_tgkill, (long)stw.pid, (long)m->stw.tid, STOP_SIGNAL);
 }
 
 /* Signals every running M, and counts those in a blocking call as stopped;
@@ -259,6 +265,7 @@ GOC_STW_FN static void wait_acks(uint32_t e, uint32_t need)
 void goc__stw_prepare(uintptr_t sp, const uintptr_t *regs, uint32_t nregs)
 {
     goc__stw_init();
+    note_pid();
     /* The M list is read under sched.lock before anything is stopped (a
      * stopped thread may hold that lock); Ms made after this see stopping
      * at their start and wait there. */

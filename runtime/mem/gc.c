@@ -96,6 +96,8 @@ void goc__gc_init(void)
         atomic_store_explicit(&goc__gc.ready, true, memory_order_release);
     }
     goc__lock_release(&init_lock);
+    if (goc__gc.stress)
+        goc__gc_bg_start(); /* its timed cycles (sweep.c) */
 }
 
 /* The heap_live that starts the next cycle. */
@@ -298,6 +300,14 @@ void goc__gc_after_alloc(bool may_collect)
 int64_t goc__gc_last_end(void)
 {
     return atomic_load(&st.last_end);
+}
+
+uint64_t goc__gc_last_pause(void)
+{
+    goc__lock_acquire(&st.lock);
+    uint64_t p = st.pause_last;
+    goc__lock_release(&st.lock);
+    return p;
 }
 
 /* ---- public calls ------------------------------------------------------------------------ */

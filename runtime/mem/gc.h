@@ -165,8 +165,9 @@ void goc__gc_after_alloc(bool may_collect);
  * 2 minutes (both skipped with GOGC off). */
 void goc__gc_collect_requested(void);
 void goc__gc_collect_timed(void);
-/* goc__nanotime() at the end of the last cycle (0: none yet). */
+/* goc__nanotime() at the end of the last cycle (0: none yet), and its pause. */
 int64_t goc__gc_last_end(void);
+uint64_t goc__gc_last_pause(void);
 
 /* ---- sweeping (sweep.c) --------------------------------------------------------- */
 
@@ -220,8 +221,9 @@ static inline __attribute__((always_inline)) uint32_t goc__gc_sweep_bits(goc_msp
 static inline __attribute__((always_inline)) void goc__gc_commit(goc_mspan *s)
 {
     uint32_t w = s->freeindex >> 6, b = s->freeindex & 63;
+    volatile uint64_t *bits = s->allocbits; /* no memset call: this runs while stopped */
     for (uint32_t i = 0; i < w; i++)
-        s->allocbits[i] = ~(uint64_t)0;
+        bits[i] = ~(uint64_t)0;
     if (b)
         s->allocbits[w] |= ((uint64_t)1 << b) - 1;
     uint32_t n = 0;

@@ -14,8 +14,10 @@
  *
  * The background thread is not an M (the collector never stops it): it
  * sweeps, and runs the cycles asked for by code that cannot run one itself
- * (goc_malloc under GOC_GCSTRESS may hold any runtime lock), and the one Go
- * forces when none ran for 2 minutes. The collector pauses its sweeping
+ * (goc_malloc under GOC_GCSTRESS may hold any runtime lock), the one Go
+ * forces when none ran for 2 minutes, and under GOC_GCSTRESS one every
+ * millisecond that passes without any, so that programs that hardly
+ * allocate are stopped and scanned at arbitrary points too. The collector pauses its sweeping
  * before a cycle (goc__gc_bg_pause): bg.lock is held by the sweeping
  * thread for one span at a time, and by the collector through its cycle.
  */
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #define FORCE_NS ((int64_t)120 * 1000000000) /* Go's forcegcperiod */
+#define STRESS_NS ((int64_t)1000000)         /* GOC_GCSTRESS: a cycle at least this often */
 
 /* Fills a freed object with the poison pattern. Uninstrumented: the
  * object was last written by threads the sweeper has no order with (its
@@ -143,21 +146,39 @@ static void sweep_all(void)
     }
 }
 
+/* How long the background thread waits after a cycle before it runs one
+ * of its own: under GOC_GCSTRESS a millisecond, or four times the last
+ * pause when that is longer (a million goroutines' stacks take a while to
+ * scan: the program still gets four fifths of the time). */
+static int64_t stress_gap(void)
+{
+    int64_t gap = 4 * (int64_t)goc__gc_last_pause();
+    return gap > STRESS_NS ? gap : STRESS_NS;
+}
+
 static void *bg_main(void *arg)
 {
     (void)arg;
     is_bg = true;
     for (;;) {
         uint32_t w = atomic_load(&bg.wake);
-        if (atomic_exchange(&bg.request, false))
-            goc__gc_collect_requested();
+        int64_t wait = 1000000000; /* look at the clock each second */
+        int64_t idle = goc__nanotime() - goc__gc_last_end();
+        bool on = atomic_load(&goc__gc.percent) >= 0; /* GOGC off: none of these */
+        if (on && goc__gc.stress && idle < stress_gap()) {
+            wait = stress_gap() - idle; /* requests wait too, and pile up meanwhile */
+        } else if (on && (goc__gc.stress || atomic_load(&bg.request))) {
+            atomic_store(&bg.request, false);
+            goc__gc_collect_requested(); /* under stress also while nothing allocates */
+            continue;
+        } else if (on && goc__gc_last_end() && idle >= FORCE_NS) {
+            goc__gc_collect_timed();
+        }
+        atomic_store(&bg.request, false);
         if (atomic_exchange(&bg.sweep, false))
             sweep_all();
-        int64_t idle = goc__nanotime() - goc__gc_last_end();
-        if (atomic_load(&goc__gc.percent) >= 0 && goc__gc_last_end() && idle >= FORCE_NS)
-            goc__gc_collect_timed();
-        if (w == atomic_load(&bg.wake) && !atomic_load(&bg.request))
-            goc__futex_wait(&bg.wake, w, 1000000000); /* look at the clock each second */
+        if (w == atomic_load(&bg.wake))
+            goc__futex_wait(&bg.wake, w, wait);
     }
     return NULL;
 }

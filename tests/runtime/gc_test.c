@@ -197,8 +197,10 @@ static void child_root_running_registers(void)
     latch la = {.count = 1};
     latch *lp = &la;
     goc_go(spinner, &lp, sizeof lp);
-    while (!atomic_load(&spin_started)) /* it runs on the other P, never yielding */
-        goc_yield();
+    /* It never yields once started: sleep (rather than yield) while waiting,
+     * so that if it started on this P, the timer wakes us on the other. */
+    while (!atomic_load(&spin_started))
+        goc_sleep(GOC_MILLISECOND);
     uint64_t c0 = cycles_now();
     collect_many(CYCLES);
     uint64_t c1 = cycles_now();
