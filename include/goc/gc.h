@@ -109,6 +109,7 @@ int goc_gc_root_add(void *addr, size_t size);
 int goc_gc_root_remove(void *addr);
 
 #define GOC_GC_PAUSE_BUCKETS 24
+#define GOC_GC_PAUSE_RECENT 256
 
 /* The collector's figures. */
 typedef struct goc_gc_stats {
@@ -120,6 +121,9 @@ typedef struct goc_gc_stats {
     /* pauses by length: [0] under 2 us, [i] from 2^i to 2^(i+1) us, the
      * last bucket everything longer */
     uint64_t pause_hist[GOC_GC_PAUSE_BUCKETS];
+    /* the last 256 pauses, as Go's MemStats.PauseNs: collection n's at
+     * [(n - 1) % GOC_GC_PAUSE_RECENT] */
+    uint64_t pause_recent_ns[GOC_GC_PAUSE_RECENT];
     uint64_t mark_last_ns;   /* the last mark, within its pause */
     uint64_t heap_live;      /* collected bytes counted in use now: marked by the last
                                 collection and allocated since */

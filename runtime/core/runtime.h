@@ -161,6 +161,7 @@ typedef struct goc__stwm {
      * and the registers it held, written by the M itself (at
      * goc_syscall_enter, or in the signal handler) before it is counted. */
     uintptr_t sp;
+    bool exact;             /* sp is a call's (goc_syscall_enter): no red zone below it */
     uint32_t nregs;
     uintptr_t regs[GOC_STW_NREGS];
 } goc__stwm;
@@ -455,10 +456,11 @@ void goc__stw_stop(void);
 /* Restarts the world. */
 void goc__stw_start(void);
 /* While stopped: calls fn for every M (m, the stack pointer to scan its
- * current stack from, or 0, and its registers), and once with m NULL for a
- * stopper that is not an M. */
-void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, const uintptr_t *regs, uint32_t nregs,
-                              void *arg),
+ * current stack from, or 0; exact: sp is where a call was made, else the
+ * 128-byte red zone below it may hold data; and its registers), and once
+ * with m NULL for a stopper that is not an M. */
+void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, bool exact, const uintptr_t *regs,
+                              uint32_t nregs, void *arg),
                    void *arg);
 
 /* ---- misc ---------------------------------------------------------------- */

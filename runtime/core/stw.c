@@ -131,10 +131,12 @@ GOC_STW_FN static void record_context(goc_m *m, const ucontext_t *uc)
                            (uintptr_t)fp->_xmm[i].element[3] << 32;
     }
     m->stw.sp = (uintptr_t)g[REG_RSP];
+    m->stw.exact = false; /* a leaf function's red zone lies below it */
 #elif defined(__aarch64__)
     for (int i = 0; i < 31; i++)
         m->stw.regs[n++] = (uintptr_t)uc->uc_mcontext.regs[i];
     m->stw.sp = (uintptr_t)uc->uc_mcontext.sp;
+    m->stw.exact = true; /* no red zone on aarch64 */
 #else
 #error "stw.c: no register layout for this CPU"
 #endif
@@ -184,6 +186,7 @@ void goc__stw_syscall_enter(goc_m *m, const uintptr_t *regs, uint32_t n, uintptr
     memcpy(m->stw.regs, regs, n * sizeof *regs);
     m->stw.nregs = n;
     m->stw.sp = sp;
+    m->stw.exact = true;
     atomic_store_explicit(&m->stw.state, GOC_STWM_SYSCALL, memory_order_release);
 }
 
@@ -299,18 +302,19 @@ GOC_STW_FN void goc__stw_start(void)
     futex_wake(&stw.stopping);
 }
 
-GOC_STW_FN void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, const uintptr_t *regs,
-                                         uint32_t nregs, void *arg),
+GOC_STW_FN void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, bool exact,
+                                         const uintptr_t *regs, uint32_t nregs, void *arg),
                               void *arg)
 {
+    /* the stopper's sp is where it called into the collector: exact */
     for (goc_m *m = stw.allm; m; m = m->alllink) {
         if (m == stw.self)
-            fn(m, stw.self_sp, stw.self_regs, stw.self_nregs, arg);
+            fn(m, stw.self_sp, true, stw.self_regs, stw.self_nregs, arg);
         else if (atomic_load(&m->stw.state) != GOC_STWM_NONE)
-            fn(m, m->stw.sp, m->stw.regs, m->stw.nregs, arg);
+            fn(m, m->stw.sp, m->stw.exact, m->stw.regs, m->stw.nregs, arg);
         else
-            fn(m, 0, NULL, 0, arg);
+            fn(m, 0, true, NULL, 0, arg);
     }
     if (!stw.self)
-        fn(NULL, stw.self_sp, stw.self_regs, stw.self_nregs, arg);
+        fn(NULL, stw.self_sp, true, stw.self_regs, stw.self_nregs, arg);
 }

@@ -45,6 +45,7 @@ static struct {
     goc__lock lock; /* guards the figures */
     uint64_t cycles, forced;
     uint64_t pause_last, pause_max, pause_total, hist[GOC_GC_PAUSE_BUCKETS];
+    uint64_t recent[GOC_GC_PAUSE_RECENT];
     uint64_t mark_last, marked, goal, roots;
     int32_t markers;
     _Atomic int64_t last_end;
@@ -203,6 +204,7 @@ static void record(const pause_args *a, uint64_t pause_ns, uint64_t before, int 
         st.pause_max = pause_ns;
     st.pause_total += pause_ns;
     st.hist[bucket_of(pause_ns)]++;
+    st.recent[(n - 1) % GOC_GC_PAUSE_RECENT] = pause_ns;
     st.mark_last = a->mark_ns;
     st.marked = a->marked;
     st.goal = a->goal;
@@ -222,7 +224,7 @@ static void record(const pause_args *a, uint64_t pause_ns, uint64_t before, int 
     }
 }
 
-static void cycle(uintptr_t sp, int kind, const char *why)
+__attribute__((noinline)) static void cycle(uintptr_t sp, int kind, const char *why)
 {
     goc__gc_init();
     goc__lock_acquire(&cycle_lock);
@@ -257,7 +259,8 @@ static void cycle(uintptr_t sp, int kind, const char *why)
 
 /* The cycle runs below this frame, which keeps the callers' callee-saved
  * registers (__builtin_unwind_init) and is where the collecting goroutine's
- * stack is scanned from. */
+ * stack is scanned from; cycle is not inlined, so its locals (the heap's
+ * bounds among them) stay below that point. */
 __attribute__((noinline)) static void collect(int kind, const char *why)
 {
     __builtin_unwind_init();
@@ -349,6 +352,7 @@ void goc_gc_stats_read(goc_gc_stats *out)
     out->pause_max_ns = st.pause_max;
     out->pause_total_ns = st.pause_total;
     memcpy(out->pause_hist, st.hist, sizeof st.hist);
+    memcpy(out->pause_recent_ns, st.recent, sizeof st.recent);
     out->mark_last_ns = st.mark_last;
     out->heap_marked = st.marked;
     out->heap_goal = st.goal == UINT64_MAX ? 0 : st.goal;

@@ -56,6 +56,8 @@ struct goc__gcw {
     _Atomic uint32_t nfull; /* blocks on full (read without the lock by thieves) */
     wbuf *full;             /* full blocks, which any marker may take */
     uintptr_t lo, range;    /* lo <= v < lo + range: v may point into the heap */
+    goc_mspan *cs;          /* the collected span the last lookup found ... */
+    uintptr_t cbase, clen;  /* ... and its range: most pointers go near the last one */
     uint64_t marked;        /* bytes of objects this marker marked */
     uint32_t pops;
     uint32_t id;
@@ -213,17 +215,33 @@ GOC_STW_FN static void balance(goc__gcw *w)
 
 /* ---- marking ------------------------------------------------------------------------ */
 
-static inline __attribute__((always_inline)) GOC_SCAN_FN void mark(goc__gcw *w, uintptr_t v)
+/* The collected span holding v, or NULL. */
+static inline __attribute__((always_inline)) GOC_SCAN_FN goc_mspan *span_at(goc__gcw *w,
+                                                                           uintptr_t v)
 {
+    if (v - w->cbase < w->clen)
+        return w->cs;
     goc__arena *ar = goc__arenas[v >> GOC_ARENA_SHIFT];
     if (!ar)
-        return;
+        return NULL;
     goc_mspan *s = ar->spans[(v >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)];
     if (!s || s->state < GOC_SPAN_GC_SMALL)
-        return; /* free, dead or explicit */
+        return NULL; /* free, dead or explicit */
+    uintptr_t len = (uintptr_t)s->npages << GOC_PAGE_SHIFT;
+    if (v - s->base >= len)
+        return NULL; /* a stale page entry (pages of free spans keep them) */
+    w->cs = s;
+    w->cbase = s->base;
+    w->clen = len;
+    return s;
+}
+
+static inline __attribute__((always_inline)) GOC_SCAN_FN void mark(goc__gcw *w, uintptr_t v)
+{
+    goc_mspan *s = span_at(w, v);
+    if (!s)
+        return;
     uintptr_t off = v - s->base;
-    if (off >= (uintptr_t)s->npages << GOC_PAGE_SHIFT)
-        return; /* a stale page entry (pages of free spans keep them) */
     uint32_t idx = (uint32_t)(((uint64_t)off * s->divmul) >> 32);
     if (idx >= s->nelems)
         return; /* the span's tail */
@@ -259,10 +277,13 @@ GOC_SCAN_FN void goc__gcw_scan(goc__gcw *w, uintptr_t p, size_t n)
         push(w, p + CHUNK, n - CHUNK);
         n = CHUNK;
     }
+    /* Backwards: the first pointer is pushed last and scanned first, so
+     * structures are traversed in the order they were built, which is
+     * usually the order of their addresses. */
     const uintptr_t *q = (const uintptr_t *)p, *e = q + n / sizeof(uintptr_t);
     uintptr_t lo = w->lo, range = w->range;
-    for (; q < e; q++) {
-        uintptr_t v = *q;
+    while (e > q) {
+        uintptr_t v = *--e;
         if (v - lo < range)
             mark(w, v);
     }
@@ -406,6 +427,8 @@ GOC_STW_FN uint64_t goc__gc_mark(size_t njobs, uintptr_t lo, uintptr_t hi)
         w->cur = block_get(w);
         w->lo = lo;
         w->range = hi - lo;
+        w->cs = NULL;
+        w->cbase = w->clen = 0;
         w->marked = 0;
         w->pops = 0;
     }

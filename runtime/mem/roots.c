@@ -40,6 +40,7 @@ typedef struct range {
 /* Where the world stopped one M (stw.c's records), sorted by sp. */
 typedef struct stop {
     uintptr_t sp;
+    bool exact; /* no red zone below sp (a call's stack pointer) */
     const uintptr_t *regs;
     uint32_t nregs;
     goc_m *m;
@@ -147,18 +148,18 @@ typedef struct stop_fill {
     size_t n;
 } stop_fill;
 
-GOC_STW_FN static void count_stop(goc_m *m, uintptr_t sp, const uintptr_t *regs, uint32_t n,
-                                  void *arg)
+GOC_STW_FN static void count_stop(goc_m *m, uintptr_t sp, bool exact, const uintptr_t *regs,
+                                  uint32_t n, void *arg)
 {
-    (void)m, (void)sp, (void)regs, (void)n;
+    (void)m, (void)sp, (void)exact, (void)regs, (void)n;
     ((stop_fill *)arg)->n++;
 }
 
-GOC_STW_FN static void fill_stop(goc_m *m, uintptr_t sp, const uintptr_t *regs, uint32_t n,
-                                 void *arg)
+GOC_STW_FN static void fill_stop(goc_m *m, uintptr_t sp, bool exact, const uintptr_t *regs,
+                                 uint32_t n, void *arg)
 {
     stop_fill *f = arg;
-    f->v[f->n++] = (stop){sp, regs, n, m};
+    f->v[f->n++] = (stop){sp, exact, regs, n, m};
 }
 
 /* Sorts the stop records by sp (Shell's sort: a few hundred records). */
@@ -230,10 +231,15 @@ GOC_STW_FN static const stop *stop_in(uintptr_t lo, uintptr_t hi)
     return a < rt.nstops && rt.stops[a].sp < hi ? &rt.stops[a] : NULL;
 }
 
-/* Scans [sp - red zone, top), sp clamped into [lo, top). */
-GOC_STW_FN static void scan_from(goc__gcw *w, uintptr_t lo, uintptr_t sp, uintptr_t top)
+/* Scans [sp, top) (less the red zone below sp unless exact), sp clamped
+ * into [lo, top). Where the stack pointer is a call's (the collecting
+ * goroutine's own, or goc_syscall_enter's) there is no red zone: what
+ * lies below is the collector's own frames, or the blocking call's. */
+GOC_STW_FN static void scan_from(goc__gcw *w, uintptr_t lo, uintptr_t sp, bool exact,
+                                 uintptr_t top)
 {
-    sp = sp > lo + GOC_REDZONE ? sp - GOC_REDZONE : lo;
+    if (!exact)
+        sp = sp > lo + GOC_REDZONE ? sp - GOC_REDZONE : lo;
     if (sp >= top)
         sp = lo;
     sp &= ~(uintptr_t)7;
@@ -247,14 +253,14 @@ GOC_STW_FN static void scan_stack(goc__stack *st, void *arg)
     uintptr_t lo = (uintptr_t)st->lo, top = (uintptr_t)st + sizeof *st;
     const stop *sr = stop_in(lo, top);
     if (sr) {
-        scan_from(w, lo, sr->sp, top);
+        scan_from(w, lo, sr->sp, sr->exact, top);
         return;
     }
     goc_g *g = st->g;
     uint32_t s = atomic_load_explicit(&g->status, memory_order_relaxed);
     if (s == GOC_GDEAD || s == GOC_GIDLE || g->id == 0)
         return;
-    scan_from(w, lo, goc__ctx_sp(&g->ctx), top);
+    scan_from(w, lo, goc__ctx_sp(&g->ctx), false, top); /* the switch may be in a leaf */
 }
 
 /* Stopped Ms: registers, and the thread's own stack (g0). */
@@ -268,9 +274,10 @@ GOC_STW_FN static void scan_threads(goc__gcw *w)
         if (!m || !m->g0_stack_lo)
             continue;
         uintptr_t lo = (uintptr_t)m->g0_stack_lo, top = lo + m->g0_stack_size;
-        uintptr_t sp = sr->sp >= lo && sr->sp < top ? sr->sp : goc__ctx_sp(&m->g0.ctx);
+        bool on_g0 = sr->sp >= lo && sr->sp < top;
+        uintptr_t sp = on_g0 ? sr->sp : goc__ctx_sp(&m->g0.ctx);
         if (sp >= lo && sp < top)
-            scan_from(w, lo, sp, top);
+            scan_from(w, lo, sp, on_g0 && sr->exact, top);
     }
 }
 
