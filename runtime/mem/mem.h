@@ -101,6 +101,7 @@ struct goc_mspan {
     bool needzero;          /* memory may hold old data (else it is fresh zero pages) */
     bool cached;            /* SMALL: owned by an mcache; flips under the mcentral lock */
     uint8_t list;           /* SMALL, not cached: which mcentral list holds it */
+    uint8_t kind;           /* GOC_KIND_*: set with the state, constant while in use */
     uint32_t elemsize;      /* object size (large: npages * page size) */
     uint32_t divmul;        /* SMALL: the class's divmul (offset -> index); LARGE: 0 */
     uint32_t nelems;        /* objects in the span */
@@ -113,7 +114,6 @@ struct goc_mspan {
     void *remote;        /* objects freed while cached, linked through their first word;
                             pushed and drained under the mcentral lock */
     size_t reqsize;      /* LARGE: bytes requested (ASan poisons the rest) */
-    uint8_t kind;        /* GOC_KIND_*: set with the state, constant while in use */
     /* Collected spans (gc.h): Go's sweepgen. Relative to the collector's
      * sweepgen sg: sg - 2 needs sweeping, sg - 1 is being swept, sg swept.
      * Written under the span's central (or the large-object) lock, or by
