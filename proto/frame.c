@@ -8,6 +8,8 @@
  * allocate 1 MiB at once) and is released after a large frame, so an idle
  * connection keeps at most FRAME_KEEP_BUFFER bytes.
  */
+#include <goc/malloc.h>
+
 #include "frame.h"
 
 #include <stdlib.h>
@@ -44,12 +46,22 @@ void frame_decoder_init(frame_decoder_t *d, size_t max_frame)
 
 void frame_decoder_free(frame_decoder_t *d)
 {
-    free(d->buf);
+    goc_free(d->buf);
     d->buf = NULL;
     d->cap = 0;
     d->have_hdr = 0;
     d->have_payload = 0;
     d->need = 0;
+}
+
+bool frame_decoder_saw_text(const frame_decoder_t *d)
+{
+    if (!d->failed || d->have_hdr < 2 || (d->hdr[0] != '{' && d->hdr[0] != '['))
+        return false;
+    uint8_t c = d->hdr[1];
+    return c == '"' || c == '{' || c == '[' || c == '}' || c == ']' || c == ' ' || c == '\t' ||
+           c == '\n' || c == '\r' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+           c == 'f' || c == 'n';
 }
 
 bool frame_decoder_pending(const frame_decoder_t *d)
@@ -64,7 +76,7 @@ static int frame__reserve(frame_decoder_t *d, size_t want)
     size_t cap = d->cap ? d->cap * 2 : FRAME_FIRST_BUFFER;
     if (cap < want) cap = want;
     if (cap > d->need) cap = d->need;
-    uint8_t *nb = realloc(d->buf, cap);
+    uint8_t *nb = goc_realloc(d->buf, cap);
     if (!nb) return -ENOMEM;
     d->buf = nb;
     d->cap = cap;
@@ -88,7 +100,7 @@ int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_
     if (d->failed) return -EMSGSIZE;
     if (!frame_decoder_pending(d) && d->cap > FRAME_KEEP_BUFFER) {
         /* The previous frame (already handed out) was large: let it go. */
-        free(d->buf);
+        goc_free(d->buf);
         d->buf = NULL;
         d->cap = 0;
     }

@@ -1,7 +1,7 @@
-/* frame.h: the framed-TCP wire format, with no I/O of its own (STYLE 7).
+/* frame.h: the framed-TCP wire format, with no I/O of its own (doc/contributing.md, rule 7).
  *
  * A frame is a 4-byte unsigned big-endian length N, then N bytes of payload
- * (PROTOCOL.md, "Framed TCP"). N = 0 is a heartbeat. Names use the prefix
+ * (doc/protocol.md, "Framed TCP"). N = 0 is a heartbeat. Names use the prefix
  * `frame_`; `frame__` is internal.
  *
  * Two ways to read frames:
@@ -33,7 +33,7 @@
 /* Bytes of the length prefix. */
 #define FRAME_HEADER_SIZE 4
 
-/* The default largest payload, as `--max-frame` (PROTOCOL.md). */
+/* The default largest payload, as `--max-frame` (doc/protocol.md). */
 #define FRAME_DEFAULT_MAX 1048576u
 
 /* frame_parse() and frame_decoder_decode() results that are not errors. */
@@ -101,6 +101,12 @@ void frame_decoder_free(frame_decoder_t *d);
  */
 int frame_decoder_decode(frame_decoder_t *d, const void *data, size_t len, size_t *used,
                          frame_t *out);
+
+/* After -EMSGSIZE: true when the "header" was the start of JSON text ('{'
+ * or '[', then a byte JSON allows next), that is, a message sent without
+ * its length prefix (someone typing JSON into netcat), so the answer can
+ * say so instead of "too large". */
+bool frame_decoder_saw_text(const frame_decoder_t *d);
 
 /* True when part of a frame (some header or payload bytes) was consumed and
  * the rest has not arrived: an EOF now cuts a frame short. */

@@ -1,4 +1,4 @@
-/* http.h: HTTP/1.1 requests in, responses out, with no I/O (STYLE 7).
+/* http.h: HTTP/1.1 requests in, responses out, with no I/O (doc/contributing.md, rule 7).
  *
  * A goc_http_reader_t turns the bytes of one connection into requests, on top
  * of http-parser. Feed it whatever arrived; it stops right after each complete
@@ -26,8 +26,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "webmem.h"
 
 /* Default limits (goc_http_limits_t fields left 0 take these). */
 #define GOC_HTTP_MAX_HEADER_BYTES (16 * 1024)
@@ -148,6 +146,7 @@ typedef struct goc_http_out {
     size_t max;   /* growable: largest cap allowed; fixed: == cap */
     bool fixed;   /* data is the caller's buffer and never grows */
     int err;      /* 0, -ENOBUFS (out of room), -ENOMEM or -EINVAL */
+    int status;   /* the status of the last status line written, 0: none */
 } goc_http_out_t;
 
 /* Writes into the caller's buffer mem[0..cap) (still owned by the caller). */
@@ -184,6 +183,12 @@ void goc_http_out_body(goc_http_out_t *o, const void *body, size_t len);
 void goc_http_out_response(goc_http_out_t *o, int status, const char *content_type,
                            const char *extra, const void *body, size_t len, bool keep_alive,
                            bool head);
+
+/* goc_http_out_response for a JSON text: Content-Type application/json,
+ * and the body ends with a newline after the text (so a terminal shows the
+ * prompt on a line of its own after curl's output). */
+void goc_http_out_json(goc_http_out_t *o, int status, const char *extra, const void *json,
+                       size_t len, bool keep_alive, bool head);
 
 /* Returns the number of bytes written (o->len) or the sticky error. */
 long goc_http_out_finish(const goc_http_out_t *o);

@@ -8,6 +8,8 @@
  * Invariants: len <= cap; fixed implies max == cap and data is never freed
  * or grown; err != 0 means nothing is appended any more.
  */
+#include <goc/malloc.h>
+
 #include "http.h"
 #include "http_int.h"
 
@@ -30,7 +32,7 @@ void goc_http_out_init(goc_http_out_t *o, size_t max)
 void goc_http_out_free(goc_http_out_t *o)
 {
     if (!o->fixed)
-        goc__web_free(o->data);
+        goc_free(o->data);
     *o = (goc_http_out_t){0};
 }
 
@@ -38,6 +40,7 @@ void goc_http_out_reset(goc_http_out_t *o)
 {
     o->len = 0;
     o->err = 0;
+    o->status = 0;
 }
 
 /* Ensures room for n more bytes; sets the sticky error if there is none. */
@@ -54,7 +57,7 @@ static bool out_room(goc_http_out_t *o, size_t n)
     size_t want = o->cap ? o->cap : 512;
     while (want - o->len < n)
         want = want > o->max / 2 ? o->max : want * 2;
-    char *p = goc__web_realloc(o->data, want);
+    char *p = goc_realloc(o->data, want);
     if (!p) {
         o->err = -ENOMEM;
         return false;
@@ -94,6 +97,7 @@ void goc_http_out_status(goc_http_out_t *o, int status)
     }
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, goc_http_status_text(status));
     out_put(o, line, (size_t)n);
+    o->status = status;
 }
 
 bool goc__http_tchar(unsigned char c)
@@ -133,19 +137,35 @@ void goc_http_out_body(goc_http_out_t *o, const void *body, size_t len)
     out_put(o, body, len);
 }
 
-void goc_http_out_response(goc_http_out_t *o, int status, const char *content_type,
-                           const char *extra, const void *body, size_t len, bool keep_alive,
-                           bool head)
+/* A whole response whose body is body[0..len) then tail[0..tail_len). */
+static void response(goc_http_out_t *o, int status, const char *content_type, const char *extra,
+                     const void *body, size_t len, const char *tail, size_t tail_len,
+                     bool keep_alive, bool head)
 {
     goc_http_out_status(o, status);
     if (content_type)
         goc_http_out_header(o, "Content-Type", content_type);
     if (status >= 200 && status != 204 && status != 304)
-        goc_http_out_header_u64(o, "Content-Length", len);
+        goc_http_out_header_u64(o, "Content-Length", len + tail_len);
     goc_http_out_header(o, "Connection", keep_alive ? "keep-alive" : "close");
     if (extra)
         out_str(o, extra);
     goc_http_out_body(o, head ? NULL : body, head ? 0 : len);
+    if (!head)
+        out_put(o, tail, tail_len);
+}
+
+void goc_http_out_response(goc_http_out_t *o, int status, const char *content_type,
+                           const char *extra, const void *body, size_t len, bool keep_alive,
+                           bool head)
+{
+    response(o, status, content_type, extra, body, len, NULL, 0, keep_alive, head);
+}
+
+void goc_http_out_json(goc_http_out_t *o, int status, const char *extra, const void *json,
+                       size_t len, bool keep_alive, bool head)
+{
+    response(o, status, "application/json", extra, json, len, "\n", 1, keep_alive, head);
 }
 
 long goc_http_out_finish(const goc_http_out_t *o)

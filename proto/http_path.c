@@ -6,7 +6,7 @@
  * refuses anything that could name a file outside the root or a file the
  * author did not mean to publish (dot segments and dot files, backslashes,
  * NUL and control bytes, a '%' left over for a second decoding, invalid
- * UTF-8, empty segments). It never looks at the disk (STYLE 7).
+ * UTF-8, empty segments). It never looks at the disk (doc/contributing.md, rule 7).
  *
  * Invariants: every output is NUL-terminated when the call succeeds, and no
  * function writes past out + cap.

@@ -19,6 +19,8 @@
  *  - dead means the last request ended the connection (close, HTTP/1.0
  *    without keep-alive, upgrade): no more bytes are accepted.
  */
+#include <goc/malloc.h>
+
 #include "http.h"
 #include "http_int.h"
 
@@ -80,7 +82,7 @@ static int grow(char **buf, size_t *cap, size_t len, size_t n, size_t limit)
     size_t want = *cap ? *cap : 256;
     while (want - len < n)
         want = want > limit / 2 ? limit : want * 2;
-    char *p = goc__web_realloc(*buf, want);
+    char *p = goc_realloc(*buf, want);
     if (!p)
         return -ENOMEM;
     *buf = p;
@@ -373,13 +375,13 @@ int goc_http_reader_new(const goc_http_limits_t *limits, goc_http_reader_t **out
         lim.max_body = GOC_HTTP_MAX_BODY;
     if (lim.max_headers > MAX_HEADERS_LIMIT || lim.max_header_bytes > UINT32_MAX / 4)
         return -EINVAL;
-    goc_http_reader_t *r = goc__web_realloc(NULL, sizeof *r);
+    goc_http_reader_t *r = goc_realloc(NULL, sizeof *r);
     if (!r)
         return -ENOMEM;
     memset(r, 0, sizeof *r);
     r->lim = lim;
-    r->hdrs = goc__web_realloc(NULL, lim.max_headers * sizeof *r->hdrs);
-    r->view = goc__web_realloc(NULL, lim.max_headers * sizeof *r->view);
+    r->hdrs = goc_realloc(NULL, lim.max_headers * sizeof *r->hdrs);
+    r->view = goc_realloc(NULL, lim.max_headers * sizeof *r->view);
     if (!r->hdrs || !r->view) {
         goc_http_reader_free(r);
         return -ENOMEM;
@@ -394,11 +396,11 @@ void goc_http_reader_free(goc_http_reader_t *r)
 {
     if (!r)
         return;
-    goc__web_free(r->hbuf);
-    goc__web_free(r->body);
-    goc__web_free(r->hdrs);
-    goc__web_free(r->view);
-    goc__web_free(r);
+    goc_free(r->hbuf);
+    goc_free(r->body);
+    goc_free(r->hdrs);
+    goc_free(r->view);
+    goc_free(r);
 }
 
 /* Turns a parser error without an error of ours into one of ours. */

@@ -10,6 +10,7 @@
 #include "jsonrpc_private.h"
 
 #include <string.h>
+#include <time.h>
 
 void *jrpc__alloc(size_t size)
 {
@@ -271,10 +272,22 @@ jrpc_call_t *jrpc_msg_call(jrpc_msg_t *msg, size_t i)
     return i < msg->nrun ? msg->run[i] : NULL;
 }
 
+/* The monotonic clock, for the observer's call durations. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void jrpc_call_run(jrpc_call_t *call)
 {
     json_t *result = NULL;
+    bool timed = call->msg->rpc->observe != NULL;
+    int64_t t0 = timed ? now_ns() : 0;
     int rc = call->method->fn(call, call->params, &result);
+    if (timed)
+        call->dur_ns = now_ns() - t0;
     if (call->has_error || rc < 0) {
         json_decref(result);
         if (!call->has_error) jrpc_call_error(call, JRPC_INTERNAL_ERROR, NULL, NULL);
@@ -312,6 +325,16 @@ int jrpc_handle(jrpc_t *rpc, const void *text, size_t len, const jrpc_ctx_t *ctx
     rc = jrpc_msg_reply(msg, reply, reply_len);
     jrpc_msg_free(msg);
     return rc;
+}
+
+size_t jrpc_method_count(const jrpc_t *rpc)
+{
+    return rpc->n;
+}
+
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i)
+{
+    return i < rpc->n ? rpc->methods[i].name : NULL;
 }
 
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud)

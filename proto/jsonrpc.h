@@ -1,5 +1,5 @@
 /* jsonrpc.h: the JSON-RPC 2.0 engine shared by every transport, with no I/O
- * of its own (STYLE 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
+ * of its own (doc/contributing.md, rule 7). Names use the prefix `jrpc_`; `jrpc__` is internal.
  *
  * A server builds one jrpc_t (a method table plus limits), then for every
  * incoming message (a request, a notification or a batch):
@@ -15,7 +15,7 @@
  *
  * jrpc_handle() does the three steps in a row, synchronously.
  *
- * Rules kept here (PROTOCOL.md and the JSON-RPC 2.0 specification):
+ * Rules kept here (doc/protocol.md and the JSON-RPC 2.0 specification):
  * - Invalid JSON: one -32700 error with id null. An empty text is invalid.
  * - A message that is not an object or a non-empty array, an object without
  *   "jsonrpc": "2.0", without a string "method", with "params" neither array
@@ -57,16 +57,18 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
-/* Error codes: the specification's, then ours (PROTOCOL.md). */
+/* Error codes: the specification's, then ours (doc/protocol.md). */
 enum {
     JRPC_PARSE_ERROR = -32700,
     JRPC_INVALID_REQUEST = -32600,
     JRPC_METHOD_NOT_FOUND = -32601,
     JRPC_INVALID_PARAMS = -32602,
     JRPC_INTERNAL_ERROR = -32603,
+    JRPC_TOO_MANY_CONNS = -32000,   /* refused: --max-conns connections are open */
     JRPC_NEEDS_PERSISTENT = -32001, /* method needs WebSocket or framed TCP */
     JRPC_NICK_TAKEN = -32002,       /* that nick is taken in that room */
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
@@ -99,11 +101,14 @@ typedef struct jrpc_limits {
 } jrpc_limits_t;
 
 /* Where a message came from, copied into the message and readable by its
- * handlers through jrpc_call_ctx(). The engine reads only `persistent`. */
+ * handlers through jrpc_call_ctx() and by the observer. The engine reads
+ * only `persistent`. */
 typedef struct jrpc_ctx {
-    bool persistent; /* WebSocket or framed TCP (not HTTP POST) */
-    void *conn;      /* the transport's connection, opaque, borrowed */
-    void *data;      /* anything else the server wants handlers to see */
+    bool persistent;       /* WebSocket or framed TCP (not HTTP POST) */
+    void *conn;            /* the transport's connection, opaque, borrowed */
+    void *data;            /* anything else the server wants handlers to see */
+    const char *transport; /* "tcp", "http", "ws" (logs; borrowed, may be NULL) */
+    const char *peer;      /* the remote address (logs; borrowed, may be NULL) */
 } jrpc_ctx_t;
 
 /* A method. Runs with params borrowed (NULL when the request had none; a
@@ -158,11 +163,21 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len);
 void jrpc_msg_free(jrpc_msg_t *msg);
 
 /* Told, once per entry of a message assembled by jrpc_msg_reply(), the
- * method (NULL when the entry named no registered method) and the error
- * code of its outcome (0 for success; notifications included). For
- * statistics; must not block. Set it before the first message. */
-typedef void (*jrpc_observer_fn)(void *ud, const char *method, int code);
+ * message's context, the method's index in the table (0 <= method <
+ * jrpc_method_count(); -1 when the entry named no registered method), the
+ * error code of its outcome (0 for success; notifications included) and
+ * how long its handler ran (0 when none ran). For statistics and logs: an
+ * observer keeps one counter per index and names it with
+ * jrpc_method_name(), so the table is the one list of methods. Must not
+ * block. Set it before the first message. */
+typedef void (*jrpc_observer_fn)(void *ud, const jrpc_ctx_t *ctx, int method, int code,
+                                 int64_t dur_ns);
 void jrpc_set_observer(jrpc_t *rpc, jrpc_observer_fn fn, void *ud);
+
+/* The methods registered, numbered in registration order, and the name of
+ * method i (borrowed, valid as long as rpc; NULL when i is out of range). */
+size_t jrpc_method_count(const jrpc_t *rpc);
+const char *jrpc_method_name(const jrpc_t *rpc, size_t i);
 
 /* Frees a text from jrpc_msg_reply(), jrpc_handle(),
  * jrpc_notification_encode() or jrpc_error_encode(). NULL is fine. */

@@ -46,6 +46,7 @@ struct jrpc_call {
     int err_code;               /* its code */
     char *err_msg;              /* owned; NULL gives the standard text for err_code */
     json_t *err_data;           /* owned; NULL leaves "data" out */
+    int64_t dur_ns;             /* how long the handler ran (when observed) */
 };
 
 struct jrpc_msg {

@@ -167,8 +167,9 @@ int jrpc_msg_reply(jrpc_msg_t *msg, char **reply, size_t *len)
     for (size_t i = 0; i < msg->nentries; i++) {
         const jrpc_call_t *call = &msg->entries[i];
         if (msg->rpc->observe)
-            msg->rpc->observe(msg->rpc->observe_ud, call->method ? call->method->name : NULL,
-                              call->has_error ? call->err_code : 0);
+            msg->rpc->observe(msg->rpc->observe_ud, &msg->ctx,
+                              call->method ? (int)(call->method - msg->rpc->methods) : -1,
+                              call->has_error ? call->err_code : 0, call->dur_ns);
         if (call->notification) continue;
         if (answered++) tb_str(&b, ",");
         tb_reply(&b, call);

@@ -32,6 +32,12 @@
  * the session's one reader (or the handshake) consumes or refills them.
  * The DRBG is shared by every session and locks itself (mbedtls is built
  * with MBEDTLS_THREADING_PTHREAD); it is seeded once, on first use.
+ *
+ * Memory: the session and its buffers come from goc_malloc (a handshake
+ * step inside goc_syscall_enter allocates from the shared no-P cache).
+ * mbedtls's own memory (its contexts, its two 16 KiB record buffers, the
+ * parsed certificates) comes from libc's calloc: Debian builds mbedtls
+ * 2.28 without MBEDTLS_PLATFORM_MEMORY, so it has no allocator hook.
  */
 #include "tls.h"
 
@@ -83,7 +89,7 @@ struct goc_tls {
     bool read_over;          /* the reader met the end or an error ... */
     ssize_t read_end;        /* ... and later reads return this (reader only) */
     bool handshaking;        /* bio_send collects into hs_out */
-    unsigned char *hs_out;   /* handshake bytes to write, malloc'd */
+    unsigned char *hs_out;   /* handshake bytes to write (goc_malloc) */
     size_t hs_len, hs_cap;
     own_records *own;        /* NULL: mbedtls's records */
     size_t plain_off, plain_len; /* own: the opened record's text (reader) */
@@ -172,7 +178,7 @@ static int export_keys(void *p, const unsigned char *ms, const unsigned char *kb
     if (!t || t->own || !cfg->own_records || maclen != 0 || ivlen != 4 ||
         (keylen != 16 && keylen != 32))
         return 0;
-    own_records *o = malloc(sizeof *o);
+    own_records *o = goc_malloc(sizeof *o);
     if (!o)
         return 0; /* mbedtls's records still work */
     const uint8_t *client_key = kb, *server_key = kb + keylen;
@@ -208,7 +214,7 @@ static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errl
         describe(drbg_status, "seeding the random generator", NULL, err, errlen);
         return -EIO;
     }
-    goc_tls_config *cfg = calloc(1, sizeof *cfg);
+    goc_tls_config *cfg = goc_calloc(1, sizeof *cfg);
     if (!cfg)
         return -ENOMEM;
     mbedtls_ssl_config_init(&cfg->conf);
@@ -290,7 +296,7 @@ void goc_tls_config_free(goc_tls_config *cfg)
     mbedtls_ssl_config_free(&cfg->conf);
     mbedtls_x509_crt_free(&cfg->chain);
     mbedtls_pk_free(&cfg->key);
-    free(cfg);
+    goc_free(cfg);
 }
 
 /* ---- the callbacks ------------------------------------------------------------------ */
@@ -303,7 +309,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
             size_t cap = t->hs_cap ? t->hs_cap : 4096;
             while (cap < t->hs_len + len)
                 cap *= 2;
-            unsigned char *p = realloc(t->hs_out, cap);
+            unsigned char *p = goc_realloc(t->hs_out, cap);
             if (!p)
                 return MBEDTLS_ERR_SSL_ALLOC_FAILED;
             t->hs_out = p;
@@ -396,7 +402,7 @@ static int handshake(goc_tls *t, int64_t deadline)
         break;
     }
     t->handshaking = false;
-    free(t->hs_out);
+    goc_free(t->hs_out);
     t->hs_out = NULL;
     t->hs_cap = 0;
     t->reading = false;
@@ -412,10 +418,10 @@ static void own_records_free(goc_tls *t)
     if (t->own) {
         goc_aesgcm_wipe(&t->own->rx.gcm);
         goc_aesgcm_wipe(&t->own->tx.gcm);
-        free(t->own);
+        goc_free(t->own);
         t->own = NULL;
     }
-    free(t->out);
+    goc_free(t->out);
     t->out = NULL;
 }
 
@@ -450,7 +456,7 @@ static int own_send(goc_tls *t, uint8_t type, const uint8_t *p, size_t n)
         return t->write_err;
     if (t->out_cap < n + GOC_TLS_REC_OVERHEAD) {
         size_t cap = n + GOC_TLS_REC_OVERHEAD < 1024 ? 1024 : n + GOC_TLS_REC_OVERHEAD;
-        unsigned char *b = realloc(t->out, cap);
+        unsigned char *b = goc_realloc(t->out, cap);
         if (!b)
             return -ENOMEM;
         t->out = b;
@@ -546,7 +552,7 @@ static ssize_t own_read(goc_tls *t, unsigned char *p, size_t len)
 static int session(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
                    goc_tls **out)
 {
-    goc_tls *t = malloc(sizeof *t);
+    goc_tls *t = goc_malloc(sizeof *t);
     if (!t)
         return -ENOMEM;
     memset(t, 0, offsetof(goc_tls, in));
@@ -557,14 +563,14 @@ static int session(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64
         rc = mbedtls_ssl_set_hostname(&t->ssl, hostname);
     if (rc) {
         mbedtls_ssl_free(&t->ssl);
-        free(t);
+        goc_free(t);
         return -ENOMEM;
     }
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
     if ((rc = handshake(t, deadline)) != 0) {
         own_records_free(t);
         mbedtls_ssl_free(&t->ssl);
-        free(t);
+        goc_free(t);
         return rc;
     }
     own_records_check(t);
@@ -700,7 +706,7 @@ void goc_tls_free(goc_tls *t)
     goc_tls_close_write(t);
     own_records_free(t);
     mbedtls_ssl_free(&t->ssl);
-    free(t);
+    goc_free(t);
 }
 
 const char *goc_tls_version(const goc_tls *t)

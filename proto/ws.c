@@ -16,6 +16,10 @@
  * reason is checked for UTF-8 here too (wslay misses bad bytes when the
  * frame arrives in pieces).
  *
+ * Memory: ours comes from goc_malloc; wslay 1.1 has no allocator hook and
+ * takes its event context and the frames it buffers from libc's malloc
+ * (bounded by max_recv_msg_length and the queue limits of ws.h).
+ *
  * Invariants:
  *  - in/in_len/in_off are only set during goc_ws_feed(); in == NULL outside.
  *  - out_head <= out_len <= cfg.out_buffer; out[out_head..out_len) is what
@@ -25,6 +29,8 @@
  *  - closing is set once we queued a close frame (ours or wslay's answer);
  *    after it no event but GOC_WS_EV_CLOSE/PONG is delivered.
  */
+#include <goc/malloc.h>
+
 #include "ws.h"
 
 #include <errno.h>
@@ -71,7 +77,7 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     goc_ws_t *ws = user;
     (void)flags;
-    if (!ws->out && !(ws->out = goc__web_realloc(NULL, ws->cfg.out_buffer))) {
+    if (!ws->out && !(ws->out = goc_realloc(NULL, ws->cfg.out_buffer))) {
         wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
         return -1;
     }
@@ -198,7 +204,7 @@ int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
     };
     if (!cfg->on_event || (cfg->out_buffer && cfg->out_buffer < 16))
         return -EINVAL;
-    goc_ws_t *ws = goc__web_realloc(NULL, sizeof *ws);
+    goc_ws_t *ws = goc_realloc(NULL, sizeof *ws);
     if (!ws)
         return -ENOMEM;
     memset(ws, 0, sizeof *ws);
@@ -226,8 +232,8 @@ void goc_ws_free(goc_ws_t *ws)
         return;
     if (ws->ctx)
         wslay_event_context_free(ws->ctx);
-    goc__web_free(ws->out);
-    goc__web_free(ws);
+    goc_free(ws->out);
+    goc_free(ws);
 }
 
 int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len)
@@ -319,7 +325,7 @@ long goc_ws_output(goc_ws_t *ws, const uint8_t **data)
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) == WSLAY_ERR_NOMEM)
         return -ENOMEM;
     if (ws->out_len == 0) { /* nothing to write: no buffer kept */
-        goc__web_free(ws->out);
+        goc_free(ws->out);
         ws->out = NULL;
         *data = NULL;
         return 0;

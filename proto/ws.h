@@ -1,4 +1,4 @@
-/* ws.h: WebSocket (RFC 6455) for the server, with no I/O (STYLE 7).
+/* ws.h: WebSocket (RFC 6455) for the server, with no I/O (doc/contributing.md, rule 7).
  *
  * Two parts. The handshake: check that an HTTP request is a WebSocket
  * upgrade we accept, compute Sec-WebSocket-Accept, write the 101 answer.
@@ -7,7 +7,7 @@
  * goc_ws_feed() (messages come out through the event callback), and writes
  * what goc_ws_output() hands it, then goc_ws_consume()s it.
  *
- * The server's rules (shared/PROTOCOL.md) are enforced here: a binary
+ * The server's rules (doc/protocol.md) are enforced here: a binary
  * message is answered with close 1003, a text message that is not UTF-8 with
  * 1007, a message over max_message with 1009 (refused on the frame header,
  * before its payload is buffered), a protocol error with 1002. The server
@@ -29,7 +29,6 @@
 #include <stdint.h>
 
 #include "http.h"
-#include "webmem.h"
 
 /* Close codes the server uses (RFC 6455 section 7.4.1). */
 enum {

@@ -290,7 +290,7 @@ void chat_set_broker(const chat_broker *b)
     chat__g.broker = b ? b : &chat_broker_inproc;
 }
 
-int chat_init(const char *db_path, int64_t rate_per_sec)
+int chat_init(const char *db_path, int64_t rate_per_sec, char *err, size_t errlen)
 {
     if (chat__g.running)
         return -EBUSY;
@@ -298,7 +298,7 @@ int chat_init(const char *db_path, int64_t rate_per_sec)
         chat__g.broker = &chat_broker_inproc;
     chat__g.rate = rate_per_sec > 0 ? rate_per_sec : 0;
     chat__g.reg_closed = false;
-    int rc = chat__history_open(db_path);
+    int rc = chat__history_open(db_path, err, errlen);
     if (rc)
         return rc;
     goc_rwmutex_lock(&chat__g.life);

@@ -1,7 +1,7 @@
-/* chat.h: the multi-user chat (PROTOCOL.md, "Methods", notifications and
+/* chat.h: the multi-user chat (doc/protocol.md, "Methods", notifications and
  * "Delivery"): rooms, members, presence, nick rules, rate limits, history.
  *
- * Design (ARCHITECTURE.md, "One chat message, end to end"):
+ * Design (doc/architecture.md, "One chat message, end to end"):
  *  - Each room is a goroutine owning its members, fed by a channel of
  *    commands (join, leave, publish) and selecting on them; the registry of
  *    rooms is a map under an RWMutex.
@@ -16,7 +16,7 @@
  *
  * The transports own connections; the chat sees them as chat_member.
  *
- * Rules where PROTOCOL.md is silent (chat_methods.c, chat_room.c):
+ * Rules decided here (chat_methods.c, chat_room.c; doc/protocol.md states them):
  *  - chat.presence goes to the room's other members, not to the member
  *    joining or leaving; a member kicked as too slow "leave"s too.
  *  - One nick per room per member: joining again with the same nick is
@@ -25,8 +25,9 @@
  *    UTF-8 without C0, DEL or C1 control characters.
  *  - chat.send over HTTP (no member) needs "nick", no join, and has no rate
  *    limit; on a member's connection the joined nick is used.
- *  - chat.rooms lists the rooms created since start (by a join or a
- *    message); chat_rooms_json(true) adds those only in the database. */
+ *  - chat.rooms lists the rooms that exist (a room retires once it has no
+ *    member and no user); chat_rooms_json(true) adds those only in the
+ *    database. */
 #ifndef GOCD_CHAT_H
 #define GOCD_CHAT_H
 
@@ -53,7 +54,7 @@ typedef struct chat_sink {
     void *conn;
 } chat_sink;
 
-/* Where committed messages go (ARCHITECTURE.md, "Growth beyond one
+/* Where committed messages go (doc/architecture.md, "Growth beyond one
  * machine"). The history writer publishes every stored message through the
  * broker, in id order; the broker gets it to the room's members in every
  * server process that forms the chat. The in-process broker, the default,
@@ -85,9 +86,10 @@ bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len);
 void chat_set_broker(const chat_broker *b);
 
 /* Opens (creating if needed, with its directory) the history database at
- * path (":memory:" keeps nothing) and starts the history writer. Returns 0
- * or a negative errno after logging why. */
-int chat_init(const char *db_path, int64_t rate_per_sec);
+ * path (":memory:" keeps nothing) and starts the history writer. Returns 0,
+ * or a negative errno with why in err (errlen bytes: the OS's words, or
+ * SQLite's, such as "file is not a database"). */
+int chat_init(const char *db_path, int64_t rate_per_sec, char *err, size_t errlen);
 
 /* Stops accepting messages, commits what is queued, closes the database.
  * Waits for the chat calls in flight; members still joined are not freed
@@ -115,8 +117,14 @@ json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages
  * NULL with *code and *msg (static text) set to the JSON-RPC error. */
 json_t *chat_send_as(const char *room, const char *nick, const char *text, size_t text_len,
                      int *code, const char **msg);
-/* As chat.history: messages with id > since, oldest first, at most limit. */
-json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code,
+/* As chat.history: messages of room with since < id (and id < before when
+ * before > 0; 0: no bound), oldest first, at most limit: the first ones
+ * after since, or with a before the newest such (a client scrolls back page
+ * by page with before = the oldest id it holds). Returns a new array, or
+ * NULL with *code and *msg (static text) set: -32602 for a bad room, since
+ * or before < 0, limit outside 1..500; -32603 when the history cannot be
+ * read. */
+json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
                      const char **msg);
 
 typedef struct chat_stats {

@@ -24,10 +24,14 @@
 #include "chat_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 
@@ -43,8 +47,7 @@ typedef struct hist_req {
     int op;                         /* HIST_* */
     const char *room, *nick, *text; /* INSERT (all), READ (room): borrowed */
     size_t text_len;
-    int64_t since, limit;           /* READ */
-    bool newest;                    /* READ: the last `limit` with id <= since */
+    int64_t since, before, limit;   /* READ: since < id < before; before 0: no bound */
     int64_t id;                     /* INSERT: the id given, 0 on failure */
     json_t *result;                 /* out: new reference, NULL on failure */
     goc_waitgroup wg;               /* done once result is set */
@@ -143,11 +146,12 @@ static json_t *row_json(sqlite3_stmt *s)
  * outside it. */
 static json_t *run_read(hist_req *q)
 {
-    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
+    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->before > 0 ? H.before : H.after;
     if (q->op == HIST_READ) {
         sqlite3_bind_text(s, 1, q->room, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, q->since);
-        sqlite3_bind_int64(s, 3, q->limit);
+        sqlite3_bind_int64(s, 3, q->before > 0 ? q->before : INT64_MAX);
+        sqlite3_bind_int64(s, 4, q->limit);
     }
     json_t *out = q->op == HIST_COUNTS ? json_object() : json_array();
     int rc;
@@ -236,10 +240,10 @@ json_t *chat__history_store(const char *room, const char *nick, const char *text
     return request(&q);
 }
 
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest)
+json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit)
 {
-    hist_req q = {.op = HIST_READ, .room = room, .since = since, .limit = limit,
-                  .newest = newest};
+    hist_req q = {.op = HIST_READ, .room = room, .since = since, .before = before,
+                  .limit = limit};
     return request(&q);
 }
 
@@ -285,10 +289,56 @@ static const char *const schema =
     " text TEXT NOT NULL, ts INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_room_id ON messages(room, id);";
 
+/* SQLite allocates through the runtime's allocator (SQLITE_CONFIG_MALLOC),
+ * set once per process before SQLite's first use. */
+static void *sq_malloc(int n)
+{
+    return goc_malloc((size_t)n);
+}
+
+static void *sq_realloc(void *p, int n)
+{
+    return goc_realloc(p, (size_t)n);
+}
+
+static int sq_size(void *p)
+{
+    return (int)goc_malloc_usable_size(p);
+}
+
+static int sq_roundup(int n)
+{
+    return (int)goc_malloc_roundup((size_t)n);
+}
+
+static int sq_init(void *unused)
+{
+    (void)unused;
+    return SQLITE_OK;
+}
+
+static void sq_shutdown(void *unused)
+{
+    (void)unused;
+}
+
+static void sqlite_use_goc_malloc(void)
+{
+    static const sqlite3_mem_methods methods = {
+        sq_malloc, goc_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL,
+    };
+    /* SQLITE_MISUSE: SQLite was started before us (by the program), and
+     * keeps the allocator it started with. */
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) != SQLITE_OK)
+        log_warn("SQLite was started before the chat: it keeps libc's allocator");
+}
+
 /* Opens the database and prepares everything. Runs inside the syscall
  * bracket. Returns an SQLite result code. */
 static int db_open(const char *path, int64_t *max_id)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_use_goc_malloc);
     int rc = sqlite3_open_v2(path, &H.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(H.db, schema, NULL, NULL, NULL);
@@ -300,10 +350,11 @@ static int db_open(const char *path, int64_t *max_id)
         {&H.commit, "COMMIT"},
         {&H.rollback, "ROLLBACK"},
         {&H.insert, "INSERT INTO messages(room, nick, text, ts) VALUES (?1, ?2, ?3, ?4)"},
-        {&H.after, "SELECT id, room, nick, text, ts FROM messages WHERE room = ?1 AND id > ?2"
-                   " ORDER BY id LIMIT ?3"},
+        {&H.after, "SELECT id, room, nick, text, ts FROM messages"
+                   " WHERE room = ?1 AND id > ?2 AND id < ?3 ORDER BY id LIMIT ?4"},
         {&H.before, "SELECT * FROM (SELECT id, room, nick, text, ts FROM messages"
-                    " WHERE room = ?1 AND id <= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"},
+                    " WHERE room = ?1 AND id > ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4)"
+                    " ORDER BY id"},
         {&H.counts, "SELECT room, COUNT(*) FROM messages GROUP BY room ORDER BY room"},
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof st / sizeof st[0]; i++)
@@ -331,13 +382,31 @@ static void db_close(void)
     H.db = NULL;
 }
 
-int chat__history_open(const char *path)
+/* Why the file at path cannot hold the database, in words the OS gives
+ * (SQLite's own say only "unable to open database file"): 0 when it can,
+ * else a negative errno. Creates the file (and its directory) if missing. */
+static int check_file(const char *path)
+{
+    int rc = make_parent(path);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return -EISDIR;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
+int chat__history_open(const char *path, char *err, size_t errlen)
 {
     H.on_disk = strcmp(path, ":memory:") != 0;
     if (H.on_disk) {
-        int rc = make_parent(path);
+        int rc = check_file(path);
         if (rc) {
-            log_error("chat: cannot create the directory of %s: %s", path, strerror(-rc));
+            snprintf(err, errlen, "%s", strerror(-rc));
             return rc;
         }
     }
@@ -346,8 +415,7 @@ int chat__history_open(const char *path)
     int rc = db_open(path, &max_id);
     db_exit();
     if (rc != SQLITE_OK) {
-        log_error("chat: cannot open %s: %s", path,
-                  H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
+        snprintf(err, errlen, "%s", H.db ? sqlite3_errmsg(H.db) : sqlite3_errstr(rc));
         db_enter();
         db_close();
         db_exit();
@@ -362,6 +430,7 @@ int chat__history_open(const char *path)
         db_enter();
         db_close();
         db_exit();
+        snprintf(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
     log_info("chat: history in %s, last id %lld", path, (long long)max_id);

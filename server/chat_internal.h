@@ -48,7 +48,7 @@ typedef struct chat__slot {
 
 /* One room in a member's list. */
 typedef struct chat__joined {
-    chat_room *room;                /* lives until chat_shutdown */
+    chat_room *room;                /* cannot retire while this member is in it */
     char nick[CHAT_NICK_MAX + 1];
 } chat__joined;
 
@@ -144,8 +144,9 @@ void chat__room_main(void *arg);
 void chat__room_call(chat_room *room, chat__cmd *cmd);
 
 /* ---- chat_history.c ---- */
-/* Opens the database and starts the writer. Returns 0 or a negative errno. */
-int chat__history_open(const char *path);
+/* Opens the database and starts the writer. Returns 0, or a negative errno
+ * with why in err (errlen bytes). */
+int chat__history_open(const char *path, char *err, size_t errlen);
 /* Drains the writer's queue, stops it, closes the database. */
 void chat__history_close(void);
 /* Stores one message; returns it (new reference) with its id and ts, or
@@ -153,10 +154,10 @@ void chat__history_close(void);
  * the room's goroutine. Strings are borrowed for the call. */
 json_t *chat__history_store(const char *room, const char *nick, const char *text,
                             size_t text_len);
-/* Messages of room with since < id, oldest first, at most limit: a new
- * array, NULL on a database error. With newest, the last limit messages
- * with id <= since instead (still oldest first). */
-json_t *chat__history_read(const char *room, int64_t since, int64_t limit, bool newest);
+/* Messages of room with since < id (and id < before when before > 0),
+ * oldest first, at most limit: the first ones after since, or with a
+ * before the last ones below it. A new array, NULL on a database error. */
+json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit);
 /* {room: message count} for every room in the database: a new object or
  * NULL on error. */
 json_t *chat__history_counts(void);

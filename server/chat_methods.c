@@ -1,8 +1,8 @@
-/* chat_methods.c: the chat's JSON-RPC methods (PROTOCOL.md, "Methods") and
+/* chat_methods.c: the chat's JSON-RPC methods (doc/protocol.md, "Methods") and
  * the C entry points the REST routes share with them (chat_send_as,
  * chat_history, chat_rooms_json).
  *
- * Rules decided here (PROTOCOL.md is silent on them):
+ * Rules decided here (doc/protocol.md, "Methods", states them):
  *  - One nick per room per member. Joining a room again with the same nick
  *    succeeds again (no presence); with another nick it is -32602.
  *  - Nicks are compared byte for byte (case matters); a message sent over
@@ -11,8 +11,10 @@
  *    with (a "nick" param is ignored); without a member (HTTP) "nick" is
  *    required. The rate limit (--rate) applies to members only: HTTP has no
  *    connection identity to limit.
- *  - chat.rooms lists the rooms known since start (created by a join or a
- *    message), empty ones included; chat_rooms_json(true) adds the rooms
+ *  - chat.history's `before` (an integer >= 1) asks for the newest
+ *    messages below it, for scrolling back.
+ *  - chat.rooms lists the rooms that exist (with members, or in use by a
+ *    call: an idle room retires); chat_rooms_json(true) adds the rooms
  *    found only in the database, with their message counts.
  *
  * Every operation that reaches the rooms or the history writer holds
@@ -29,6 +31,7 @@ static const char *const BAD_ROOM = "invalid room: 1-64 characters of [A-Za-z0-9
 static const char *const BAD_NICK = "invalid nick: 1-32 characters, no control characters";
 static const char *const BAD_TEXT = "invalid text: 1-4096 bytes of UTF-8";
 static const char *const BAD_SINCE = "invalid param 'since': must be an integer >= 0";
+static const char *const BAD_BEFORE = "invalid param 'before': must be an integer >= 1";
 static const char *const BAD_LIMIT = "invalid param 'limit': must be an integer from 1 to 500";
 static const char *const NOT_JOINED = "not joined to that room";
 static const char *const STOPPED = "chat is shutting down";
@@ -94,19 +97,22 @@ json_t *chat_send_as(const char *room, const char *nick, const char *text, size_
     return m;
 }
 
-json_t *chat_history(const char *room, int64_t since, int64_t limit, int *code, const char **msg)
+json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
+                     const char **msg)
 {
     *code = JRPC_INVALID_PARAMS;
     if (!room || !chat__room_valid(room, strlen(room)))
         return *msg = BAD_ROOM, NULL;
     if (since < 0)
         return *msg = BAD_SINCE, NULL;
+    if (before < 0)
+        return *msg = BAD_BEFORE, NULL;
     if (limit < 1 || limit > CHAT_HISTORY_MAX)
         return *msg = BAD_LIMIT, NULL;
     *code = JRPC_INTERNAL_ERROR;
     if (!live_enter())
         return *msg = STOPPED, NULL;
-    json_t *h = chat__history_read(room, since, limit, false);
+    json_t *h = chat__history_read(room, since, before, limit);
     live_exit();
     if (!h)
         *msg = "could not read the history";
@@ -201,7 +207,7 @@ static int m_join(jrpc_call_t *call, json_t *params, json_t **result)
         rep.rc = JRPC_INTERNAL_ERROR;
     }
     chat__room_put(r);
-    json_t *hist = rep.rc ? NULL : chat__history_read(room, rep.last_id, CHAT_JOIN_HISTORY, true);
+    json_t *hist = rep.rc ? NULL : chat__history_read(room, 0, rep.last_id + 1, CHAT_JOIN_HISTORY);
     live_exit();
     if (rep.rc || !hist) {
         json_decref(rep.members);
@@ -275,14 +281,18 @@ static int m_send(jrpc_call_t *call, json_t *params, json_t **result)
 static int m_history(jrpc_call_t *call, json_t *params, json_t **result)
 {
     const char *room;
-    json_int_t since = 0, limit = CHAT_HISTORY_DEFAULT;
+    json_int_t since = 0, before = 0, limit = CHAT_HISTORY_DEFAULT;
+    int has_before;
     if (param_checked(call, params, "room", chat__room_valid, BAD_ROOM, &room, NULL) < 0 ||
         jrpc_param_int(call, params, "since", JRPC_OPTIONAL, &since) < 0 ||
+        (has_before = jrpc_param_int(call, params, "before", JRPC_OPTIONAL, &before)) < 0 ||
         jrpc_param_int(call, params, "limit", JRPC_OPTIONAL, &limit) < 0)
         return -1;
+    if (has_before && before < 1) /* 0 means "no bound" only inside */
+        return fail(call, JRPC_INVALID_PARAMS, BAD_BEFORE);
     int code;
     const char *msg;
-    *result = chat_history(room, since, limit, &code, &msg);
+    *result = chat_history(room, since, before, limit, &code, &msg);
     return *result ? 0 : fail(call, code, msg);
 }
 

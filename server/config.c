@@ -1,37 +1,97 @@
-/* config.c: flag parsing. Every flag of PROTOCOL.md is accepted, as
- * "--flag value" or "--flag=value"; a bad one is a one-line error. */
+/* config.c: flag parsing and --help, both from config_flags. Every flag is
+ * accepted as "--flag value" or "--flag=value"; a bad one is a one-line
+ * error naming the flag and, for numbers, their range. */
 #include "config.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-static const char usage[] =
-    "usage: gocd [flags]\n"
-    "  --tcp ADDR          framed-TCP listener (default 127.0.0.1:7000; off disables)\n"
-    "  --http ADDR         HTTP + WebSocket listener (default 127.0.0.1:8080; off disables)\n"
-    "  --tls ADDR          HTTPS + WSS listener (default off; needs --cert and --key)\n"
-    "  --tcp-tls ADDR      framed TCP inside TLS (default off; needs --cert and --key)\n"
-    "  --cert PEM          server certificate chain\n"
-    "  --key PEM           server private key\n"
-    "  --db PATH           chat history, SQLite (default data/chat.db; :memory: keeps nothing)\n"
-    "  --procs N           number of Ps (default: GOMAXPROCS, else the CPU count)\n"
-    "  --max-frame BYTES   largest frame, WebSocket message or HTTP body (default 1048576)\n"
-    "  --rate N            chat messages per second per connection, bursts of 2N (default 50; 0: "
-    "no limit)\n"
-    "  --outbox N          messages queued for a member before it is disconnected (default 1024)\n"
-    "  --web DIR           static files served at / (default: the project's web/)\n"
-    "  --log-level LEVEL   debug, info, warn or error (default info)\n"
-    "  --allow-origin URL  a WebSocket Origin allowed (repeatable; default: any)\n"
-    "  --max-conns N       open connections, all listeners (default: the descriptor limit less 64)\n"
-    "  --read-timeout MS   time a peer has to complete a TLS handshake, an HTTP request or a\n"
-    "                      frame once it has begun one (default 10000)\n"
-    "  --help, --version   print and exit\n"
-    "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n";
+#define FIELD(f) offsetof(config, f)
+
+const config_flag config_flags[] = {
+    {"--tcp", "ADDR", "framed-TCP listener (default 127.0.0.1:7000; off disables)", CONFIG_ADDR,
+     FIELD(tcp), 0, 0, "127.0.0.1:0"},
+    {"--http", "ADDR", "HTTP + WebSocket listener (default 127.0.0.1:8080; off disables)",
+     CONFIG_ADDR, FIELD(http), 0, 0, "127.0.0.1:0"},
+    {"--tls", "ADDR", "HTTPS + WSS listener (default off; needs --cert and --key)", CONFIG_ADDR,
+     FIELD(tls), 0, 0, "off"},
+    {"--tcp-tls", "ADDR", "framed TCP inside TLS (default off; needs --cert and --key)",
+     CONFIG_ADDR, FIELD(tcp_tls), 0, 0, "off"},
+    {"--cert", "PEM", "server certificate chain", CONFIG_PATH, FIELD(cert), 0, 0, "cert.pem"},
+    {"--key", "PEM", "server private key", CONFIG_PATH, FIELD(key), 0, 0, "key.pem"},
+    {"--db", "PATH", "chat history, SQLite (default data/chat.db; :memory: keeps nothing)",
+     CONFIG_PATH, FIELD(db), 0, 0, ":memory:"},
+    {"--procs", "N", "number of Ps (default: GOMAXPROCS, else the CPU count)", CONFIG_INT,
+     FIELD(procs), 1, 1024, "2"},
+    {"--max-frame", "BYTES", "largest frame, WebSocket message or HTTP body (default 1048576)",
+     CONFIG_INT, FIELD(max_frame), 1, (int64_t)1 << 30, "65536"},
+    {"--rate", "N", "chat messages per second per connection, bursts of 2N (default 50; 0: no limit)",
+     CONFIG_INT, FIELD(rate), 0, 1000000, "10"},
+    {"--outbox", "N", "messages queued for a member before it is disconnected (default 1024)",
+     CONFIG_INT, FIELD(outbox), 1, 1 << 24, "64"},
+    {"--web", "DIR", "static files served at / (default: the project's web/)", CONFIG_PATH,
+     FIELD(web), 0, 0, "web"},
+    {"--log-level", "LEVEL", "debug, info, warn or error (default info)", CONFIG_LEVEL,
+     FIELD(log_level), 0, 0, "warn"},
+    {"--log-format", "FORMAT", "text (key=value pairs) or json (one object per line; default text)",
+     CONFIG_FORMAT, FIELD(log_format), 0, 0, "json"},
+    {"--allow-origin", "URL", "a WebSocket Origin allowed (repeatable; default: any)",
+     CONFIG_ORIGIN, FIELD(origins), 0, 0, "http://localhost:8080"},
+    {"--max-conns", "N", "open connections, all listeners (default: the descriptor limit less 64)",
+     CONFIG_INT, FIELD(max_conns), 1, 1000000, "100"},
+    {"--read-timeout", "MS",
+     "time a peer has to complete a TLS handshake, an HTTP request or a frame once it has begun "
+     "one (default 10000)",
+     CONFIG_INT, FIELD(read_timeout_ms), 1, 3600000, "5000"},
+};
+const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
+
+#define USAGE_INDENT 23 /* where the help text starts */
+#define USAGE_WIDTH 96  /* and where its lines end, at the latest */
+
+/* Writes text from column USAGE_INDENT, wrapped at word boundaries. */
+static void usage_wrap(FILE *f, const char *text)
+{
+    size_t col = USAGE_INDENT;
+    while (*text) {
+        size_t w = strcspn(text, " ");
+        if (col > USAGE_INDENT && col + 1 + w > USAGE_WIDTH) {
+            fprintf(f, "\n%*s", USAGE_INDENT, "");
+            col = USAGE_INDENT;
+        } else if (col > USAGE_INDENT) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text, 1, w, f);
+        col += w;
+        text += w;
+        text += strspn(text, " ");
+    }
+    fputc('\n', f);
+}
+
+void config_usage(FILE *f)
+{
+    fputs("usage: gocd [flags]\n", f);
+    for (size_t i = 0; i < config_nflags; i++) {
+        const config_flag *fl = &config_flags[i];
+        char head[64], help[256];
+        snprintf(head, sizeof head, "%s %s", fl->name, fl->value);
+        if (fl->kind == CONFIG_INT)
+            snprintf(help, sizeof help, "%s [%lld..%lld]", fl->help, (long long)fl->min,
+                     (long long)fl->max);
+        else
+            snprintf(help, sizeof help, "%s", fl->help);
+        fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        usage_wrap(f, help);
+    }
+    fputs("  --help, --version    print and exit\n"
+          "ADDR is HOST:PORT; port 0 asks the kernel for a free port.\n",
+          f);
+}
 
 static int bad(const char *fmt, const char *a, const char *b)
 {
@@ -41,29 +101,12 @@ static int bad(const char *fmt, const char *a, const char *b)
     return -1;
 }
 
-static const char *const known[] = {"--tcp",    "--http",     "--tls",       "--tcp-tls",
-                                    "--cert",   "--key",      "--db",        "--procs",
-                                    "--max-frame", "--rate",  "--outbox",    "--web",
-                                    "--log-level", "--allow-origin", "--max-conns",
-                                    "--read-timeout", NULL};
-
-static bool is_known(const char *name)
+static const config_flag *find(const char *name, size_t len)
 {
-    for (int i = 0; known[i]; i++)
-        if (strcmp(known[i], name) == 0)
-            return true;
-    return false;
-}
-
-static int parse_int(const char *flag, const char *v, int64_t min, int64_t max, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || !*v || *end || x < min || x > max)
-        return bad("invalid value '%s' for %s", v, flag);
-    *out = x;
-    return 0;
+    for (size_t i = 0; i < config_nflags; i++)
+        if (strlen(config_flags[i].name) == len && memcmp(config_flags[i].name, name, len) == 0)
+            return &config_flags[i];
+    return NULL;
 }
 
 static int check_addr(const char *flag, const char *v)
@@ -78,22 +121,103 @@ static int check_addr(const char *flag, const char *v)
     return 0;
 }
 
+/* An Origin as browsers send it (RFC 6454): scheme://host[:port], with
+ * nothing after: no path, no trailing slash, no spaces. */
+static bool origin_valid(const char *v)
+{
+    const char *host = strncmp(v, "http://", 7) == 0    ? v + 7
+                       : strncmp(v, "https://", 8) == 0 ? v + 8
+                                                         : NULL;
+    if (!host || !*host || *host == ':')
+        return false;
+    for (const char *p = host; *p; p++)
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '@' || (unsigned char)*p <= ' ' ||
+            *p == 0x7f)
+            return false;
+    const char *colon = strrchr(host, ':');
+    if (colon && host[0] != '[') { /* a port: digits only */
+        if (!colon[1])
+            return false;
+        for (const char *p = colon + 1; *p; p++)
+            if (*p < '0' || *p > '9')
+                return false;
+    }
+    return true;
+}
+
+/* Stores val as fl's value in cfg. 0, or -1 after printing why not. */
+static int set(config *cfg, const config_flag *fl, const char *val)
+{
+    char *field = (char *)cfg + fl->field;
+    switch (fl->kind) {
+    case CONFIG_ADDR: {
+        const char *v = strcmp(val, "off") == 0 ? NULL : val;
+        if (v && check_addr(fl->name, v))
+            return -1;
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    case CONFIG_PATH:
+        if (!*val)
+            return bad("empty value for %s%s", fl->name, "");
+        memcpy(field, &val, sizeof val);
+        return 0;
+    case CONFIG_INT: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(val, &end, 10);
+        if (errno || !*val || *end || x < fl->min || x > fl->max) {
+            fprintf(stderr, "gocd: invalid value '%s' for %s: want an integer from %lld to %lld\n",
+                    val, fl->name, (long long)fl->min, (long long)fl->max);
+            return -1;
+        }
+        int64_t v = x;
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    case CONFIG_LEVEL: {
+        int l = log_level_parse(val);
+        if (l < 0)
+            return bad("invalid value '%s' for %s: want debug, info, warn or error", val, fl->name);
+        memcpy(field, &l, sizeof l);
+        return 0;
+    }
+    case CONFIG_FORMAT: {
+        int fmt = log_format_parse(val);
+        if (fmt < 0)
+            return bad("invalid value '%s' for %s: want text or json", val, fl->name);
+        memcpy(field, &fmt, sizeof fmt);
+        return 0;
+    }
+    case CONFIG_ORIGIN:
+        if (!origin_valid(val))
+            return bad("invalid value '%s' for %s: want an origin, http[s]://HOST[:PORT]", val,
+                       fl->name);
+        if (cfg->norigins == CONFIG_MAX_ORIGINS)
+            return bad("too many %s flags (at most 16)%s", fl->name, "");
+        cfg->origins[cfg->norigins++] = val;
+        return 0;
+    }
+    return -1;
+}
+
 int config_parse(config *cfg, int argc, char **argv)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->tcp = "127.0.0.1:7000";
-    cfg->http = "127.0.0.1:8080";
-    cfg->db = "data/chat.db";
-    cfg->max_frame = 1048576;
-    cfg->rate = 50;
-    cfg->outbox = 1024;
-    cfg->read_timeout_ms = 10000;
-    cfg->web = NULL;
-    cfg->log_level = LOG_INFO;
+    *cfg = (config){
+        .tcp = "127.0.0.1:7000",
+        .http = "127.0.0.1:8080",
+        .db = "data/chat.db",
+        .max_frame = 1048576,
+        .rate = 50,
+        .outbox = 1024,
+        .read_timeout_ms = 10000,
+        .log_level = LOG_INFO,
+        .log_format = LOG_TEXT,
+    };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage, stdout);
+            config_usage(stdout);
             return 1;
         }
         if (strcmp(arg, "--version") == 0) {
@@ -102,87 +226,27 @@ int config_parse(config *cfg, int argc, char **argv)
         }
         if (strncmp(arg, "--", 2) != 0)
             return bad("unexpected argument '%s'%s", arg, "");
-        char name[64];
-        const char *val;
         const char *eq = strchr(arg, '=');
-        if (eq) {
-            size_t n = (size_t)(eq - arg);
-            if (n >= sizeof name)
-                return bad("unknown flag '%s'%s", arg, "");
-            memcpy(name, arg, n);
-            name[n] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-            if (!is_known(name))
-                return bad("unknown flag '%s'%s", name, "");
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        const config_flag *fl = find(arg, nlen);
+        if (!fl) {
+            fprintf(stderr, "gocd: unknown flag '%.*s' (see --help)\n", (int)nlen, arg);
+            return -1;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
             if (i + 1 >= argc)
                 return bad("flag %s needs a value%s", arg, "");
             val = argv[++i];
         }
-        int64_t x;
-        if (strcmp(name, "--tcp") == 0 || strcmp(name, "--http") == 0 ||
-            strcmp(name, "--tls") == 0 || strcmp(name, "--tcp-tls") == 0) {
-            const char *v = strcmp(val, "off") == 0 ? NULL : val;
-            if (v && check_addr(name, v))
-                return -1;
-            if (strcmp(name, "--tcp") == 0)
-                cfg->tcp = v;
-            else if (strcmp(name, "--http") == 0)
-                cfg->http = v;
-            else if (strcmp(name, "--tls") == 0)
-                cfg->tls = v;
-            else
-                cfg->tcp_tls = v;
-        } else if (strcmp(name, "--cert") == 0) {
-            cfg->cert = val;
-        } else if (strcmp(name, "--key") == 0) {
-            cfg->key = val;
-        } else if (strcmp(name, "--db") == 0) {
-            if (!*val)
-                return bad("empty value for %s%s", name, "");
-            cfg->db = val;
-        } else if (strcmp(name, "--procs") == 0) {
-            if (parse_int(name, val, 1, 1024, &x))
-                return -1;
-            cfg->procs = (int)x;
-        } else if (strcmp(name, "--max-frame") == 0) {
-            if (parse_int(name, val, 1, (int64_t)1 << 30, &x))
-                return -1;
-            cfg->max_frame = (size_t)x;
-        } else if (strcmp(name, "--rate") == 0) {
-            if (parse_int(name, val, 0, 1000000, &x))
-                return -1;
-            cfg->rate = x;
-        } else if (strcmp(name, "--outbox") == 0) {
-            if (parse_int(name, val, 1, 1 << 24, &x))
-                return -1;
-            cfg->outbox = x;
-        } else if (strcmp(name, "--max-conns") == 0) {
-            if (parse_int(name, val, 1, 1000000, &x))
-                return -1;
-            cfg->max_conns = x;
-        } else if (strcmp(name, "--read-timeout") == 0) {
-            if (parse_int(name, val, 1, 3600000, &x))
-                return -1;
-            cfg->read_timeout_ms = x;
-        } else if (strcmp(name, "--allow-origin") == 0) {
-            if (cfg->norigins == (int)(sizeof cfg->origins / sizeof *cfg->origins))
-                return bad("too many %s flags%s", name, "");
-            cfg->origins[cfg->norigins++] = val;
-        } else if (strcmp(name, "--web") == 0) {
-            cfg->web = val;
-        } else if (strcmp(name, "--log-level") == 0) {
-            int l = log_level_parse(val);
-            if (l < 0)
-                return bad("invalid value '%s' for %s: want debug, info, warn or error", val,
-                           name);
-            cfg->log_level = l;
-        } else {
-            return bad("unknown flag '%s'%s", name, "");
-        }
+        if (set(cfg, fl, val))
+            return -1;
     }
     if ((cfg->tls || cfg->tcp_tls) && (!cfg->cert || !cfg->key))
         return bad("--tls and --tcp-tls need --cert and --key%s%s", "", "");
+    if (!cfg->tcp && !cfg->http && !cfg->tls && !cfg->tcp_tls)
+        return bad("every listener is off (--tcp, --http, --tls, --tcp-tls): nothing to "
+                   "serve%s%s",
+                   "", "");
     return 0;
 }

@@ -1,9 +1,18 @@
-/* config.h: the server's flags (PROTOCOL.md, "Starting it"). */
+/* config.h: the server's flags (doc/protocol.md, "Starting it").
+ *
+ * One table (config_flags) lists every flag once: its name, value, help
+ * line, where it is stored and its range. The parser and --help both read
+ * it, so a flag cannot be parsed without being documented or the reverse.
+ */
 #ifndef GOCD_CONFIG_H
 #define GOCD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_ORIGINS 16
 
 typedef struct config {
     const char *tcp;     /* framed-TCP address, NULL: off */
@@ -12,8 +21,8 @@ typedef struct config {
     const char *tcp_tls; /* framed TCP in TLS, NULL: off */
     const char *cert, *key;
     const char *db;
-    int procs;           /* 0: GOMAXPROCS or the CPU count */
-    size_t max_frame;
+    int64_t procs;       /* 0: GOMAXPROCS or the CPU count */
+    int64_t max_frame;
     int64_t rate;        /* chat messages per second per connection, 0: no limit */
     int64_t outbox;
     int64_t max_conns;   /* open connections, every transport; 0: from RLIMIT_NOFILE */
@@ -21,13 +30,43 @@ typedef struct config {
                               * must be complete within */
     const char *web;
     int log_level;
-    const char *origins[16]; /* --allow-origin, repeatable; none: any origin */
+    int log_format;      /* LOG_TEXT (key=value) or LOG_JSON */
+    const char *origins[CONFIG_MAX_ORIGINS]; /* --allow-origin, repeatable; none: any */
     int norigins;
 } config;
+
+/* How a flag's value is read. */
+typedef enum config_kind {
+    CONFIG_ADDR,   /* HOST:PORT, or "off" (NULL) */
+    CONFIG_PATH,   /* any non-empty string */
+    CONFIG_INT,    /* a decimal integer in [min, max] */
+    CONFIG_LEVEL,  /* debug, info, warn or error */
+    CONFIG_FORMAT, /* text or json */
+    CONFIG_ORIGIN, /* repeatable: appended to origins */
+} config_kind;
+
+/* One flag. `field` is the offset of its value in struct config (a const
+ * char * for ADDR, PATH and ORIGIN, an int64_t for INT, an int for LEVEL
+ * and FORMAT). */
+typedef struct config_flag {
+    const char *name;  /* "--tcp" */
+    const char *value; /* the value's name in --help: "ADDR" */
+    const char *help;  /* what it does and its default, for --help */
+    config_kind kind;
+    size_t field;
+    int64_t min, max;  /* CONFIG_INT: the range, printed by --help */
+    const char *sample; /* a valid value (tests) */
+} config_flag;
+
+extern const config_flag config_flags[];
+extern const size_t config_nflags;
 
 /* Fills cfg from argv. Returns 0; 1 after printing --help or --version
  * (exit 0); -1 after printing a one-line error to stderr (exit 2). */
 int config_parse(config *cfg, int argc, char **argv);
+
+/* Writes the --help text to f. */
+void config_usage(FILE *f);
 
 #define GOCD_VERSION "0.1.0"
 

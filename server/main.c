@@ -1,4 +1,5 @@
-/* main.c: gocd, the chat and JSON-RPC server (PROTOCOL.md).
+/* main.c: gocd, the chat and JSON-RPC server (doc/protocol.md): the
+ * wiring only.
  *
  * main() parses the flags (a bad one: a one-line error, exit 2), then
  * starts the runtime with --procs Ps; the main goroutine opens the
@@ -12,247 +13,32 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <limits.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
+#include <goc/malloc_jansson.h>
 
 #include "chat.h"
-#include "frame.h"
 #include "log.h"
-#include "webmem.h"
 
-server srv;
-
-void conns_add(conn_entry *e)
-{
-    goc_mutex_lock(&srv.conns_mu);
-    e->prev = NULL;
-    e->next = srv.conns;
-    if (srv.conns)
-        srv.conns->prev = e;
-    srv.conns = e;
-    goc_mutex_unlock(&srv.conns_mu);
-}
-
-void conns_remove(conn_entry *e)
-{
-    goc_mutex_lock(&srv.conns_mu);
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        srv.conns = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    goc_mutex_unlock(&srv.conns_mu);
-}
-
-/* How long connections keep reading after SIGINT/SIGTERM: the requests a
- * client sent before the signal are already in the socket's buffer (or on
- * their way), and they are answered before the connection closes. */
-#define SHUTDOWN_LINGER_NS (250 * 1000000LL)
-
-void conns_wake_all(void)
-{
-    int64_t deadline = atomic_load(&srv.wake_deadline);
-    goc_mutex_lock(&srv.conns_mu);
-    /* A read deadline a moment away lets each connection's goroutine answer
-     * the requests in flight; then it wakes a blocked read and fails every
-     * later one, and the goroutine closes the connection. */
-    for (conn_entry *e = srv.conns; e; e = e->next)
-        goc_conn_set_read_deadline(e->conn, deadline);
-    goc_mutex_unlock(&srv.conns_mu);
-}
-
-/* Either this load sees stopping (and applies the shutdown deadline), or
- * the store of stopping, and so conns_wake_all's deadline, comes after
- * this set, which it then overrides. */
-void conn_read_deadline(goc_conn *c, int64_t deadline)
-{
-    goc_conn_set_read_deadline(c, deadline);
-    if (atomic_load(&srv.stopping)) {
-        int64_t wake = atomic_load(&srv.wake_deadline);
-        goc_conn_set_read_deadline(c, deadline && deadline < wake ? deadline : wake);
-    }
-}
-
-typedef struct listener {
-    const char *kind;    /* "tcp", "http", "tls", "tcp-tls", as printed */
-    goc_listener *l;     /* owned, used and closed by its accept loop */
-    char addr[64];       /* the bound HOST:PORT */
-    void (*serve)(const stream *s, const char *peer); /* the transport */
-    goc_tls_config *tls; /* shared by every session; NULL: plain */
-    bool http;           /* the transport speaks HTTP (for refusals) */
-} listener;
-
-/* Over --max-conns: the peer gets a short answer in its own protocol
- * (HTTP 503, or a framed JSON-RPC error), written without waiting, and the
- * connection closes. A TLS peer is only closed: a handshake to refuse it
- * would spend the CPU the limit protects. */
-static void refuse(const listener *ls, goc_conn *c)
-{
-    static const char http503[] = "HTTP/1.1 503 Service Unavailable\r\n"
-                                  "Content-Type: application/json\r\n"
-                                  "Content-Length: 33\r\nConnection: close\r\n\r\n"
-                                  "{\"error\":\"too many connections\"}";
-    atomic_fetch_add(&srv.conns_rejected, 1);
-    goc_conn_set_write_deadline(c, goc_nanotime() + 10 * 1000000LL);
-    if (!ls->tls && ls->http) {
-        goc_conn_write(c, http503, sizeof http503 - 1);
-    } else if (!ls->tls) {
-        size_t len;
-        char *err = jrpc_error_encode(-32000, "too many connections", &len);
-        uint8_t hdr[FRAME_HEADER_SIZE];
-        if (err) {
-            frame_header_encode(hdr, len);
-            if (goc_conn_write(c, hdr, sizeof hdr) == (ssize_t)sizeof hdr)
-                goc_conn_write(c, err, len);
-            jrpc_reply_free(err);
-        }
-    }
-    goc_conn_close(c);
-}
-
-/* As Go's listeners do: TCP keep-alive probes after 15 s of silence, every
- * 15 s, so a peer that vanished (no FIN, no RST) is found and its
- * connection closed instead of waiting forever in a read. */
-static void keep_alive(goc_conn *c)
-{
-    int fd = goc_conn_fd(c), on = 1, secs = 15;
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);
-}
-
-typedef struct accepted {
-    goc_conn *conn;
-    const listener *ls;
-} accepted;
-
-/* Lingering close (as Apache's and nginx's): when the server ends a
- * conversation the peer may still be sending (a request over a limit, a
- * protocol error), closing with its input unread would reset the
- * connection, and the peer could lose the answer it has not read yet and
- * see its writes fail. So the write side is shut first (the peer reads our
- * last bytes, then EOF), and input is read and dropped until the peer
- * closes, for at most LINGER_NS and LINGER_BYTES. A peer that closed
- * first costs one read that returns 0; none during shutdown. */
-#define LINGER_NS (1000 * 1000000LL)
-#define LINGER_BYTES ((size_t)8 << 20)
-
-static void linger(goc_conn *c)
-{
-    if (atomic_load(&srv.stopping) || goc_conn_close_write(c) != 0)
-        return;
-    conn_read_deadline(c, goc_nanotime() + LINGER_NS);
-    char buf[4096];
-    for (size_t total = 0; total < LINGER_BYTES;) {
-        ssize_t n = goc_conn_read(c, buf, sizeof buf);
-        if (n <= 0)
-            return;
-        total += (size_t)n;
-    }
-}
-
-/* One connection's goroutine: registry, TLS handshake (bounded by
- * --read-timeout), the transport, then a lingering close. */
-static void conn_main(void *arg)
-{
-    accepted a = *(accepted *)arg;
-    char peer[64] = "?";
-    goc_conn_remote_addr(a.conn, peer, sizeof peer);
-    conn_entry e = {.conn = a.conn, .transport = a.ls->kind};
-    conns_add(&e);
-    keep_alive(a.conn);
-    stream s = {.conn = a.conn};
-    int rc = 0;
-    if (a.ls->tls) {
-        int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
-        rc = goc_tls_accept(a.ls->tls, a.conn, deadline, &s.tls);
-        if (rc) {
-            atomic_fetch_add(&srv.tls_handshake_failures, 1);
-            log_debug("%s %s: TLS handshake: %s", a.ls->kind, peer, strerror(-rc));
-        } else {
-            atomic_fetch_add(&srv.tls_handshakes, 1);
-        }
-    }
-    if (rc == 0 && !atomic_load(&srv.stopping))
-        a.ls->serve(&s, peer);
-    if (s.tls) { /* close_notify, if the peer takes it at once */
-        goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * 1000000LL);
-        goc_tls_free(s.tls);
-    }
-    linger(a.conn);
-    conns_remove(&e);
-    goc_conn_close(a.conn);
-    atomic_fetch_sub(&srv.conns_active, 1);
-    goc_waitgroup_done(&srv.wg);
-}
-
-/* Accepts connections on one listener until goc_listener_shutdown, each
- * served by its own goroutine; then closes the listener (no one else uses
- * it). arg points at the listener. */
-static void accept_loop(void *arg)
-{
-    listener *ls = *(listener **)arg;
-    for (;;) {
-        goc_conn *c;
-        int rc = goc_accept(ls->l, &c);
-        if (rc == -EBADF)
-            break; /* goc_listener_shutdown: stopping */
-        if (rc < 0) {
-            log_warn("%s accept: %s", ls->kind, strerror(-rc));
-            goc_sleep(10 * 1000000); /* out of descriptors: back off */
-            continue;
-        }
-        if (atomic_fetch_add(&srv.conns_active, 1) >= srv.cfg.max_conns) {
-            atomic_fetch_sub(&srv.conns_active, 1);
-            refuse(ls, c);
-            continue;
-        }
-        goc_waitgroup_add(&srv.wg, 1);
-        accepted a = {c, ls};
-        if (goc_go(conn_main, &a, sizeof a) < 0) {
-            atomic_fetch_sub(&srv.conns_active, 1);
-            goc_waitgroup_done(&srv.wg);
-            goc_conn_close(c);
-        }
-    }
-    goc_listener_close(ls->l);
-    goc_waitgroup_done(&srv.wg);
-}
-
-static int open_listener(const char *kind, const char *addr, listener *out)
-{
-    int rc = goc_listen_tcp(addr, 1024, &out->l);
-    if (rc) {
-        fprintf(stderr, "gocd: cannot listen on %s (%s): %s\n", addr, kind, strerror(-rc));
-        return -1;
-    }
-    out->kind = kind;
-    goc_listener_addr(out->l, out->addr, sizeof out->addr);
-    return 0;
-}
-
-static void announce(const listener *l)
-{
-    printf("listening %s %s\n", l->kind, l->addr);
-    fflush(stdout);
-    log_info("listening %s %s", l->kind, l->addr);
-}
+/* The grace period connections get at shutdown, inside the 5 s promised. */
+#define SHUTDOWN_GRACE (4500 * GOC_MILLISECOND)
 
 /* What shutdown cannot free when connections outlive the grace period
  * (their goroutines may still use it): reachable from here, so the exit is
  * not reported as a leak. */
 static struct {
     goc_chan *done;
-    goc_tls_config *tls;
 } shutdown_keep;
 
 static void wait_all(void *arg)
@@ -262,101 +48,148 @@ static void wait_all(void *arg)
     goc_chan_close(done);
 }
 
-static int server_main(int argc, char **argv)
+/* Waits for the connections and listeners, at most SHUTDOWN_GRACE. */
+static void wait_for_connections(void)
 {
-    (void)argc;
-    (void)argv;
-    /* Everything jansson (and the JSON-RPC engine) allocates goes through
-     * the runtime's allocator. */
-    json_set_alloc_funcs(goc_malloc, goc_free);
-    goc_web_set_alloc(goc_realloc, goc_free); /* and the WebSocket engine */
-    jrpc_limits_t limits = {.max_depth = JRPC_DEFAULT_MAX_DEPTH,
-                            .max_batch = JRPC_DEFAULT_MAX_BATCH};
-    srv.rpc = jrpc_new(&limits);
-    if (!srv.rpc || methods_register(srv.rpc) != 0) {
-        fprintf(stderr, "gocd: out of memory\n");
-        return 2;
-    }
-    srv.root = goc_context_with_cancel(goc_context_background());
-    srv.cfg_origins = srv.cfg.origins;
-    srv.cfg_norigins = (size_t)srv.cfg.norigins;
-    http_set_web_root(srv.cfg.web ? srv.cfg.web : GOCD_WEB_DIR);
-    /* Bind every listener first: a busy address or an unreadable
-     * certificate fails before anything else is said or opened. */
-    static const struct {
-        const char *kind;
-        void (*serve)(const stream *s, const char *peer);
-        bool http, tls;
-    } kinds[] = {
-        {"tcp", framed_serve, false, false},
-        {"http", http_serve, true, false},
-        {"tls", http_serve, true, true},
-        {"tcp-tls", framed_serve, false, true},
-    };
-    const char *addrs[] = {srv.cfg.tcp, srv.cfg.http, srv.cfg.tls, srv.cfg.tcp_tls};
-    goc_tls_config *tls = NULL; /* kept in shutdown_keep if connections outlive us */
-    if (srv.cfg.tls || srv.cfg.tcp_tls) {
-        char err[256];
-        if (goc_tls_server_config(srv.cfg.cert, srv.cfg.key, &tls, err, sizeof err) != 0) {
-            fprintf(stderr, "gocd: %s\n", err);
-            exit(2);
-        }
-    }
-    listener ls[4];
-    int nl = 0;
-    for (int k = 0; k < 4; k++) {
-        if (!addrs[k])
-            continue;
-        if (open_listener(kinds[k].kind, addrs[k], &ls[nl]) != 0)
-            exit(2);
-        ls[nl].serve = kinds[k].serve;
-        ls[nl].http = kinds[k].http;
-        ls[nl].tls = kinds[k].tls ? tls : NULL;
-        nl++;
-    }
-    if (chat_init(srv.cfg.db, srv.cfg.rate) != 0) {
-        fprintf(stderr, "gocd: cannot open the history database %s\n", srv.cfg.db);
-        exit(2);
-    }
-    /* Handle SIGINT/SIGTERM from before the first listening line: a signal
-     * sent as soon as that line is read shuts down gracefully. */
-    static const int stop_sigs[] = {SIGINT, SIGTERM};
-    goc_signal_watch(stop_sigs, 2);
-    for (int i = 0; i < nl; i++) {
-        goc_waitgroup_add(&srv.wg, 1);
-        listener *lp = &ls[i];
-        goc_go(accept_loop, &lp, sizeof lp);
-        announce(&ls[i]);
-    }
-
-    int sig = goc_signal_wait(stop_sigs, 2);
-    log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    atomic_store(&srv.wake_deadline, goc_nanotime() + SHUTDOWN_LINGER_NS);
-    atomic_store(&srv.stopping, true);
-    goc_context_cancel(srv.root);
-    for (int i = 0; i < nl; i++)
-        goc_listener_shutdown(ls[i].l); /* its accept loop closes it */
-    conns_wake_all();
-
-    /* Wait for the connections, at most 5 seconds in all. */
     goc_chan *done = goc_chan_make(0, 0);
     shutdown_keep.done = done;
-    shutdown_keep.tls = tls;
-    goc_go(wait_all, &done, sizeof done);
-    goc_timer *t = goc_timer_new(4500 * 1000000LL);
+    if (goc_go(wait_all, &done, sizeof done) < 0) {
+        log_warn("shutdown: cannot wait for the connections");
+        return;
+    }
+    goc_timer *t = goc_timer_new(SHUTDOWN_GRACE);
     goc_select_case cases[2] = {
         {.c = done, .dir = GOC_SELECT_RECV},
         {.c = goc_timer_chan(t), .dir = GOC_SELECT_RECV},
     };
-    if (goc_select(cases, 2, true) == 1)
+    if (goc_select(cases, 2, true) == 1) {
         log_warn("shutdown: connections still open after the grace period");
-    else {
+    } else {
         goc_chan_free(done); /* wait_all has finished with it */
-        goc_tls_config_free(tls); /* and every session with this */
         shutdown_keep.done = NULL;
-        shutdown_keep.tls = NULL;
     }
     goc_timer_free(t);
+}
+
+/* A start-up error: one line on stderr, exit status 2. */
+__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "gocd: %s\n", line);
+    exit(2);
+}
+
+/* A file the server needs at start (a certificate, a key) must be
+ * readable: say which and why in the OS's words, not mbedtls's. */
+static void check_readable(const char *flag, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail("cannot read %s %s: %s", flag, path, strerror(errno));
+    close(fd);
+}
+
+/* The web client's folder when --web is not given: the installed one
+ * beside the binary (<bindir>/../share/goc/web, so an installed tree may
+ * move), else the source tree's (a build-tree run). */
+static const char *default_web(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            struct stat st;
+            int w = snprintf(buf, len, "%s/%s", exe, GOCD_WEB_FROM_BIN);
+            if (w > 0 && (size_t)w < len && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    return GOCD_WEB_DIR;
+}
+
+/* SIGHUP: loads the TLS certificate and key again (renewed ones are
+ * served to new connections; open ones keep theirs). Without TLS there is
+ * nothing to reload: said, and ignored. */
+static void reload(void)
+{
+    if (!srv.cfg.tls && !srv.cfg.tcp_tls) {
+        log_info("SIGHUP: no TLS certificate to reload");
+        return;
+    }
+    char err[256];
+    if (tls_load(srv.cfg.cert, srv.cfg.key, err, sizeof err) != 0)
+        log_warn("SIGHUP: the certificate in use stays: %s", err);
+    else
+        log_info("SIGHUP: certificate %s and key %s reloaded", srv.cfg.cert, srv.cfg.key);
+}
+
+static int server_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    goc_jansson_use(); /* jansson and the JSON-RPC engine allocate with goc_malloc */
+    srv.rpc = jrpc_new(&(jrpc_limits_t){JRPC_DEFAULT_MAX_DEPTH, JRPC_DEFAULT_MAX_BATCH});
+    if (!srv.rpc || methods_register(srv.rpc) != 0)
+        fail("out of memory");
+    srv.root = goc_context_with_cancel(goc_context_background());
+    char installed[PATH_MAX];
+    const char *web = srv.cfg.web ? srv.cfg.web : default_web(installed, sizeof installed);
+    int rc = http_set_web_root(web);
+    if (rc && srv.cfg.web)
+        fail("--web %s: %s", web, strerror(-rc));
+    if (rc)
+        log_warn("the web client's folder %s: %s (static files are off)", web, strerror(-rc));
+
+    /* Bind every listener first: a busy address or an unreadable
+     * certificate fails before anything else is said or opened. */
+    if (srv.cfg.tls || srv.cfg.tcp_tls) {
+        check_readable("--cert", srv.cfg.cert);
+        check_readable("--key", srv.cfg.key);
+        char err[256];
+        if (tls_load(srv.cfg.cert, srv.cfg.key, err, sizeof err) != 0)
+            fail("%s", err);
+    }
+    const struct {
+        const char *kind, *addr;
+    } wanted[] = {
+        {"tcp", srv.cfg.tcp},
+        {"http", srv.cfg.http},
+        {"tls", srv.cfg.tls},
+        {"tcp-tls", srv.cfg.tcp_tls},
+    };
+    listener *ls[sizeof wanted / sizeof wanted[0]];
+    int nl = 0;
+    for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
+        if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr)))
+            exit(2);
+    char why[256];
+    if (chat_init(srv.cfg.db, srv.cfg.rate, why, sizeof why) != 0)
+        fail("cannot open the history database --db %s: %s", srv.cfg.db, why);
+    /* Handle SIGINT/SIGTERM (and SIGHUP) from before the first listening
+     * line: a signal sent as soon as that line is read is not fatal. */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    goc_signal_watch(sigs, 3);
+    for (int i = 0; i < nl; i++)
+        if (listener_start(ls[i]) != 0)
+            fail("cannot start a listener: out of memory");
+
+    int sig;
+    while ((sig = goc_signal_wait(sigs, 3)) == SIGHUP)
+        reload();
+    log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    conns_stop_all();
+    goc_context_cancel(srv.root);
+    for (int i = 0; i < nl; i++)
+        listener_shutdown(ls[i]); /* its accept loop closes and frees it */
+    tls_drop(); /* freed once its last session ends */
+    wait_for_connections();
     chat_shutdown();
     log_info("bye");
     return 0;
@@ -383,11 +216,13 @@ static void descriptor_limit(void)
 
 int main(int argc, char **argv)
 {
+    srv.start_time = (int64_t)time(NULL);
     int rc = config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
     log_set_level(srv.cfg.log_level);
+    log_set_format(srv.cfg.log_format);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

@@ -1,13 +1,17 @@
-/* methods.c: the method table shared by every transport (PROTOCOL.md,
+/* methods.c: the method table shared by every transport (doc/protocol.md,
  * "Methods"): echo and runtime.stats here, the chat's in chat_methods.c;
- * and the count of calls per method and outcome for /metrics. */
+ * and the count of calls per method and outcome for /metrics.
+ *
+ * The counters are indexed by the engine's own method numbers (the
+ * observer is told the index), so the table is the one list of methods: a
+ * method registered anywhere is counted under its name.
+ */
 #include "server.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <goc/malloc.h>
 
 #include "chat.h"
+#include "log.h"
 
 static int m_echo(jrpc_call_t *call, json_t *params, json_t **result)
 {
@@ -26,23 +30,39 @@ static int m_stats(jrpc_call_t *call, json_t *params, json_t **result)
 
 /* ---- counting calls --------------------------------------------------------- */
 
-#define MAX_METHODS 32
-static const char *method_names[MAX_METHODS]; /* set before serving, then read-only */
-static int nmethods;
-static _Atomic uint64_t calls[MAX_METHODS + 1]; /* [nmethods]: no such method */
+/* Set by methods_register, then only counted into. */
+static const jrpc_t *table;
+static size_t nmethods;
+static _Atomic uint64_t *calls; /* [nmethods + 1]; [nmethods]: no such method */
 
-static const int codes[] = {0, -32700, -32600, -32601, -32602, -32603,
-                            -32001, -32002, -32003, -32004, -32005};
+/* The outcomes counted one by one; any other code counts as "other". */
+static const int codes[] = {0,
+                            JRPC_PARSE_ERROR,
+                            JRPC_INVALID_REQUEST,
+                            JRPC_METHOD_NOT_FOUND,
+                            JRPC_INVALID_PARAMS,
+                            JRPC_INTERNAL_ERROR,
+                            JRPC_NEEDS_PERSISTENT,
+                            JRPC_NICK_TAKEN,
+                            JRPC_NOT_JOINED,
+                            JRPC_RATE_LIMITED,
+                            JRPC_TOO_LARGE};
 #define NCODES (sizeof codes / sizeof codes[0])
 static _Atomic uint64_t outcomes[NCODES + 1]; /* [NCODES]: other codes */
 
-static void observe(void *ud, const char *method, int code)
+/* Counts each call and, at debug level, logs it: the method by its
+ * registered name (never the name a peer sent), the outcome, the time. */
+static void observe(void *ud, const jrpc_ctx_t *ctx, int method, int code, int64_t dur_ns)
 {
     (void)ud;
-    int i = nmethods;
-    if (method)
-        for (i = 0; i < nmethods && strcmp(method_names[i], method) != 0; i++) {
-        }
+    size_t i = method >= 0 && (size_t)method < nmethods ? (size_t)method : nmethods;
+    if (log_enabled(LOG_DEBUG)) {
+        char c[24], d[24];
+        log_event(LOG_DEBUG, "rpc", "transport", ctx->transport ? ctx->transport : "",
+                  "peer", ctx->peer ? ctx->peer : "", "method",
+                  i < nmethods ? jrpc_method_name(table, i) : "(unknown)", "code",
+                  log_i64(c, code), "dur_us", log_i64(d, dur_ns / 1000), (const char *)NULL);
+    }
     atomic_fetch_add_explicit(&calls[i], 1, memory_order_relaxed);
     size_t k = 0;
     while (k < NCODES && codes[k] != code)
@@ -50,66 +70,37 @@ static void observe(void *ud, const char *method, int code)
     atomic_fetch_add_explicit(&outcomes[k], 1, memory_order_relaxed);
 }
 
-static int reg(jrpc_t *rpc, const char *name, jrpc_handler_fn fn, unsigned flags)
-{
-    if (nmethods < MAX_METHODS)
-        method_names[nmethods++] = name;
-    return jrpc_register(rpc, name, fn, NULL, flags);
-}
-
 int methods_register(jrpc_t *rpc)
 {
-    int rc = reg(rpc, "echo", m_echo, 0);
+    int rc = jrpc_register(rpc, "echo", m_echo, NULL, 0);
     if (!rc)
-        rc = reg(rpc, "runtime.stats", m_stats, 0);
+        rc = jrpc_register(rpc, "runtime.stats", m_stats, NULL, 0);
     if (!rc)
         rc = chat_register_methods(rpc);
-    /* the chat's names, for the counters */
-    static const char *const chat_names[] = {"chat.join",    "chat.leave", "chat.send",
-                                             "chat.history", "chat.rooms", "chat.members"};
-    for (size_t i = 0; i < sizeof chat_names / sizeof *chat_names && nmethods < MAX_METHODS; i++)
-        method_names[nmethods++] = chat_names[i];
+    if (rc)
+        return rc;
+    table = rpc;
+    nmethods = jrpc_method_count(rpc);
+    calls = goc_calloc(nmethods + 1, sizeof *calls);
+    if (!calls)
+        return -ENOMEM;
     jrpc_set_observer(rpc, observe, NULL);
-    return rc;
+    return 0;
 }
 
-/* Appends the RPC counters in Prometheus text to a growing buffer. */
-void rpc_metrics(char **p, size_t *len, size_t *cap)
+void rpc_metrics(buf_t *b)
 {
-    char line[160];
-    size_t need;
-#define APPEND(...)                                                                           \
-    do {                                                                                      \
-        int n_ = snprintf(line, sizeof line, __VA_ARGS__);                                    \
-        need = *len + (size_t)n_ + 1;                                                         \
-        if (need > *cap) {                                                                    \
-            size_t c_ = *cap ? *cap * 2 : 4096;                                               \
-            while (c_ < need)                                                                 \
-                c_ *= 2;                                                                      \
-            char *np_ = realloc(*p, c_);                                                      \
-            if (!np_)                                                                         \
-                return;                                                                       \
-            *p = np_;                                                                         \
-            *cap = c_;                                                                        \
-        }                                                                                     \
-        memcpy(*p + *len, line, (size_t)n_ + 1);                                              \
-        *len += (size_t)n_;                                                                   \
-    } while (0)
-    APPEND("# HELP gocd_rpc_calls_total JSON-RPC calls per method.\n");
-    APPEND("# TYPE gocd_rpc_calls_total counter\n");
-    for (int i = 0; i <= nmethods; i++)
-        APPEND("gocd_rpc_calls_total{method=\"%s\"} %llu\n",
-               i < nmethods ? method_names[i] : "(unknown)",
-               (unsigned long long)atomic_load(&calls[i]));
-    APPEND("# HELP gocd_rpc_outcomes_total JSON-RPC replies per error code (0: success).\n");
-    APPEND("# TYPE gocd_rpc_outcomes_total counter\n");
-    for (size_t k = 0; k <= NCODES; k++) {
-        if (k < NCODES)
-            APPEND("gocd_rpc_outcomes_total{code=\"%d\"} %llu\n", codes[k],
+    buf_str(b, "# HELP gocd_rpc_calls_total JSON-RPC calls per method.\n"
+               "# TYPE gocd_rpc_calls_total counter\n");
+    for (size_t i = 0; i <= nmethods; i++)
+        buf_printf(b, "gocd_rpc_calls_total{method=\"%s\"} %llu\n",
+                   i < nmethods ? jrpc_method_name(table, i) : "(unknown)",
+                   (unsigned long long)atomic_load(&calls[i]));
+    buf_str(b, "# HELP gocd_rpc_outcomes_total JSON-RPC replies per error code (0: success).\n"
+               "# TYPE gocd_rpc_outcomes_total counter\n");
+    for (size_t k = 0; k < NCODES; k++)
+        buf_printf(b, "gocd_rpc_outcomes_total{code=\"%d\"} %llu\n", codes[k],
                    (unsigned long long)atomic_load(&outcomes[k]));
-        else
-            APPEND("gocd_rpc_outcomes_total{code=\"other\"} %llu\n",
-                   (unsigned long long)atomic_load(&outcomes[k]));
-    }
-#undef APPEND
+    buf_printf(b, "gocd_rpc_outcomes_total{code=\"other\"} %llu\n",
+               (unsigned long long)atomic_load(&outcomes[NCODES]));
 }

@@ -1,54 +1,98 @@
 /* metrics.c: /metrics in the Prometheus text exposition format: the
  * scheduler, the heap, connections per transport, chat messages and RPC
- * calls per method and outcome. */
+ * calls per method and outcome.
+ *
+ * The single-valued figures are one table (name, type, help, value),
+ * filled from one reading of each statistics source; the labelled ones
+ * (per P, per transport, per method) are written after it.
+ */
 #include "server.h"
 
-#include <goc/malloc.h>
-#include <stdarg.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <goc/malloc.h>
 
 #include "chat.h"
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
+typedef struct metric {
+    const char *name;
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    double value;
+} metric;
 
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *b, const char *fmt, ...)
+static void header(buf_t *b, const char *name, const char *type, const char *help)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return;
-        b->p = np;
-        b->cap = cap;
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per transport of a per-transport figure. */
+static void per_transport(buf_t *b, const char *name, const char *type, const char *help,
+                          const long long v[TRANSPORT_N])
+{
+    header(b, name, type, help);
+    for (int t = 0; t < TRANSPORT_N; t++)
+        buf_printf(b, "%s{transport=\"%s\"} %lld\n", name, transport_name[t], v[t]);
+}
+
+/* The process's own figures, under the names Prometheus's client
+ * libraries use (process_*), read from the kernel. */
+typedef struct proc_figures {
+    double cpu_seconds, rss_bytes, open_fds, max_fds;
+} proc_figures;
+
+static void proc_read(proc_figures *p)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    p->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        long size;
+        if (fscanf(f, "%ld %ld", &size, &pages) != 2)
+            pages = 0;
+        fclose(f);
     }
+    p->rss_bytes = (double)pages * (double)sysconf(_SC_PAGESIZE);
+    p->open_fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));)
+            p->open_fds += e->d_name[0] != '.';
+        closedir(d);
+        p->open_fds -= 1; /* the directory's own descriptor */
+    }
+    struct rlimit rl;
+    p->max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
 }
 
-static void metric(buf *b, const char *name, const char *type, const char *help, double v)
+/* Requests per route and status, the statuses seen only. */
+static void http_requests(buf_t *b)
 {
-    put(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    header(b, "gocd_http_requests_total", "counter", "HTTP requests answered, by route and status.");
+    for (int r = 0; r < ROUTE_N; r++)
+        for (int k = 0; k < HTTP_STATUSES; k++) {
+            uint64_t n = atomic_load_explicit(&srv.http_requests[r][k], memory_order_relaxed);
+            if (!n)
+                continue;
+            char st[16];
+            if (k < HTTP_STATUSES - 1)
+                snprintf(st, sizeof st, "%d", http_status_counted[k]);
+            else
+                snprintf(st, sizeof st, "other");
+            buf_printf(b, "gocd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+                       http_route_name[r], st, (unsigned long long)n);
+        }
 }
 
-size_t metrics_text(char **out)
+int metrics_text(buf_t *out)
 {
-    buf b = {0};
     goc_sched_stats s;
     goc_sched_stats_read(&s);
     goc_mem_stats m;
@@ -59,67 +103,82 @@ size_t metrics_text(char **out)
     chat_stats_read(&c);
     goc_net_stats n;
     goc_net_stats_read(&n);
-    metric(&b, "goc_goroutines", "gauge", "Live goroutines.", (double)s.goroutines);
-    metric(&b, "goc_threads", "gauge", "OS threads (Ms) started.", (double)s.threads);
-    metric(&b, "goc_procs", "gauge", "Processors (Ps).", s.procs);
-    put(&b, "# HELP goc_runq_length Goroutines in each P's local run queue.\n"
-            "# TYPE goc_runq_length gauge\n");
+    proc_figures pf;
+    proc_read(&pf);
+    const metric table[] = {
+        {"process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+         pf.cpu_seconds},
+        {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         pf.rss_bytes},
+        {"process_open_fds", "gauge", "Open file descriptors.", pf.open_fds},
+        {"process_max_fds", "gauge", "The limit of open file descriptors.", pf.max_fds},
+        {"process_start_time_seconds", "gauge", "When the process started, in seconds since "
+         "the epoch.", (double)srv.start_time},
+        {"goc_goroutines", "gauge", "Live goroutines.", (double)s.goroutines},
+        {"goc_threads", "gauge", "OS threads (Ms) started.", (double)s.threads},
+        {"goc_procs", "gauge", "Processors (Ps).", s.procs},
+        {"goc_switches_total", "counter", "Goroutine switches.", (double)s.switches},
+        {"goc_steals_total", "counter", "Goroutines stolen from another P.", (double)s.steals},
+        {"goc_spawns_total", "counter", "Goroutines started.", (double)s.spawns},
+        {"goc_syscalls_total", "counter", "Blocking calls entered.", (double)s.syscalls},
+        {"goc_hogs_total", "counter", "Goroutines reported running > 10 ms.", (double)s.hogs},
+        {"goc_heap_bytes_in_use", "gauge", "Bytes in live heap objects.",
+         (double)m.bytes_in_use},
+        {"goc_heap_objects", "gauge", "Live heap objects.", (double)m.objects_in_use},
+        {"goc_heap_mapped_bytes", "gauge", "Heap address space mapped.", (double)m.heap_mapped},
+        {"goc_heap_released_pages", "gauge", "Free pages returned to the kernel.",
+         (double)m.pages_released},
+        {"goc_chan_sends_total", "counter", "Channel sends.", (double)y.chan_sends},
+        {"goc_chan_recvs_total", "counter", "Channel receives.", (double)y.chan_recvs},
+        {"goc_mutex_starvations_total", "counter", "Mutex starvation-mode entries.",
+         (double)y.mutex_starvations},
+        {"goc_netpoll_waiters", "gauge", "Goroutines parked on network I/O.", (double)n.waiters},
+        {"goc_netpoll_parks_total", "counter", "Reads, writes and accepts that parked.",
+         (double)n.parks},
+        {"goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
+         (double)n.polls},
+        {"gocd_connections_refused_total", "counter",
+         "Connections closed at once because --max-conns were open.",
+         (double)atomic_load(&srv.conns_rejected)},
+        {"gocd_tls_handshakes_total", "counter", "TLS handshakes completed.",
+         (double)atomic_load(&srv.tls_handshakes)},
+        {"gocd_tls_handshake_failures_total", "counter", "TLS handshakes failed or timed out.",
+         (double)atomic_load(&srv.tls_handshake_failures)},
+        {"gocd_chat_rooms", "gauge", "Chat rooms.", (double)c.rooms},
+        {"gocd_chat_members", "gauge", "Members joined to rooms.", (double)c.members},
+        {"gocd_chat_messages_stored_total", "counter", "Chat messages stored.",
+         (double)c.messages_stored},
+        {"gocd_chat_messages_delivered_total", "counter", "Chat messages pushed to members.",
+         (double)c.messages_delivered},
+        {"gocd_chat_slow_kicks_total", "counter", "Members disconnected as too slow.",
+         (double)c.slow_kicks},
+        {"gocd_chat_rate_limited_total", "counter", "Messages refused by the rate limit.",
+         (double)c.rate_limited},
+    };
+    buf_t b = {0};
+    header(&b, "gocd_build_info", "gauge", "The server's version (always 1).");
+    buf_printf(&b, "gocd_build_info{version=\"%s\"} 1\n", GOCD_VERSION);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        header(&b, table[i].name, table[i].type, table[i].help);
+        buf_printf(&b, "%s %.17g\n", table[i].name, table[i].value);
+    }
+    header(&b, "goc_runq_length", "gauge", "Goroutines in each P's local run queue.");
     for (int i = 0; i < s.procs; i++)
-        put(&b, "goc_runq_length{p=\"%d\"} %d\n", i, goc_sched_runq_len(i));
-    metric(&b, "goc_switches_total", "counter", "Goroutine switches.", (double)s.switches);
-    metric(&b, "goc_steals_total", "counter", "Goroutines stolen from another P.",
-           (double)s.steals);
-    metric(&b, "goc_spawns_total", "counter", "Goroutines started.", (double)s.spawns);
-    metric(&b, "goc_syscalls_total", "counter", "Blocking calls entered.", (double)s.syscalls);
-    metric(&b, "goc_hogs_total", "counter", "Goroutines reported running > 10 ms.",
-           (double)s.hogs);
-    metric(&b, "goc_heap_bytes_in_use", "gauge", "Bytes in live heap objects.",
-           (double)m.bytes_in_use);
-    metric(&b, "goc_heap_objects", "gauge", "Live heap objects.", (double)m.objects_in_use);
-    metric(&b, "goc_heap_mapped_bytes", "gauge", "Heap address space mapped.",
-           (double)m.heap_mapped);
-    metric(&b, "goc_heap_released_pages", "gauge", "Free pages returned to the kernel.",
-           (double)m.pages_released);
-    metric(&b, "goc_chan_sends_total", "counter", "Channel sends.", (double)y.chan_sends);
-    metric(&b, "goc_chan_recvs_total", "counter", "Channel receives.", (double)y.chan_recvs);
-    metric(&b, "goc_mutex_starvations_total", "counter", "Mutex starvation-mode entries.",
-           (double)y.mutex_starvations);
-    metric(&b, "goc_netpoll_waiters", "gauge", "Goroutines parked on network I/O.",
-           (double)n.waiters);
-    metric(&b, "goc_netpoll_parks_total", "counter", "Reads, writes and accepts that parked.",
-           (double)n.parks);
-    metric(&b, "goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
-           (double)n.polls);
-    static const char *const tn[TRANSPORT_N] = {"tcp", "http", "ws"};
-    put(&b, "# HELP gocd_connections Open connections per transport.\n"
-            "# TYPE gocd_connections gauge\n");
-    for (int t = 0; t < TRANSPORT_N; t++)
-        put(&b, "gocd_connections{transport=\"%s\"} %lld\n", tn[t],
-            (long long)atomic_load(&srv.conns_open[t]));
-    put(&b, "# HELP gocd_connections_total Connections accepted per transport.\n"
-            "# TYPE gocd_connections_total counter\n");
-    for (int t = 0; t < TRANSPORT_N; t++)
-        put(&b, "gocd_connections_total{transport=\"%s\"} %llu\n", tn[t],
-            (unsigned long long)atomic_load(&srv.conns_total[t]));
-    metric(&b, "gocd_connections_refused_total", "counter",
-           "Connections closed at once because --max-conns were open.",
-           (double)atomic_load(&srv.conns_rejected));
-    metric(&b, "gocd_tls_handshakes_total", "counter", "TLS handshakes completed.",
-           (double)atomic_load(&srv.tls_handshakes));
-    metric(&b, "gocd_tls_handshake_failures_total", "counter",
-           "TLS handshakes failed or timed out.",
-           (double)atomic_load(&srv.tls_handshake_failures));
-    metric(&b, "gocd_chat_rooms", "gauge", "Chat rooms.", (double)c.rooms);
-    metric(&b, "gocd_chat_members", "gauge", "Members joined to rooms.", (double)c.members);
-    metric(&b, "gocd_chat_messages_stored_total", "counter", "Chat messages stored.",
-           (double)c.messages_stored);
-    metric(&b, "gocd_chat_messages_delivered_total", "counter",
-           "Chat messages pushed to members.", (double)c.messages_delivered);
-    metric(&b, "gocd_chat_slow_kicks_total", "counter", "Members disconnected as too slow.",
-           (double)c.slow_kicks);
-    metric(&b, "gocd_chat_rate_limited_total", "counter", "Messages refused by the rate limit.",
-           (double)c.rate_limited);
-    rpc_metrics(&b.p, &b.len, &b.cap);
-    *out = b.p;
-    return b.len;
+        buf_printf(&b, "goc_runq_length{p=\"%d\"} %d\n", i, goc_sched_runq_len(i));
+    long long open[TRANSPORT_N], total[TRANSPORT_N];
+    for (int t = 0; t < TRANSPORT_N; t++) {
+        open[t] = (long long)atomic_load(&srv.conns_open[t]);
+        total[t] = (long long)atomic_load(&srv.conns_total[t]);
+    }
+    per_transport(&b, "gocd_connections", "gauge", "Open connections per transport.", open);
+    per_transport(&b, "gocd_connections_total", "counter", "Connections accepted per transport.",
+                  total);
+    http_requests(&b);
+    rpc_metrics(&b);
+    if (b.err) {
+        buf_free(&b);
+        return -ENOMEM;
+    }
+    *out = b;
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* rest.c: the REST routes under /api (PROTOCOL.md, "HTTP routes"); errors
+/* rest.c: the REST routes under /api (doc/protocol.md, "HTTP routes"); errors
  * are a 4xx status with {"error": "..."}. */
 #include "server.h"
 
@@ -12,64 +12,64 @@
 #include "chat.h"
 #include "http.h"
 
-static void send_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!text) {
-        http_error_json(o, 500, "out of memory", keep_alive, head);
-        return;
-    }
-    goc_http_out_response(o, status, "application/json", NULL, text, strlen(text), keep_alive,
-                          head);
-    goc_free(text); /* jansson allocates with the runtime's allocator */
-}
-
 /* JSON-RPC error codes as HTTP statuses. */
 static int status_of(int code)
 {
     switch (code) {
-    case -32602:
-    case -32003:
+    case JRPC_INVALID_PARAMS:
+    case JRPC_NOT_JOINED:
         return 400;
-    case -32002:
+    case JRPC_NICK_TAKEN:
         return 409;
-    case -32004:
+    case JRPC_RATE_LIMITED:
         return 429;
-    case -32005:
+    case JRPC_TOO_LARGE:
         return 413;
     default:
         return 500;
     }
 }
 
+/* Reads the optional integer query param name, at least min, into *out
+ * (clamped to max; untouched when absent). Returns false after answering
+ * 400 with bad when it is malformed or below min. */
+static bool query_int(const goc_http_request_t *req, goc_http_out_t *o, const char *name,
+                      const char *bad, int64_t min, int64_t max, int64_t *out, bool head)
+{
+    uint64_t v;
+    /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
+    int rc = goc_http_query_u64(req->query, req->query_len, name, &v);
+    if (rc < 0 && rc != -ENOENT) {
+        http_error_json(o, 400, bad, req->keep_alive, head);
+        return false;
+    }
+    if (rc == 0 && v < (uint64_t)min) {
+        http_error_json(o, 400, bad, req->keep_alive, head);
+        return false;
+    }
+    if (rc == 0)
+        *out = v > (uint64_t)max ? max : (int64_t)v;
+    return true;
+}
+
 static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const char *room,
                          bool head)
 {
-    int64_t since = 0, limit = 100;
-    uint64_t v;
-    /* goc_http_query_u64: 0 found, -ENOENT absent (the default), else bad */
-    int rc = goc_http_query_u64(req->query, req->query_len, "since", &v);
-    if (rc < 0 && rc != -ENOENT) {
-        http_error_json(o, 400, "since must be a non-negative integer", req->keep_alive, head);
+    int64_t since = 0, before = 0, limit = 100;
+    if (!query_int(req, o, "since", "since must be a non-negative integer", 0, INT64_MAX, &since,
+                   head) ||
+        !query_int(req, o, "before", "before must be a positive integer", 1, INT64_MAX, &before,
+                   head) ||
+        !query_int(req, o, "limit", "limit must be a non-negative integer", 0, 1000000, &limit,
+                   head))
         return;
-    }
-    if (rc == 0)
-        since = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-    rc = goc_http_query_u64(req->query, req->query_len, "limit", &v);
-    if (rc < 0 && rc != -ENOENT) {
-        http_error_json(o, 400, "limit must be a non-negative integer", req->keep_alive, head);
-        return;
-    }
-    if (rc == 0)
-        limit = v > 1000000 ? 1000000 : (int64_t)v;
     int code = 0;
     const char *msg = NULL;
-    json_t *j = chat_history(room, since, limit, &code, &msg);
+    json_t *j = chat_history(room, since, before, limit, &code, &msg);
     if (!j)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, head);
     else
-        send_json(o, 200, j, req->keep_alive, head);
+        http_json(o, 200, j, req->keep_alive, head);
 }
 
 static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room)
@@ -100,7 +100,7 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
     if (!m)
         http_error_json(o, status_of(code), msg ? msg : "error", req->keep_alive, false);
     else
-        send_json(o, 201, m, req->keep_alive, false);
+        http_json(o, 201, m, req->keep_alive, false);
 }
 
 void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
@@ -114,14 +114,14 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, stats_json(), ka, head);
+            http_json(o, 200, stats_json(), ka, head);
         return;
     }
     if (len == 5 && memcmp(p, "rooms", 5) == 0) {
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            send_json(o, 200, chat_rooms_json(true), ka, head);
+            http_json(o, 200, chat_rooms_json(true), ka, head);
         return;
     }
     /* rooms/{room}/messages */

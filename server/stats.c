@@ -1,9 +1,12 @@
 /* stats.c: the runtime's live figures as JSON (runtime.stats, /api/stats):
  * at least goroutines, procs, threads, runq, switches, steals, uptime_ms and
- * a heap object (PROTOCOL.md). */
+ * a heap object (doc/protocol.md), with the connections open per transport
+ * and the chat's counters (what the runtime page charts). */
 #include "server.h"
 
 #include <goc/malloc.h>
+
+#include "chat.h"
 
 static const char *const transport_names[TRANSPORT_N] = {"tcp", "http", "ws"};
 
@@ -17,6 +20,8 @@ json_t *stats_json(void)
     goc_sync_stats_read(&y);
     goc_mem_stats m;
     goc_mem_stats_read(&m);
+    chat_stats c;
+    chat_stats_read(&c);
 
     json_t *runq = json_array();
     for (int i = 0; i < s.procs; i++)
@@ -32,9 +37,13 @@ json_t *stats_json(void)
                              "mapped", (json_int_t)m.heap_mapped,
                              "pages_free", (json_int_t)m.pages_free,
                              "pages_released", (json_int_t)m.pages_released);
+    json_t *chat = json_pack("{s:I, s:I, s:I, s:I}", "rooms", (json_int_t)c.rooms, "members",
+                             (json_int_t)c.members, "messages_stored",
+                             (json_int_t)c.messages_stored, "messages_delivered",
+                             (json_int_t)c.messages_delivered);
     return json_pack(
         "{s:I, s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
-        "s:{s:I, s:I}}",
+        "s:{s:I, s:I}, s:o}",
         "goroutines", (json_int_t)s.goroutines, "procs", s.procs, "threads", s.threads,
         "runq", runq, "switches", (json_int_t)s.switches, "steals", (json_int_t)s.steals,
         "spawns", (json_int_t)s.spawns, "syscalls", (json_int_t)s.syscalls,
@@ -42,5 +51,5 @@ json_t *stats_json(void)
         "heap", heap, "conns", conns, "chan", "sends", (json_int_t)y.chan_sends, "recvs",
         (json_int_t)y.chan_recvs, "selects", (json_int_t)y.selects, "parks",
         (json_int_t)y.chan_parks, "mutex_starvations", (json_int_t)y.mutex_starvations, "net",
-        "io_waiters", (json_int_t)n.waiters, "polls", (json_int_t)n.polls);
+        "io_waiters", (json_int_t)n.waiters, "polls", (json_int_t)n.polls, "chat", chat);
 }

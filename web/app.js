@@ -1,297 +1,345 @@
-// app.js: the chat client (PROTOCOL.md, "Methods" and "Delivery").
+// app.js: the chat client (doc/protocol.md, "Methods", "Joining is a
+// snapshot, then a stream" and "Delivery"): one nick in several rooms over
+// one reconnecting WebSocket (rpc.js).
 //
-// The page joins one room with one nick over a reconnecting WebSocket
-// (rpc.js). After every reconnect it joins again and catches up with
-// chat.history from the last message id it has shown, so the list has no gap
-// and no duplicate.
+// After every reconnect the page joins each of its rooms again and catches
+// up with chat.history from the last message id it holds, so no list has a
+// gap or a duplicate; rooms.js keeps the presence of members quiet across
+// it. Scrolling to the top of a room (or its "load older" button) fetches
+// the page of history below the oldest message held (chat.history before).
+// The nick and rooms are saved on every change (rooms.js Session), so a
+// reload rejoins by itself; a nick refused as taken is told apart as "open
+// in another tab" (tabs.js) or "taken", and another nick is offered.
 //
 // Invariants:
-//  - #messages holds each message id at most once, message items in
-//    ascending id order (presence notices are appended where they happen);
-//  - state.lastId is the largest id shown for state.room (0: none yet);
-//  - all text from the network is put in the page with textContent only.
+//  - a room is in session.rooms from the moment the page wants it until it
+//    leaves it, and is joined on the open socket at most once at a time;
+//  - every text from the network reaches the page through view.js, as text.
 
-import { Connection, RpcError, backoffDelay, wsUrl } from './rpc.js';
+import { describeError, suggestNick } from './format.js';
+import { LEAVE_SETTLE_MS, goneNotice, loadSession, Session } from './rooms.js';
+import { Connection, backoffDelay, wsUrl } from './rpc.js';
+import { TabPeers } from './tabs.js';
+import { ChatView } from './view.js';
 
 const $ = (id) => document.getElementById(id);
-const MAX_SHOWN = 1000; // list items kept; the oldest go first
+const OLDER_PAGE = 100; // messages per page when scrolling back
+const CATCH_UP_PAGE = 500; // messages per chat.history when catching up
+const REJOIN_TRIES = 3; // "nick taken" while rejoining: our previous connection may linger
+const NICK_TAKEN = -32002;
+const NOT_JOINED = -32003;
 
-const ERRORS = {
-  [-32001]: 'this needs a WebSocket connection',
-  [-32002]: 'that nick is taken in this room',
-  [-32003]: 'not joined to this room',
-  [-32004]: 'rate limited: slow down',
-  [-32005]: 'too large',
-};
-
-/** A user-facing sentence for a failed call. */
-function describe(err) {
-  if (!(err instanceof RpcError)) return String(err);
-  if (err.code === 0) return err.message;
-  const known = ERRORS[err.code];
-  if (known) return `${known} (${err.code})`;
-  return `${err.message} (${err.code})`;
-}
-
-const state = {
-  room: null, // the room the page wants to be in, or null
-  nick: null, // the nick for it
-  joined: false, // whether the current socket is joined to state.room
-  lastId: 0, // the largest message id shown
-  ids: new Set(), // ids shown
-  members: new Set(), // nicks present in the room
-  joinTry: 0, // consecutive "nick taken" answers while rejoining
-  sends: 0, // chat.send calls started
-  sendErrorAt: 0, // the number of the send whose error is shown (0: none)
-};
+const stores = [window.sessionStorage, window.localStorage];
+const session = new Session(stores);
+const view = new ChatView({ select, loadOlder });
+const peers = new TabPeers((nick, room) => nick === session.nick &&
+  !!session.rooms.get(room) && session.rooms.get(room).joined);
+const joining = new Set(); // rooms with a chat.join call out
+let sends = 0; // chat.send calls started
+let sendErrorAt = 0; // the number of the send whose error is shown (0: none)
 
 const conn = new Connection(wsUrl(), {
   onopen: () => {
-    if (state.room) join(true);
+    for (const room of session.rooms.values()) join(room, { auto: true });
   },
   onnotify: notified,
-  onstate: showState,
+  onstate: connectionState,
 });
 
-// ---- connection state ---------------------------------------------------------------
+// ---- connection state -------------------------------------------------------------------
 
-function showState(s, delay) {
-  const el = $('state');
-  let text = { connecting: 'connecting…', open: 'connected', closed: 'offline' }[s];
-  if (s === 'waiting') text = `disconnected; retrying in ${(delay / 1000).toFixed(1)} s`;
-  if (s !== 'open') state.joined = false;
-  if (s === 'open' && state.joined) text = `connected as ${state.nick}`;
-  el.dataset.state = s === 'open' && state.joined ? 'joined' : s;
-  el.textContent = text;
+function connectionState(s, delay) {
+  const connected = s === 'open';
+  if (!connected) {
+    for (const room of session.rooms.values()) room.disconnected();
+  }
+  const joined = connected && !!session.current && session.current.joined;
+  const texts = {
+    connecting: 'connecting…',
+    open: joined ? `connected as ${session.nick}` : 'connected',
+    closed: 'offline',
+    waiting: `disconnected; retrying in ${Math.ceil(delay / 1000)} s`,
+  };
+  view.state(joined ? 'joined' : s, texts[s]);
+  if (session.current) view.members(session.current, connected);
 }
 
-function showError(id, err) {
-  const el = $(id);
-  el.hidden = !err;
-  el.textContent = err ? describe(err) : '';
-}
+// ---- joining -----------------------------------------------------------------------------
 
-// ---- joining ---------------------------------------------------------------------------
-
-/** Asks for room/nick: connects if needed; onopen then joins. */
-function want(room, nick, auto) {
-  if (room !== state.room) resetRoom();
-  state.room = room;
-  state.nick = nick;
-  state.joinTry = auto ? 0 : -1; // -1: a taken nick is the user's to fix
-  localStorage.setItem('goc.room', room);
-  localStorage.setItem('goc.nick', nick);
-  if (conn.isOpen) join(auto);
+/** Starts a session as nick in rooms (the first shown unless active says
+ * otherwise). auto: restored from storage, so a taken nick may be our own
+ * previous connection or another tab. */
+function begin(nick, rooms, active, auto) {
+  session.nick = nick;
+  for (const name of rooms) view.addRoom(session.add(name));
+  session.select(active && session.rooms.has(active) ? active : rooms[0]);
+  view.me = nick;
+  if (auto) view.showChat();
+  drawRoom();
+  if (conn.isOpen) for (const room of session.rooms.values()) join(room, { auto });
   else conn.start();
 }
 
-/** Joins state.room on the open socket, then catches up from state.lastId.
- * rejoin: whether a taken nick may be our own previous connection, not yet
- * gone on the server (retried a few times). */
-async function join(rejoin) {
-  const { room, nick } = state;
-  const since = state.lastId;
+/** Joins room on the open socket, then catches up from room.lastId.
+ * auto: not asked by the user just now (a restore or a reconnect). */
+async function join(room, { auto }) {
+  if (!conn.isOpen || room.joined || joining.has(room)) return;
+  const since = room.lastId;
   let res;
+  joining.add(room);
   try {
-    res = await conn.call('chat.join', { room, nick });
+    res = await conn.call('chat.join', { room: room.name, nick: session.nick });
   } catch (err) {
-    if (room !== state.room) return;
-    const retry = err.code === -32002 && rejoin && state.joinTry >= 0 && state.joinTry < 5;
-    if (retry) {
-      const delay = backoffDelay(state.joinTry++, 300, 3000);
-      setTimeout(() => conn.isOpen && room === state.room && join(true), delay);
-      showError('join-error', null);
-      return;
-    }
-    if (err.code === 0) return; // the socket closed: onopen joins again
-    showError('join-error', err);
-    leaveView();
+    joining.delete(room);
+    if (session.rooms.get(room.name) === room) await joinFailed(room, err, auto);
     return;
   }
-  if (room !== state.room) return;
-  state.joined = true;
-  state.joinTry = 0;
-  showError('join-error', null);
-  showError('error', null);
-  showState('open');
-  enterView();
-  setMembers(res.members);
-  addMessages(res.history);
+  joining.delete(room);
+  if (session.rooms.get(room.name) !== room) {
+    conn.call('chat.leave', { room: room.name }).catch(() => {}); // left meanwhile
+    return;
+  }
+  room.snapshot(res.members, Date.now());
+  if (room.snapshots === 1) view.insert(room, room.firstHistory(res.history));
+  else view.insert(room, room.accept(res.history));
+  view.older(room);
+  view.showChat();
+  if (room === session.current) {
+    view.message('error', null);
+    connectionState('open');
+  }
+  if (room.graceUntil) setTimeout(() => graceOver(room), room.graceUntil - Date.now() + 50);
   if (since > 0) await catchUp(room, since);
 }
 
-/** Fetches every message of room after id `since`, 500 at a time. */
+async function joinFailed(room, err, auto) {
+  if (err.code === 0) return; // the socket closed: onopen joins again
+  const sentence = describeError(err, { nick: session.nick, room: room.name });
+  const others = [...session.rooms.values()].some((r) => r !== room && r.joined);
+  if (err.code === NICK_TAKEN) {
+    const otherTab = !others && await peers.holds(session.nick, room.name);
+    if (session.rooms.get(room.name) !== room) return; // settled meanwhile
+    if (otherTab) {
+      nickConflict(room, `This chat is open as “${session.nick}” in another tab or window. ` +
+        'Use that one, or join here with another nick.');
+      return;
+    }
+    if (auto && room.joinTries < REJOIN_TRIES) { // our own previous connection, closing?
+      const delay = backoffDelay(room.joinTries++, 300, 2000);
+      setTimeout(() => session.rooms.get(room.name) === room && join(room, { auto }), delay);
+      return;
+    }
+    if (!others) {
+      nickConflict(room, `${sentence} Choose another nick.`);
+      return;
+    }
+  }
+  // a room added next to others (or refused for another reason, say a bad
+  // name restored from storage): the page stays in the others
+  leaveRoom(room, false);
+  if (session.rooms.size) view.message('error', sentence, err.code);
+  else view.showJoin({ room: room.name, nick: session.nick, error: sentence, code: err.code });
+}
+
+/** The nick cannot be used in room: back to the form, with another nick
+ * offered, to join the same rooms with it. */
+function nickConflict(room, sentence) {
+  const names = [...session.rooms.keys()];
+  const active = session.active;
+  for (const r of session.rooms.values())
+    if (r.joined) conn.call('chat.leave', { room: r.name }).catch(() => {});
+  session.rooms.clear(); // not saved: the saved session is the one to retry
+  session.active = null;
+  view.clearRooms();
+  pendingRooms = names;
+  view.showJoin({ room: active || room.name, nick: suggestNick(session.nick), error: sentence,
+    code: NICK_TAKEN });
+  connectionState(conn.isOpen ? 'open' : 'closed');
+  const input = $('join-nick');
+  input.focus();
+  input.select();
+}
+
+let pendingRooms = []; // rooms to join with the nick the form gives next
+
+/** Fetches every message of room after id `since`, CATCH_UP_PAGE at a time. */
 async function catchUp(room, since) {
   for (;;) {
     let batch;
     try {
-      batch = await conn.call('chat.history', { room, since, limit: 500 });
+      batch = await conn.call('chat.history', { room: room.name, since, limit: CATCH_UP_PAGE });
     } catch (err) {
-      if (err.code !== 0) showError('error', err);
+      if (err.code !== 0) view.message('error', describeError(err, { room: room.name }), err.code);
       return; // a closed socket rejoins and catches up again
     }
-    addMessages(batch);
-    if (batch.length < 500) return;
+    view.insert(room, room.accept(batch));
+    if (batch.length < CATCH_UP_PAGE) return;
     since = batch[batch.length - 1].id;
   }
 }
 
-async function leave() {
-  const room = state.room;
-  state.room = null;
-  state.joined = false;
-  leaveView();
-  resetRoom();
-  showState(conn.isOpen ? 'open' : 'closed');
-  if (conn.isOpen) {
-    try {
-      await conn.call('chat.leave', { room });
-    } catch {
-      // not joined any more either way
-    }
+/** The page of history below the oldest message room holds. */
+async function loadOlder(name) {
+  const room = session.rooms.get(name);
+  if (!room || !room.hasOlder || room.loadingOlder || !room.oldestId || !conn.isOpen) return;
+  room.loadingOlder = true;
+  view.older(room);
+  try {
+    const page = await conn.call('chat.history',
+      { room: name, before: room.oldestId, limit: OLDER_PAGE });
+    view.insert(room, room.olderPage(page, OLDER_PAGE));
+  } catch (err) {
+    view.message('error', describeError(err, { room: name }), err.code);
   }
+  room.loadingOlder = false;
+  view.older(room);
+  // still at the top (the page was short, or the list is): keep going
+  if (room.hasOlder && room === session.current && view.nearTop(room)) setTimeout(() => loadOlder(name), 0);
 }
 
-// ---- notifications ---------------------------------------------------------------------
+/** Says the leaves of room that have settled (rooms.js). */
+function settle(room) {
+  if (session.rooms.get(room.name) !== room) return;
+  for (const text of room.settle(Date.now())) view.notice(room, text);
+  if (room === session.current) view.members(room, conn.isOpen);
+}
+
+function graceOver(room) {
+  if (session.rooms.get(room.name) !== room) return;
+  view.notice(room, goneNotice(room.graceOver(Date.now())));
+  if (room === session.current) view.members(room, conn.isOpen);
+}
+
+/** Leaves room: told to the server when `tell` and connected. */
+function leaveRoom(room, tell) {
+  session.remove(room.name);
+  view.removeRoom(room.name);
+  if (tell && room.joined && conn.isOpen) conn.call('chat.leave', { room: room.name }).catch(() => {});
+  room.joined = false;
+  if (session.current) drawRoom();
+  else view.showJoin({ nick: session.nick || '' });
+  connectionState(conn.isOpen ? 'open' : 'closed');
+}
+
+// ---- notifications -----------------------------------------------------------------------
 
 function notified(method, params) {
-  if (!params || params.room !== state.room) return;
+  const room = params && session.rooms.get(params.room);
+  if (!room) return;
   if (method === 'chat.message') {
-    addMessages([params]);
-  } else if (method === 'chat.presence') {
-    if (params.event === 'join') state.members.add(params.nick);
-    else if (params.event === 'leave') state.members.delete(params.nick);
-    renderMembers();
-    addNotice(`${params.nick} ${params.event === 'join' ? 'joined' : 'left'}`);
-  }
-}
-
-// ---- rendering ---------------------------------------------------------------------------
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function resetRoom() {
-  state.lastId = 0;
-  state.ids.clear();
-  state.members.clear();
-  $('messages').replaceChildren();
-  $('members').replaceChildren();
-}
-
-function enterView() {
-  $('join').hidden = true;
-  $('chat').hidden = false;
-  $('room-title').textContent = `#${state.room}`;
-  document.title = `#${state.room} · goc chat`;
-}
-
-function leaveView() {
-  $('chat').hidden = true;
-  $('join').hidden = false;
-  document.title = 'goc chat';
-}
-
-/** Shows messages not shown yet, each at its place in id order. */
-function addMessages(list) {
-  const box = $('messages');
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  for (const m of list || []) {
-    if (m.room !== state.room || state.ids.has(m.id)) continue;
-    state.ids.add(m.id);
-    const li = el('li', 'msg');
-    li.dataset.id = String(m.id);
-    const time = el('time', 'ts', new Date(m.ts).toLocaleTimeString());
-    time.dateTime = new Date(m.ts).toISOString();
-    li.append(time, el('span', 'nick', m.nick), el('span', 'text', m.text));
-    if (m.id > state.lastId) {
-      box.append(li);
-      state.lastId = m.id;
-    } else {
-      const later = [...box.querySelectorAll('li.msg')].find((x) => Number(x.dataset.id) > m.id);
-      box.insertBefore(li, later || null);
+    const fresh = room.accept([params]);
+    view.insert(room, fresh);
+    if (room !== session.current && fresh.length && params.nick !== session.nick) {
+      room.unread += fresh.length;
+      view.tabs(session);
     }
-  }
-  trim(box);
-  if (atBottom) box.scrollTop = box.scrollHeight;
-}
-
-/** Drops the oldest items beyond MAX_SHOWN. A dropped id never comes back:
- * catching up asks only for ids above state.lastId. */
-function trim(box) {
-  while (box.children.length > MAX_SHOWN) {
-    const first = box.firstElementChild;
-    if (first.dataset.id) state.ids.delete(Number(first.dataset.id));
-    first.remove();
+  } else if (method === 'chat.presence') {
+    view.notice(room, room.presence(params.event, params.nick, Date.now()));
+    if (params.event === 'leave') setTimeout(() => settle(room), LEAVE_SETTLE_MS + 50);
+    if (room === session.current) view.members(room, conn.isOpen);
   }
 }
 
-function addNotice(text) {
-  const box = $('messages');
-  box.append(el('li', 'presence', text));
-  trim(box);
-  box.scrollTop = box.scrollHeight;
+// ---- the user's actions ------------------------------------------------------------------
+
+function drawRoom() {
+  const room = session.current;
+  view.tabs(session);
+  if (!room) return;
+  view.select(room);
+  view.members(room, conn.isOpen);
+  view.message('error', null);
 }
 
-function setMembers(nicks) {
-  state.members = new Set(nicks || []);
-  renderMembers();
+function select(name) {
+  if (!session.select(name)) return;
+  drawRoom();
+  connectionState(conn.isOpen ? 'open' : 'closed');
 }
-
-function renderMembers() {
-  const sorted = [...state.members].sort((a, b) => a.localeCompare(b));
-  $('members').replaceChildren(
-    ...sorted.map((n) => el('li', n === state.nick ? 'me' : '', n)),
-  );
-  $('member-count').textContent = `(${sorted.length})`;
-}
-
-// ---- wiring ------------------------------------------------------------------------------
 
 $('join').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const room = $('join-room').value.trim();
   const nick = $('join-nick').value.trim();
-  if (room && nick) want(room, nick, false);
+  if (!room || !nick) return;
+  view.message('join-error', null);
+  const rooms = [room, ...pendingRooms.filter((r) => r !== room)];
+  pendingRooms = [];
+  begin(nick, rooms, room, false);
+});
+
+$('add-room-toggle').addEventListener('click', () => {
+  const form = $('add-room');
+  form.hidden = !form.hidden;
+  $('add-room-toggle').setAttribute('aria-expanded', String(!form.hidden));
+  if (!form.hidden) $('add-room-name').focus();
+});
+
+$('add-room').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const name = $('add-room-name').value.trim().replace(/^#/, '');
+  if (!name) return;
+  if (!session.rooms.has(name)) {
+    const room = session.add(name);
+    view.addRoom(room);
+    join(room, { auto: false });
+  }
+  $('add-room-name').value = '';
+  $('add-room').hidden = true;
+  $('add-room-toggle').setAttribute('aria-expanded', 'false');
+  select(name);
 });
 
 $('send').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const input = $('text');
   const text = input.value;
-  if (!text || !state.room) return;
-  const n = ++state.sends;
+  const room = session.current;
+  if (!text || !room) return;
+  const n = ++sends;
   try {
-    const msg = await conn.call('chat.send', { room: state.room, text });
+    const msg = await conn.call('chat.send', { room: room.name, text });
     if (input.value === text) input.value = '';
     // Only a send started after the error shown clears it: the replies to
     // a burst of sends must not hide the error one of them got.
-    if (n > state.sendErrorAt) showError('error', null);
-    addMessages([msg]);
+    if (n > sendErrorAt) view.message('error', null);
+    view.insert(room, room.accept([msg]));
   } catch (err) {
-    state.sendErrorAt = Math.max(state.sendErrorAt, n);
-    showError('error', err); // the text stays in the box to send again
-    if (err.code === -32003 && conn.isOpen) join(true);
+    sendErrorAt = Math.max(sendErrorAt, n);
+    view.message('error', describeError(err, { nick: session.nick, room: room.name }), err.code);
+    if (err.code === NOT_JOINED && conn.isOpen) {
+      room.joined = false;
+      join(room, { auto: true });
+    }
   }
 });
 
-$('leave').addEventListener('click', leave);
+$('leave').addEventListener('click', () => {
+  if (session.current) leaveRoom(session.current, true);
+});
 
 window.addEventListener('pagehide', () => conn.stop());
 window.addEventListener('pageshow', (ev) => ev.persisted && conn.start());
 
+/** Where the page starts: ?room=&nick= in the address, else the saved
+ * session (this tab's, else the last one of any tab), else the form. */
 function start() {
   const q = new URLSearchParams(location.search);
-  const room = q.get('room') || localStorage.getItem('goc.room') || '';
-  const nick = q.get('nick') || localStorage.getItem('goc.nick') || '';
-  $('join-room').value = room;
-  $('join-nick').value = nick;
+  const saved = loadSession(stores);
+  const qRoom = q.get('room');
+  const qNick = q.get('nick');
+  if (qRoom && qNick) {
+    const rooms = saved && saved.nick === qNick ? [...saved.rooms] : [];
+    if (!rooms.includes(qRoom)) rooms.push(qRoom);
+    begin(qNick, rooms, saved && saved.nick === qNick ? saved.active || qRoom : qRoom, true);
+    return;
+  }
+  if (saved && saved.nick && saved.rooms.length) {
+    begin(saved.nick, saved.rooms, saved.active, true);
+    return;
+  }
+  view.showJoin({ room: qRoom || (saved && saved.active) || '', nick: qNick || (saved && saved.nick) || '' });
   conn.start();
-  if (q.get('room') && q.get('nick')) want(room, nick, true);
 }
 
 start();

@@ -1,4 +1,4 @@
-// rpc.js: JSON-RPC 2.0 over one WebSocket (PROTOCOL.md, "WebSocket"), with
+// rpc.js: JSON-RPC 2.0 over one WebSocket (doc/protocol.md, "WebSocket"), with
 // reconnection.
 //
 // A Connection keeps one socket to GET /ws open. When it closes, it waits an

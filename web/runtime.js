@@ -1,43 +1,74 @@
-// runtime.js: a live view of runtime.stats (PROTOCOL.md, GET /api/stats).
+// runtime.js: a live view of runtime.stats (doc/protocol.md, GET /api/stats).
 //
-// Once a second the page fetches the figures, keeps the last WINDOW samples
-// of a few of them, and draws each as a small line chart on a canvas, with the
-// current value beside its title and every raw figure in a table below.
+// Once a second the page fetches the figures and adds them to charts of the
+// last WINDOW_MS (chart.js: SVG with a clock along the bottom and values in
+// their unit up the side): connections by transport, chat messages per
+// second, the heap, goroutines, goroutine switches per second and the run
+// queue of each P; a card keeps the place of the collector's pauses. Every
+// raw figure is in a table below.
 //
 // Invariants:
-//  - every series holds at most WINDOW samples, oldest first;
-//  - "switches per second" is the difference of two consecutive samples of
-//    the `switches` counter over the uptime between them (no value for the
-//    first sample, nor across a server restart, when the counter goes down).
+//  - a rate is the difference of a counter between two consecutive samples
+//    over the uptime between them: none for the first sample, nor across a
+//    server restart (the counter goes down or the uptime does);
+//  - a chart whose figures the server does not send shows a sentence, not
+//    an empty frame.
 
-const WINDOW = 60; // samples kept per chart: a minute at one a second
+import { TimeChart } from './chart.js';
+import { formatBytes, formatCount, formatRate } from './format.js';
+
+const WINDOW_MS = 5 * 60 * 1000; // the charts' history: five minutes
 const PERIOD_MS = 1000;
 const COLORS = ['#2a6fdb', '#e8710a', '#1e8e3e', '#c0392b', '#9334e6', '#12b5cb', '#e52592', '#7cb342'];
 
-const fmtInt = new Intl.NumberFormat('en');
-
-function fmtBytes(n) {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+/** A counter's rate between two samples (per second), or null. */
+function rate(cur, prev, get) {
+  if (!prev) return null;
+  const a = get(prev);
+  const b = get(cur);
+  const dt = cur.uptime_ms - prev.uptime_ms;
+  if (typeof a !== 'number' || typeof b !== 'number' || b < a || dt <= 0) return null;
+  return ((b - a) * 1000) / dt;
 }
 
-/** The charts: title, how to read one value (or one per P) from a sample. */
+/** The sum of the values that are numbers (null when none is). */
+function sum(values) {
+  const nums = values.filter((v) => typeof v === 'number');
+  return nums.length ? nums.reduce((a, b) => a + b, 0) : null;
+}
+
+/**
+ * The charts. series: names (or a function of the first sample, for one
+ * line per P); pick(sample, previous): one value per series, or null when
+ * the server does not send these figures; headline(values): the figure
+ * beside the title (default: the first series').
+ */
 const CHARTS = [
-  { id: 'goroutines', title: 'goroutines', pick: (s) => [s.goroutines], fmt: fmtInt.format },
-  { id: 'threads', title: 'threads (Ms)', pick: (s) => [s.threads], fmt: fmtInt.format },
-  { id: 'runq', title: 'run queue per P', pick: (s) => s.runq || [], fmt: (v, all) => all.join(' ') },
-  { id: 'switches', title: 'switches / s', pick: (s, rate) => (rate === null ? null : [rate]),
-    fmt: (v) => fmtInt.format(Math.round(v)) },
-  { id: 'heap', title: 'heap in use', pick: (s) => [s.heap ? s.heap.bytes_in_use : 0], fmt: fmtBytes },
+  { id: 'conns', title: 'Connections', unit: 'open, by transport', series: ['tcp', 'http', 'ws'],
+    integer: true, format: formatCount, headline: sum,
+    pick: (s) => (s.conns ? [s.conns.tcp, s.conns.http, s.conns.ws] : null) },
+  { id: 'messages', title: 'Chat messages', unit: 'per second', series: ['stored', 'delivered'],
+    format: formatRate,
+    pick: (s, p) => (s.chat ? [rate(s, p, (x) => x.chat && x.chat.messages_stored),
+      rate(s, p, (x) => x.chat && x.chat.messages_delivered)] : null) },
+  { id: 'heap', title: 'Heap', unit: 'bytes in use', series: ['in use'], binary: true,
+    format: formatBytes, pick: (s) => (s.heap ? [s.heap.bytes_in_use] : null) },
+  { id: 'goroutines', title: 'Goroutines', unit: 'live', series: ['goroutines', 'threads (Ms)'],
+    integer: true, format: formatCount, pick: (s) => [s.goroutines, s.threads] },
+  { id: 'switches', title: 'Scheduler', unit: 'per second', series: ['switches', 'steals'],
+    format: formatRate,
+    pick: (s, p) => [rate(s, p, (x) => x.switches), rate(s, p, (x) => x.steals)] },
+  { id: 'runq', title: 'Run queues', unit: 'goroutines waiting, per P', integer: true,
+    series: (s) => (s.runq || []).map((_, i) => `P${i}`), format: formatCount, headline: sum,
+    pick: (s) => s.runq || null },
 ];
 
-const series = new Map(); // chart id -> array of samples (each an array of numbers)
-let previous = null; // the previous sample, for the switch rate
+/** The collector's card: a place kept until the server reports pauses. */
+const GC_NOTE = 'Garbage-collector pauses will be charted here once the runtime has a collector; ' +
+  'this server reports none.';
+
+const charts = new Map(); // chart id -> {def, chart, legend}
+let previous = null; // the previous sample, for rates
 
 function el(tag, className, text) {
   const e = document.createElement(tag);
@@ -46,61 +77,79 @@ function el(tag, className, text) {
   return e;
 }
 
-function buildCharts() {
-  const box = document.getElementById('charts');
-  for (const c of CHARTS) {
-    const div = el('div', 'chart');
-    div.id = `chart-${c.id}`;
-    const h = el('h2', null, c.title);
-    const out = el('output');
-    out.id = `value-${c.id}`;
-    out.textContent = '–';
-    h.append(out);
-    const canvas = el('canvas');
-    canvas.width = 300;
-    canvas.height = 100;
-    div.append(h, canvas);
-    box.append(div);
-    series.set(c.id, []);
+/** A chart's card: its title and unit, the latest value, the drawing, a
+ * legend with each series' latest value. */
+function card(id, title, unit, withValue = true) {
+  const div = el('section', 'chart');
+  div.id = `chart-${id}`;
+  const h = el('h2');
+  const name = el('span', null, title);
+  if (unit) name.append(el('small', 'unit', ` · ${unit}`));
+  const out = el('output');
+  out.id = `value-${id}`;
+  out.textContent = '–';
+  h.append(name);
+  if (withValue) h.append(out);
+  div.append(h);
+  document.getElementById('charts').append(div);
+  return div;
+}
+
+function makeChart(def, sample) {
+  const names = typeof def.series === 'function' ? def.series(sample) : def.series;
+  const series = names.map((name, i) => ({ name, color: COLORS[i % COLORS.length] }));
+  const div = card(def.id, def.title, def.unit);
+  const plot = el('div', 'plot');
+  const legend = el('div', 'legend');
+  div.append(plot, legend);
+  const chart = new TimeChart(plot, { series, format: def.format, binary: def.binary,
+    integer: def.integer, windowMs: WINDOW_MS, periodMs: PERIOD_MS });
+  const entry = { def, chart, legend, series, note: null };
+  charts.set(def.id, entry);
+  return entry;
+}
+
+function showLegend(entry) {
+  if (entry.series.length < 2) {
+    entry.legend.replaceChildren();
+    return;
+  }
+  entry.legend.replaceChildren(...entry.series.map((s, i) => {
+    const item = el('span', 'legend-item');
+    const sw = el('span', 'swatch');
+    sw.style.background = s.color; // CSSOM, not a style attribute
+    item.append(sw, `${s.name} ${entry.def.format(entry.chart.latest(i))}`);
+    return item;
+  }));
+}
+
+function showMissing(def) {
+  let entry = charts.get(def.id);
+  if (!entry) {
+    const div = card(def.id, def.title, def.unit, false);
+    entry = { def, chart: null, note: el('p', 'placeholder', 'This server does not report these figures.') };
+    div.append(entry.note);
+    charts.set(def.id, entry);
   }
 }
 
-/** Draws samples (arrays of numbers, one line per index) scaled to the canvas. */
-function draw(canvas, samples) {
-  const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 300;
-  const h = canvas.clientHeight || 100;
-  if (canvas.width !== Math.round(w * ratio)) {
-    canvas.width = Math.round(w * ratio);
-    canvas.height = Math.round(h * ratio);
+function update(stats, now) {
+  for (const def of CHARTS) {
+    const values = def.pick(stats, previous);
+    if (values === null) {
+      if (!charts.has(def.id)) showMissing(def);
+      continue;
+    }
+    const entry = charts.get(def.id) || makeChart(def, stats);
+    if (!entry.chart) continue; // the figures came late: keep the card as it is
+    entry.chart.push(now, values);
+    entry.chart.draw(now);
+    const head = def.headline ? def.headline(values) : entry.chart.latest(0);
+    document.getElementById(`value-${def.id}`).textContent = def.format(head);
+    showLegend(entry);
   }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  let max = 1;
-  for (const s of samples) for (const v of s) max = Math.max(max, v);
-  ctx.strokeStyle = '#dde1e6';
-  ctx.beginPath();
-  ctx.moveTo(0, h - 0.5);
-  ctx.lineTo(w, h - 0.5);
-  ctx.stroke();
-  ctx.fillStyle = '#6b7480';
-  ctx.font = '10px system-ui, sans-serif';
-  ctx.fillText(String(Math.round(max)), 2, 10);
-  const lines = samples.reduce((n, s) => Math.max(n, s.length), 0);
-  const dx = w / (WINDOW - 1);
-  const x0 = w - dx * (samples.length - 1);
-  for (let k = 0; k < lines; k++) {
-    ctx.strokeStyle = COLORS[k % COLORS.length];
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    samples.forEach((s, i) => {
-      const y = h - 2 - ((s[k] || 0) / max) * (h - 14);
-      if (i === 0) ctx.moveTo(x0, y);
-      else ctx.lineTo(x0 + i * dx, y);
-    });
-    ctx.stroke();
-  }
+  previous = stats;
+  showRaw(stats);
 }
 
 /** Flattens nested figures into [name, value] rows: heap.bytes_in_use, runq[0]... */
@@ -113,54 +162,44 @@ function flatten(obj, prefix, rows) {
   return rows;
 }
 
+const grouped = new Intl.NumberFormat('en');
+
 function showRaw(stats) {
   const rows = flatten(stats, '', []).map(([name, v]) => {
     const tr = el('tr');
     tr.dataset.name = name;
-    tr.append(el('td', null, name), el('td', null, typeof v === 'number' ? fmtInt.format(v) : String(v)));
+    let text = typeof v === 'number' ? grouped.format(v) : String(v);
+    if (typeof v === 'number' && /bytes|mapped/.test(name)) text += ` (${formatBytes(v)})`;
+    tr.append(el('td', null, name), el('td', null, text));
     return tr;
   });
   document.getElementById('raw-body').replaceChildren(...rows);
 }
 
-function switchRate(stats) {
-  const p = previous;
-  previous = stats;
-  if (!p || stats.switches < p.switches || stats.uptime_ms <= p.uptime_ms) return null;
-  return ((stats.switches - p.switches) * 1000) / (stats.uptime_ms - p.uptime_ms);
-}
-
-function update(stats) {
-  const rate = switchRate(stats);
-  for (const c of CHARTS) {
-    const v = c.pick(stats, rate);
-    if (v === null) continue;
-    const s = series.get(c.id);
-    s.push(v);
-    if (s.length > WINDOW) s.shift();
-    document.getElementById(`value-${c.id}`).textContent = c.fmt(v[0], v);
-    draw(document.querySelector(`#chart-${c.id} canvas`), s);
-  }
-  showRaw(stats);
-}
-
 function showState(ok, text) {
-  const el = document.getElementById('state');
-  el.dataset.state = ok ? 'open' : 'waiting';
-  el.textContent = text;
+  const e = document.getElementById('state');
+  e.dataset.state = ok ? 'open' : 'waiting';
+  e.textContent = text;
 }
 
 async function poll() {
   try {
     const res = await fetch('/api/stats', { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    update(await res.json());
+    update(await res.json(), Date.now());
     showState(true, 'live');
   } catch (err) {
+    previous = null; // no rate across the gap
     showState(false, `no figures: ${err.message}`);
   }
   setTimeout(poll, PERIOD_MS);
 }
 
-buildCharts();
-poll();
+function gcCard() {
+  const div = card('gc', 'Garbage collector', 'pauses', false);
+  div.append(el('p', 'placeholder', GC_NOTE));
+}
+
+// charts are made on the first sample (one line per P needs it); the GC
+// card keeps its place at the end
+poll().then(gcCard);

@@ -1,4 +1,5 @@
-/* goc/chan.h: channels and select, with Go's semantics (GO_FACTS 1 and 2).
+/* goc/chan.h: channels and select, with Go's semantics (Go's src/runtime/chan.go
+ * and select.go; doc/go-rules.md 1 and 2).
  *
  * A channel carries fixed-size elements (any size below 64 KiB, copied with
  * memcpy) between goroutines. Unbuffered channels hand a value directly from
@@ -27,6 +28,8 @@
 #ifndef GOC_CHAN_H
 #define GOC_CHAN_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,45 +45,97 @@ typedef struct goc_chan goc_chan;
  * allocation. Panics "makechan: size out of range" if cap < 0 or the buffer
  * would be too large; aborts (goc_fatal) if elemsize >= 65536 or memory is
  * exhausted. Returns the channel, owned by the caller (see goc_chan_free). */
-goc_chan *goc_chan_make(size_t elemsize, int64_t cap);
+GOC_API goc_chan *goc_chan_make(size_t elemsize, int64_t cap);
 
 /* Frees c (NULL is a no-op). No goroutine may be blocked on c or use it
  * afterwards; buffered values still in it are dropped. */
-void goc_chan_free(goc_chan *c);
+GOC_API void goc_chan_free(goc_chan *c);
 
 /* Sends the elemsize bytes at elem, blocking until a receiver takes them or
  * buffer space frees up. Blocks forever on NULL. Panics "send on closed
  * channel". elem is read during the call only. */
-void goc_chan_send(goc_chan *c, const void *elem);
+GOC_API void goc_chan_send(goc_chan *c, const void *elem);
 
 /* Receives into elem (NULL: discard the value), blocking until a value or a
  * close arrives. Returns true for a value sent by a sender, false when the
  * channel is closed and drained (elem is then zeroed). Blocks forever on
  * NULL. */
-bool goc_chan_recv(goc_chan *c, void *elem);
+GOC_API bool goc_chan_recv(goc_chan *c, void *elem);
 
 /* Non-blocking send (select with one send case and default): returns true
  * if the value was sent, false if it would block (always false on NULL).
  * Panics "send on closed channel". */
-bool goc_chan_try_send(goc_chan *c, const void *elem);
+GOC_API bool goc_chan_try_send(goc_chan *c, const void *elem);
 
 /* Non-blocking receive: returns false if it would block (nothing written,
  * *ok untouched); true if it completed, with *ok (may be NULL) true for a
  * value and false for closed-and-drained (elem zeroed). */
-bool goc_chan_try_recv(goc_chan *c, void *elem, bool *ok);
+GOC_API bool goc_chan_try_recv(goc_chan *c, void *elem, bool *ok);
 
 /* Closes c: blocked receivers get zero values with ok=false, blocked
  * senders panic, buffered values stay receivable. Panics "close of nil
  * channel" and "close of closed channel". */
-void goc_chan_close(goc_chan *c);
+GOC_API void goc_chan_close(goc_chan *c);
 
 /* Elements queued in the buffer, and the buffer's capacity (0 for NULL).
  * Read without the lock, as Go's len and cap. */
-int64_t goc_chan_len(const goc_chan *c);
-int64_t goc_chan_cap(const goc_chan *c);
+GOC_API int64_t goc_chan_len(const goc_chan *c);
+GOC_API int64_t goc_chan_cap(const goc_chan *c);
 
 /* Size of c's elements (0 for NULL). */
-size_t goc_chan_elemsize(const goc_chan *c);
+GOC_API size_t goc_chan_elemsize(const goc_chan *c);
+
+/* ---- typed channels ------------------------------------------------------ */
+
+/* GOC_CHAN_TYPE(name, T) declares `name`, a channel of T values that the
+ * compiler checks: a struct holding the goc_chan, with inline calls that
+ * take and return T by value, so a value of the wrong type (or a channel
+ * of another element type) is a compile-time error, not a silent copy of
+ * the wrong number of bytes:
+ *
+ *     GOC_CHAN_TYPE(job_chan, struct job);
+ *     job_chan jobs = job_chan_make(16);
+ *     job_chan_send(jobs, j);
+ *     bool ok;
+ *     struct job next = job_chan_recv(jobs, &ok);
+ *
+ * name_make, _send, _recv (ok may be NULL), _try_send, _try_recv, _close,
+ * _free behave as the goc_chan_* calls of the same name; `.c` is the
+ * goc_chan for select cases. goc_chan_int (int64_t) and goc_chan_ptr
+ * (void *) are declared here. */
+#define GOC_CHAN_TYPE(name, T)                                                                \
+    typedef struct name {                                                                     \
+        goc_chan *c;                                                                          \
+    } name;                                                                                   \
+    static inline GOC_UNUSED name name##_make(int64_t cap)                                    \
+    {                                                                                         \
+        name ch;                                                                              \
+        ch.c = goc_chan_make(sizeof(T), cap);                                                 \
+        return ch;                                                                            \
+    }                                                                                         \
+    static inline GOC_UNUSED void name##_send(name ch, T v) { goc_chan_send(ch.c, &v); }      \
+    static inline GOC_UNUSED T name##_recv(name ch, bool *ok)                                 \
+    {                                                                                         \
+        T v;                                                                                  \
+        bool got = goc_chan_recv(ch.c, &v);                                                   \
+        if (ok)                                                                               \
+            *ok = got;                                                                        \
+        return v;                                                                             \
+    }                                                                                         \
+    static inline GOC_UNUSED bool name##_try_send(name ch, T v)                               \
+    {                                                                                         \
+        return goc_chan_try_send(ch.c, &v);                                                   \
+    }                                                                                         \
+    static inline GOC_UNUSED bool name##_try_recv(name ch, T *v, bool *ok)                    \
+    {                                                                                         \
+        return goc_chan_try_recv(ch.c, v, ok);                                                \
+    }                                                                                         \
+    static inline GOC_UNUSED void name##_close(name ch) { goc_chan_close(ch.c); }             \
+    static inline GOC_UNUSED void name##_free(name ch) { goc_chan_free(ch.c); }               \
+    typedef int name##_typed_chan_declared_ /* so that the use ends with ';' */
+
+GOC_CHAN_TYPE(goc_chan_int, int64_t);
+GOC_CHAN_TYPE(goc_chan_ptr, void *);
 
 /* ---- select ------------------------------------------------------------ */
 
@@ -108,7 +163,7 @@ typedef struct goc_select_case {
  * Panics "send on closed channel" when a send case is chosen on a closed
  * channel, and "select: too many cases" above GOC_SELECT_MAX_CASES.
  * More than 8 cases allocate a scratch array for the call's duration. */
-int goc_select(goc_select_case *cases, int ncases, bool block);
+GOC_API int goc_select(goc_select_case *cases, int ncases, bool block);
 
 /* ---- statistics -------------------------------------------------------- */
 
@@ -124,7 +179,7 @@ typedef struct goc_sync_stats {
 } goc_sync_stats;
 
 /* Fills out with a snapshot (each counter read atomically, the whole not). */
-void goc_sync_stats_read(goc_sync_stats *out);
+GOC_API void goc_sync_stats_read(goc_sync_stats *out);
 
 #ifdef __cplusplus
 }

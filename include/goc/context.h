@@ -1,5 +1,6 @@
-/* goc/context.h: Go's context package (GO_FACTS 6): cancellation,
- * deadlines and request-scoped values carried down a tree of contexts.
+/* goc/context.h: Go's context package (Go's src/context/context.go;
+ * doc/go-rules.md 6): cancellation, deadlines and request-scoped values
+ * carried down a tree of contexts.
  *
  * Canceling a context closes its Done channel, sets its Err, and cancels
  * every descendant; a canceled child leaves its parent's set of children.
@@ -27,6 +28,8 @@
 #ifndef GOC_CONTEXT_H
 #define GOC_CONTEXT_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,53 +49,53 @@ typedef struct goc_context_error {
 } goc_context_error;
 
 /* "context canceled" and "context deadline exceeded". */
-extern const goc_context_error goc_context_canceled;
-extern const goc_context_error goc_context_deadline_exceeded;
+GOC_API extern const goc_context_error goc_context_canceled;
+GOC_API extern const goc_context_error goc_context_deadline_exceeded;
 
 /* The root contexts: never canceled, no deadline, no values, a NULL (nil)
  * Done channel. Distinct from each other. */
-goc_context *goc_context_background(void);
-goc_context *goc_context_todo(void);
+GOC_API goc_context *goc_context_background(void);
+GOC_API goc_context *goc_context_todo(void);
 
 /* A child of parent canceled by goc_context_cancel or when parent is.
  * Panics "cannot create context from nil parent" if parent is NULL. */
-goc_context *goc_context_with_cancel(goc_context *parent);
+GOC_API goc_context *goc_context_with_cancel(goc_context *parent);
 
 /* A cancelable child also canceled, with deadline exceeded, at deadline
  * (goc_nanotime clock). If parent's deadline is earlier, this is
  * goc_context_with_cancel(parent). Panics as goc_context_with_cancel. */
-goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
+GOC_API goc_context *goc_context_with_deadline(goc_context *parent, int64_t deadline);
 /* goc_context_with_deadline(parent, goc_nanotime() + timeout). */
-goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
+GOC_API goc_context *goc_context_with_timeout(goc_context *parent, int64_t timeout);
 
 /* A child carrying key -> value (compared by pointer; use the address of
  * a static object as key). Panics "nil key" if key is NULL and "cannot
  * create context from nil parent" if parent is NULL. value is borrowed. */
-goc_context *goc_context_with_value(goc_context *parent, const void *key, void *value);
+GOC_API goc_context *goc_context_with_value(goc_context *parent, const void *key, void *value);
 
 /* Go's CancelFunc: cancels ctx and its descendants with "context canceled"
  * and removes ctx from its parent. Idempotent. No effect on contexts that
  * are not cancelable (Background, TODO, value contexts). */
-void goc_context_cancel(goc_context *ctx);
+GOC_API void goc_context_cancel(goc_context *ctx);
 
 /* A channel closed when ctx is done; NULL (blocks forever) if ctx can never
  * be canceled. Owned by ctx: never close or free it. */
-goc_chan *goc_context_done(goc_context *ctx);
+GOC_API goc_chan *goc_context_done(goc_context *ctx);
 
 /* NULL while ctx is not done; afterwards the reason, which never changes. */
-const goc_context_error *goc_context_err(goc_context *ctx);
+GOC_API const goc_context_error *goc_context_err(goc_context *ctx);
 
 /* Stores ctx's deadline (goc_nanotime clock) and returns true, or returns
  * false if it has none. */
-bool goc_context_deadline(goc_context *ctx, int64_t *deadline);
+GOC_API bool goc_context_deadline(goc_context *ctx, int64_t *deadline);
 
 /* The value of the innermost goc_context_with_value for key, or NULL. */
-void *goc_context_value(goc_context *ctx, const void *key);
+GOC_API void *goc_context_value(goc_context *ctx, const void *key);
 
 /* Adds a reference and returns ctx. */
-goc_context *goc_context_retain(goc_context *ctx);
+GOC_API goc_context *goc_context_retain(goc_context *ctx);
 /* Drops a reference (NULL: no-op); the last one frees ctx. */
-void goc_context_release(goc_context *ctx);
+GOC_API void goc_context_release(goc_context *ctx);
 
 #ifdef __cplusplus
 }

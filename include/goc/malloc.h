@@ -1,7 +1,8 @@
 /* goc/malloc.h: the runtime's memory allocator.
  *
- * Go's allocator without its collector (GO_FACTS 8): requests up to 32 KiB
- * are rounded up to one of Go's 67 size classes and served from a cache
+ * Go's allocator without its collector (Go's src/runtime/malloc.go and
+ * sizeclasses.go; doc/go-rules.md 8): requests up to 32 KiB are rounded
+ * up to one of Go's 67 size classes and served from a cache
  * private to the calling goroutine's processor (P) without a lock; larger
  * ones get whole 8 KiB pages from the page heap. Memory is freed explicitly
  * with goc_free, from any goroutine, on any P, or from a thread that is not
@@ -22,6 +23,8 @@
 #ifndef GOC_MALLOC_H
 #define GOC_MALLOC_H
 
+#include "goc/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,31 +35,31 @@ extern "C" {
 /* Returns size bytes (uninitialised), or NULL when the OS refuses memory or
  * size is too large (as malloc, with ENOMEM as the only error). size 0
  * gives a unique minimal object. The caller owns the block until goc_free. */
-void *goc_malloc(size_t size);
+GOC_API void *goc_malloc(size_t size);
 
 /* goc_malloc of n * size zeroed bytes; NULL on overflow or no memory. */
-void *goc_calloc(size_t n, size_t size);
+GOC_API void *goc_calloc(size_t n, size_t size);
 
 /* Resizes p (NULL: goc_malloc(size)) keeping its leading bytes; may move it.
  * size 0 frees p and returns NULL. On NULL otherwise, p is unchanged and
  * still owned by the caller. */
-void *goc_realloc(void *p, size_t size);
+GOC_API void *goc_realloc(void *p, size_t size);
 
 /* Frees a block from goc_malloc, goc_calloc or goc_realloc (NULL: no-op).
  * Any thread may free any block. A pointer that is not the start of a live
  * block is a fatal error when detected (always for large blocks and for
  * foreign pointers; a double free of a small block is detected when it
  * reaches the central lists, and at once under ASan). */
-void goc_free(void *p);
+GOC_API void goc_free(void *p);
 
 /* Usable size of the live block p (>= the size asked for); the caller may
  * use all of it (under ASan this call unpoisons the slack). 0 for NULL. */
-size_t goc_malloc_usable_size(void *p);
+GOC_API size_t goc_malloc_usable_size(void *p);
 
 /* Size a request of size bytes really gets: its size class, or whole pages
  * above 32 KiB (Go's roundupsize). Returns size when rounding would
  * overflow. */
-size_t goc_malloc_roundup(size_t size);
+GOC_API size_t goc_malloc_roundup(size_t size);
 
 #define GOC_MEM_NUM_CLASSES 68 /* class 0 is "large"; 1..67 are Go's */
 
@@ -89,12 +92,12 @@ typedef struct goc_mem_stats {
 } goc_mem_stats;
 
 /* Fills *out. */
-void goc_mem_stats_read(goc_mem_stats *out);
+GOC_API void goc_mem_stats_read(goc_mem_stats *out);
 
 /* Gives every free page of the page heap back to the kernel now (Go's
  * debug.FreeOSMemory, without a collection: objects freed into the size
  * class caches stay there). Returns the bytes released; never fails. */
-size_t goc_mem_scavenge(void);
+GOC_API size_t goc_mem_scavenge(void);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
-/* goc/map.h: Go's hash map (the bucketed map of Go up to 1.23, GO_FACTS 9.1-9.3).
+/* goc/map.h: Go's hash map (the bucketed map of Go up to 1.23, src/runtime/map.go;
+ * doc/go-rules.md 9.1-9.3).
  *
  * Keys and values are fixed-size byte blobs of any size, copied into the
  * map. A goc_map_type says how to hash and compare keys; built-in ones
@@ -26,6 +27,8 @@
 #ifndef GOC_MAP_H
 #define GOC_MAP_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,14 +52,14 @@ typedef struct goc_map_type {
 } goc_map_type;
 
 /* Built-ins. Integers of 1, 2, 4 or 8 bytes (other sizes hash as bytes). */
-uint64_t goc_map_hash_int(const void *key, size_t keysize, uint64_t seed);
-uint64_t goc_map_hash_bytes(const void *key, size_t keysize, uint64_t seed);
-bool goc_map_equal_bytes(const void *a, const void *b, size_t keysize);
+GOC_API uint64_t goc_map_hash_int(const void *key, size_t keysize, uint64_t seed);
+GOC_API uint64_t goc_map_hash_bytes(const void *key, size_t keysize, uint64_t seed);
+GOC_API bool goc_map_equal_bytes(const void *a, const void *b, size_t keysize);
 /* The key is a `const char *` (keysize sizeof(char *)); NULL equals only NULL. */
-uint64_t goc_map_hash_str(const void *key, size_t keysize, uint64_t seed);
-bool goc_map_equal_str(const void *a, const void *b, size_t keysize);
+GOC_API uint64_t goc_map_hash_str(const void *key, size_t keysize, uint64_t seed);
+GOC_API bool goc_map_equal_str(const void *a, const void *b, size_t keysize);
 /* Hashes n bytes (for user hash functions). */
-uint64_t goc_hash_bytes(const void *p, size_t n, uint64_t seed);
+GOC_API uint64_t goc_hash_bytes(const void *p, size_t n, uint64_t seed);
 
 /* Type initialisers: GOC_MAP_INT(int64_t, double), GOC_MAP_STR(int). */
 #define GOC_MAP_INT(K, V) ((goc_map_type){sizeof(K), sizeof(V), goc_map_hash_int, goc_map_equal_bytes})
@@ -66,28 +69,28 @@ uint64_t goc_hash_bytes(const void *p, size_t n, uint64_t seed);
 /* make(map[K]V, hint): a map sized for hint entries without growing.
  * *t is copied. Panics "makemap: size out of range" for an absurd hint;
  * a keysize of 0 panics "makemap: bad key size". */
-goc_map *goc_map_make(const goc_map_type *t, size_t hint);
+GOC_API goc_map *goc_map_make(const goc_map_type *t, size_t hint);
 
 /* Frees the map and its tables (NULL: no-op). Outstanding iterators and
  * value pointers become invalid. */
-void goc_map_free(goc_map *m);
+GOC_API void goc_map_free(goc_map *m);
 
 /* len(m); 0 for NULL. */
-size_t goc_map_len(const goc_map *m);
+GOC_API size_t goc_map_len(const goc_map *m);
 
 /* The value stored under key, or NULL when absent (m may be NULL). */
-void *goc_map_get(goc_map *m, const void *key);
+GOC_API void *goc_map_get(goc_map *m, const void *key);
 
 /* The value slot for key, inserting key with a zeroed value when absent
  * (sets *inserted if inserted is not NULL). m NULL panics "assignment to
  * entry in nil map". */
-void *goc_map_assign(goc_map *m, const void *key, bool *inserted);
+GOC_API void *goc_map_assign(goc_map *m, const void *key, bool *inserted);
 
 /* m[key] = *val (valsize bytes). */
-void goc_map_set(goc_map *m, const void *key, const void *val);
+GOC_API void goc_map_set(goc_map *m, const void *key, const void *val);
 
 /* delete(m, key): returns whether key was present. */
-bool goc_map_delete(goc_map *m, const void *key);
+GOC_API bool goc_map_delete(goc_map *m, const void *key);
 
 /* Iteration, in Go's order (random start). Entries added during an
  * iteration may or may not be seen; deleted ones not yet reached are not;
@@ -109,9 +112,9 @@ typedef struct goc_map_iter {
     bool wrapped_, active_;
 } goc_map_iter;
 
-void goc_map_iter_init(goc_map_iter *it, goc_map *m);
-bool goc_map_iter_next(goc_map_iter *it);
-void goc_map_iter_done(goc_map_iter *it);
+GOC_API void goc_map_iter_init(goc_map_iter *it, goc_map *m);
+GOC_API bool goc_map_iter_next(goc_map_iter *it);
+GOC_API void goc_map_iter_done(goc_map_iter *it);
 
 /* Statistics for tests: log2 of the bucket count, overflow buckets, and
  * whether a grow is in progress. */
@@ -124,7 +127,7 @@ typedef struct goc_map_info {
     uint32_t grows;           /* doublings so far */
     uint32_t same_size_grows; /* same-size rebuilds so far */
 } goc_map_info;
-void goc_map_info_read(const goc_map *m, goc_map_info *out);
+GOC_API void goc_map_info_read(const goc_map *m, goc_map_info *out);
 
 #ifdef __cplusplus
 }

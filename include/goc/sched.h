@@ -21,6 +21,8 @@
 #ifndef GOC_SCHED_H
 #define GOC_SCHED_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,15 +43,16 @@ typedef struct goc_config {
  * its return value when it returns, as Go's main does: other goroutines are
  * not waited for. Never returns. Call it once, from the process's main
  * thread. */
-_Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), int argc,
-                         char **argv);
+GOC_NORETURN GOC_API void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), int argc,
+                                    char **argv);
 
 /* Defines main() so that the body that follows runs as the main goroutine:
- *     GOC_MAIN(argc, argv) { ...; return 0; } */
+ *     GOC_MAIN(argc, argv) { ...; return 0; }
+ * The body need not use argc and argv. */
 #define GOC_MAIN(argc, argv)                                                                  \
-    static int goc_main_body_(int argc, char **argv);                                         \
+    static int goc_main_body_(int argc GOC_UNUSED, char **argv GOC_UNUSED);                  \
     int main(int argc_, char **argv_) { goc_start(NULL, goc_main_body_, argc_, argv_); }      \
-    static int goc_main_body_(int argc, char **argv)
+    static int goc_main_body_(int argc GOC_UNUSED, char **argv GOC_UNUSED)
 
 /* ---- goroutines ------------------------------------------------------ */
 
@@ -62,42 +65,42 @@ typedef void (*goc_fn)(void *arg);
  * a quarter of the stack size.
  * Returns the new goroutine's id (> 0), or -ENOMEM when no stack can be
  * mapped, or -EINVAL for a bad argsize. */
-int64_t goc_go(goc_fn fn, const void *arg, size_t argsize);
+GOC_API int64_t goc_go(goc_fn fn, const void *arg, size_t argsize);
 
 /* goc_go with the goroutine's stack size in bytes (0: the default). */
-int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_size);
+GOC_API int64_t goc_go_stack(goc_fn fn, const void *arg, size_t argsize, size_t stack_size);
 
 /* Spawns fn with a copy of the object *argp (any lvalue of a complete type). */
 #define goc_go_copy(fn, argp) goc_go((fn), (argp), sizeof *(argp))
 
 /* Lets other goroutines run; the caller is runnable again at once (Go's
  * runtime.Gosched). */
-void goc_yield(void);
+GOC_API void goc_yield(void);
 
 /* Ends the calling goroutine after running its deferred calls (Go's
  * runtime.Goexit). Ending the main goroutine this way does not exit the
  * process. */
-_Noreturn void goc_exit(void);
+GOC_NORETURN GOC_API void goc_exit(void);
 
 /* The calling goroutine's id: 1 for main, then increasing; 0 outside a
  * goroutine. */
-int64_t goc_id(void);
+GOC_API int64_t goc_id(void);
 
 /* Sleeps for at least ns nanoseconds (<= 0 yields). */
-void goc_sleep(int64_t ns);
+GOC_API void goc_sleep(int64_t ns);
 
 /* Monotonic clock in nanoseconds. */
-int64_t goc_nanotime(void);
+GOC_API int64_t goc_nanotime(void);
 
 /* Number of Ps. */
-int goc_procs(void);
+GOC_API int goc_procs(void);
 
 /* Gives the kernel back the pages of the calling goroutine's stack below
  * its current depth: the memory that deep calls touched stays resident
  * otherwise (stacks do not shrink by themselves). For a goroutine about to
  * wait long, such as a connection's reader going idle; costs one madvise,
  * and the pages come back zeroed when the stack grows again. */
-void goc_stack_trim(void);
+GOC_API void goc_stack_trim(void);
 
 /* ---- blocking C calls ------------------------------------------------- */
 
@@ -109,9 +112,9 @@ void goc_stack_trim(void);
  * work waits. Nothing between the two may call into the runtime.
  * goc_syscall_enter_block() hands the P off at once, for calls known to
  * block for long. */
-void goc_syscall_enter(void);
-void goc_syscall_enter_block(void);
-void goc_syscall_exit(void);
+GOC_API void goc_syscall_enter(void);
+GOC_API void goc_syscall_enter_block(void);
+GOC_API void goc_syscall_exit(void);
 
 /* ---- defer, panic, recover -------------------------------------------- */
 
@@ -127,26 +130,26 @@ typedef struct goc_panic_info {
  * the panic, goc_call returns normally with true; it returns false when fn
  * returned without a recovered panic. A goroutine's function is already such
  * a body, and so is the main goroutine's. */
-bool goc_call(goc_fn fn, void *arg);
+GOC_API bool goc_call(goc_fn fn, void *arg);
 
 /* Registers fn(arg) to run when the innermost goc_call body (or the
  * goroutine's function) returns or panics. */
-void goc_defer(goc_fn fn, void *arg);
+GOC_API void goc_defer(goc_fn fn, void *arg);
 
 /* Starts a panic: the goroutine's deferred calls run, innermost body first;
  * if none recovers it, the message and every goroutine's state are printed
  * to stderr and the process aborts. msg must stay valid until then (a string
  * literal, typically). */
-_Noreturn void goc_panic(const char *msg);
-_Noreturn void goc_panic_value(const char *msg, void *value);
+GOC_NORETURN GOC_API void goc_panic(const char *msg);
+GOC_NORETURN GOC_API void goc_panic_value(const char *msg, void *value);
 
 /* Called directly from a deferred function while a panic unwinds: stops the
  * panic and returns it. Anywhere else, returns NULL (as Go's recover returns
  * nil). The returned pointer is valid until the deferred function returns. */
-const goc_panic_info *goc_recover(void);
+GOC_API const goc_panic_info *goc_recover(void);
 
 /* Prints "fatal error: msg", every goroutine's state, and aborts. */
-_Noreturn void goc_fatal(const char *msg);
+GOC_NORETURN GOC_API void goc_fatal(const char *msg);
 
 /* ---- statistics --------------------------------------------------------- */
 
@@ -171,15 +174,15 @@ typedef struct goc_sched_stats {
     size_t stacks_released; /* of those, the ones whose pages went back to the kernel */
 } goc_sched_stats;
 
-void goc_sched_stats_read(goc_sched_stats *out);
+GOC_API void goc_sched_stats_read(goc_sched_stats *out);
 
 /* Length of P i's local run queue (runnext included); -1 when i is out of
  * range. */
-int goc_sched_runq_len(int i);
+GOC_API int goc_sched_runq_len(int i);
 
 /* Writes every goroutine's id, state and wait reason to fd (the same dump a
  * fatal panic or SIGQUIT prints). */
-void goc_dump_goroutines(int fd);
+GOC_API void goc_dump_goroutines(int fd);
 
 #ifdef __cplusplus
 }

@@ -5,10 +5,10 @@
  * before the array must grow. Sub-slicing shares the backing array;
  * appending within cap writes into it (visible to every slice sharing it);
  * appending past cap allocates a new array with Go's growth rule since 1.18
- * (GO_FACTS 9.5): double below 256 elements, then grow by about 1.25x plus
- * 192 elements, never less than needed, and round the bytes up to the
- * allocator's size class (goc_malloc_roundup), keeping whatever extra
- * elements that gives.
+ * (growslice in Go's src/runtime/slice.go; doc/go-rules.md 9.5): double
+ * below 256 elements, then grow by about 1.25x plus 192 elements, never
+ * less than needed, and round the bytes up to the allocator's size class
+ * (goc_malloc_roundup), keeping whatever extra elements that gives.
  *
  * Ownership: there is no collector. goc_slice_append leaves the old array
  * alone (other slices may share it); the caller frees arrays it owns with
@@ -24,6 +24,8 @@
  */
 #ifndef GOC_SLICE_H
 #define GOC_SLICE_H
+
+#include "goc/api.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,15 +43,15 @@ typedef struct goc_slice {
 
 /* make([]T, len, cap): zeroed elements; cap < len panics
  * "makeslice: cap out of range". The caller owns the array. */
-goc_slice goc_slice_make(size_t elemsize, size_t len, size_t cap);
+GOC_API goc_slice goc_slice_make(size_t elemsize, size_t len, size_t cap);
 
 /* append(s, elems[0..n)...): the result shares s's array when it fits, else
  * owns a new one (s's array is untouched and still owned by its owner). */
-goc_slice goc_slice_append(goc_slice s, size_t elemsize, const void *elems, size_t n);
+GOC_API goc_slice goc_slice_append(goc_slice s, size_t elemsize, const void *elems, size_t n);
 
 /* *s = append(*s, elems...), freeing the old array if it moves: only for a
  * slice that owns its array and shares it with no other slice. */
-void goc__slice_grow_owned(goc_slice *s, size_t elemsize, size_t n);
+GOC_API void goc__slice_grow_owned(goc_slice *s, size_t elemsize, size_t n);
 static inline void goc_slice_push(goc_slice *s, size_t elemsize, const void *elems, size_t n)
 {
     if (__builtin_expect(s->cap - s->len < n, 0))
@@ -60,15 +62,15 @@ static inline void goc_slice_push(goc_slice *s, size_t elemsize, const void *ele
 
 /* copy(dst, src): copies min(dst.len, src.len) elements (overlap allowed)
  * and returns that count. */
-size_t goc_slice_copy(goc_slice dst, goc_slice src, size_t elemsize);
+GOC_API size_t goc_slice_copy(goc_slice dst, goc_slice src, size_t elemsize);
 
 /* s[lo:hi] and s[lo:hi:max]: share s's array. Panic with Go's "slice
  * bounds out of range" messages unless lo <= hi <= cap (<= max <= cap). */
-goc_slice goc_slice_sub(goc_slice s, size_t elemsize, size_t lo, size_t hi);
-goc_slice goc_slice_sub3(goc_slice s, size_t elemsize, size_t lo, size_t hi, size_t max);
+GOC_API goc_slice goc_slice_sub(goc_slice s, size_t elemsize, size_t lo, size_t hi);
+GOC_API goc_slice goc_slice_sub3(goc_slice s, size_t elemsize, size_t lo, size_t hi, size_t max);
 
 /* &s[i], panicking "index out of range [i] with length len" unless i < len. */
-_Noreturn void goc__panic_index(size_t i, size_t len);
+GOC_NORETURN GOC_API void goc__panic_index(size_t i, size_t len);
 static inline void *goc_slice_index(goc_slice s, size_t elemsize, size_t i)
 {
     if (__builtin_expect(i >= s.len, 0))
@@ -77,11 +79,11 @@ static inline void *goc_slice_index(goc_slice s, size_t elemsize, size_t i)
 }
 
 /* The capacity growslice picks when a slice of cap oldcap must hold newlen
- * elements of elemsize bytes (GO_FACTS 9.5, rounded to a size class). */
-size_t goc_slice_next_cap(size_t oldcap, size_t newlen, size_t elemsize);
+ * elements of elemsize bytes (doc/go-rules.md 9.5, rounded to a size class). */
+GOC_API size_t goc_slice_next_cap(size_t oldcap, size_t newlen, size_t elemsize);
 
 /* Frees s's array (no-op for nil and zero-size slices) and zeroes *s. */
-void goc_slice_free(goc_slice *s);
+GOC_API void goc_slice_free(goc_slice *s);
 
 /* Typed helpers. T is the element type. */
 #define GOC_SLICE_AT(s, T, i) (*(T *)goc_slice_index((s), sizeof(T), (i)))

@@ -1,5 +1,5 @@
 /* goc/sync.h: Mutex, RWMutex, WaitGroup, Once and Cond, as Go's sync
- * package (GO_FACTS 3 to 5).
+ * package (Go's src/sync/ and src/runtime/sema.go; doc/go-rules.md 3 to 5).
  *
  * Every type is a plain struct whose all-zero value is ready to use (Go's
  * zero value): declare it static, embed it, or memset it; the _INIT macros
@@ -23,6 +23,8 @@
 #ifndef GOC_SYNC_H
 #define GOC_SYNC_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,10 +47,10 @@ typedef struct goc_mutex {
 
 /* Lock's and Unlock's fast paths are inline, as Go inlines them: one
  * atomic instruction each when uncontended, the rest out of line. */
-void goc__mutex_lock_slow(goc_mutex *m);
-void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
+GOC_API void goc__mutex_lock_slow(goc_mutex *m);
+GOC_API void goc__mutex_unlock_slow(goc_mutex *m, int32_t state);
 
-inline void goc_mutex_lock(goc_mutex *m)
+GOC_API inline void goc_mutex_lock(goc_mutex *m)
 {
     int32_t unlocked = 0;
     if (__builtin_expect(!__atomic_compare_exchange_n(&m->state, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
@@ -58,10 +60,10 @@ inline void goc_mutex_lock(goc_mutex *m)
 }
 
 /* Returns true if it took the lock; never blocks. */
-bool goc_mutex_trylock(goc_mutex *m);
+GOC_API bool goc_mutex_trylock(goc_mutex *m);
 
 /* Fatal "sync: unlock of unlocked mutex" if m is not locked. */
-inline void goc_mutex_unlock(goc_mutex *m)
+GOC_API inline void goc_mutex_unlock(goc_mutex *m)
 {
     int32_t state = __atomic_add_fetch(&m->state, -1, __ATOMIC_RELEASE);
     if (__builtin_expect(state != 0, 0))
@@ -87,28 +89,28 @@ typedef struct goc_rwmutex {
 
 /* The read side's fast paths are inline (as Go inlines RLock and RUnlock):
  * one atomic add each, the rest out of line. */
-void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
-void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
+GOC_API void goc__rwmutex_rlock_slow(goc_rwmutex *rw);
+GOC_API void goc__rwmutex_runlock_slow(goc_rwmutex *rw, int32_t r);
 
-inline void goc_rwmutex_rlock(goc_rwmutex *rw)
+GOC_API inline void goc_rwmutex_rlock(goc_rwmutex *rw)
 {
     if (__builtin_expect(__atomic_add_fetch(&rw->reader_count, 1, __ATOMIC_SEQ_CST) < 0, 0))
         goc__rwmutex_rlock_slow(rw); /* a writer is pending */
 }
 
-bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
+GOC_API bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
 
 /* Fatal "sync: RUnlock of unlocked RWMutex" if not read-locked. */
-inline void goc_rwmutex_runlock(goc_rwmutex *rw)
+GOC_API inline void goc_rwmutex_runlock(goc_rwmutex *rw)
 {
     int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
     if (__builtin_expect(r < 0, 0))
         goc__rwmutex_runlock_slow(rw, r);
 }
-void goc_rwmutex_lock(goc_rwmutex *rw);
-bool goc_rwmutex_trylock(goc_rwmutex *rw);
+GOC_API void goc_rwmutex_lock(goc_rwmutex *rw);
+GOC_API bool goc_rwmutex_trylock(goc_rwmutex *rw);
 /* Fatal "sync: Unlock of unlocked RWMutex" if not write-locked. */
-void goc_rwmutex_unlock(goc_rwmutex *rw);
+GOC_API void goc_rwmutex_unlock(goc_rwmutex *rw);
 
 /* ---- WaitGroup --------------------------------------------------------- */
 
@@ -123,10 +125,10 @@ typedef struct goc_waitgroup {
 
 /* Adds delta (may be negative) to the counter; when it reaches zero, every
  * waiter is released. Panics as listed above. */
-void goc_waitgroup_add(goc_waitgroup *wg, int delta);
-void goc_waitgroup_done(goc_waitgroup *wg);
+GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int delta);
+GOC_API void goc_waitgroup_done(goc_waitgroup *wg);
 /* Blocks until the counter is zero. */
-void goc_waitgroup_wait(goc_waitgroup *wg);
+GOC_API void goc_waitgroup_wait(goc_waitgroup *wg);
 
 /* ---- Once -------------------------------------------------------------- */
 
@@ -140,7 +142,7 @@ typedef struct goc_once {
 
 #define GOC_ONCE_INIT {0, GOC_MUTEX_INIT}
 
-void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg);
+GOC_API void goc_once_do(goc_once *o, void (*f)(void *arg), void *arg);
 
 /* ---- Cond -------------------------------------------------------------- */
 
@@ -164,11 +166,11 @@ typedef struct goc_cond {
 
 /* Unlocks L, waits for a Signal/Broadcast after this call, relocks L. As in
  * Go, wake-ups may be spurious with respect to the condition: loop. */
-void goc_cond_wait(goc_cond *c);
+GOC_API void goc_cond_wait(goc_cond *c);
 /* Wakes one waiter, if any. */
-void goc_cond_signal(goc_cond *c);
+GOC_API void goc_cond_signal(goc_cond *c);
 /* Wakes every waiter. */
-void goc_cond_broadcast(goc_cond *c);
+GOC_API void goc_cond_broadcast(goc_cond *c);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #ifndef GOC_TIME_H
 #define GOC_TIME_H
 
+#include "goc/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,43 +39,43 @@ typedef struct goc_ticker goc_ticker;
 /* Starts a timer that sends the current time on its channel once d has
  * elapsed (d <= 0: as soon as possible). Returns the timer, owned by the
  * caller; aborts on memory exhaustion. */
-goc_timer *goc_timer_new(int64_t d);
+GOC_API goc_timer *goc_timer_new(int64_t d);
 
 /* time.After: the same object; select on goc_timer_chan(t), then free t. */
-goc_timer *goc_after(int64_t d);
+GOC_API goc_timer *goc_after(int64_t d);
 
 /* The timer's channel (Go's t.C): owned by t, valid until goc_timer_free. */
-goc_chan *goc_timer_chan(goc_timer *t);
+GOC_API goc_chan *goc_timer_chan(goc_timer *t);
 
 /* Prevents the timer from firing. Returns true if the call stopped it
  * (it had not fired, or its value had not been received yet), false if it
  * had already expired and been received, or was stopped. */
-bool goc_timer_stop(goc_timer *t);
+GOC_API bool goc_timer_stop(goc_timer *t);
 
 /* Re-arms the timer to fire d from now. Returns true if it was active (as
  * goc_timer_stop would have). */
-bool goc_timer_reset(goc_timer *t, int64_t d);
+GOC_API bool goc_timer_reset(goc_timer *t, int64_t d);
 
 /* Stops and frees t (NULL: no-op). */
-void goc_timer_free(goc_timer *t);
+GOC_API void goc_timer_free(goc_timer *t);
 
 /* Starts a ticker sending the current time every d. Panics "non-positive
  * interval for NewTicker" if d <= 0. Returns the ticker, owned by the
  * caller. */
-goc_ticker *goc_ticker_new(int64_t d);
+GOC_API goc_ticker *goc_ticker_new(int64_t d);
 
 /* The ticker's channel (Go's t.C), owned by the ticker. */
-goc_chan *goc_ticker_chan(goc_ticker *t);
+GOC_API goc_chan *goc_ticker_chan(goc_ticker *t);
 
 /* Stops the ticker: no tick is sent after it returns. */
-void goc_ticker_stop(goc_ticker *t);
+GOC_API void goc_ticker_stop(goc_ticker *t);
 
 /* Restarts the ticker with period d, the next tick d from now. Panics
  * "non-positive interval for Ticker.Reset" if d <= 0. */
-void goc_ticker_reset(goc_ticker *t, int64_t d);
+GOC_API void goc_ticker_reset(goc_ticker *t, int64_t d);
 
 /* Stops and frees t (NULL: no-op). */
-void goc_ticker_free(goc_ticker *t);
+GOC_API void goc_ticker_free(goc_ticker *t);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
  */
     .text
     .globl goc__ctx_switch
+    .hidden goc__ctx_switch
     .type goc__ctx_switch, %function
     .p2align 4
 goc__ctx_switch:
@@ -47,6 +48,7 @@ goc__ctx_switch:
     .size goc__ctx_switch, .-goc__ctx_switch
 
     .globl goc__ctx_start
+    .hidden goc__ctx_start
     .type goc__ctx_start, %function
     .p2align 4
 goc__ctx_start:

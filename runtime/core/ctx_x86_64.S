@@ -7,6 +7,7 @@
  */
     .text
     .globl goc__ctx_start
+    .hidden goc__ctx_start
     .type goc__ctx_start, @function
     .p2align 4
 goc__ctx_start:

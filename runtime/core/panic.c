@@ -25,8 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-_Noreturn void goc__goexit0(void);
-
 static goc__defer *defer_new(goc_g *g)
 {
     goc__defer *d = g->deferpool;
@@ -34,7 +32,7 @@ static goc__defer *defer_new(goc_g *g)
         g->deferpool = d->link;
         return d;
     }
-    d = malloc(sizeof *d);
+    d = goc__alloc(sizeof *d);
     if (!d)
         goc_fatal("defer: out of memory");
     return d;
@@ -53,7 +51,7 @@ void goc__defer_pool_free(goc_g *g)
     goc__defer *d = g->deferpool;
     while (d) {
         goc__defer *n = d->link;
-        free(d);
+        goc__free(d);
         d = n;
     }
     g->deferpool = NULL;

@@ -53,7 +53,7 @@ int64_t goc__netpoll_waiters(void)
 void goc__netpoll_sysmon(int64_t now)
 {
     if (!atomic_load(&goc__netpoll_hook) || goc__netpoll_waiters() == 0 ||
-        now - atomic_load_explicit(&lastpoll, memory_order_relaxed) < 10 * 1000000)
+        now - atomic_load_explicit(&lastpoll, memory_order_relaxed) < 10 * GOC_MILLISECOND)
         return;
     goc__glist l = {0};
     goc__netpoll(0, &l);

@@ -1,6 +1,6 @@
 /* runq.c: run queues: each P's 256-slot ring plus runnext, and the global
  * queue (src/runtime/proc.go: runqput, runqget, runqgrab, runqsteal,
- * globrunqget; GO_FACTS 7.2, 7.3, 7.5).
+ * globrunqget; doc/go-rules.md 7.2, 7.3, 7.5).
  *
  * Invariants:
  *  - Only a P's owner writes runqtail and the ring slots it publishes;

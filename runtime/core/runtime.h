@@ -13,7 +13,7 @@
  *    switch away from its stack has completed: the incoming side runs the
  *    M's post-switch action, so no two Ms ever run on one stack.
  *  - Never ready a G while holding a channel or semaphore lock that a timer
- *    callback may also take (GO_FACTS 1.6).
+ *    callback may also take (doc/go-rules.md 1.6).
  *  - Code that ran before a yield point must re-read the current M/P after
  *    it: the G may have moved to another thread.
  */
@@ -21,6 +21,7 @@
 #define GOC_RUNTIME_H
 
 #include "goc/sched.h"
+#include "goc/time.h"
 
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -45,7 +46,7 @@ typedef struct goc__stack goc__stack;
 typedef struct goc__frame goc__frame;
 typedef struct goc__panic goc__panic;
 
-/* G states, numbered as Go's (GO_FACTS 7.1). */
+/* G states, numbered as Go's (doc/go-rules.md 7.1). */
 enum {
     GOC_GIDLE = 0,
     GOC_GRUNNABLE = 1,
@@ -55,7 +56,7 @@ enum {
     GOC_GDEAD = 6,
 };
 
-/* P states (GO_FACTS 7.1). */
+/* P states (doc/go-rules.md 7.1). */
 enum {
     GOC_PIDLE = 0,
     GOC_PRUNNING = 1,
@@ -368,6 +369,34 @@ void goc__netpoll_break(void);
 /* Goroutines (or outside threads) that I/O may still wake. */
 int64_t goc__netpoll_waiters(void);
 
+/* ---- the allocator (runtime/mem) --------------------------------------- */
+
+/* The allocator sits above core (it reads the current P's cache), so core
+ * reaches it only through this table, which runtime/mem fills from a
+ * constructor, before main (mem/cache.c). Core allocates through
+ * goc__alloc/goc__realloc/goc__free: M and P records, timer heaps, defer
+ * records, signal stacks, the stack registry. A program that links no
+ * part of runtime/mem (it never calls goc_malloc) leaves the table at its
+ * defaults, libc's, which core then uses throughout: every core block is
+ * allocated after main begins, so no block ever meets the other
+ * allocator. */
+typedef struct goc__mem_hooks {
+    void *(*alloc)(size_t n);            /* goc_malloc */
+    void *(*calloc)(size_t n, size_t size); /* goc_calloc */
+    void *(*realloc)(void *p, size_t n); /* goc_realloc */
+    void (*free)(void *p);               /* goc_free */
+    void (*scavenge_tick)(int64_t now);  /* sysmon, each tick: return idle pages */
+} goc__mem_hooks;
+
+/* Installs the allocator's hooks (runtime/mem, once, before main). */
+void goc__mem_register(const goc__mem_hooks *h);
+void *goc__alloc(size_t n);
+void *goc__calloc(size_t n, size_t size);
+void *goc__realloc(void *p, size_t n);
+void goc__free(void *p);
+/* sysmon: the allocator's periodic work, if an allocator is linked. */
+void goc__mem_tick(int64_t now);
+
 /* ---- stacks (stack.c) ------------------------------------------------- */
 
 struct goc__stack {
@@ -474,6 +503,16 @@ _Noreturn void goc__throw(const char *msg);
 void goc__frame_run_defers(goc_g *g, goc__frame *f);
 void goc__defer_pool_free(goc_g *g);
 _Noreturn void goc__stack_overflow(goc_g *g);
+/* The exit path of a goroutine (sched.c), after its defers ran. */
+_Noreturn void goc__goexit0(void);
+/* sysmon (sched.c): hands p, held by an M in a C call since the last tick,
+ * to another M when there is work for it; true when it did. */
+bool goc__retake_syscall(goc_p *p);
+/* sysmon (sched.c), when a timer is overdue: wakes the poller, or an idle
+ * P when nobody polls. */
+void goc__wake_idle(void);
+/* sysmon (poll.c): polls the network when nobody has for 10 ms. */
+void goc__netpoll_sysmon(int64_t now);
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

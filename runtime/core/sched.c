@@ -1,4 +1,4 @@
-/* sched.c: the G/M/P scheduler (src/runtime/proc.go; GO_FACTS 7).
+/* sched.c: the G/M/P scheduler (src/runtime/proc.go; doc/go-rules.md 7).
  *
  * Each M runs its scheduler loop on its own thread stack (g0). Parking or
  * yielding switches straight to the next runnable G of the same P when the
@@ -276,7 +276,7 @@ static void m_init_g0(goc_m *m)
 
 static goc_m *allocm(void)
 {
-    goc_m *m = calloc(1, sizeof *m);
+    goc_m *m = goc__calloc(1, sizeof *m);
     if (!m)
         goc__throw("allocm: out of memory");
     m->fastrand = global_rand_state() | 1;
@@ -1240,13 +1240,13 @@ static int env_int(const char *name, long min, long max, long dflt)
 static void procs_init(int n)
 {
     goc__sched_.nprocs = n;
-    goc__sched_.allp = calloc((size_t)n, sizeof(goc_p *));
+    goc__sched_.allp = goc__calloc((size_t)n, sizeof(goc_p *));
     for (int i = 0; i < n; i++) {
-        goc_p *p = aligned_alloc(GOC_CACHELINE, (sizeof(goc_p) + GOC_CACHELINE - 1) &
-                                                    ~(size_t)(GOC_CACHELINE - 1));
-        if (!p || !goc__sched_.allp)
+        /* Cache-line aligned (Ps live as long as the process). */
+        uintptr_t raw = (uintptr_t)goc__calloc(1, sizeof(goc_p) + GOC_CACHELINE);
+        if (!raw || !goc__sched_.allp)
             goc__throw("procs_init: out of memory");
-        memset(p, 0, sizeof *p);
+        goc_p *p = (goc_p *)((raw + GOC_CACHELINE - 1) & ~(uintptr_t)(GOC_CACHELINE - 1));
         p->id = i;
         atomic_store(&p->status, GOC_PIDLE);
         goc__sched_.allp[i] = p;

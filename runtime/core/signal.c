@@ -221,7 +221,7 @@ void goc__signals_init(void)
 void goc__sigaltstack_init(goc_m *m)
 {
     stack_t ss;
-    m->sigaltstack = malloc(ALTSTACK_SIZE);
+    m->sigaltstack = goc__alloc(ALTSTACK_SIZE);
     if (!m->sigaltstack)
         return;
     ss.ss_sp = m->sigaltstack;

@@ -59,7 +59,7 @@
 #define PCACHE_MAX 128 /* per-P cache: half goes to the pool past this */
 #define POOL_TRIM 4096 /* pool stacks beyond this give their pages back */
 #define POOL_KEEP 32   /* pool stacks the once-a-second release leaves alone */
-#define STACK_SCAV_NS 1000000000LL
+#define STACK_SCAV_NS GOC_SECOND
 
 /* A mapping holding n stacks of `stride` bytes (guard + usable). */
 typedef struct slab {
@@ -107,7 +107,7 @@ static slab *reg_add(char *base, size_t stride, size_t size, int n)
     if (cnt >= REG_CHUNK * REG_CHUNKS)
         goc__throw("stack registry full");
     if (!reg_chunks[cnt / REG_CHUNK]) {
-        reg_chunks[cnt / REG_CHUNK] = calloc(REG_CHUNK, sizeof(slab));
+        reg_chunks[cnt / REG_CHUNK] = goc__calloc(REG_CHUNK, sizeof(slab));
         if (!reg_chunks[cnt / REG_CHUNK])
             goc__throw("stack registry: out of memory");
     }

@@ -1,4 +1,4 @@
-/* sysmon.c: the monitor thread (sysmon in src/runtime/proc.go; GO_FACTS
+/* sysmon.c: the monitor thread (sysmon in src/runtime/proc.go; doc/go-rules.md
  * 7.7, 7.9). It runs without a P and:
  *  - retakes a P from an M blocked in a C call (goc_syscall_enter) for at
  *    least one tick (20 us) when other work could use it;
@@ -10,7 +10,7 @@
  *    network read or write that did not block calls one);
  *  - wakes an idle P when a timer is overdue and no M is watching timers;
  *  - gives free heap pages back to the kernel once held past their delay
- *    (goc__heap_scavenge_tick, runtime/mem/heap.c), as Go's scavenger, and
+ *    (through the allocator's hook, runtime/mem/heap.c), as Go's scavenger, and
  *    the pages of stacks idle in the global pool (goc__stack_scavenge_tick),
  *    as Go's collector frees the stacks of the Gs on its global free list.
  * It sleeps 20 us, doubling after 50 idle rounds, up to 10 ms.
@@ -24,12 +24,8 @@
 
 #include "runq.h"
 
-#define FORCE_PREEMPT_NS (10 * 1000 * 1000)
+#define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND)
 
-bool goc__retake_syscall(goc_p *p);
-void goc__wake_idle(void);
-void goc__netpoll_sysmon(int64_t now);
-void goc__heap_scavenge_tick(int64_t now);
 
 static void report_hog(goc_p *p, int64_t id, int64_t ms)
 {
@@ -125,7 +121,7 @@ static void *sysmon(void *arg)
         else
             idle++;
         goc__netpoll_sysmon(now);
-        goc__heap_scavenge_tick(now);
+        goc__mem_tick(now);
         goc__stack_scavenge_tick(now);
         int64_t next = goc__timers_next();
         if (next != 0 && next + 1000000 < now)

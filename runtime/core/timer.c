@@ -82,7 +82,7 @@ static void heap_push(goc_p *p, goc__timer *t)
 {
     if (p->ntimers == p->captimers) {
         int32_t cap = p->captimers ? p->captimers * 2 : 64;
-        goc__timer **nt = realloc(p->timers, (size_t)cap * sizeof *nt);
+        goc__timer **nt = goc__realloc(p->timers, (size_t)cap * sizeof *nt);
         if (!nt)
             goc__throw("timer heap: out of memory");
         p->timers = nt;

@@ -462,3 +462,17 @@ void goc_mem_stats_read(goc_mem_stats *out)
     out->madvise_calls = h.madvise_calls;
     out->meta_bytes = h.meta_bytes;
 }
+
+/* Core reaches the allocator through its hook table (runtime.h): filled
+ * here, before main, whenever the allocator is linked at all. */
+__attribute__((constructor)) static void register_with_core(void)
+{
+    static const goc__mem_hooks hooks = {
+        .alloc = goc_malloc,
+        .calloc = goc_calloc,
+        .realloc = goc_realloc,
+        .free = goc_free,
+        .scavenge_tick = goc__heap_scavenge_tick,
+    };
+    goc__mem_register(&hooks);
+}

@@ -4,7 +4,7 @@
  * (some free object), `full` (none), and one empty `spare` kept so that a
  * class whose objects come and go does not page-allocate on every turn;
  * further empty spans go back to the heap at once. Without a collector
- * there is no sweeping: frees clear bits here directly (GO_FACTS 8.7 has
+ * there is no sweeping: frees clear bits here directly (doc/go-rules.md 8.7 has
  * Go's swept/unswept sets instead).
  *
  * Invariants (under the class's lock):

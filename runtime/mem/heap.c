@@ -1,11 +1,11 @@
 /* heap.c: the page heap (Go's mheap) over 64 MiB arenas.
  *
  * Design. Address space is reserved from the OS in 64 MiB-aligned arenas
- * (Go's heapArenaBytes on 64-bit Linux, GO_FACTS 8.9), first near Go's hint
+ * (Go's heapArenaBytes on 64-bit Linux, doc/go-rules.md 8.9), first near Go's hint
  * 0xc000000000 and then next to the previous arena, so the heap is usually
  * contiguous but need not be. A request larger than an arena reserves
  * several adjacent ones at once. We do not reserve Go's old contiguous
- * 512 GB arena (GO_FACTS 8.9: the pre-1.11 design): it needs a fixed range
+ * 512 GB arena (doc/go-rules.md 8.9: the pre-1.11 design): it needs a fixed range
  * of address space, caps the heap, and its side tables must be sized up
  * front; arenas grow on demand and only cost what they map.
  *
@@ -17,7 +17,7 @@
  * Free pages are kept as free spans, coalesced with free neighbours on
  * free, in lists by length (1..127 pages, and one list for longer ones,
  * searched best-fit). This is Go's mheap before its 1.14 bitmap page
- * allocator (GO_FACTS 8.8): simpler, and our heap changes far less than a
+ * allocator (doc/go-rules.md 8.8): simpler, and our heap changes far less than a
  * garbage-collected one. Allocation splits the best fit.
  *
  * Returning memory, lazily as Go's background scavenger does: free pages
@@ -49,6 +49,8 @@
  *    each part gets its exact count from the map, so an allocation made
  *    only of released pages is known to be zero.
  */
+#include "goc/malloc.h"
+#include "goc/time.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -62,7 +64,7 @@
 #define RETAIN_MIN_PAGES 512 /* 4 MiB */
 #define RETAIN_SLACK_PAGES 128 /* scavenge only 1 MiB past the limit, down to half of it */
 #define HARD_EXTRA_PAGES 8192  /* 64 MiB: see the hard limit above */
-#define SCAV_DELAY_NS ((int64_t)1000 * 1000 * 1000) /* how long an excess may be held */
+#define SCAV_DELAY_NS GOC_SECOND /* how long an excess may be held */
 
 static struct {
     goc__lock lock;               /* guards everything below */

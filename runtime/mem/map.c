@@ -1,5 +1,5 @@
 /* map.c: Go's bucketed hash map (src/runtime/map.go up to Go 1.23;
- * GO_FACTS 9.1-9.3), written for explicit memory.
+ * doc/go-rules.md 9.1-9.3), written for explicit memory.
  *
  * A table is 2^B buckets. A bucket holds tophash[8], then 8 keys, then 8
  * values, then a pointer to an overflow bucket. tophash is the hash's top

@@ -1,6 +1,6 @@
 /* mem.h: the allocator's private structures (runtime/mem).
  *
- * Go's design (GO_FACTS 8), without a collector: memory is handed out in
+ * Go's design (doc/go-rules.md 8), without a collector: memory is handed out in
  * 8 KiB pages; small objects (<= 32 KiB) are rounded up to one of 67 size
  * classes and carved out of spans (runs of pages holding objects of one
  * class); large objects get a span of their own straight from the page heap.

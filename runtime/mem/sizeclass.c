@@ -1,4 +1,4 @@
-/* sizeclass.c: Go's size-class tables (GO_FACTS 8.1).
+/* sizeclass.c: Go's size-class tables (doc/go-rules.md 8.1).
  *
  * The 67 classes and their span lengths are Go's (src/runtime/sizeclasses.go,
  * class_to_size and class_to_allocnpages, identical since Go 1.16). Go's

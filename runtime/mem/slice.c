@@ -1,4 +1,4 @@
-/* slice.c: Go's slice operations (src/runtime/slice.go; GO_FACTS 9.5).
+/* slice.c: Go's slice operations (src/runtime/slice.go; doc/go-rules.md 9.5).
  *
  * growslice's rule since Go 1.18, as Go 1.19 writes it: newcap = newlen if
  * newlen > 2*oldcap; else 2*oldcap below 256; else grow newcap by

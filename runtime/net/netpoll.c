@@ -1,4 +1,4 @@
-/* netpoll.c: the netpoller on libuv (ARCHITECTURE.md, "libuv and the
+/* netpoll.c: the netpoller on libuv (doc/architecture.md, "libuv and the
  * scheduler").
  *
  * One uv_loop_t, run by whichever M holds it: an idle M blocks in it (Go
@@ -25,6 +25,7 @@
  */
 #include "netpoll.h"
 
+#include "goc/malloc.h"
 #include "goc/net.h"
 
 #include <pthread.h>
@@ -105,7 +106,7 @@ static void on_closed(uv_handle_t *h)
 {
     goc__pollfd *pd = h->data;
     close(pd->fd);
-    free(pd);
+    goc_free(pd);
     atomic_fetch_sub(&goc__net_conns, 1);
 }
 
@@ -124,7 +125,7 @@ static void arm(goc__pollfd *pd)
             uv_close((uv_handle_t *)&pd->poll, on_closed);
         } else {
             close(pd->fd);
-            free(pd);
+            goc_free(pd);
             atomic_fetch_sub(&goc__net_conns, 1);
         }
         return;
@@ -271,6 +272,10 @@ static void netpoll_break(void)
 
 static void net_init(void)
 {
+    /* libuv allocates through the runtime's allocator too: before its
+     * first use, as uv_replace_allocator requires (a program that used
+     * libuv itself before its first network call keeps libc's). */
+    uv_replace_allocator(goc_malloc, goc_realloc, goc_calloc, goc_free);
     if (uv_loop_init(&loop) != 0)
         goc_fatal("netpoll: uv_loop_init failed");
     uv_async_init(&loop, &wake_async, on_wake);
@@ -289,7 +294,7 @@ void goc__net_init(void)
 goc__pollfd *goc__pollfd_new(int fd, size_t size)
 {
     goc__net_init();
-    goc__pollfd *pd = calloc(1, size);
+    goc__pollfd *pd = goc_calloc(1, size);
     if (!pd)
         return NULL;
     pd->fd = fd;

@@ -1,4 +1,4 @@
-/* chan.c: channels (Go's src/runtime/chan.go, GO_FACTS 1).
+/* chan.c: channels (Go's src/runtime/chan.go, doc/go-rules.md 1).
  *
  * A channel is one allocation: the goc_chan header, then dataqsiz slots of
  * elemsize bytes. Blocked goroutines wait on recvq / sendq through sudogs on
@@ -12,16 +12,14 @@
 #include "sync_internal.h"
 
 #include "goc/malloc.h"
-
 #include "runq.h"
 
 #include <stdio.h>
 
 #define GOC_MAX_ALLOC ((uint64_t)1 << 47) /* Go's maxAlloc on 64-bit Linux */
 
-/* Channels, contexts, timers' channels and select's scratch come from
- * goc_malloc: the collector scans explicit blocks, so what a channel's
- * buffer or a context's value holds stays alive. */
+/* Channels, contexts, timers' channels and select's scratch come from the
+ * runtime's allocator, as everything does (doc/runtime.md, "Memory"). */
 void *goc__sync_alloc(size_t n)
 {
     void *p = goc_malloc(n);

@@ -1,4 +1,4 @@
-/* context.c: Go's context package (src/context/context.go, GO_FACTS 6).
+/* context.c: Go's context package (src/context/context.go, doc/go-rules.md 6).
  *
  * Four kinds share one struct: the static roots (Background, TODO), cancel
  * contexts, timer contexts (a cancel context with a deadline and a core

@@ -1,5 +1,5 @@
 /* mutex.c: sync.Mutex and sync.RWMutex (Go's src/sync/mutex.go and
- * rwmutex.go; GO_FACTS 4 and 5.1).
+ * rwmutex.go; doc/go-rules.md 4 and 5.1).
  *
  * Mutex: normal mode lets a newcomer (already running, maybe spinning)
  * beat a woken waiter; a waiter that failed to get the lock for over 1 ms
@@ -40,7 +40,7 @@ static int ncpu(void)
     return n;
 }
 
-/* Go's sync_runtime_canSpin (GO_FACTS 4.6). */
+/* Go's sync_runtime_canSpin (doc/go-rules.md 4.6). */
 bool goc__sync_can_spin(int iter)
 {
     if (iter >= ACTIVE_SPIN || ncpu() <= 1 ||

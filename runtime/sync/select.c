@@ -1,5 +1,5 @@
 /* select.c: select over any number of channel cases (Go's selectgo,
- * src/runtime/select.go; GO_FACTS 2).
+ * src/runtime/select.go; doc/go-rules.md 2).
  *
  * Three passes with every involved channel locked, once each, in address
  * order: (1) in a random poll order, complete the first ready case; (2) if
@@ -38,7 +38,7 @@ static inline uintptr_t case_key(const select_state *s, uint16_t i)
 /* Builds pollorder (random, nil channels left out) and lockorder. */
 static void select_orders(select_state *s, int ncases)
 {
-    /* pollorder: inside-out Fisher-Yates (GO_FACTS 2.2). One 64-bit random
+    /* pollorder: inside-out Fisher-Yates (doc/go-rules.md 2.2). One 64-bit random
      * value serves four cases: j = (16 random bits * (norder + 1)) >> 16,
      * a bias below (n + 1) / 65536. */
     int norder = 0;

@@ -1,5 +1,5 @@
 /* sema.c: the semaphore table and notify lists (Go's src/runtime/sema.go,
- * GO_FACTS 3).
+ * doc/go-rules.md 3).
  *
  * A semaphore is any uint32_t in user memory; goroutines waiting on it are
  * kept in one of 251 roots chosen by its address. Each root is a treap of

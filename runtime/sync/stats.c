@@ -9,9 +9,10 @@
  * no locked instruction) and read by anyone with relaxed loads; the list
  * only grows, by a CAS on its head.
  */
+#include "goc/malloc.h"
 #include "sync_internal.h"
 
-#include <stdlib.h>
+#include <stdint.h>
 
 /* A block has cache lines of its own: two threads' counters must never
  * share one (false sharing would make every count a cache miss). */
@@ -25,10 +26,11 @@ static __thread ctr_block *my_block;
 
 static ctr_block *block_new(void)
 {
-    ctr_block *b = aligned_alloc(128, sizeof *b);
-    if (!b)
+    /* Blocks live as long as the process: aligned by hand, never freed. */
+    uintptr_t raw = (uintptr_t)goc_calloc(1, sizeof(ctr_block) + 127);
+    if (!raw)
         goc_fatal("sync stats: out of memory");
-    memset(b, 0, sizeof *b);
+    ctr_block *b = (ctr_block *)((raw + 127) & ~(uintptr_t)127);
     ctr_block *head = LOAD_RELAXED(&blocks);
     do {
         b->next = head;

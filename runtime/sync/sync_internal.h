@@ -9,7 +9,7 @@
  *    sendq empty.
  *  - Fields read without the lock by the fast paths (qcount, closed,
  *    recvq.first, sendq.first) are written with atomic stores, under lock.
- *  - No G is readied while a channel lock is held (GO_FACTS 1.6).
+ *  - No G is readied while a channel lock is held (doc/go-rules.md 1.6).
  */
 #ifndef GOC_SYNC_INTERNAL_H
 #define GOC_SYNC_INTERNAL_H
@@ -32,8 +32,8 @@
 #define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define ADD_FETCH(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 
-/* Allocation of the sync layer (one place to switch to the runtime's
- * allocator). Aborts on exhaustion. */
+/* Allocation of the sync layer: goc_malloc and goc_free, aborting on
+ * exhaustion. */
 void *goc__sync_alloc(size_t n);
 void goc__sync_free(void *p);
 
@@ -111,7 +111,7 @@ void goc__notify_list_wait(goc__notify_list *l, uint32_t t);
 void goc__notify_list_notify_one(goc__notify_list *l);
 void goc__notify_list_notify_all(goc__notify_list *l);
 
-/* Go's canSpin for Mutex (GO_FACTS 4.6), mutex.c. */
+/* Go's canSpin for Mutex (doc/go-rules.md 4.6), mutex.c. */
 bool goc__sync_can_spin(int iter);
 
 /* Context introspection for tests (context.c): registered children, and

@@ -1,5 +1,5 @@
 /* waitgroup.c: sync.WaitGroup, sync.Once and sync.Cond (Go's
- * src/sync/waitgroup.go, once.go, cond.go; GO_FACTS 5.2 to 5.4).
+ * src/sync/waitgroup.go, once.go, cond.go; doc/go-rules.md 5.2 to 5.4).
  *
  * Invariants:
  *  - WaitGroup state = counter << 32 | waiters. Waiters are only added

@@ -25,6 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libFuzzer's entry points, which every target defines (the second one
+ * only where it prepares something once). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* A broken invariant: print where, then abort (libFuzzer keeps the input). */
 #define FUZZ_CHECK(cond)                                                                           \
     do {                                                                                           \

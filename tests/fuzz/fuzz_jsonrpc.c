@@ -126,11 +126,14 @@ static int m_count(jrpc_call_t *call, json_t *params, json_t **result)
     return 0;
 }
 
-static void observe(void *ud, const char *method, int code)
+static void observe(void *ud, const jrpc_ctx_t *ctx, int method, int code, int64_t dur_ns)
 {
     (void)ud;
-    (void)method;
     (void)code;
+    FUZZ_CHECK(ctx != NULL && dur_ns >= 0);
+    /* an index into the table (both tables hold the same methods), or -1 */
+    FUZZ_CHECK(method >= -1 && method < (int)jrpc_method_count(tables[0]));
+    FUZZ_CHECK(method < 0 || jrpc_method_name(tables[0], (size_t)method) != NULL);
     observed++;
 }
 

@@ -339,8 +339,43 @@ static void test_random_fragmentation(void)
 #undef RAND
 }
 
+/* JSON text sent without its length prefix fails as too large, and the
+ * decoder tells it apart from a real header (whatever the read's cut). */
+static void test_text_without_prefix(void)
+{
+    static const char *const texts[] = {"{\"jsonrpc\":\"2.0\"}", "[{\"id\":1}]", "{ }\n",
+                                        "[1,2]", "{\n\"a\":1}"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        for (size_t cut = 1; cut <= 4; cut++) {
+            frame_decoder_t d;
+            frame_decoder_init(&d, FRAME_DEFAULT_MAX);
+            size_t used, len = strlen(texts[t]);
+            frame_t f;
+            int rc = frame_decoder_decode(&d, texts[t], cut, &used, &f);
+            if (rc == FRAME_NEED_MORE)
+                rc = frame_decoder_decode(&d, texts[t] + cut, len - cut, &used, &f);
+            CHECK_EQ_INT(rc, -EMSGSIZE);
+            CHECK_MSG(frame_decoder_saw_text(&d), "%s cut at %zu", texts[t], cut);
+            frame_decoder_free(&d);
+        }
+    }
+    /* a real header over the limit, and one that only starts with '{' */
+    frame_decoder_t d;
+    frame_decoder_init(&d, 16);
+    size_t used;
+    frame_t f;
+    CHECK_EQ_INT(frame_decoder_decode(&d, "\0\0\1\0", 4, &used, &f), -EMSGSIZE);
+    CHECK(!frame_decoder_saw_text(&d));
+    frame_decoder_free(&d);
+    frame_decoder_init(&d, 16);
+    CHECK_EQ_INT(frame_decoder_decode(&d, "{\x01\0\0", 4, &used, &f), -EMSGSIZE);
+    CHECK(!frame_decoder_saw_text(&d));
+    frame_decoder_free(&d);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_encode_parse),
+    TEST_CASE(test_text_without_prefix),
     TEST_CASE(test_split_every_position),
     TEST_CASE(test_byte_at_a_time),
     TEST_CASE(test_coalesced_zero_copy),

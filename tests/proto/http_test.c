@@ -1,7 +1,7 @@
 /* http_test.c: the HTTP reader, response writer and path helpers of
  * proto/http.h.
  *
- * The reader is tested with data (STYLE 14): each folder of
+ * The reader is tested with data (doc/contributing.md, rule 14): each folder of
  * tests/proto/http_cases holds in.http (bytes as a client sends them) and
  * out.txt (one summary line per request, its headers, then "error <status>"
  * or "rest <n>" for bytes left after an upgrade). Each case is fed whole, in

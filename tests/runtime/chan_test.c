@@ -1,4 +1,4 @@
-/* chan_test.c: channels (GO_FACTS 1) and select (GO_FACTS 2), one case per
+/* chan_test.c: channels (doc/go-rules.md 1) and select (doc/go-rules.md 2), one case per
  * numbered rule, plus select fairness and a conservation storm. */
 #define TEST_IMPLEMENTATION
 #include "test.h"
@@ -961,6 +961,65 @@ static void test_stats_count_channel_ops(void)
     goc_chan_free(c);
 }
 
+/* GOC_CHAN_TYPE: values of the declared type go through by value, in
+ * order; close and drain; try_send/try_recv; a struct element type; the
+ * channel's element size is the type's. */
+typedef struct point {
+    int32_t x, y;
+    char tag[12];
+} point;
+GOC_CHAN_TYPE(point_chan, point);
+
+static void typed_producer(void *arg)
+{
+    point_chan pc = *(point_chan *)arg;
+    for (int32_t i = 0; i < 100; i++) {
+        point p = {i, -i, "p"};
+        point_chan_send(pc, p);
+    }
+    point_chan_close(pc);
+}
+
+static void test_typed_channels(void)
+{
+    goc_chan_int ci = goc_chan_int_make(2);
+    CHECK_EQ_UINT(goc_chan_elemsize(ci.c), sizeof(int64_t));
+    CHECK(goc_chan_int_try_send(ci, INT64_MAX));
+    goc_chan_int_send(ci, -7);
+    CHECK(!goc_chan_int_try_send(ci, 1)); /* full */
+    bool ok = false;
+    CHECK_EQ_INT(goc_chan_int_recv(ci, &ok), INT64_MAX);
+    CHECK(ok);
+    int64_t v = 0;
+    CHECK(goc_chan_int_try_recv(ci, &v, &ok) && ok && v == -7);
+    goc_chan_int_close(ci);
+    CHECK_EQ_INT(goc_chan_int_recv(ci, &ok), 0);
+    CHECK(!ok);
+    goc_chan_int_free(ci);
+
+    int x = 5;
+    goc_chan_ptr cp = goc_chan_ptr_make(1);
+    goc_chan_ptr_send(cp, &x);
+    CHECK(goc_chan_ptr_recv(cp, NULL) == &x);
+    goc_chan_ptr_free(cp);
+
+    point_chan pc = point_chan_make(0);
+    CHECK_EQ_UINT(goc_chan_elemsize(pc.c), sizeof(point));
+    goc_go(typed_producer, &pc, sizeof pc);
+    int32_t n = 0;
+    for (;;) {
+        point p = point_chan_recv(pc, &ok);
+        if (!ok)
+            break;
+        CHECK_EQ_INT(p.x, n);
+        CHECK_EQ_INT(p.y, -n);
+        CHECK_EQ_STR(p.tag, "p");
+        n++;
+    }
+    CHECK_EQ_INT(n, 100);
+    point_chan_free(pc);
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_1_1_hchan_fields_and_fifo_queues),
     TEST_CASE(test_1_2_invariants_one_queue_nonempty),
@@ -993,6 +1052,7 @@ static const test_case cases[] = {
     TEST_CASE(test_select_fairness),
     TEST_CASE(test_conservation_storm),
     TEST_CASE(test_stats_count_channel_ops),
+    TEST_CASE(test_typed_channels),
     {"child_makechan_bad_elem", child_makechan_bad_elem},
     {0},
 };

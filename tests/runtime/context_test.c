@@ -1,4 +1,4 @@
-/* context_test.c: Go's context (GO_FACTS 6), one case per numbered rule,
+/* context_test.c: Go's context (doc/go-rules.md 6), one case per numbered rule,
  * plus a 10,000-node tree that must cancel completely. Leaks show up in the
  * ASan build (every context is released). */
 #define TEST_IMPLEMENTATION

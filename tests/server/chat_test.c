@@ -1,7 +1,7 @@
 /* chat_test.c: the chat (server/chat*.c) through its C API and the JSON-RPC
  * engine, with fake members: a chat_sink whose push appends the text to a
  * list, bounded (a full list makes push fail, as a full outbox does) or not.
- * Every rule of PROTOCOL.md's "Methods", notifications and "Delivery" for
+ * Every rule of doc/protocol.md's "Methods", notifications and "Delivery" for
  * the chat, the error codes, history limits and persistence across a
  * restart.
  *
@@ -208,7 +208,8 @@ static void tmp_clean(void)
 static int start(const char *db, int64_t rate)
 {
     chat_shutdown();
-    return chat_init(db, rate);
+    char err[256];
+    return chat_init(db, rate, err, sizeof err);
 }
 
 /* ---- cases ------------------------------------------------------------- */
@@ -649,9 +650,9 @@ static void test_history(void)
         CHECK_MSG(call_code(&http_ctx, "chat.history", bad[i]) == -32602, "%s", bad[i]);
     int code;
     const char *msg;
-    CHECK(!chat_history("h", 0, 501, &code, &msg));
+    CHECK(!chat_history("h", 0, 0, 501, &code, &msg));
     CHECK_EQ_INT(code, -32602);
-    h = chat_history("h", ids[117], 10, &code, &msg);
+    h = chat_history("h", ids[117], 0, 10, &code, &msg);
     CHECK(h && json_array_size(h) == 2);
     json_decref(h);
     /* chat.join gives the last 50 of the room, oldest first */
@@ -678,6 +679,85 @@ static void test_history(void)
     json_decref(rooms);
     json_decref(want);
     fake_free(a);
+    chat_shutdown();
+}
+
+/* The id of element i of the history array h. */
+static int64_t id_at(json_t *h, size_t i)
+{
+    return json_integer_value(json_object_get(json_array_get(h, i), "id"));
+}
+
+/* Scrolling back: "before" gives the newest messages below it, oldest
+ * first, so pages taken with before = the oldest id held meet with no gap
+ * and no overlap, down to an empty page. */
+static void test_history_before(void)
+{
+    CHECK_EQ_INT(start(":memory:", 0), 0);
+    int64_t ids[120];
+    for (int i = 0; i < 120; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "b%d", i);
+        ids[i] = send_as("back", "w", t);
+        CHECK(ids[i] > 0);
+        CHECK(send_as("other", "w", t) > 0); /* interleaved ids of another room */
+    }
+    /* pages of 50 from the newest: 70..119, 20..69, 0..19, then none */
+    int64_t before = ids[119] + 1000;
+    int want_first[] = {70, 20, 0}, want_n[] = {50, 50, 20};
+    char p[128];
+    for (int page = 0; page < 3; page++) {
+        snprintf(p, sizeof p, "{\"room\":\"back\",\"before\":%lld,\"limit\":50}",
+                 (long long)before);
+        json_t *h = call_ok(&http_ctx, "chat.history", p);
+        CHECK(h);
+        CHECK_EQ_INT(json_array_size(h), want_n[page]);
+        for (size_t i = 0; i < json_array_size(h); i++)
+            CHECK_MSG(id_at(h, i) == ids[want_first[page] + (int)i], "page %d item %zu", page, i);
+        CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(h, 0), "text")),
+                     page == 0 ? "b70" : page == 1 ? "b20" : "b0");
+        before = id_at(h, 0);
+        json_decref(h);
+    }
+    snprintf(p, sizeof p, "{\"room\":\"back\",\"before\":%lld}", (long long)before);
+    json_t *h = call_ok(&http_ctx, "chat.history", p);
+    CHECK(h && json_array_size(h) == 0);
+    json_decref(h);
+    /* since and before together: the newest of the ids strictly between */
+    snprintf(p, sizeof p, "{\"room\":\"back\",\"since\":%lld,\"before\":%lld,\"limit\":3}",
+             (long long)ids[10], (long long)ids[20]);
+    h = call_ok(&http_ctx, "chat.history", p);
+    CHECK(h && json_array_size(h) == 3);
+    CHECK(h && id_at(h, 0) == ids[17] && id_at(h, 2) == ids[19]);
+    json_decref(h);
+    snprintf(p, sizeof p, "{\"room\":\"back\",\"since\":%lld,\"before\":%lld}",
+             (long long)ids[10], (long long)ids[11]);
+    h = call_ok(&http_ctx, "chat.history", p);
+    CHECK(h && json_array_size(h) == 0);
+    json_decref(h);
+    /* before 1 holds nothing; before null is no bound */
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"back\",\"before\":1}");
+    CHECK(h && json_array_size(h) == 0);
+    json_decref(h);
+    h = call_ok(&http_ctx, "chat.history", "{\"room\":\"back\",\"before\":null,\"limit\":2}");
+    CHECK(h && json_array_size(h) == 2 && id_at(h, 0) == ids[0]);
+    json_decref(h);
+    static const char *const bad[] = {
+        "{\"room\":\"back\",\"before\":0}",
+        "{\"room\":\"back\",\"before\":-1}",
+        "{\"room\":\"back\",\"before\":\"9\"}",
+        "{\"room\":\"back\",\"before\":2.5}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(call_code(&http_ctx, "chat.history", bad[i]) == -32602, "%s", bad[i]);
+    /* the C entry point REST uses */
+    int code;
+    const char *msg;
+    h = chat_history("back", 0, ids[5], 2, &code, &msg);
+    CHECK(h && json_array_size(h) == 2 && id_at(h, 0) == ids[3] && id_at(h, 1) == ids[4]);
+    json_decref(h);
+    CHECK(!chat_history("back", 0, -1, 10, &code, &msg));
+    CHECK_EQ_INT(code, -32602);
     chat_shutdown();
 }
 
@@ -763,7 +843,7 @@ static void test_restart(void)
     CHECK(id1 > 0 && id2 == id1 + 1);
     CHECK(send_as("keep2", "w", "three") == id2 + 1);
     chat_shutdown();
-    CHECK_EQ_INT(chat_init(db, 0), 0);
+    CHECK_EQ_INT(start(db, 0), 0);
     json_t *h = call_ok(&http_ctx, "chat.history", "{\"room\":\"keep\"}");
     CHECK(h && json_array_size(h) == 2);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(h, 1), "text")), "two");
@@ -784,8 +864,12 @@ static void test_restart(void)
     json_decref(r);
     fake_free(a);
     chat_shutdown();
-    /* an unusable path fails cleanly */
-    CHECK(chat_init("/proc/no/such/chat.db", 0) < 0);
+    /* an unusable path fails cleanly, saying why */
+    char err[256] = "";
+    CHECK(chat_init("/proc/no/such/chat.db", 0, err, sizeof err) < 0);
+    CHECK_MSG(strstr(err, "No such file") != NULL, "why: %s", err);
+    CHECK(chat_init(tmpdir, 0, err, sizeof err) == -EISDIR);
+    CHECK_EQ_STR(err, "Is a directory");
     tmp_clean();
 }
 
@@ -794,7 +878,8 @@ static void test_restart(void)
  * does not see those). */
 static void chat_cycle(void)
 {
-    chat_init(":memory:", 100);
+    char err[256];
+    chat_init(":memory:", 100, err, sizeof err);
     fake *a = fake_new(0), *b = fake_new(2);
     join(a, "c1", "a");
     join(a, "c2", "a");
@@ -909,6 +994,7 @@ static const test_case cases[] = {
     TEST_CASE(test_order),
     TEST_CASE(test_slow_member),
     TEST_CASE(test_history),
+    TEST_CASE(test_history_before),
     TEST_CASE(test_join_while_sending),
     TEST_CASE(test_gone),
     TEST_CASE(test_restart),

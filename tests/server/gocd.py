@@ -8,7 +8,7 @@ stderr goes to a temporary file that is read back at the end of its life
 and searched for sanitizer reports. A Server is a context manager: leaving
 the block kills the process if a test left it running.
 
-The framed-TCP helpers speak PROTOCOL.md's frames (a 4-byte big-endian
+The framed-TCP helpers speak doc/protocol.md's frames (a 4-byte big-endian
 length, then the payload) over loopback sockets with timeouts of a few
 seconds, so no test can hang. Tap prints the TAP stream meson reads: one
 `ok`/`not ok` line per case, diagnostics as `#` lines, the plan at the end.
@@ -32,7 +32,7 @@ import traceback
 HOST = "127.0.0.1"
 IO_TIMEOUT = 5.0          # seconds any single socket operation may take
 START_TIMEOUT = 15.0      # seconds to wait for the listening line (sanitizers are slow)
-STOP_TIMEOUT = 5.0        # PROTOCOL.md: exit within 5 seconds of SIGINT/SIGTERM
+STOP_TIMEOUT = 5.0        # doc/protocol.md: exit within 5 seconds of SIGINT/SIGTERM
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer")
 LISTENING_RE = re.compile(r"^listening (tcp|http|tls|tcp-tls) (127\.0\.0\.1):(\d+)$")

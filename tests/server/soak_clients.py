@@ -5,7 +5,7 @@ Record.
 
 Members and HTTP senders record every acknowledged message with the time
 its answer came; members record, per membership (Stint), every chat.message
-received, so test_soak.py can hold them to PROTOCOL.md's delivery promise.
+received, so test_soak.py can hold them to doc/protocol.md's delivery promise.
 Abusers record a documented answer that did not come (the others are
 checked only for not breaking the server).
 

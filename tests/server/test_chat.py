@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_chat.py: the chat of PROTOCOL.md ("Methods", "Delivery") against a
+"""test_chat.py: the chat of doc/protocol.md ("Methods", "Delivery") against a
 running gocd, over both persistent transports (WebSocket and framed TCP)
 and HTTP: join, presence, send and its fan-out, ordered delivery with no
 gap and no duplicate, nick and membership errors, validation, history
@@ -14,6 +14,7 @@ case uses rooms of its own, so the cases do not see each other's traffic.
 """
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -201,14 +202,35 @@ def t_history(srv):
         check_eq([m["id"] for m in h], [ids[10]], "limit 1")
         check_eq(a.result("chat.history", {"room": r, "since": ids[-1]}), [], "since the last")
         check_eq(a.result("chat.history", {"room": room()}), [], "history of an empty room")
+        # scrolling back: pages below the oldest id held, each the newest
+        # such messages, oldest first, meeting with no gap or overlap
+        pages, before = [], ids[-1] + 1
+        while True:
+            h = a.result("chat.history", {"room": r, "before": before, "limit": 250})
+            if not h:
+                break
+            check(len(pages) < 10, "scrolling back does not end")
+            pages.append([m["id"] for m in h])
+            before = h[0]["id"]
+        check_eq([len(p) for p in pages], [250, 250, 120], "page sizes back from the newest")
+        check_eq([i for p in reversed(pages) for i in p], ids, "the pages put together")
+        h = a.result("chat.history", {"room": r, "before": ids[100], "since": ids[90]})
+        check_eq([m["id"] for m in h], ids[91:100], "since and before")
+        check_eq(a.result("chat.history", {"room": r, "before": ids[0]}), [], "before the first")
+        check_eq(a.result("chat.history", {"room": r, "before": 1}), [], "before 1")
         for p, what in (({"limit": 501}, "limit 501"), ({"limit": 0}, "limit 0"),
                         ({"limit": -1}, "limit -1"), ({"since": -1}, "since -1"),
+                        ({"before": 0}, "before 0"), ({"before": -1}, "before -1"), ({"before": "x"}, "before a string"),
                         ({"since": "x"}, "since a string"), ({"limit": 1.5}, "limit 1.5")):
             p["room"] = r
             check_eq(a.error_code("chat.history", p), -32602, what)
         rest = http(srv.http_port, "GET", "/api/rooms/%s/messages?since=%d&limit=3" % (r, ids[5]))
         check_eq(rest.json(), a.result("chat.history", {"room": r, "since": ids[5], "limit": 3}),
                  "REST history equals chat.history")
+        rest = http(srv.http_port, "GET", "/api/rooms/%s/messages?before=%d&limit=4" % (r, ids[300]))
+        check_eq([m["id"] for m in rest.json()], ids[296:300], "REST before")
+        check_eq(rest.json(), a.result("chat.history", {"room": r, "before": ids[300], "limit": 4}),
+                 "REST before equals chat.history")
 
 
 def t_http_rules(srv):
@@ -429,6 +451,36 @@ def t_restart(gocd):
         shutil.rmtree(top, ignore_errors=True)
 
 
+# Every method of the protocol's table, with params that make one call succeed.
+METHODS = ["echo", "runtime.stats", "chat.join", "chat.send", "chat.history", "chat.rooms",
+           "chat.members", "chat.leave"]
+
+
+def t_metrics_per_method(srv):
+    """/metrics counts each method under its own name: one call of each
+    (over WebSocket, where every method is allowed) raises its own counter
+    by one, the "(unknown)" counter stays put, and the methods /metrics
+    names are exactly the protocol's."""
+    key = 'gocd_rpc_calls_total{method="%s"}'
+    before = metrics(srv.http_port)
+    r = room()
+    params = {"echo": [1], "runtime.stats": None, "chat.join": {"room": r, "nick": "counted"},
+              "chat.send": {"room": r, "text": "one"}, "chat.history": {"room": r},
+              "chat.rooms": None, "chat.members": {"room": r}, "chat.leave": {"room": r}}
+    with Rpc(srv, "ws") as a:
+        for m in METHODS:
+            a.result(m, params[m])
+    after = metrics(srv.http_port)
+    named = sorted(re.match(r'gocd_rpc_calls_total\{method="(.*)"\}$', k).group(1)
+                   for k in after if k.startswith("gocd_rpc_calls_total{"))
+    named.remove("(unknown)")
+    check_eq(named, sorted(METHODS), "methods named in /metrics")
+    for m in METHODS:
+        check_eq(after[key % m] - before.get(key % m, 0), 1, "calls of %s counted" % m)
+    unknown = key % "(unknown)"
+    check_eq(after[unknown], before.get(unknown, 0), "calls counted as (unknown)")
+
+
 def run_cases(tap, srv, cases):
     for name, fn, args in cases:
         if srv.proc.poll() is not None:
@@ -452,9 +504,10 @@ def main():
                   ("%s: nick taken -32002, not joined -32003" % kind, t_errors, (kind,)),
                   ("%s: room, nick, text validation -32602" % kind, t_validation, (kind,)),
                   ("%s: chat.rooms and chat.members" % kind, t_rooms_members, (kind,))]
-    cases += [("chat.history since/limit", t_history, ()),
+    cases += [("chat.history since/before/limit", t_history, ()),
               ("HTTP: chat.join -32001, chat.send with nick is pushed", t_http_rules, ()),
-              ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ())]
+              ("300 messages from 3 senders: in order, no gap, no duplicate", t_ordering, ()),
+              ("/metrics counts every method under its name", t_metrics_per_method, ())]
     srv = tap.run("main server starts (--rate 0)",
                   lambda: Server(gocd, "--rate", "0", "--db", ":memory:", http="127.0.0.1:0"))
     if srv:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_durability.py: "a message whose chat.send was answered survives
-kill -9 of the server at any moment" (PROTOCOL.md, "Methods": chat.send
+kill -9 of the server at any moment" (doc/protocol.md, "Methods": chat.send
 answers with the stored message; chat_history.c commits before it answers),
 and the same after SIGTERM under load ("flush history, exit 0 within 5
 seconds").
@@ -266,7 +266,7 @@ def t_sigterm(gocd, tap, rng):
     def run(db):
         senders, took, _, _ = one_life(gocd, db, 0, TERM_SENDERS, rng.uniform(0.05, 0.5),
                                        signal.SIGTERM, [], tap)
-        check(took < 5.0, "exit %.2f s after SIGTERM, PROTOCOL.md says within 5 s" % took)
+        check(took < 5.0, "exit %.2f s after SIGTERM, doc/protocol.md says within 5 s" % took)
         final_check(gocd, db, senders, tap)
     with_db(run)
 
@@ -280,7 +280,7 @@ def t_sigterm_keepalive(gocd, tap, rng):
         late = ["%s closed %.2f s after SIGTERM" % (s.nick, s.ended - t_sig)
                 for s in senders if s.ended - t_sig > KEEPALIVE_CLOSE]
         check(not late, "; ".join(late))
-        check(took < 5.0, "exit %.2f s after SIGTERM, PROTOCOL.md says within 5 s" % took)
+        check(took < 5.0, "exit %.2f s after SIGTERM, doc/protocol.md says within 5 s" % took)
         final_check(gocd, db, senders, tap)
     with_db(run)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_framed.py: gocd's framed-TCP transport against real sockets
-(PROTOCOL.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
+(doc/protocol.md, "Framed TCP", the JSON-RPC error rules, runtime.stats).
 
 usage: test_framed.py GOCD GOCC
 
@@ -280,6 +280,18 @@ def too_large_case(srv, send):
         sentinel(other, "after")
 
 
+def t_json_without_prefix(srv):
+    """JSON typed without the length prefix: one -32005 whose message says
+    what is wrong (a length is missing), not "too large"; then the close."""
+    with connect(srv.port) as s:
+        s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}\n')
+        r = json.loads(recv_frame(s))
+        check_error(r, None, -32005)
+        msg = r["error"]["message"]
+        check("length" in msg and "too large" not in msg, "message %r" % msg)
+        expect_eof(s)
+
+
 def t_too_large_header_only(srv):
     too_large_case(srv, lambda s: s.sendall(struct.pack(">I", MAX_FRAME + 1)))
 
@@ -415,6 +427,11 @@ def t_runtime_stats(srv):
         check_eq(len(a["runq"]), PROCS, "runq entries (one per P)")
         check(all(isinstance(x, int) and x >= 0 for x in a["runq"]), "runq %r" % (a["runq"],))
         check(isinstance(a["heap"], dict), "heap is not an object: %r" % (a["heap"],))
+        # beyond the protocol's minimum: what the runtime page charts
+        check_eq(sorted(a["conns"]), ["http", "tcp", "ws"], "conns by transport")
+        check_eq(sorted(a["chat"]), ["members", "messages_delivered", "messages_stored", "rooms"],
+                 "chat figures")
+        check(all(isinstance(v, int) and v >= 0 for v in a["chat"].values()), "chat %r" % a["chat"])
         check(a["goroutines"] >= 2, "goroutines %d: at least the accept loop and this connection"
               % a["goroutines"])
         check(a["threads"] >= 1, "threads %d" % a["threads"])
@@ -452,6 +469,7 @@ CASES = [
     ("unknown method -32601", t_unknown_method),
     ("frame of exactly --max-frame is served", t_max_frame_boundary),
     ("header above --max-frame: one -32005, close, others untouched", t_too_large_header_only),
+    ("JSON without a length prefix: an error that says so, close", t_json_without_prefix),
     ("frame above --max-frame with payload: one -32005, close", t_too_large_with_payload),
     ("requests before an oversized frame are answered first", t_too_large_after_good),
     ("a client still streaming an oversized frame reads its -32005 (lingering close)",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_http.py: gocd's HTTP transport against real sockets (PROTOCOL.md,
+"""test_http.py: gocd's HTTP transport against real sockets (doc/protocol.md,
 "HTTP", "HTTP routes"): POST /rpc, keep-alive and pipelining, static files
 from --web and no way out of that folder, /healthz, /metrics, /api/stats,
 the REST routes and their errors, and the header deadline for slow
@@ -231,6 +231,24 @@ def t_metrics(srv):
     text = http(srv.http_port, "GET", "/metrics").body.decode()
     after = metric_value(text, 'gocd_rpc_calls_total{method="echo"}')
     check(after >= before + 5, "echo calls went %g -> %g after 5 calls" % (before, after))
+    # the process, the build, and HTTP requests by route and status
+    check(metric_value(text, "process_resident_memory_bytes") > 1 << 20, "RSS")
+    check(metric_value(text, "process_open_fds") >= 3, "open descriptors")
+    check(metric_value(text, "process_max_fds") >= metric_value(text, "process_open_fds"),
+          "descriptor limit")
+    start = metric_value(text, "process_start_time_seconds")
+    check(0 <= time.time() - start < 3600, "start time %g" % start)
+    check(metric_value(text, "process_cpu_seconds_total") > 0, "CPU seconds")
+    check(re.search(r'^gocd_build_info\{version="[0-9.]+"\} 1$', text, re.M), "build info")
+    rpc_ok = 'gocd_http_requests_total{route="/rpc",status="200"}'
+    check(metric_value(text, rpc_ok) >= 5, "POST /rpc 200 counted")
+    http(srv.http_port, "GET", "/no/such/file")
+    http(srv.http_port, "GET", "/rpc")
+    text = http(srv.http_port, "GET", "/metrics").body.decode()
+    check(metric_value(text, 'gocd_http_requests_total{route="static",status="404"}') >= 1,
+          "a 404 counted")
+    check(metric_value(text, 'gocd_http_requests_total{route="/rpc",status="405"}') >= 1,
+          "a 405 counted")
 
 
 def t_api_stats(srv):
@@ -242,6 +260,12 @@ def t_api_stats(srv):
         check(k in s, "/api/stats lacks %r: %r" % (k, sorted(s)))
     check(isinstance(s["runq"], list) and len(s["runq"]) == s["procs"], "runq %r" % s["runq"])
     check(isinstance(s["heap"], dict), "heap %r" % s["heap"])
+    # the chat's counters (the runtime page's messages per second) count a send
+    r = post_msg(srv, "statsroom", "counter", "counted")
+    check_eq(r.status, 201, "POST status")
+    t = http(srv.http_port, "GET", "/api/stats").json()
+    check(t["chat"]["messages_stored"] >= s["chat"]["messages_stored"] + 1,
+          "messages_stored %r -> %r" % (s["chat"], t["chat"]))
 
 
 def post_msg(srv, room, nick, text):
@@ -275,6 +299,20 @@ def t_rest_messages(srv):
     r = rpc(srv, req(1, "chat.history", {"room": "resty", "since": ids[0], "limit": 3})).json()
     h = http(srv.http_port, "GET", "/api/rooms/resty/messages?since=%d&limit=3" % ids[0]).json()
     check_eq(r.get("result"), h, "REST history vs chat.history")
+    # scrolling back: the newest below before, oldest first
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d&limit=2" % ids[4]).json()
+    check_eq([m["id"] for m in h], ids[2:4], "before/limit")
+    h = http(srv.http_port, "GET", "/api/rooms/resty/messages?before=%d" % ids[2]).json()
+    check_eq([m["id"] for m in h], ids[:2], "before, default limit")
+    h = http(srv.http_port, "GET",
+             "/api/rooms/resty/messages?since=%d&before=%d" % (ids[0], ids[3])).json()
+    check_eq([m["id"] for m in h], ids[1:3], "since and before")
+    check_eq(http(srv.http_port, "GET", "/api/rooms/resty/messages?before=1").json(), [],
+             "before 1")
+    for q in ("before=0", "before=-1", "before=x", "before="):
+        r = http(srv.http_port, "GET", "/api/rooms/resty/messages?" + q)
+        check_eq(r.status, 400, "GET ?%s status" % q)
+        check("before" in r.json().get("error", ""), "GET ?%s error %r" % (q, r.json()))
     rooms = http(srv.http_port, "GET", "/api/rooms")
     check_eq(rooms.status, 200, "GET /api/rooms status")
     lst = rooms.json()
@@ -330,6 +368,24 @@ def t_slow_header(srv):
         check_eq(idle.request("GET", "/healthz").body, b"ok", "idle connection after 10 s")
 
 
+def t_json_newline(srv):
+    """Every JSON body (a JSON-RPC reply, REST, an error) ends with a newline,
+    counted in Content-Length, so a shell prompt after curl starts a line."""
+    answers = [
+        http(srv.http_port, "POST", "/rpc", b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}'),
+        http(srv.http_port, "GET", "/api/rooms"),
+        http(srv.http_port, "GET", "/api/stats"),
+        http(srv.http_port, "GET", "/api/nowhere"),
+        http(srv.http_port, "GET", "/rpc"),
+    ]
+    for r in answers:
+        check(r.headers.get("content-type", "").startswith("application/json"), "Content-Type %r"
+              % r.headers.get("content-type"))
+        check(r.body.endswith(b"\n") and not r.body.endswith(b"\n\n"), "body %r" % r.body[-40:])
+        check_eq(int(r.headers["content-length"]), len(r.body), "Content-Length")
+        json.loads(r.body)
+
+
 CASES = [
     ("POST /rpc: 200 application/json", t_rpc_post),
     ("notifications only: 204, no body", t_rpc_notifications_204),
@@ -343,9 +399,10 @@ CASES = [
     ("GET /healthz", t_healthz),
     ("/metrics: Prometheus text, counters grow", t_metrics),
     ("/api/stats: runtime.stats keys", t_api_stats),
-    ("REST: post, history with since/limit, rooms", t_rest_messages),
+    ("REST: post, history with since/before/limit, rooms", t_rest_messages),
     ("REST errors: 4xx with {error}", t_rest_errors),
     ("slow client dropped after the header deadline", t_slow_header),
+    ("JSON answers end with a newline", t_json_newline),
 ]
 
 

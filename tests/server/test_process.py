@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_process.py: gocd as a program (PROTOCOL.md, "Starting it"): flags,
+"""test_process.py: gocd as a program (doc/protocol.md, "Starting it"): flags,
 --help and --version, one-line errors with exit 2, a busy address, --procs
 and GOMAXPROCS, shutdown on SIGTERM and SIGINT with clients connected, the
 gocc client and the README's netcat recipe.
@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 from gocd import (HOST, IO_TIMEOUT, Server, Tap, TestFailure, call, check, check_eq,
@@ -91,6 +92,43 @@ def t_busy_address(gocd):
         check_eq(len(err.splitlines()), 1, "stderr lines (%r)" % err)
         check(str(port) in err, "the error does not name the address: %r" % err)
         check_eq(out, "", "stdout")
+
+
+def start_error(gocd, flags, want):
+    """gocd with flags fails at start: exit 2, nothing on stdout, one line on
+    stderr holding every piece of want."""
+    rc, out, err = run_gocd(gocd, flags, timeout=10)
+    no_sanitizer(err)
+    check_eq(rc, 2, "exit status with %s (stderr %r)" % (flags, err))
+    check_eq(out, "", "stdout with %s" % flags)
+    check_eq(len(err.splitlines()), 1, "stderr lines with %s (%r)" % (flags, err))
+    for w in want:
+        check(w in err, "with %s, stderr %r does not say %r" % (flags, err, w))
+
+
+def t_start_errors(gocd):
+    top = tempfile.mkdtemp(prefix="gocd-start-")
+    try:
+        notdb = os.path.join(top, "notdb")
+        with open(notdb, "wb") as f:
+            f.write(b"this is not an SQLite database, but it is long enough to look at" * 20)
+        base = ["--tcp", "127.0.0.1:0", "--http", "off"]
+        start_error(gocd, base + ["--db", top], ["--db", top, "Is a directory"])
+        start_error(gocd, base + ["--db", notdb], ["--db", notdb, "not a database"])
+        start_error(gocd, base + ["--db", "/proc/none/chat.db"], ["--db", "No such file"])
+        cert = os.path.join(top, "missing.pem")
+        start_error(gocd, base + ["--tls", "127.0.0.1:0", "--cert", cert, "--key", cert],
+                    ["--cert", cert, "No such file or directory"])
+        start_error(gocd, base + ["--web", os.path.join(top, "noweb")],
+                    ["--web", "No such file or directory"])
+        start_error(gocd, base + ["--web", notdb], ["--web", "Not a directory"])
+        start_error(gocd, ["--tcp", "off", "--http", "off"], ["nothing to serve"])
+        start_error(gocd, base + ["--allow-origin", "localhost:8080"],
+                    ["--allow-origin", "http[s]://HOST[:PORT]"])
+        start_error(gocd, base + ["--procs", "0"], ["--procs", "from 1 to 1024"])
+        start_error(gocd, base + ["--max-frame", "99999999999"], ["--max-frame", "from 1 to"])
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def procs_of(gocd, flags, env=None):
@@ -174,6 +212,17 @@ def t_sigterm_idle(gocd):
         check(took < 5.0, "exit took %.2f s" % took)
 
 
+def t_gocc_help(gocc):
+    for flag, want in (("--help", "usage: gocc"), ("--version", "gocc ")):
+        p = subprocess.run([gocc, flag], capture_output=True, timeout=15)
+        check_eq(p.returncode, 0, "exit status of gocc %s" % flag)
+        check(p.stdout.decode().startswith(want), "gocc %s printed %r" % (flag, p.stdout))
+        check_eq(p.stderr, b"", "stderr of gocc %s" % flag)
+    p = subprocess.run([gocc, "--bogus"], capture_output=True, timeout=15)
+    check_eq(p.returncode, 2, "exit status of gocc --bogus")
+    check(b"usage: gocc" in p.stderr, "gocc --bogus stderr %r" % p.stderr)
+
+
 def t_gocc(gocd, gocc):
     with Server(gocd) as srv:
         lines = req(1, "echo", ["one", 1]) + "\n" + req("b", "echo", {"two": 2}) + "\n"
@@ -219,11 +268,13 @@ def main():
     tap.run("--version prints, exit 0", t_version, gocd)
     tap.run("bad flags: exit 2, one line on stderr", t_bad_flags, gocd)
     tap.run("busy address: exit 2, one line on stderr", t_busy_address, gocd)
+    tap.run("start-up errors say why: exit 2, one line on stderr", t_start_errors, gocd)
     tap.run("--procs and GOMAXPROCS set the number of Ps", t_procs, gocd)
     tap.run("SIGTERM with no client: exit 0 within 5 s", t_sigterm_idle, gocd)
     tap.run("SIGTERM with clients: replies sent, exit 0 within 5 s", t_sigterm, gocd)
     tap.run("SIGINT with clients: replies sent, exit 0 within 5 s", t_sigint, gocd)
     tap.run("gocc pipes JSON lines through the server", t_gocc, gocd, gocc)
+    tap.run("gocc --help and --version: exit 0", t_gocc_help, gocc)
     if shutil.which("nc") is None:
         tap.skip("README netcat recipe", "nc is not installed")
     else:

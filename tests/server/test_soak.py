@@ -31,7 +31,7 @@ others noted 52-60 MB, and ended 10.5% above it at the usual figure. At
 the end, with the clients gone and a settle, the cases assert:
 descriptors and goroutines back to the baseline; RSS at most 10% above
 the warm-up figure; the documented answer to every abuse that has one;
-every acknowledged message stored once, as answered; and PROTOCOL.md's
+every acknowledged message stored once, as answered; and doc/protocol.md's
 delivery promise for every well-behaved membership: what it received is
 exactly the room's messages after its join point (the last id of
 chat.join's history), in id order with no gap and no duplicate, up to at
@@ -234,7 +234,7 @@ def history(ep, room):
 
 
 def check_stint(st, msgs, acks_by_room):
-    """PROTOCOL.md's delivery promise for one stint; msgs: the room's
+    """doc/protocol.md's delivery promise for one stint; msgs: the room's
     history, oldest first."""
     after = [m for m in msgs if m["id"] > st.after]
     got = st.received

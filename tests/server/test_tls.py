@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_tls.py: gocd's TLS listeners (PROTOCOL.md, "Starting it": --tls for
+"""test_tls.py: gocd's TLS listeners (doc/protocol.md, "Starting it": --tls for
 HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
 certificate made by scripts/gen-cert: Python's ssl and curl succeed when
 they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
@@ -15,6 +15,7 @@ on SIGTERM, closing its WSS clients with 1001, with no sanitizer report.
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -223,6 +224,61 @@ def bad_files_refused(binary, cert, key, tmp):
     check_eq(rc, 2, "--tls without --cert/--key")
 
 
+def peer_cert(port):
+    """The DER certificate the server presents on a new connection."""
+    s = tcp(port, tls=any_server())
+    try:
+        return s.getpeercert(binary_form=True)
+    finally:
+        s.close()
+
+
+def der(pem_path):
+    with open(pem_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def sighup_reload(binary, tmp):
+    """SIGHUP loads the certificate files again: new connections get the
+    renewed certificate, a connection opened before goes on with its
+    session; a broken file keeps the certificate in use; the server never
+    dies of the signal."""
+    cert, key = gen_cert(os.path.join(tmp, "hup"))
+    new_cert, new_key = gen_cert(os.path.join(tmp, "hup-new"))
+    with Server(binary, "--tcp-tls", "127.0.0.1:0", "--cert", cert, "--key", key, "--db",
+                ":memory:") as srv:
+        port = srv.port_of("tcp-tls")
+        check_eq(peer_cert(port), der(cert), "the first certificate")
+        old = tcp(port, tls=any_server())
+        try:
+            old.sendall(frame(req(1, "echo", ["before"])))
+            check_result(recv_json(old), 1, ["before"])
+            shutil.copy(new_cert, cert)
+            shutil.copy(new_key, key)
+            srv.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while peer_cert(port) != der(new_cert) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check_eq(peer_cert(port), der(new_cert), "the certificate after SIGHUP")
+            old.sendall(frame(req(2, "echo", ["after"])))
+            check_result(recv_json(old), 2, ["after"])
+        finally:
+            old.close()
+        with open(cert, "w") as f:
+            f.write("not a certificate")
+        srv.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        check_eq(peer_cert(port), der(new_cert), "the certificate after a failed reload")
+        check(srv.proc.poll() is None, "the server died of SIGHUP")
+        check("SIGHUP" in srv.stderr(), "the reloads are not logged: %r" % srv.stderr()[-500:])
+        srv.check_clean_exit()
+    with Server(binary, "--db", ":memory:") as plain:
+        plain.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        check(plain.proc.poll() is None, "a server without TLS died of SIGHUP")
+        plain.check_clean_exit()
+
+
 def main():
     binary = sys.argv[1]
     tap = Tap()
@@ -264,6 +320,8 @@ def main():
             tap.run("SIGTERM: WSS closed with 1001, clean exit", shutdown)
         tap.run("bad --cert/--key: one-line error, exit 2", bad_files_refused, binary, cert,
                 key, tmp)
+        tap.run("SIGHUP reloads the certificate; open sessions go on", sighup_reload, binary,
+                tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(tap.finish())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_ws.py: gocd's WebSocket transport against real sockets (PROTOCOL.md,
+"""test_ws.py: gocd's WebSocket transport against real sockets (doc/protocol.md,
 "WebSocket"): the handshake, JSON-RPC over text messages, the close codes
 1003 (binary), 1007 (invalid UTF-8), 1009 (over --max-frame), ping/pong,
 the allowed-Origin list, the server's ping to an idle peer (a WebSocket

@@ -85,6 +85,18 @@ static int start_tls(client *cl, const char *cacert, goc_tls_config **cfg)
     return 0;
 }
 
+#define GOCC_VERSION "0.1.0"
+
+static const char usage[] =
+    "usage: gocc [--addr HOST:PORT] [--max-frame BYTES] [--tls [--cacert PEM]]\n"
+    "  JSON lines on stdin go to gocd's framed-TCP port as frames; each frame\n"
+    "  received is printed as one line.\n"
+    "  --addr HOST:PORT   the server (default 127.0.0.1:7000)\n"
+    "  --max-frame BYTES  largest frame accepted from the server (default 1048576)\n"
+    "  --tls              framed TCP inside TLS (gocd --tcp-tls)\n"
+    "  --cacert PEM       verify the server's certificate for \"localhost\"\n"
+    "  --help, --version  print and exit\n";
+
 static int client_main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1:7000", *cacert = NULL;
@@ -99,14 +111,19 @@ static int client_main(int argc, char **argv)
             tls = true;
         } else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc) {
             cacert = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("gocc %s\n", GOCC_VERSION);
+            return 0;
         } else {
-            fprintf(stderr, "usage: gocc [--addr HOST:PORT] [--max-frame BYTES] "
-                            "[--tls [--cacert PEM]]\n");
+            fputs(usage, stderr);
             return 2;
         }
     }
     client cl = {.max_frame = max_frame};
-    int rc = goc_dial_tcp(addr, 5000000000LL, &cl.conn);
+    int rc = goc_dial_tcp(addr, 5 * GOC_SECOND, &cl.conn);
     if (rc) {
         fprintf(stderr, "gocc: cannot connect to %s: %s\n", addr, strerror(-rc));
         return 1;
@@ -119,7 +136,11 @@ static int client_main(int argc, char **argv)
     }
     cl.done = goc_chan_make(0, 0);
     client *cp = &cl;
-    goc_go(receiver, &cp, sizeof cp);
+    if (goc_go(receiver, &cp, sizeof cp) < 0) {
+        fprintf(stderr, "gocc: cannot start the receiving goroutine: out of memory\n");
+        goc_conn_close(cl.conn);
+        return 1;
+    }
     char *line = NULL;
     size_t cap = 0;
     for (;;) {

@@ -1,4 +1,4 @@
-/* http.c: the HTTP/1.1 transport (PROTOCOL.md, "HTTP" and "HTTP routes"):
+/* http_conn.c: the HTTP/1.1 transport (doc/protocol.md, "HTTP" and "HTTP routes"):
  * a goroutine per connection reads requests as they come (keep-alive and
  * pipelining), routes each, and writes the answer; GET /ws hands the
  * connection to the WebSocket transport.
@@ -27,7 +27,7 @@
 #include "ws.h"
 
 #define READ_BUF 16384
-#define IDLE_TIMEOUT (60 * 1000000000LL)
+#define IDLE_TIMEOUT (60 * GOC_SECOND)
 #define MAX_STATIC (16 << 20)
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -38,23 +38,28 @@ static void respond(goc_http_out_t *o, int status, const char *ctype, const char
     goc_http_out_response(o, status, ctype, extra, body, len, keep_alive, head);
 }
 
-static void respond_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
+/* A body as a string literal: its length is the compiler's. */
+#define RESPOND_LITERAL(o, status, ctype, extra, lit, ka, head)                               \
+    respond((o), (status), (ctype), (extra), (lit), sizeof(lit) - 1, (ka), (head))
+#define JSON_LITERAL(o, status, extra, lit, ka, head)                                         \
+    goc_http_out_json((o), (status), (extra), (lit), sizeof(lit) - 1, (ka), (head))
+
+void http_json(goc_http_out_t *o, int status, json_t *j, bool keep_alive, bool head)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (!text) {
-        respond(o, 500, "application/json", NULL, "{\"error\":\"out of memory\"}", 25,
-                keep_alive, head);
-    } else {
-        respond(o, status, "application/json", NULL, text, strlen(text), keep_alive, head);
-        goc_free(text); /* jansson allocates with the runtime's allocator */
-    }
     json_decref(j);
+    if (!text) {
+        JSON_LITERAL(o, 500, NULL, "{\"error\":\"out of memory\"}", keep_alive, head);
+        return;
+    }
+    goc_http_out_json(o, status, NULL, text, strlen(text), keep_alive, head);
+    goc_free(text); /* jansson allocates with the runtime's allocator */
 }
 
 /* REST errors: a 4xx status with {"error": "..."}. */
 void http_error_json(goc_http_out_t *o, int status, const char *msg, bool keep_alive, bool head)
 {
-    respond_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
+    http_json(o, status, json_pack("{s:s}", "error", msg), keep_alive, head);
 }
 
 /* ---- static files ------------------------------------------------------------------- */
@@ -74,7 +79,7 @@ static int read_file(const char *path, char **data, size_t *len)
         rc = -ENOENT;
     } else if (st.st_size > MAX_STATIC) {
         rc = -EFBIG;
-    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+    } else if (!(buf = goc_malloc((size_t)st.st_size + 1))) {
         rc = -ENOMEM;
     } else {
         size_t got = 0;
@@ -91,7 +96,7 @@ static int read_file(const char *path, char **data, size_t *len)
         close(fd);
     goc_syscall_exit();
     if (rc)
-        free(buf);
+        goc_free(buf);
     return rc;
 }
 
@@ -122,22 +127,30 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
     }
     respond(o, 200, goc_http_content_type(real, strlen(real)), "Cache-Control: no-cache\r\n",
             data, len, req->keep_alive, head);
-    free(data);
+    goc_free(data);
 }
 
-void http_set_web_root(const char *dir)
+int http_set_web_root(const char *dir)
 {
-    if (!realpath(dir, web_root)) {
-        log_warn("--web %s: %s (static files disabled)", dir, strerror(errno));
+    struct stat st;
+    if (!realpath(dir, web_root) || stat(web_root, &st) != 0) {
+        int rc = -errno;
         snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return rc;
     }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(web_root, sizeof web_root, "/nonexistent-web-root");
+        return -ENOTDIR;
+    }
+    return 0;
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
 
-static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head)
+static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head,
+                      const char *peer)
 {
-    jrpc_ctx_t ctx = {.persistent = false};
+    jrpc_ctx_t ctx = {.persistent = false, .transport = "http", .peer = peer};
     char *reply = NULL;
     size_t rlen = 0;
     int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
@@ -146,73 +159,129 @@ static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool hea
     } else if (!reply) {
         respond(o, 204, NULL, NULL, NULL, 0, req->keep_alive, head);
     } else {
-        respond(o, 200, "application/json", NULL, reply, rlen, req->keep_alive, head);
+        goc_http_out_json(o, 200, NULL, reply, rlen, req->keep_alive, head);
         jrpc_reply_free(reply);
     }
 }
 
-static bool path_is(const goc_http_request_t *req, const char *p)
+/* One request being answered, for the route handlers. */
+typedef struct request {
+    const goc_http_request_t *req;
+    goc_http_out_t *o;
+    const char *peer;
+    char *accept; /* the WebSocket accept key, GOC_WS_ACCEPT_LEN + 1 bytes */
+    bool head;    /* HEAD: no body */
+    bool get;     /* GET or HEAD */
+} request;
+
+static void r_rpc(const request *r)
 {
-    return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
+    if (r->req->method != GOC_HTTP_POST)
+        JSON_LITERAL(r->o, 405, "Allow: POST\r\n", "{\"error\":\"method not allowed\"}",
+                     r->req->keep_alive, r->head);
+    else
+        route_rpc(r->req, r->o, r->head, r->peer);
 }
 
-/* Answers req into o. Returns true when the connection becomes a
- * WebSocket (o then holds the 101 answer). */
-static bool route(const goc_http_request_t *req, goc_http_out_t *o, char *accept)
+/* Writes the 101 answer when the upgrade is accepted. */
+static void r_ws(const request *r)
 {
-    bool head = req->method == GOC_HTTP_HEAD;
-    bool get = req->method == GOC_HTTP_GET || head;
-    bool ka = req->keep_alive;
-    if (path_is(req, "/rpc")) {
-        if (req->method != GOC_HTTP_POST)
-            respond(o, 405, "application/json", "Allow: POST\r\n",
-                    "{\"error\":\"method not allowed\"}", 30, ka, head);
-        else
-            route_rpc(req, o, head);
-        return false;
+    int rc = goc_ws_handshake_check(r->req, srv.cfg.origins, (size_t)srv.cfg.norigins, r->accept);
+    if (rc) {
+        int st = goc_ws_handshake_status(rc);
+        http_error_json(r->o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
+                        false, r->head);
+        return;
     }
-    if (path_is(req, "/ws")) {
-        int rc = goc_ws_handshake_check(req, (const char *const *)srv.cfg_origins,
-                                        srv.cfg_norigins, accept);
-        if (rc) {
-            int st = goc_ws_handshake_status(rc);
-            http_error_json(o, st, st == 403 ? "origin not allowed" : "bad WebSocket handshake",
-                            false, head);
-            return false;
+    goc_ws_handshake_response(r->o, r->accept);
+}
+
+static void r_healthz(const request *r)
+{
+    bool ka = r->req->keep_alive;
+    if (!r->get)
+        RESPOND_LITERAL(r->o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n",
+                        ka, r->head);
+    else
+        RESPOND_LITERAL(r->o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, r->head);
+}
+
+static void r_metrics(const request *r)
+{
+    bool ka = r->req->keep_alive;
+    buf_t text;
+    if (!r->get) {
+        http_error_json(r->o, 405, "method not allowed", ka, r->head);
+    } else if (metrics_text(&text) != 0) {
+        http_error_json(r->o, 500, "out of memory", ka, r->head);
+    } else {
+        respond(r->o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text.data, text.len,
+                ka, r->head);
+        buf_free(&text);
+    }
+}
+
+static void r_api(const request *r)
+{
+    rest_route(r->req, r->o);
+}
+
+static void r_static(const request *r)
+{
+    if (!r->get)
+        http_error_json(r->o, 405, "method not allowed", r->req->keep_alive, r->head);
+    else
+        serve_static(r->req, r->o, r->head);
+}
+
+/* The routes, first match wins; the last one matches every path. */
+static const struct {
+    const char *path; /* exact path, or a prefix when prefix is set */
+    bool prefix;
+    int id;           /* ROUTE_*: the label in /metrics */
+    void (*answer)(const request *r);
+} routes[] = {
+    {"/rpc", false, ROUTE_RPC, r_rpc},
+    {"/ws", false, ROUTE_WS, r_ws},
+    {"/healthz", false, ROUTE_HEALTHZ, r_healthz},
+    {"/metrics", false, ROUTE_METRICS, r_metrics},
+    {"/api/", true, ROUTE_API, r_api},
+    {"", true, ROUTE_STATIC, r_static},
+};
+
+/* Answers req into o; returns the route taken (ROUTE_WS with status 101
+ * in o: the connection becomes a WebSocket). */
+static int route(const goc_http_request_t *req, goc_http_out_t *o, char *accept, const char *peer)
+{
+    request r = {req, o, peer, accept, req->method == GOC_HTTP_HEAD,
+                 req->method == GOC_HTTP_GET || req->method == GOC_HTTP_HEAD};
+    for (size_t i = 0;; i++) {
+        size_t n = strlen(routes[i].path);
+        if (routes[i].prefix ? req->path_len >= n && memcmp(req->path, routes[i].path, n) == 0
+                             : req->path_len == n && memcmp(req->path, routes[i].path, n) == 0) {
+            routes[i].answer(&r);
+            return routes[i].id;
         }
-        goc_ws_handshake_response(o, accept);
-        return true;
     }
-    if (path_is(req, "/healthz")) {
-        if (!get)
-            respond(o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n", 19,
-                    ka, head);
-        else
-            respond(o, 200, "text/plain; charset=utf-8", NULL, "ok", 2, ka, head);
-        return false;
-    }
-    if (path_is(req, "/metrics")) {
-        if (!get) {
-            http_error_json(o, 405, "method not allowed", ka, head);
-        } else {
-            char *text;
-            size_t len = metrics_text(&text);
-            respond(o, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len, ka,
-                    head);
-            free(text);
-        }
-        return false;
-    }
-    if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) {
-        rest_route(req, o);
-        return false;
-    }
-    if (!get) {
-        http_error_json(o, 405, "method not allowed", ka, head);
-        return false;
-    }
-    serve_static(req, o, head);
-    return false;
+}
+
+/* Counts one answered request in /metrics and logs it at debug level. */
+static void count_request(int route_id, const goc_http_request_t *req, int status,
+                          int64_t started, const char *peer)
+{
+    size_t k = 0;
+    while (k < HTTP_STATUSES - 1 && http_status_counted[k] != status)
+        k++;
+    atomic_fetch_add_explicit(&srv.http_requests[route_id][k], 1, memory_order_relaxed);
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    char st[24], d[24], path[256];
+    const char *method = req ? req->method_name : "";
+    snprintf(path, sizeof path, "%.*s", req ? (int)(req->path_len < 255 ? req->path_len : 255) : 0,
+             req ? req->path : "");
+    log_event(LOG_DEBUG, "http", "peer", peer, "method", method, "path", path, "route",
+              http_route_name[route_id], "status", log_i64(st, status), "dur_us",
+              log_i64(d, (goc_nanotime() - started) / 1000), (const char *)NULL);
 }
 
 /* ---- the connection ---------------------------------------------------------------- */
@@ -224,12 +293,12 @@ static void serve(const stream *s, const char *peer)
     goc_http_reader_t *r;
     if (goc_http_reader_new(&limits, &r) != 0)
         return;
-    char *buf = malloc(READ_BUF);
+    char *buf = goc_malloc(READ_BUF);
     goc_http_out_t o;
     goc_http_out_init(&o, srv.cfg.max_frame + 65536 + (MAX_STATIC));
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
-    int64_t request_timeout = srv.cfg.read_timeout_ms * 1000000LL;
+    int64_t request_timeout = srv.cfg.read_timeout_ms * GOC_MILLISECOND;
     conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
@@ -243,24 +312,27 @@ static void serve(const stream *s, const char *peer)
         have -= used;
         if (rc < 0) {
             int st = goc_http_error_status(rc);
-            log_debug("http %s: bad request (%d)", peer, st);
             goc_http_out_reset(&o);
             http_error_json(&o, st, goc_http_status_text(st), false, false);
+            count_request(ROUTE_NONE, NULL, st, goc_nanotime(), peer);
             if (goc_http_out_finish(&o) > 0)
                 stream_write(s, o.data, o.len);
             break;
         }
         if (rc == 1) {
             const goc_http_request_t *req = goc_http_reader_request(r);
+            int64_t started = goc_nanotime();
             goc_http_out_reset(&o);
             char accept[GOC_WS_ACCEPT_LEN + 1];
-            bool ws = route(req, &o, accept);
+            int id = route(req, &o, accept, peer);
+            bool ws = id == ROUTE_WS && o.status == 101;
             bool keep = req->keep_alive && !ws;
             if (goc_http_out_finish(&o) < 0) {
                 goc_http_out_reset(&o);
                 http_error_json(&o, 500, "response too large", false, false);
                 keep = false;
             }
+            count_request(id, req, o.status, started, peer);
             if (stream_write(s, o.data, o.len) < 0)
                 break;
             if (ws) {
@@ -270,13 +342,13 @@ static void serve(const stream *s, const char *peer)
                 atomic_fetch_sub(&srv.conns_open[TRANSPORT_HTTP], 1);
                 /* The WebSocket keeps only the bytes that came early, not
                  * this connection's HTTP buffer. */
-                char *early = have ? malloc(have) : NULL;
+                char *early = have ? goc_malloc(have) : NULL;
                 if (early)
                     memcpy(early, buf, have);
-                free(buf);
+                goc_free(buf);
                 buf = NULL;
-                ws_serve(s, peer, early, early ? have : 0);
-                free(early);
+                ws_conn_serve(s, peer, early, early ? have : 0);
+                goc_free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
             }
@@ -291,14 +363,14 @@ static void serve(const stream *s, const char *peer)
             break;
         have += (size_t)n;
     }
-    free(buf);
+    goc_free(buf);
     if (r) {
         goc_http_out_free(&o);
         goc_http_reader_free(r);
     }
 }
 
-void http_serve(const stream *s, const char *peer)
+void http_conn_serve(const stream *s, const char *peer)
 {
     atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_HTTP], 1);

@@ -1,4 +1,4 @@
-/* framed.c: the framed-TCP transport (PROTOCOL.md, "Framed TCP"): a
+/* framed_conn.c: the framed-TCP transport (doc/protocol.md, "Framed TCP"): a
  * goroutine per connection reads bytes, decodes frames as they come (split
  * or coalesced), answers each JSON-RPC message through the shared method
  * table in arrival order, and writes the replies of one read in one write.
@@ -25,53 +25,20 @@
 #include "server.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
 #include "frame.h"
 #include "log.h"
+#include "pconn.h"
 
 #define READ_BUF 16384
-#define CLOSE_TIMEOUT (2 * 1000000000LL)
 
-typedef struct outbuf {
-    char *data;
-    size_t len, cap;
-} outbuf;
-
-/* Makes room for n more bytes in o. 0 or -ENOMEM. */
-static int out_reserve(outbuf *o, size_t n)
+/* Appends one frame to o: header, then payload. 0 or -ENOMEM. */
+static int out_frame(buf_t *o, const char *payload, size_t len)
 {
-    size_t need = o->len + n;
-    if (need > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        char *d = realloc(o->data, cap);
-        if (!d)
-            return -ENOMEM;
-        o->data = d;
-        o->cap = cap;
-    }
-    return 0;
-}
-
-/* Appends bytes as they are. 0 or -ENOMEM. */
-static int out_bytes(outbuf *o, const void *data, size_t len)
-{
-    if (out_reserve(o, len))
-        return -ENOMEM;
-    memcpy(o->data + o->len, data, len);
-    o->len += len;
-    return 0;
-}
-
-/* Appends one frame: header, then payload. 0 or -ENOMEM. */
-static int out_frame(outbuf *o, const char *payload, size_t len)
-{
-    if (out_reserve(o, FRAME_HEADER_SIZE + len))
-        return -ENOMEM;
+    if (buf_reserve(o, FRAME_HEADER_SIZE + len))
+        return o->err;
     frame_header_encode((uint8_t *)o->data + o->len, len);
     memcpy(o->data + o->len + FRAME_HEADER_SIZE, payload, len);
     o->len += FRAME_HEADER_SIZE + len;
@@ -85,15 +52,14 @@ typedef struct push {
 
 typedef struct fconn {
     const stream *s;    /* the connection (TLS or not) */
-    goc_conn *conn;     /* s->conn: deadlines */
+    pconn pc;           /* kicks, failures and the reader's deadlines */
     goc_mutex wmu;      /* one writer at a time */
     goc_mutex omu;      /* guards outbox, done, closed */
     goc_chan *outbox;   /* push, bounded by --outbox; made on the first push */
     bool closed;        /* no more pushes: the connection is going away */
     goc_chan *done;     /* closed by the push writer when it exits */
-    _Atomic bool slow;  /* the outbox overflowed */
-    _Atomic bool dead;  /* a write failed */
     chat_member *member;
+    const char *peer;   /* the remote address, for logs */
 } fconn;
 
 static int write_locked(fconn *f, const void *data, size_t len)
@@ -101,21 +67,9 @@ static int write_locked(fconn *f, const void *data, size_t len)
     goc_mutex_lock(&f->wmu);
     ssize_t rc = stream_write(f->s, data, len);
     goc_mutex_unlock(&f->wmu);
-    if (rc < 0) {
-        atomic_store(&f->dead, true);
-        goc_conn_set_read_deadline(f->conn, 1); /* wake the reader */
-    }
+    if (rc < 0)
+        pconn_fail(&f->pc); /* wakes the reader */
     return rc < 0 ? (int)rc : 0;
-}
-
-/* The reader's own deadline (0: none), which must not undo a wake-up: a
- * kicked or failed connection keeps its immediate deadline, shutdown's
- * applies (conn_read_deadline). */
-static void reader_deadline(fconn *f, int64_t deadline)
-{
-    conn_read_deadline(f->conn, deadline);
-    if (atomic_load(&f->slow) || atomic_load(&f->dead))
-        goc_conn_set_read_deadline(f->conn, 1);
 }
 
 /* Writes the outbox's frames; those queued together leave in one write
@@ -125,19 +79,17 @@ static void reader_deadline(fconn *f, int64_t deadline)
 static void push_writer(void *arg)
 {
     fconn *f = *(fconn **)arg;
-    outbuf o = {0};
+    buf_t o = {0};
     push p;
     bool open = goc_chan_recv(f->outbox, &p);
     while (open) {
-        if (atomic_load(&f->dead) || (o.len == 0 && p.len >= PUSH_BATCH)) {
-            if (!atomic_load(&f->dead))
+        if (atomic_load(&f->pc.dead) || (o.len == 0 && p.len >= PUSH_BATCH)) {
+            if (!atomic_load(&f->pc.dead))
                 write_locked(f, p.frame, p.len); /* big: as it is */
-            goc_free(p.frame);
-        } else if (out_bytes(&o, p.frame, p.len) == 0) {
-            goc_free(p.frame);
-        } else {
-            goc_free(p.frame); /* out of memory: this one is lost */
+        } else if (buf_append(&o, p.frame, p.len) != 0) {
+            buf_reset(&o); /* out of memory: this one is lost */
         }
+        goc_free(p.frame);
         bool more = o.len < PUSH_BATCH && goc_chan_try_recv(f->outbox, &p, &open);
         if (!more) {
             if (o.len)
@@ -147,9 +99,9 @@ static void push_writer(void *arg)
                 open = goc_chan_recv(f->outbox, &p);
         }
     }
-    if (o.len && !atomic_load(&f->dead))
+    if (o.len && !atomic_load(&f->pc.dead))
         write_locked(f, o.data, o.len);
-    free(o.data);
+    buf_free(&o);
     goc_chan_close(f->done);
 }
 
@@ -160,9 +112,17 @@ static bool sink_push(void *conn, const char *text, size_t len)
     fconn *f = conn;
     goc_mutex_lock(&f->omu);
     if (!f->outbox && !f->closed) {
-        f->outbox = goc_chan_make(sizeof(push), srv.cfg.outbox);
+        goc_chan *outbox = goc_chan_make(sizeof(push), srv.cfg.outbox);
         f->done = goc_chan_make(0, 0);
-        goc_go(push_writer, &f, sizeof f);
+        f->outbox = outbox;
+        if (goc_go(push_writer, &f, sizeof f) < 0) {
+            /* no writer, no outbox: this push fails, the chat kicks us */
+            log_warn("tcp: cannot start a connection's writer goroutine");
+            goc_chan_free(f->done);
+            goc_chan_free(outbox);
+            f->outbox = f->done = NULL;
+            f->closed = true;
+        }
     }
     goc_chan *ob = f->outbox;
     goc_mutex_unlock(&f->omu);
@@ -181,15 +141,17 @@ static bool sink_push(void *conn, const char *text, size_t len)
 
 static void sink_kick(void *conn)
 {
-    fconn *f = conn;
-    atomic_store(&f->slow, true);
-    goc_conn_set_read_deadline(f->conn, 1);
+    pconn_kick(&((fconn *)conn)->pc);
 }
 
 /* Answers one payload; appends the reply frame (if any) to o. */
-static int handle(fconn *f, const frame_t *fr, outbuf *o)
+static int handle(fconn *f, const frame_t *fr, buf_t *o)
 {
-    jrpc_ctx_t ctx = {.persistent = true, .conn = f, .data = f->member};
+    jrpc_ctx_t ctx = {.persistent = true,
+                      .conn = f,
+                      .data = f->member,
+                      .transport = "tcp",
+                      .peer = f->peer};
     char *reply = NULL;
     size_t rlen = 0;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
@@ -208,21 +170,18 @@ static void serve(fconn *f, const char *peer)
 {
     frame_decoder_t dec;
     frame_decoder_init(&dec, srv.cfg.max_frame);
-    outbuf o = {0};
+    buf_t o = {0};
     char *buf = NULL; /* held while frames are coming in */
     bool closing = false;
     int64_t frame_deadline = 0; /* for the frame begun, 0: between frames */
-    reader_deadline(f, 0);      /* a shutdown may have begun already */
+    pconn_read_deadline(&f->pc, 0); /* a shutdown may have begun already */
     while (!closing) {
         ssize_t n = buf ? stream_read_nowait(f->s, buf, READ_BUF) : -EAGAIN;
         if (n == -EAGAIN) { /* idle: wait without buffers or deep stack pages */
             goc_free(buf);
             buf = NULL;
-            if (!frame_decoder_pending(&dec) && o.cap) {
-                free(o.data);
-                o.data = NULL;
-                o.cap = 0;
-            }
+            if (!frame_decoder_pending(&dec))
+                buf_free(&o);
             n = stream_wait_read(f->s);
             if (n == 0 && !(buf = goc_malloc(READ_BUF)))
                 n = -ENOMEM;
@@ -230,7 +189,7 @@ static void serve(fconn *f, const char *peer)
                 n = stream_read(f->s, buf, READ_BUF);
         }
         if (n <= 0) {
-            if (atomic_load(&f->slow))
+            if (atomic_load(&f->pc.slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
             else if (n == -ETIMEDOUT && frame_deadline && !atomic_load(&srv.stopping))
                 log_info("tcp %s: frame not complete within --read-timeout: closing", peer);
@@ -260,14 +219,23 @@ static void serve(fconn *f, const char *peer)
             } else {
                 /* -EMSGSIZE (or out of memory): one error frame, then close */
                 size_t elen;
-                char *err = jrpc_error_encode(-32005, "frame too large", &elen);
+                bool text = frame_decoder_saw_text(&dec);
+                char *err = jrpc_error_encode(
+                    JRPC_TOO_LARGE,
+                    text ? "not a frame: each message must follow its length as 4 bytes, "
+                           "big-endian (this one starts with JSON text)"
+                         : "frame too large",
+                    &elen);
                 if (err) {
                     out_frame(&o, err, elen);
                     jrpc_reply_free(err);
                 }
                 atomic_fetch_add_explicit(&srv.frames_too_large, 1, memory_order_relaxed);
-                log_info("tcp %s: frame over --max-frame (%zu bytes): closing", peer,
-                         srv.cfg.max_frame);
+                if (text)
+                    log_info("tcp %s: JSON text without a length prefix: closing", peer);
+                else
+                    log_info("tcp %s: frame over --max-frame (%lld bytes): closing", peer,
+                             (long long)srv.cfg.max_frame);
                 closing = true;
                 break;
             }
@@ -275,42 +243,37 @@ static void serve(fconn *f, const char *peer)
         if (o.len) {
             if (write_locked(f, o.data, o.len) < 0)
                 break;
-            o.len = 0;
+            buf_reset(&o);
         }
         /* Each frame gets --read-timeout from the read that began it. */
         if (frame_decoder_pending(&dec) && (!frame_deadline || completed)) {
-            frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * 1000000LL;
-            reader_deadline(f, frame_deadline);
+            frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;
+            pconn_read_deadline(&f->pc, frame_deadline);
         } else if (!frame_decoder_pending(&dec) && frame_deadline) {
             frame_deadline = 0;
-            reader_deadline(f, 0);
+            pconn_read_deadline(&f->pc, 0);
         }
-        if (o.cap > 1 << 20) { /* do not keep a big buffer after a burst */
-            free(o.data);
-            o.data = NULL;
-            o.cap = 0;
-        }
+        if (o.cap > 1 << 20) /* do not keep a big buffer after a burst */
+            buf_free(&o);
     }
     goc_free(buf);
-    free(o.data);
+    buf_free(&o);
     frame_decoder_free(&dec);
 }
 
-void framed_serve(const stream *s, const char *peer)
+void framed_conn_serve(const stream *s, const char *peer)
 {
     goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: connected", peer);
-    fconn f = {.s = s, .conn = c};
+    fconn f = {.s = s, .pc = {.conn = c}, .peer = peer};
     chat_sink sink = {sink_push, sink_kick, &f};
     f.member = chat_member_new(&sink);
     serve(&f, peer);
     /* No push can arrive once the member is gone: then stop the writer,
-     * giving it CLOSE_TIMEOUT to flush (a peer that does not read, such as
-     * a member kicked as too slow, must not keep it blocked forever). */
+     * giving it PCONN_CLOSE_TIMEOUT to flush. */
     chat_member_gone(f.member);
-    goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
+    goc_conn_set_write_deadline(c, goc_nanotime() + PCONN_CLOSE_TIMEOUT);
     goc_mutex_lock(&f.omu);
     f.closed = true;
     goc_mutex_unlock(&f.omu);
@@ -321,5 +284,4 @@ void framed_serve(const stream *s, const char *peer)
         goc_chan_free(f.done);
     }
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
-    log_debug("tcp %s: closed", peer);
 }

@@ -1,4 +1,4 @@
-/* ws.c: the WebSocket transport (PROTOCOL.md, "WebSocket"), after the
+/* ws_conn.c: the WebSocket transport (doc/protocol.md, "WebSocket"), after the
  * HTTP upgrade: JSON-RPC over text messages, server pushes, pings to idle
  * peers, and the close codes of the protocol.
  *
@@ -26,25 +26,24 @@
  * output always has a writer coming. `finished` (set under mu once the
  * reader is done) stops new writers; the reader waits for the last one
  * and frees what is still listed. Once the reader is closing (or done)
- * the socket has a write deadline (CLOSE_TIMEOUT), so a peer that stops
+ * the socket has a write deadline (PCONN_CLOSE_TIMEOUT), so a peer that stops
  * reading cannot keep the writer, and the connection, alive.
  */
 #include "server.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
 #include "log.h"
+#include "pconn.h"
 #include "ws.h"
 
 /* Read and write chunks. Small, like gorilla's 4 KiB defaults: an idle
  * connection's memory is mostly its buffers (larger messages are gathered
  * by the protocol engine anyway). */
 #define READ_BUF 4096
-#define PING_INTERVAL (30 * 1000000000LL)
-#define CLOSE_TIMEOUT (2 * 1000000000LL)
+#define PING_INTERVAL (30 * GOC_SECOND)
 
 /* A received message (the inbox), or an outgoing one (the list). */
 typedef struct text {
@@ -62,9 +61,9 @@ static void texts_free(text *t)
     }
 }
 
-struct wsconn {
+typedef struct ws_conn {
     const stream *s;    /* the connection (TLS or not) */
-    goc_conn *conn;     /* s->conn: deadlines */
+    pconn pc;           /* kicks, failures and the reader's deadlines */
     goc_ws_t *ws;       /* guarded by mu */
     goc_mutex mu;
     _Atomic(text *) outq;     /* outgoing, not yet in the engine: newest first */
@@ -75,15 +74,15 @@ struct wsconn {
     goc_waitgroup writers; /* the running writer, if any */
     text *inbox, **inbox_tail; /* messages received during a feed (reader only) */
     bool awaiting_pong; /* reader only */
-    _Atomic bool slow;  /* a push found the outbox full */
-    _Atomic bool dead;  /* the socket failed */
     const char *peer;
     chat_member *member; /* the chat's member for this connection */
-};
+    uint16_t close_code;  /* the close frame's code, 0: none yet (reader only) */
+    const char *close_by; /* who sent it first: "peer" or "server" (reader only) */
+} ws_conn;
 
 static void on_event(void *user, const goc_ws_event_t *ev)
 {
-    wsconn *w = user;
+    ws_conn *w = user;
     if (ev->kind == GOC_WS_EV_TEXT) {
         text *t = goc_malloc(sizeof *t + ev->len + 1);
         if (!t)
@@ -96,28 +95,28 @@ static void on_event(void *user, const goc_ws_event_t *ev)
         w->inbox_tail = &t->next;
     } else if (ev->kind == GOC_WS_EV_PONG) {
         w->awaiting_pong = false;
+    } else if (ev->kind == GOC_WS_EV_CLOSE) {
+        w->close_code = ev->code;
+        w->close_by = "peer";
     }
 }
 
-/* The reader's ping deadline, which must not undo a wake-up: a kicked or
- * failed connection keeps its immediate deadline, shutdown's applies. */
-static void ping_deadline(wsconn *w)
+/* The reader's ping deadline. */
+static void ping_deadline(ws_conn *w)
 {
-    conn_read_deadline(w->conn, goc_nanotime() + PING_INTERVAL);
-    if (atomic_load(&w->slow) || atomic_load(&w->dead))
-        goc_conn_set_read_deadline(w->conn, 1);
+    pconn_read_deadline(&w->pc, goc_nanotime() + PING_INTERVAL);
 }
 
 static void writer(void *arg);
 
 /* After queueing output: starts a writer unless one runs (or the reader is
  * done, or the socket failed). Lock-free when a writer runs. */
-static void wake_writer(wsconn *w)
+static void wake_writer(ws_conn *w)
 {
     if (atomic_load(&w->writing))
         return;
     goc_mutex_lock(&w->mu);
-    bool start = !atomic_load(&w->writing) && !w->finished && !atomic_load(&w->dead);
+    bool start = !atomic_load(&w->writing) && !w->finished && !atomic_load(&w->pc.dead);
     if (start) {
         atomic_store(&w->writing, true);
         goc_waitgroup_add(&w->writers, 1);
@@ -133,7 +132,7 @@ static void wake_writer(wsconn *w)
 
 /* Moves the listed messages into the engine, oldest first (under mu). A
  * message the engine refuses (its byte limit) marks the peer too slow. */
-static void move_into_engine(wsconn *w, text *newest_first)
+static void move_into_engine(ws_conn *w, text *newest_first)
 {
     text *oldest = NULL;
     int64_t n = 0;
@@ -148,7 +147,7 @@ static void move_into_engine(wsconn *w, text *newest_first)
     for (text *t = oldest, *next; t; t = next) {
         next = t->next;
         if (goc_ws_send_text(w->ws, t->data, t->len) == -ENOBUFS)
-            ws_kick(w);
+            pconn_kick(&w->pc);
         goc_free(t);
     }
 }
@@ -159,9 +158,9 @@ static void move_into_engine(wsconn *w, text *newest_first)
  * proto/ws.h), so the reader goes on while a write blocks. */
 static void writer(void *arg)
 {
-    wsconn *w = *(wsconn **)arg;
+    ws_conn *w = *(ws_conn **)arg;
     goc_mutex_lock(&w->mu);
-    while (!atomic_load(&w->dead)) {
+    while (!atomic_load(&w->pc.dead)) {
         text *list = atomic_exchange(&w->outq, NULL);
         if (list)
             move_into_engine(w, list);
@@ -173,8 +172,7 @@ static void writer(void *arg)
             ssize_t rc = stream_write(w->s, data, (size_t)n);
             goc_mutex_lock(&w->mu);
             if (rc < 0) {
-                atomic_store(&w->dead, true);
-                goc_conn_set_read_deadline(w->conn, 1); /* wake the reader */
+                pconn_fail(&w->pc); /* wakes the reader */
                 break;
             }
             goc_ws_consume(w->ws, (size_t)n);
@@ -186,7 +184,7 @@ static void writer(void *arg)
         if (!atomic_load(&w->outq) || atomic_exchange(&w->writing, true))
             break;
     }
-    if (atomic_load(&w->dead))
+    if (atomic_load(&w->pc.dead))
         atomic_store(&w->writing, false);
     goc_mutex_unlock(&w->mu);
     goc_waitgroup_done(&w->writers);
@@ -194,9 +192,9 @@ static void writer(void *arg)
 
 /* Queues text from anywhere (replies, pushes) without blocking or taking
  * the engine's lock. false: the outbox is full (the peer is too slow). */
-bool ws_send(wsconn *w, const char *msg, size_t len)
+static bool ws_conn_send(ws_conn *w, const char *msg, size_t len)
 {
-    if (atomic_load(&w->dead))
+    if (atomic_load(&w->pc.dead))
         return true; /* dropped, as on any closed connection */
     if (atomic_fetch_add(&w->nqueued, 1) + atomic_load(&w->nengine) >= srv.cfg.outbox) {
         atomic_fetch_sub(&w->nqueued, 1);
@@ -216,25 +214,23 @@ bool ws_send(wsconn *w, const char *msg, size_t len)
     return true;
 }
 
-/* Marks w too slow; its reader closes it with 1008. Never blocks. */
-void ws_kick(wsconn *w)
+/* The chat's sink: pushes, and kicks (the reader then closes with 1008). */
+static bool sink_push(void *conn, const char *msg, size_t len)
 {
-    atomic_store(&w->slow, true);
-    goc_conn_set_read_deadline(w->conn, 1);
+    return ws_conn_send(conn, msg, len); /* the engine queues its own copy */
 }
 
-static bool ws_push(void *conn, const char *msg, size_t len)
+static void sink_kick(void *conn)
 {
-    return ws_send(conn, msg, len); /* the engine queues its own copy */
+    pconn_kick(&((ws_conn *)conn)->pc);
 }
 
-static void ws_kick_cb(void *conn)
+static void ws_close(ws_conn *w, uint16_t code, const char *reason)
 {
-    ws_kick(conn);
-}
-
-static void ws_close(wsconn *w, uint16_t code, const char *reason)
-{
+    if (!w->close_code) {
+        w->close_code = code;
+        w->close_by = "server";
+    }
     goc_mutex_lock(&w->mu);
     goc_ws_close(w->ws, code, reason);
     goc_mutex_unlock(&w->mu);
@@ -242,19 +238,23 @@ static void ws_close(wsconn *w, uint16_t code, const char *reason)
 }
 
 /* Answers the messages collected by the last feed, in order. */
-static void answer(wsconn *w)
+static void answer(ws_conn *w)
 {
     text *t = w->inbox;
     w->inbox = NULL;
     w->inbox_tail = &w->inbox;
     while (t) {
         text *next = t->next;
-        jrpc_ctx_t ctx = {.persistent = true, .conn = w, .data = w->member};
+        jrpc_ctx_t ctx = {.persistent = true,
+                          .conn = w,
+                          .data = w->member,
+                          .transport = "ws",
+                          .peer = w->peer};
         char *reply = NULL;
         size_t rlen = 0;
         if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
-            if (!ws_send(w, reply, rlen))
-                ws_kick(w);
+            if (!ws_conn_send(w, reply, rlen))
+                pconn_kick(&w->pc);
             jrpc_reply_free(reply);
         }
         goc_free(t);
@@ -262,10 +262,10 @@ static void answer(wsconn *w)
     }
 }
 
-void ws_serve(const stream *s, const char *peer, const char *early, size_t nearly)
+void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly)
 {
     goc_conn *c = s->conn;
-    wsconn w = {.s = s, .conn = c, .peer = peer};
+    ws_conn w = {.s = s, .pc = {.conn = c}, .peer = peer};
     w.inbox_tail = &w.inbox;
     goc_ws_config_t cfg = {
         .max_message = srv.cfg.max_frame,
@@ -279,9 +279,9 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         return;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_WS], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
-    chat_sink sink = {ws_push, ws_kick_cb, &w};
+    chat_sink sink = {sink_push, sink_kick, &w};
     w.member = chat_member_new(&sink);
-    log_debug("ws %s: open", peer);
+    log_event(LOG_DEBUG, "ws_open", "peer", peer, (const char *)NULL);
 
     if (nearly) {
         goc_mutex_lock(&w.mu);
@@ -297,14 +297,14 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         goc_mutex_lock(&w.mu);
         bool done = goc_ws_done(w.ws), want = goc_ws_want_read(w.ws);
         goc_mutex_unlock(&w.mu);
-        if (done || atomic_load(&w.dead) || (closing && goc_nanotime() > close_deadline))
+        if (done || atomic_load(&w.pc.dead) || (closing && goc_nanotime() > close_deadline))
             break;
-        if (!closing && (atomic_load(&w.slow) || atomic_load(&srv.stopping))) {
-            bool slow = atomic_load(&w.slow);
+        if (!closing && (atomic_load(&w.pc.slow) || atomic_load(&srv.stopping))) {
+            bool slow = atomic_load(&w.pc.slow);
             ws_close(&w, slow ? GOC_WS_POLICY : GOC_WS_GOING_AWAY,
                      slow ? "too slow" : "server shutting down");
             closing = true;
-            close_deadline = goc_nanotime() + CLOSE_TIMEOUT;
+            close_deadline = goc_nanotime() + PCONN_CLOSE_TIMEOUT;
             goc_conn_set_read_deadline(c, close_deadline);
             /* a peer that does not read must not hold the writer forever */
             goc_conn_set_write_deadline(c, close_deadline);
@@ -312,7 +312,7 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         }
         if (!want) {
             /* our close is queued; give the writer time to send it */
-            goc_sleep(1000000);
+            goc_sleep(GOC_MILLISECOND);
             continue;
         }
         /* The buffer exists only while bytes are coming in. */
@@ -325,10 +325,10 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
         if (n <= 0)
             goc_free(buf);
         if (n == -ETIMEDOUT) {
-            if (closing || atomic_load(&w.slow) || atomic_load(&srv.stopping))
+            if (closing || atomic_load(&w.pc.slow) || atomic_load(&srv.stopping))
                 continue; /* handled at the top of the loop */
             if (w.awaiting_pong) {
-                log_debug("ws %s: no pong: closing", peer);
+                log_event(LOG_DEBUG, "ws_no_pong", "peer", peer, (const char *)NULL);
                 break;
             }
             goc_mutex_lock(&w.mu);
@@ -355,7 +355,7 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     }
     chat_member_gone(w.member);
     if (!closing) /* bound the writer's last flush (the peer may not read) */
-        goc_conn_set_write_deadline(c, goc_nanotime() + CLOSE_TIMEOUT);
+        goc_conn_set_write_deadline(c, goc_nanotime() + PCONN_CLOSE_TIMEOUT);
     goc_mutex_lock(&w.mu);
     w.finished = true;
     goc_mutex_unlock(&w.mu);
@@ -364,5 +364,8 @@ void ws_serve(const stream *s, const char *peer, const char *early, size_t nearl
     texts_free(w.inbox);                        /* unanswered: dropped */
     goc_ws_free(w.ws);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
-    log_debug("ws %s: closed", peer);
+    char code[24];
+    log_event(LOG_DEBUG, "ws_close", "peer", peer, "code",
+              w.close_code ? log_i64(code, w.close_code) : "none", "by",
+              w.close_by ? w.close_by : "none", (const char *)NULL);
 }
