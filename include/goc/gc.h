@@ -50,6 +50,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "goc/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -59,12 +61,12 @@ extern "C" {
  * the OS refuses memory. size 0 gives a unique minimal object. The caller
  * never frees it: goc_free and goc_realloc on it are fatal errors. Must be
  * called on a goroutine (fatal elsewhere). */
-void *goc_gc_alloc(size_t size);
+GOC_API void *goc_gc_alloc(size_t size);
 
 /* goc_gc_alloc for objects that hold no pointers the collector must
  * follow (byte buffers, numbers): never scanned, so a pointer stored in it
  * keeps nothing alive, and a collection costs nothing per byte of it. */
-void *goc_gc_alloc_noscan(size_t size);
+GOC_API void *goc_gc_alloc_noscan(size_t size);
 
 /* A collected T, zeroed: T *t = GOC_GC_NEW(T); */
 #define GOC_GC_NEW(T) ((T *)goc_gc_alloc(sizeof(T)))
@@ -72,13 +74,13 @@ void *goc_gc_alloc_noscan(size_t size);
 /* Runs a full collection and returns when it and the sweep of every span
  * are done (Go's runtime.GC), so goc_gc_stats_read then shows exactly what
  * is live. Callable from any thread; never fails. */
-void goc_gc(void);
+GOC_API void goc_gc(void);
 
 /* Sets GOGC: a collection starts when the collected heap has grown by
  * percent percent since the last one (GOGC=100 by default, or the GOGC
  * environment variable: a number or "off"); negative: never (off). Returns
  * the previous value (-1 for off), as Go's debug.SetGCPercent. */
-int goc_gc_percent_set(int percent);
+GOC_API int goc_gc_percent_set(int percent);
 
 /* Finalizers (Go's runtime.SetFinalizer): fn(obj) runs once, on a
  * goroutine of its own (one for all finalizers, run one at a time), after
@@ -90,23 +92,23 @@ int goc_gc_percent_set(int percent);
  * object (goc_gc_alloc's result).
  * Errors: -EINVAL (obj is not the start of a collected object), -EEXIST
  * (obj already has a finalizer), -ENOMEM. */
-int goc_gc_finalizer_set(void *obj, void (*fn)(void *obj));
+GOC_API int goc_gc_finalizer_set(void *obj, void (*fn)(void *obj));
 
 /* Keeps p, and the object it points into, alive until this call (Go's
  * runtime.KeepAlive): for a finalizer that must not run while a resource
  * the object owns is still in use. */
-void goc_gc_keepalive(const void *p);
+GOC_API void goc_gc_keepalive(const void *p);
 
 /* Adds [addr, addr + size) to the roots: every aligned word in it is
  * scanned by each collection until goc_gc_root_remove(addr). For memory the
  * collector cannot see (libc's malloc, a foreign thread's buffers). The
  * caller keeps owning the memory. Callable from any thread.
  * Errors: -EINVAL (addr NULL or size 0), -ENOMEM. */
-int goc_gc_root_add(void *addr, size_t size);
+GOC_API int goc_gc_root_add(void *addr, size_t size);
 
 /* Removes the root goc_gc_root_add(addr, ...) added.
  * Errors: -ENOENT (no root starts at addr). */
-int goc_gc_root_remove(void *addr);
+GOC_API int goc_gc_root_remove(void *addr);
 
 #define GOC_GC_PAUSE_BUCKETS 24
 #define GOC_GC_PAUSE_RECENT 256
@@ -139,7 +141,7 @@ typedef struct goc_gc_stats {
 
 /* Fills *out (figures of the last completed collection, and current
  * heap_live). Callable from any thread. */
-void goc_gc_stats_read(goc_gc_stats *out);
+GOC_API void goc_gc_stats_read(goc_gc_stats *out);
 
 #ifdef __cplusplus
 }

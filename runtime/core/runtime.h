@@ -386,6 +386,8 @@ typedef struct goc__mem_hooks {
     void *(*realloc)(void *p, size_t n); /* goc_realloc */
     void (*free)(void *p);               /* goc_free */
     void (*scavenge_tick)(int64_t now);  /* sysmon, each tick: return idle pages */
+    void (*start)(void);                 /* goc_start: the collector reads its settings
+                                            (GOGC...; GOC_GCSTRESS starts its cycles) */
 } goc__mem_hooks;
 
 /* Installs the allocator's hooks (runtime/mem, once, before main). */
@@ -396,6 +398,8 @@ void *goc__realloc(void *p, size_t n);
 void goc__free(void *p);
 /* sysmon: the allocator's periodic work, if an allocator is linked. */
 void goc__mem_tick(int64_t now);
+/* goc_start: the collector's start, if the allocator is linked. */
+void goc__mem_start(void);
 
 /* ---- stacks (stack.c) ------------------------------------------------- */
 
@@ -468,9 +472,6 @@ void goc__syscall_enter_block(const uintptr_t *regs, uintptr_t sp);
 #define GOC_SYSCALL_NREGS 18
 #endif
 
-/* The collector (runtime/mem/gc.c) reads its settings; under GOC_GCSTRESS
- * it starts its timed cycles. Called by goc_start. */
-void goc__gc_init(void);
 /* Installs the stop signal's handler (idempotent; before the first stop). */
 void goc__stw_init(void);
 /* Begins a stop: from here Ms that start wait at their start. sp, regs: the

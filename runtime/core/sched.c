@@ -1307,7 +1307,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
     goc__signals_init();
     goc__sigaltstack_init(m);
     goc__lsan_init();
-    goc__gc_init(); /* GOGC and friends; GOC_GCSTRESS's timed cycles start here */
+    goc__mem_start(); /* the collector's settings; GOC_GCSTRESS's cycles start here */
 
     goc__lock_acquire(&s->lock);
     for (int i = procs - 1; i >= 1; i--)

@@ -62,8 +62,8 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* The collected allocation's fast path (linker-made bounds; weak: empty
  * when nothing is placed there). */
-extern char __start_goc_nostop_text[] __attribute__((weak));
-extern char __stop_goc_nostop_text[] __attribute__((weak));
+extern char __start_goc_nostop_text[] __attribute__((weak, visibility("hidden")));
+extern char __stop_goc_nostop_text[] __attribute__((weak, visibility("hidden")));
 
 static struct {
     _Atomic uint32_t stopping; /* futex: 1 while a stop is under way or holds */
@@ -162,7 +162,10 @@ GOC_STW_FN static void on_stop_signal(int sig, siginfo_t *si, void *ctx)
     uint32_t e = atomic_load(&stw.epoch);
     if (m && atomic_load(&stw.stopping) && atomic_load(&m->stw.acked) != e &&
         !in_nostop_text(ctx)) {
-        record_context(m, ctx);
+        /* An M that entered goc_syscall_enter after the stopper looked
+         * keeps the registers and stack pointer saved there (exact). */
+        if (atomic_load(&m->stw.state) != GOC_STWM_SYSCALL)
+            record_context(m, ctx);
         atomic_store(&m->stw.acked, e);
         atomic_fetch_add(&stw.nacked, 1);
         futex_wake(&stw.nacked);
@@ -190,12 +193,25 @@ void goc__stw_syscall_enter(goc_m *m, const uintptr_t *regs, uint32_t n, uintptr
     atomic_store_explicit(&m->stw.state, GOC_STWM_SYSCALL, memory_order_release);
 }
 
+/* Forgets m's saved registers once they are stale (m's record is a heap
+ * block the collector scans: old register values would keep their
+ * objects alive). */
+GOC_STW_FN static void forget_regs(goc_m *m)
+{
+    for (uint32_t i = 0; i < m->stw.nregs; i++)
+        *(volatile uintptr_t *)&m->stw.regs[i] = 0;
+    m->stw.nregs = 0;
+    m->stw.sp = 0;
+}
+
 void goc__stw_syscall_exit(goc_m *m)
 {
     for (;;) {
         uint32_t s = GOC_STWM_SYSCALL;
-        if (atomic_compare_exchange_strong(&m->stw.state, &s, GOC_STWM_RUNNING))
+        if (atomic_compare_exchange_strong(&m->stw.state, &s, GOC_STWM_RUNNING)) {
+            forget_regs(m);
             return;
+        }
         /* SYSCALL_STOPPED: the restart makes it SYSCALL again first */
         uint32_t v = atomic_load(&stw.stopping);
         if (v)
@@ -294,7 +310,9 @@ GOC_STW_FN void goc__stw_start(void)
 {
     for (goc_m *m = stw.allm; m; m = m->alllink) {
         uint32_t s = GOC_STWM_SYSCALL_STOPPED;
-        atomic_compare_exchange_strong(&m->stw.state, &s, GOC_STWM_SYSCALL);
+        if (!atomic_compare_exchange_strong(&m->stw.state, &s, GOC_STWM_SYSCALL) &&
+            s == GOC_STWM_RUNNING && m->stw.signalled == atomic_load(&stw.epoch))
+            forget_regs(m); /* stopped by the signal: stale once it runs on */
     }
     atomic_store(&stw.restarted, atomic_load(&stw.epoch));
     futex_wake(&stw.restarted);

@@ -473,6 +473,7 @@ __attribute__((constructor)) static void register_with_core(void)
         .realloc = goc_realloc,
         .free = goc_free,
         .scavenge_tick = goc__heap_scavenge_tick,
+        .start = goc__gc_start,
     };
     goc__mem_register(&hooks);
 }

@@ -97,8 +97,14 @@ void goc__gc_init(void)
         atomic_store_explicit(&goc__gc.ready, true, memory_order_release);
     }
     goc__lock_release(&init_lock);
+}
+
+void goc__gc_start(void)
+{
+    goc__gc_init();
+    atomic_store(&goc__gc.started, true);
     if (goc__gc.stress)
-        goc__gc_bg_start(); /* its timed cycles (sweep.c) */
+        goc__gc_bg_request(); /* starts its timed cycles (sweep.c) */
 }
 
 /* The heap_live that starts the next cycle. */

@@ -150,12 +150,16 @@ typedef struct goc__gcstate {
     bool poison;               /* fill freed objects with GOC_POISON_WORD */
     bool trace;                /* GOC_GCTRACE=1: a line per cycle on stderr */
     _Atomic bool ready;        /* goc__gc_init ran */
+    _Atomic bool started;      /* goc_start set the scheduler up (goc__gc_start) */
 } goc__gcstate;
 
 extern goc__gcstate goc__gc;
 
 /* Reads GOGC, GOC_GCSTRESS and GOC_GCTRACE once. */
 void goc__gc_init(void);
+/* goc_start's hook (core's goc__mem_start), once the Ps exist: from here
+ * the background thread may run cycles of its own. */
+void goc__gc_start(void);
 /* An allocation made heap_live reach the trigger, or counted toward a
  * stress cycle: runs a cycle now if this thread may (a goroutine or a
  * thread holding no runtime lock), else asks the background thread to. */

@@ -462,12 +462,6 @@ GOC_STW_FN uint64_t goc__gc_mark(size_t njobs, uintptr_t lo, uintptr_t hi)
     return marked;
 }
 
-/* The collector's marker, for work done after the mark (finalizers). */
-GOC_STW_FN goc__gcw *goc__gc_marker0(void)
-{
-    return &workers[0];
-}
-
 /* Marks the object at obj without scanning it; returns the bytes newly
  * marked (0 when it was marked already). */
 GOC_STW_FN uint64_t goc__gc_mark_only(void *obj)

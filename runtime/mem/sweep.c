@@ -164,7 +164,8 @@ static void *bg_main(void *arg)
         uint32_t w = atomic_load(&bg.wake);
         int64_t wait = 1000000000; /* look at the clock each second */
         int64_t idle = goc__nanotime() - goc__gc_last_end();
-        bool on = atomic_load(&goc__gc.percent) >= 0; /* GOGC off: none of these */
+        /* GOGC off: none of these; nor before goc_start has set the Ps up */
+        bool on = atomic_load(&goc__gc.percent) >= 0 && atomic_load(&goc__gc.started);
         if (on && goc__gc.stress && idle < stress_gap()) {
             wait = stress_gap() - idle; /* requests wait too, and pile up meanwhile */
         } else if (on && (goc__gc.stress || atomic_load(&bg.request))) {
