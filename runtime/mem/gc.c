@@ -14,7 +14,7 @@
  * stopped thread holds one, and the pause (GOC_STW_FN code only) reads
  * consistent structures.
  *
- * Pacing, as Go 1.19 (GO_FACTS 10.3; src/runtime/mgcpacer.go): after a
+ * Pacing, as Go 1.19 (doc/go-rules.md 10.3; src/runtime/mgcpacer.go): after a
  * mark that found `marked` live bytes and scanned `roots` bytes of roots,
  * the next cycle starts when heap_live reaches
  *     marked + (marked + roots) * GOGC / 100,
