@@ -453,31 +453,26 @@ static void test_unreachable_freed(void)
               (unsigned long long)m0.pages_in_use, (unsigned long long)m1.pages_in_use);
 }
 
-/* A word pointing into a free slot keeps nothing: the slot stays free. */
-static uintptr_t freed_hidden;
+/* A word pointing into a free slot keeps nothing: the slot stays free.
+ * The object is made on this goroutine, so that its span is the one this
+ * P allocates from (another P's cached span is not handed out here). */
 static obj *dangling;
-
-static void make_garbage_obj(void *arg)
-{
-    latch *done = *(latch **)arg;
-    freed_hidden = new_hidden(85);
-    latch_done(done);
-}
 
 static void test_free_slot_keeps_nothing(void)
 {
-    latch la = {.count = 1};
-    latch *lp = &la;
-    goc_go(make_garbage_obj, &lp, sizeof lp);
-    latch_wait(&la);
+    uintptr_t h = new_hidden(85);
+    scrub_stack();
     goc_gc(); /* frees it */
     goc_gc_stats s0, s1;
     goc_gc_stats_read(&s0);
-    dangling = UNHIDE(freed_hidden); /* a global now points into the free slot */
+    dangling = UNHIDE(h); /* a global now points into the free slot */
     goc_gc();
     goc_gc_stats_read(&s1);
     CHECK_EQ_UINT(s1.heap_marked, s0.heap_marked);
-    bool reused = false; /* and the slot is handed out again */
+    goc_mspan *sp = goc__spanof(dangling);
+    uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)dangling - sp->base) * sp->divmul) >> 32);
+    CHECK(!(sp->allocbits[idx / 64] >> (idx % 64) & 1)); /* free in its bitmap */
+    bool reused = false; /* and handed out again */
     for (int i = 0; i < 200000 && !reused; i++)
         reused = goc_gc_alloc(sizeof(obj)) == (void *)dangling;
     CHECK(reused);
