@@ -27,6 +27,12 @@
  * allocation takes one slot under its central's lock (the sanitizers' calls
  * could not sit in goc_nostop_text, and the stress mode counts each
  * allocation on the slow path).
+ *
+ * Invariants (gc.h has the collector's):
+ *  - A cache's collected span changes only under its central's lock, and
+ *    the first object of a new one is taken under it too.
+ *  - heap_live counts every slot of every cached span, allocated or not,
+ *    plus the allocated slots of uncached spans since the last mark.
  */
 #include "gc.h"
 
@@ -154,6 +160,8 @@ static void *alloc_large(uint8_t k, size_t size)
     if (size > ((size_t)1 << GOC_ADDR_BITS))
         return NULL;
     size_t npages = (size + GOC_PAGE_SIZE - 1) >> GOC_PAGE_SHIFT;
+    if (npages > UINT32_MAX)
+        return NULL;
     goc__lock_acquire(&goc__gclarge.lock);
     goc_mspan *s = goc__heap_alloc((uint32_t)npages, 0, k);
     if (!s) {

@@ -36,6 +36,11 @@
  * debug.FreeOSMemory). A released page reads as zero when next touched, so
  * a span made only of released pages needs no zeroing.
  *
+ * The collector (gc.h) reads the records through allspans (every record
+ * ever made, which only grows) and the heap's bounds, holding heap.lock
+ * across its pause; collected spans differ from explicit ones by their
+ * state (GOC_SPAN_GC_SMALL, GOC_SPAN_GC_LARGE) and kind.
+ *
  * Invariants (all under heap.lock):
  *  - Every page of every arena belongs to exactly one span (free or not).
  *  - In-use spans have every page's map entry pointing at them; free spans
