@@ -74,6 +74,8 @@ enum {
     JRPC_NOT_JOINED = -32003,       /* not joined to that room */
     JRPC_RATE_LIMITED = -32004,     /* rate limited: slow down */
     JRPC_TOO_LARGE = -32005,        /* too large */
+    JRPC_UNAVAILABLE = -32006,      /* a store or broker the call needs is unreachable */
+    JRPC_UNAUTHORIZED = -32007,     /* no valid token, or the token does not allow this */
 };
 
 /* Method flags for jrpc_register(). */
@@ -109,6 +111,7 @@ typedef struct jrpc_ctx {
     void *data;            /* anything else the server wants handlers to see */
     const char *transport; /* "tcp", "http", "ws" (logs; borrowed, may be NULL) */
     const char *peer;      /* the remote address (logs; borrowed, may be NULL) */
+    void *auth;            /* the caller's identity as the server keeps it, borrowed */
 } jrpc_ctx_t;
 
 /* A method. Runs with params borrowed (NULL when the request had none; a

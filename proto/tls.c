@@ -8,12 +8,16 @@
  * goc_conn_write under the lock (writers queue behind a slow peer, readers
  * only while they decrypt).
  *
- * A handshake costs milliseconds of public-key arithmetic with no yield
- * point in it, so each handshake step runs as a blocking C call
- * (goc_syscall_enter): sysmon hands the P to another M if the step runs
- * long, and the goroutines queued behind it go on. During the handshake the
- * send callback only collects bytes (a step must not touch the runtime),
- * and they are written between steps.
+ * A full handshake costs milliseconds of public-key arithmetic with no
+ * yield point in it, so each step that does some (heavy_step) runs as a
+ * blocking C call (goc_syscall_enter): sysmon hands the P to another M if
+ * the step runs long, and the goroutines queued behind it go on. The other
+ * steps, and all of a resumed handshake, take microseconds and run as
+ * they are. During the handshake the send callback only collects bytes (a
+ * step must not touch the runtime); they are written when the handshake
+ * waits for the peer or ends, so a flight of messages (ServerHello to
+ * ServerHelloDone; ServerHello, ChangeCipherSpec and Finished when
+ * resuming) leaves in one write.
  *
  * Records after the handshake: when the suite is AES-GCM and the CPU has
  * AES-NI and PCLMULQDQ, mbedtls only runs the handshake and the session
@@ -26,12 +30,25 @@
  * buffer, the receiving direction) and writers own the sending one under
  * mu.
  *
+ * What a handshake costs beyond mbedtls's arithmetic is cut where mbedtls
+ * 2.28 lets it be: the generator's comb table of P-256 is built once and
+ * lent to each handshake's ECDH group (lend_table), P-256 is the curve
+ * taken first, sessions are reset and kept for the next connection
+ * instead of freed (session_take: mbedtls allocates, zeroes and wipes 33
+ * KB of record buffers per session), and SHA-256, most of a resumed
+ * handshake, runs on the SHA extensions (sha256_ni.c). Resumption uses
+ * mbedtls's ticket module and session cache; their keys and entries are
+ * under their own mutexes.
+ *
  * Invariants: in[in_off..in_len) are received bytes not consumed yet (by
  * mbedtls, or with own records: the record being read starts at in_off,
  * its plaintext is in[plain_off..plain_off + plain_len) once opened); only
  * the session's one reader (or the handshake) consumes or refills them.
  * The DRBG is shared by every session and locks itself (mbedtls is built
- * with MBEDTLS_THREADING_PTHREAD); it is seeded once, on first use.
+ * with MBEDTLS_THREADING_PTHREAD); it is seeded once, on first use. A
+ * handshake's ECDH group holds p256_g's table only during the step that
+ * lent it (g_lent), never when mbedtls could free the group. A pooled
+ * session is reset (no keys, wiped buffers) and belongs to no connection.
  *
  * Memory: the session and its buffers come from goc_malloc (a handshake
  * step inside goc_syscall_enter allocates from the shared no-P cache).
@@ -41,6 +58,7 @@
  */
 #include "tls.h"
 
+#include "sha256_ni.h"
 #include "tls_record.h"
 
 #include <goc/goc.h>
@@ -52,18 +70,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_internal.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/threading.h>
 #include <mbedtls/x509_crt.h>
 
 /* Ciphertext read ahead: one full TLS record (16 KiB plus overhead) in one
  * read when the peer sends that much. */
 #define TLS_INBUF (16384 + 512)
+
+/* Sessions a configuration keeps for reuse (session_take): mbedtls
+ * allocates, zeroes and on freeing wipes 33 KB of record buffers per
+ * session, a tenth of a resumed handshake's cost. */
+#define TLS_POOL 32
 
 struct goc_tls_config {
     mbedtls_ssl_config conf;
@@ -71,6 +101,21 @@ struct goc_tls_config {
     mbedtls_pk_context key;  /* server only */
     bool verify;             /* client: check the server's certificate */
     bool own_records;        /* seal AES-GCM records ourselves (see the top) */
+    /* Server: resumption (tls.h). The ticket keys and the cache lock
+     * themselves (their mutexes: MBEDTLS_THREADING_PTHREAD). */
+    mbedtls_ssl_ticket_context tickets; /* session tickets, RFC 5077 */
+    mbedtls_ssl_cache_context cache;    /* sessions by id, RFC 5246 7.4.1.2 */
+    uint32_t lifetime;       /* tickets' and cache entries' seconds; 0: no resumption */
+    /* Client: the last session, offered to the next connect. */
+    pthread_mutex_t saved_mu; /* guards saved (a short copy, no yield point) */
+    mbedtls_ssl_session saved;
+    bool have_saved;          /* saved holds a session */
+    bool client_resume;       /* keep and offer it (goc_tls_config_client_resume) */
+    /* Sessions over, reset for the next connection (session_take): their
+     * mbedtls context keeps its two record buffers. */
+    pthread_mutex_t pool_mu;  /* guards pool and pooled (a push or pop, no yield point) */
+    goc_tls *pool;            /* linked by next */
+    int pooled;               /* how many; at most TLS_POOL */
 };
 
 /* The record state once the session seals its own records. */
@@ -81,6 +126,8 @@ typedef struct own_records {
 
 struct goc_tls {
     mbedtls_ssl_context ssl; /* guarded by mu once the handshake is done */
+    goc_tls_config *cfg;     /* the configuration it was set up with */
+    goc_tls *next;           /* in cfg's pool */
     goc_mutex mu;            /* one mbedtls call at a time */
     goc_conn *conn;          /* borrowed */
     int write_err;           /* the send callback's last error (under mu) */
@@ -89,6 +136,8 @@ struct goc_tls {
     bool read_over;          /* the reader met the end or an error ... */
     ssize_t read_end;        /* ... and later reads return this (reader only) */
     bool handshaking;        /* bio_send collects into hs_out */
+    bool resumed;            /* the handshake resumed a session */
+    bool g_lent;             /* the handshake's ECDH group holds p256_g's table */
     unsigned char *hs_out;   /* handshake bytes to write (goc_malloc) */
     size_t hs_len, hs_cap;
     own_records *own;        /* NULL: mbedtls's records */
@@ -115,6 +164,110 @@ static void drbg_seed(void)
     drbg_status = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers,
                                         sizeof pers - 1);
 }
+
+/* ---- the generator's table for P-256 ---------------------------------------------------- */
+
+/* mbedtls 2.28 multiplies the curve's generator by the comb method with a
+ * table of precomputed points that it keeps in the group, and the group
+ * of a handshake's ECDHE is loaded afresh for every handshake, so each one
+ * rebuilt the table (192 doublings on P-256) before its one
+ * multiplication by the generator (mbedtls issue 4303). p256_g is built
+ * once; the handshake's group borrows its table while it makes its key
+ * (lend_table, from the random generator that the key generation calls
+ * first) and gives it back when the step is over (return_table), before
+ * mbedtls could free the group. The table is only read by a
+ * multiplication, so any number of handshakes share it. The server's own
+ * key has a group of its own that keeps its table once made
+ * (warm_key_table). */
+static mbedtls_ecp_group p256_g;
+static pthread_once_t p256_once = PTHREAD_ONCE_INIT;
+static bool p256_ready;
+
+static void p256_build(void)
+{
+    mbedtls_ecp_point r;
+    mbedtls_mpi one;
+    mbedtls_ecp_group_init(&p256_g);
+    mbedtls_ecp_point_init(&r);
+    mbedtls_mpi_init(&one);
+    p256_ready = mbedtls_ecp_group_load(&p256_g, MBEDTLS_ECP_DP_SECP256R1) == 0 &&
+                 mbedtls_mpi_lset(&one, 1) == 0 &&
+                 mbedtls_ecp_mul(&p256_g, &r, &one, &p256_g.G, mbedtls_ctr_drbg_random, &drbg) == 0 &&
+                 p256_g.T != NULL;
+    mbedtls_ecp_point_free(&r);
+    mbedtls_mpi_free(&one);
+}
+
+static goc_tls *deriving(void);
+
+/* Lends p256_g's table to the ECDH group of the handshake step under way,
+ * when that step makes our ECDHE key on P-256 (server: ServerKeyExchange;
+ * client: ClientKeyExchange) and its group has no table yet. */
+static void lend_table(goc_tls *t)
+{
+    mbedtls_ssl_handshake_params *hs = t->ssl.handshake;
+    int keygen = t->ssl.conf->endpoint == MBEDTLS_SSL_IS_SERVER ? MBEDTLS_SSL_SERVER_KEY_EXCHANGE
+                                                                 : MBEDTLS_SSL_CLIENT_KEY_EXCHANGE;
+    if (!hs || t->g_lent || t->ssl.state != keygen || !p256_ready)
+        return;
+    mbedtls_ecp_group *grp = &hs->ecdh_ctx.grp;
+    if (grp->id != MBEDTLS_ECP_DP_SECP256R1 || grp->T != NULL)
+        return;
+    grp->T = p256_g.T;
+    grp->T_size = p256_g.T_size;
+    t->g_lent = true;
+}
+
+/* Takes the lent table back out of the handshake's group. */
+static void return_table(goc_tls *t)
+{
+    if (!t->g_lent)
+        return;
+    mbedtls_ecp_group *grp = &t->ssl.handshake->ecdh_ctx.grp;
+    grp->T = NULL;
+    grp->T_size = 0;
+    t->g_lent = false;
+}
+
+/* The random generator of every session and of the ticket keys; see
+ * lend_table for what it does besides. */
+static int tls_random(void *p, unsigned char *out, size_t len)
+{
+    goc_tls *t = deriving();
+    if (t)
+        lend_table(t);
+    return mbedtls_ctr_drbg_random(p, out, len);
+}
+
+/* Computes the generator's table in the server key's own group once, so
+ * that concurrent first handshakes do not race to store it there. */
+static void warm_key_table(mbedtls_pk_context *key)
+{
+    if (mbedtls_pk_get_type(key) != MBEDTLS_PK_ECKEY)
+        return;
+    mbedtls_ecp_group *grp = &mbedtls_pk_ec(*key)->grp;
+    mbedtls_ecp_point r;
+    mbedtls_mpi one;
+    mbedtls_ecp_point_init(&r);
+    mbedtls_mpi_init(&one);
+    if (mbedtls_mpi_lset(&one, 1) == 0)
+        (void)mbedtls_ecp_mul(grp, &r, &one, &grp->G, mbedtls_ctr_drbg_random, &drbg);
+    mbedtls_ecp_point_free(&r);
+    mbedtls_mpi_free(&one);
+}
+
+/* Key-exchange curves in the server's order: P-256 first (mbedtls's
+ * fastest, with NIST reduction and the generator's table above), where
+ * mbedtls's own order takes the largest a client offers (P-384 from a
+ * browser offering X25519, P-256 and P-384, at twice the cost); no curve
+ * below 256 bits, no Brainpool or secp256k1. */
+static const mbedtls_ecp_group_id curves[] = {
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1,
+    MBEDTLS_ECP_DP_NONE,
+};
 
 /* ECDHE with AEAD ciphers only, in the server's order of preference
  * (mbedtls chooses by its own list). With AES-NI, AES-GCM first: our own
@@ -220,6 +373,11 @@ static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errl
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_x509_crt_init(&cfg->chain);
     mbedtls_pk_init(&cfg->key);
+    mbedtls_ssl_ticket_init(&cfg->tickets);
+    mbedtls_ssl_cache_init(&cfg->cache);
+    pthread_mutex_init(&cfg->saved_mu, NULL);
+    pthread_mutex_init(&cfg->pool_mu, NULL);
+    mbedtls_ssl_session_init(&cfg->saved);
     int rc = mbedtls_ssl_config_defaults(&cfg->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                          MBEDTLS_SSL_PRESET_DEFAULT);
     if (rc) {
@@ -227,11 +385,14 @@ static int config_new(int endpoint, goc_tls_config **out, char *err, size_t errl
         goc_tls_config_free(cfg);
         return -ENOMEM;
     }
-    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &drbg);
+    pthread_once(&p256_once, p256_build);
+    (void)goc_sha256_accelerated(); /* links the fast block function in (sha256_ni.c) */
+    mbedtls_ssl_conf_rng(&cfg->conf, tls_random, &drbg);
     mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     cfg->own_records = goc_aesgcm_available();
     mbedtls_ssl_conf_ciphersuites(&cfg->conf, cfg->own_records ? suites_aesni : suites_portable);
+    mbedtls_ssl_conf_curves(&cfg->conf, curves);
     mbedtls_ssl_conf_export_keys_ext_cb(&cfg->conf, export_keys, cfg);
     mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     *out = cfg;
@@ -258,8 +419,94 @@ int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_c
         goc_tls_config_free(cfg);
         return file_error(rc) ? -ENOENT : -EINVAL;
     }
+    warm_key_table(&cfg->key);
+    if ((rc = goc_tls_config_resumption(cfg, GOC_TLS_TICKET_LIFETIME, GOC_TLS_CACHE_ENTRIES)) != 0) {
+        snprintf(err, errlen, "session tickets: %s", strerror(-rc));
+        goc_tls_config_free(cfg);
+        return rc;
+    }
     *out = cfg;
     return 0;
+}
+
+int goc_tls_config_resumption(goc_tls_config *cfg, uint32_t lifetime, int entries)
+{
+    if (cfg->conf.endpoint != MBEDTLS_SSL_IS_SERVER || entries < 0)
+        return -EINVAL;
+    if (cfg->lifetime) { /* set up before: start again */
+        mbedtls_ssl_ticket_free(&cfg->tickets);
+        mbedtls_ssl_cache_free(&cfg->cache);
+        mbedtls_ssl_ticket_init(&cfg->tickets);
+        mbedtls_ssl_cache_init(&cfg->cache);
+    }
+    cfg->lifetime = lifetime;
+    if (lifetime == 0) {
+        mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, NULL, NULL, NULL);
+        mbedtls_ssl_conf_session_cache(&cfg->conf, NULL, NULL, NULL);
+        return 0;
+    }
+    /* AES-256-GCM keys, the active one replaced every lifetime seconds
+     * (the previous one still opens tickets for as long again) */
+    if (mbedtls_ssl_ticket_setup(&cfg->tickets, tls_random, &drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                 lifetime) != 0) {
+        cfg->lifetime = 0;
+        return -ENOMEM;
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, mbedtls_ssl_ticket_write,
+                                        mbedtls_ssl_ticket_parse, &cfg->tickets);
+    mbedtls_ssl_cache_set_timeout(&cfg->cache, (int)(lifetime > INT_MAX ? INT_MAX : lifetime));
+    mbedtls_ssl_cache_set_max_entries(&cfg->cache, entries);
+    if (entries)
+        mbedtls_ssl_conf_session_cache(&cfg->conf, &cfg->cache, mbedtls_ssl_cache_get,
+                                       mbedtls_ssl_cache_set);
+    else
+        mbedtls_ssl_conf_session_cache(&cfg->conf, NULL, NULL, NULL);
+    return 0;
+}
+
+int goc_tls_config_rotate_tickets(goc_tls_config *cfg, bool force)
+{
+    if (!cfg->lifetime)
+        return -EINVAL;
+    mbedtls_ssl_ticket_context *tk = &cfg->tickets;
+    unsigned char name[4], key[32];
+    if (mbedtls_mutex_lock(&tk->mutex) != 0)
+        return -EIO;
+    uint32_t now = (uint32_t)time(NULL), born = tk->keys[tk->active].generation_time;
+    int rc = 0;
+    if (force || now < born || now - born >= cfg->lifetime / 2) {
+        /* what mbedtls does when the active key is a lifetime old: the
+         * older key makes way for a new active one */
+        uint8_t next = (uint8_t)(1 - tk->active);
+        mbedtls_ssl_ticket_key *k = &tk->keys[next];
+        if (mbedtls_ctr_drbg_random(&drbg, name, sizeof name) != 0 ||
+            mbedtls_ctr_drbg_random(&drbg, key, sizeof key) != 0 ||
+            mbedtls_cipher_setkey(&k->ctx, key, 256, MBEDTLS_ENCRYPT) != 0) {
+            rc = -EIO;
+        } else {
+            memcpy(k->name, name, sizeof name);
+            k->generation_time = now;
+            tk->active = next;
+            rc = 1;
+        }
+    }
+    mbedtls_platform_zeroize(key, sizeof key);
+    mbedtls_mutex_unlock(&tk->mutex);
+    return rc;
+}
+
+void goc_tls_config_client_resume(goc_tls_config *cfg, bool on, bool tickets)
+{
+    pthread_mutex_lock(&cfg->saved_mu);
+    mbedtls_ssl_conf_session_tickets(&cfg->conf, on && tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+                                                               : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+    cfg->client_resume = on;
+    if (!on && cfg->have_saved) {
+        mbedtls_ssl_session_free(&cfg->saved);
+        mbedtls_ssl_session_init(&cfg->saved);
+        cfg->have_saved = false;
+    }
+    pthread_mutex_unlock(&cfg->saved_mu);
 }
 
 int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, size_t errlen)
@@ -296,6 +543,16 @@ void goc_tls_config_free(goc_tls_config *cfg)
     mbedtls_ssl_config_free(&cfg->conf);
     mbedtls_x509_crt_free(&cfg->chain);
     mbedtls_pk_free(&cfg->key);
+    mbedtls_ssl_ticket_free(&cfg->tickets);
+    mbedtls_ssl_cache_free(&cfg->cache);
+    mbedtls_ssl_session_free(&cfg->saved);
+    pthread_mutex_destroy(&cfg->saved_mu);
+    for (goc_tls *t = cfg->pool, *next; t; t = next) {
+        next = t->next;
+        mbedtls_ssl_free(&t->ssl);
+        goc_free(t);
+    }
+    pthread_mutex_destroy(&cfg->pool_mu);
     goc_free(cfg);
 }
 
@@ -362,12 +619,38 @@ static ssize_t refill(goc_tls *t, bool wait)
 
 /* ---- sessions ----------------------------------------------------------------------- */
 
-/* Writes what the last handshake step collected. 0 or a negative errno. */
+/* Writes what the handshake steps collected. 0 or a negative errno. */
 static int handshake_flush(goc_tls *t)
 {
     ssize_t n = t->hs_len ? goc_conn_write(t->conn, t->hs_out, t->hs_len) : 0;
     t->hs_len = 0;
     return n < 0 ? (int)n : 0;
+}
+
+/* True for the handshake states whose step does public-key work: the
+ * certificate chain and the key exchange, both ends (mbedtls numbers the
+ * states the same for both). */
+static bool heavy_step(int state)
+{
+    return state == MBEDTLS_SSL_SERVER_CERTIFICATE || state == MBEDTLS_SSL_SERVER_KEY_EXCHANGE ||
+           state == MBEDTLS_SSL_CLIENT_KEY_EXCHANGE || state == MBEDTLS_SSL_CERTIFICATE_VERIFY;
+}
+
+/* One step of the handshake, as a blocking C call when it is heavy. */
+static int handshake_step(goc_tls *t)
+{
+    bool heavy = heavy_step(t->ssl.state);
+    if (heavy)
+        goc_syscall_enter(); /* compute only: see the top of the file */
+    set_deriving(t);
+    if (t->ssl.handshake) /* freed by the last step */
+        t->resumed = t->ssl.handshake->resume;
+    int rc = mbedtls_ssl_handshake_step(&t->ssl);
+    return_table(t);
+    set_deriving(NULL);
+    if (heavy)
+        goc_syscall_exit();
+    return rc;
 }
 
 static int handshake(goc_tls *t, int64_t deadline)
@@ -378,17 +661,12 @@ static int handshake(goc_tls *t, int64_t deadline)
     t->handshaking = true;
     int err = 0;
     for (;;) {
-        goc_syscall_enter(); /* compute only: see the top of the file */
-        set_deriving(t);
-        int rc = mbedtls_ssl_handshake_step(&t->ssl);
-        set_deriving(NULL);
-        goc_syscall_exit();
-        if ((err = handshake_flush(t)) != 0)
+        int rc = handshake_step(t);
+        bool over = rc == 0 && t->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER;
+        if (rc == 0 && !over)
+            continue; /* more to say before waiting: collect it */
+        if ((err = handshake_flush(t)) != 0 || over)
             break;
-        if (rc == 0 && t->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER)
-            break;
-        if (rc == 0)
-            continue;
         if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
             ssize_t n = refill(t, true);
             if (n > 0)
@@ -549,30 +827,99 @@ static ssize_t own_read(goc_tls *t, unsigned char *p, size_t len)
     }
 }
 
+/* Client: offers the session kept from the last connect, if any. */
+static void client_offer(goc_tls_config *cfg, goc_tls *t)
+{
+    if (cfg->conf.endpoint != MBEDTLS_SSL_IS_CLIENT)
+        return;
+    pthread_mutex_lock(&cfg->saved_mu);
+    if (cfg->client_resume && cfg->have_saved)
+        (void)mbedtls_ssl_set_session(&t->ssl, &cfg->saved); /* a copy; a failure: full */
+    pthread_mutex_unlock(&cfg->saved_mu);
+}
+
+/* Client: keeps the session just made for the next connect. */
+static void client_keep(goc_tls_config *cfg, goc_tls *t)
+{
+    if (cfg->conf.endpoint != MBEDTLS_SSL_IS_CLIENT)
+        return;
+    pthread_mutex_lock(&cfg->saved_mu);
+    if (cfg->client_resume) {
+        mbedtls_ssl_session_free(&cfg->saved);
+        mbedtls_ssl_session_init(&cfg->saved);
+        cfg->have_saved = mbedtls_ssl_get_session(&t->ssl, &cfg->saved) == 0;
+    }
+    pthread_mutex_unlock(&cfg->saved_mu);
+}
+
+/* A session set up with cfg: one from its pool, else a new one. Its
+ * fields but ssl, cfg and in[] are zero. NULL when out of memory. */
+static goc_tls *session_take(goc_tls_config *cfg)
+{
+    pthread_mutex_lock(&cfg->pool_mu);
+    goc_tls *t = cfg->pool;
+    if (t) {
+        cfg->pool = t->next;
+        cfg->pooled--;
+    }
+    pthread_mutex_unlock(&cfg->pool_mu);
+    if (!t) {
+        if (!(t = goc_malloc(sizeof *t)))
+            return NULL;
+        mbedtls_ssl_init(&t->ssl);
+        if (mbedtls_ssl_setup(&t->ssl, &cfg->conf) != 0) {
+            mbedtls_ssl_free(&t->ssl);
+            goc_free(t);
+            return NULL;
+        }
+        t->cfg = cfg;
+    }
+    /* and mu unlocked: a zero goc_mutex is GOC_MUTEX_INIT */
+    memset((char *)t + offsetof(goc_tls, next), 0, offsetof(goc_tls, in) - offsetof(goc_tls, next));
+    return t;
+}
+
+/* Gives a session back: reset (its keys and buffers wiped) into its
+ * configuration's pool, or freed when the pool is full. */
+static void session_release(goc_tls *t)
+{
+    own_records_free(t);
+    goc_tls_config *cfg = t->cfg;
+    if (mbedtls_ssl_session_reset(&t->ssl) == 0) {
+        pthread_mutex_lock(&cfg->pool_mu);
+        bool kept = cfg->pooled < TLS_POOL;
+        if (kept) {
+            t->next = cfg->pool;
+            cfg->pool = t;
+            cfg->pooled++;
+        }
+        pthread_mutex_unlock(&cfg->pool_mu);
+        if (kept)
+            return;
+    }
+    mbedtls_ssl_free(&t->ssl);
+    goc_free(t);
+}
+
 static int session(goc_tls_config *cfg, goc_conn *c, const char *hostname, int64_t deadline,
                    goc_tls **out)
 {
-    goc_tls *t = goc_malloc(sizeof *t);
+    goc_tls *t = session_take(cfg);
     if (!t)
         return -ENOMEM;
-    memset(t, 0, offsetof(goc_tls, in));
-    t->conn = c; /* and mu unlocked: a zero goc_mutex is GOC_MUTEX_INIT */
-    mbedtls_ssl_init(&t->ssl);
-    int rc = mbedtls_ssl_setup(&t->ssl, &cfg->conf);
-    if (rc == 0 && hostname)
-        rc = mbedtls_ssl_set_hostname(&t->ssl, hostname);
-    if (rc) {
-        mbedtls_ssl_free(&t->ssl);
-        goc_free(t);
+    t->conn = c;
+    if (hostname && mbedtls_ssl_set_hostname(&t->ssl, hostname) != 0) {
+        session_release(t);
         return -ENOMEM;
     }
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
-    if ((rc = handshake(t, deadline)) != 0) {
-        own_records_free(t);
-        mbedtls_ssl_free(&t->ssl);
-        goc_free(t);
+    client_offer(cfg, t);
+    int rc = handshake(t, deadline);
+    if (rc != 0) {
+        session_release(t);
         return rc;
     }
+    client_keep(cfg, t);
     own_records_check(t);
     *out = t;
     return 0;
@@ -704,14 +1051,17 @@ void goc_tls_free(goc_tls *t)
     if (!t)
         return;
     goc_tls_close_write(t);
-    own_records_free(t);
-    mbedtls_ssl_free(&t->ssl);
-    goc_free(t);
+    session_release(t);
 }
 
 const char *goc_tls_version(const goc_tls *t)
 {
     return mbedtls_ssl_get_version(&t->ssl);
+}
+
+bool goc_tls_resumed(const goc_tls *t)
+{
+    return t->resumed;
 }
 
 bool goc_tls_own_records(const goc_tls *t)

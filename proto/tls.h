@@ -18,6 +18,13 @@
  * (-ETIMEDOUT, -ECONNRESET, -ECANCELED, ...), -EPROTO for a TLS failure
  * (bad record, failed handshake, certificate rejected), -ENOMEM.
  *
+ * Resumption (a reconnecting client skips the public-key work): a server
+ * configuration issues session tickets (RFC 5077, mbedtls's ticket module:
+ * the session sealed with AES-256-GCM under a key of the server's, which
+ * a new one replaces every lifetime seconds and which opens tickets for
+ * twice that) and keeps a cache of sessions by id for clients without
+ * tickets. A client configuration can keep its last session and offer it.
+ *
  * Ownership: a goc_tls_config is shared by every session made from it and
  * must outlive them. A goc_tls borrows its goc_conn: goc_tls_free frees the
  * session, the caller still closes the connection.
@@ -35,9 +42,14 @@
 typedef struct goc_tls_config goc_tls_config;
 typedef struct goc_tls goc_tls;
 
+/* Resumption defaults of a server configuration: tickets live 12 hours
+ * (the key that seals them is replaced as often); 1024 cached sessions. */
+#define GOC_TLS_TICKET_LIFETIME (12 * 3600)
+#define GOC_TLS_CACHE_ENTRIES 1024
+
 /* A server configuration from PEM files: the certificate chain (leaf
- * first) and its private key. 0, or -ENOENT/-EINVAL/-ENOMEM with a
- * one-line reason in err. */
+ * first) and its private key, with resumption on (the defaults above). 0,
+ * or -ENOENT/-EINVAL/-ENOMEM with a one-line reason in err. */
 int goc_tls_server_config(const char *cert_path, const char *key_path, goc_tls_config **out,
                           char *err, size_t errlen);
 
@@ -53,6 +65,27 @@ int goc_tls_client_config(const char *ca_path, goc_tls_config **out, char *err, 
 void goc_tls_config_own_records(goc_tls_config *cfg, bool on);
 
 void goc_tls_config_free(goc_tls_config *cfg);
+
+/* Server: resumption with tickets that live lifetime seconds and a cache
+ * of entries sessions (0: tickets only); lifetime 0 turns both off. Any
+ * tickets and cached sessions from before are forgotten. Call before the
+ * configuration's first session. 0, -EINVAL (a client configuration,
+ * entries < 0) or -ENOMEM. */
+int goc_tls_config_resumption(goc_tls_config *cfg, uint32_t lifetime, int entries);
+
+/* Server: replaces the active ticket key by a new one (the one it replaces
+ * still opens tickets; the one before that no longer does), if the
+ * active key is at least half a lifetime old or force is set: the
+ * server's rotation timer calls it every lifetime, so a key never seals
+ * for longer whether or not handshakes come. 1 rotated, 0 not due,
+ * -EINVAL (no resumption), -EIO. Safe beside running handshakes. */
+int goc_tls_config_rotate_tickets(goc_tls_config *cfg, bool force);
+
+/* Client: keep the last session made with cfg and offer it on the next
+ * goc_tls_connect (whatever the host: one server per configuration), by
+ * its ticket when tickets is set (asking servers for tickets), else by
+ * its id; on false forgets it and asks for no tickets. */
+void goc_tls_config_client_resume(goc_tls_config *cfg, bool on, bool tickets);
 
 /* Runs the server side of a handshake on c, which must finish before
  * deadline (goc_nanotime clock; 0: none). 0 and *out, or a negative errno;
@@ -92,6 +125,10 @@ void goc_tls_free(goc_tls *t);
  * ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"), for logs and benchmarks. */
 const char *goc_tls_version(const goc_tls *t);
 const char *goc_tls_suite(const goc_tls *t);
+
+/* True when the handshake resumed an earlier session (a ticket or the
+ * cache) instead of a full one. */
+bool goc_tls_resumed(const goc_tls *t);
 
 /* True when this session's records are our own AES-GCM ones. */
 bool goc_tls_own_records(const goc_tls *t);

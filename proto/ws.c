@@ -16,6 +16,16 @@
  * reason is checked for UTF-8 here too (wslay misses bad bytes when the
  * frame arrives in pieces).
  *
+ * Every way of failing the connection answers with a close frame that has
+ * a status code (RFC 6455 7.1.7, 7.4.1). wslay gives one for most (1002 for
+ * a bad opcode, RSV bit, missing mask or continuation, 1007, 1009), but a
+ * frame header it cannot parse (a control frame over 125 bytes or
+ * fragmented, a length not in its shortest form) makes it queue a close
+ * with no code at all, and it echoes a close whose payload is a single
+ * byte as another codeless close. So frame headers are also followed here
+ * (struct hdr_track): a header that breaks those rules is never handed to
+ * wslay; the bytes before it are, and then we close with 1002.
+ *
  * Memory: ours comes from goc_malloc; wslay 1.1 has no allocator hook and
  * takes its event context and the frames it buffers from libc's malloc
  * (bounded by max_recv_msg_length and the queue limits of ws.h).
@@ -28,6 +38,9 @@
  *    keeps none.
  *  - closing is set once we queued a close frame (ours or wslay's answer);
  *    after it no event but GOC_WS_EV_CLOSE/PONG is delivered.
+ *  - hdr follows exactly the bytes handed to wslay: it is at the same frame
+ *    boundary wslay is, so the header it checks is the one wslay parses
+ *    next.
  */
 #include <goc/malloc.h>
 
@@ -38,6 +51,14 @@
 #include <wslay/wslay.h>
 
 #include "utf8.h"
+
+/* Where the incoming stream stands, frame by frame (see the top). */
+typedef struct hdr_track {
+    uint8_t b[14];     /* the header so far: 2 bytes, 0/2/8 of length, 0/4 of mask */
+    size_t have;       /* bytes in b */
+    size_t need;       /* the header's full size once b[1] is in (else 2) */
+    uint64_t payload;  /* payload bytes of the current frame still to pass */
+} hdr_track;
 
 struct goc_ws {
     wslay_event_context_ptr ctx; /* wslay's state; its user_data is us */
@@ -53,6 +74,7 @@ struct goc_ws {
     bool in_close;               /* the frame being received is a close frame */
     uint8_t close_buf[125];      /* its payload so far (control frames are <= 125) */
     size_t close_len;            /* bytes in close_buf */
+    hdr_track hdr;               /* frame headers of the input (see the top) */
 };
 
 static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -192,6 +214,65 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     ws->cfg.on_event(ws->cfg.user, &ev);
 }
 
+/* Checks the header bytes in h->b so far, at the points where wslay parses
+ * them (the first two bytes, then the extended length): false for what
+ * wslay would answer without a status code. Once the header is whole, sets
+ * h->payload. */
+static bool hdr_check(hdr_track *h)
+{
+    uint8_t op = h->b[0] & 0x0f, len7 = h->b[1] & 0x7f;
+    size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+    if (h->have == 2) {
+        bool control = op & 0x08, fin = h->b[0] & 0x80;
+        if (control && (len7 > 125 || !fin))
+            return false;
+        if (op == 0x8 && len7 == 1) /* a close code is two bytes */
+            return false;
+    }
+    if (h->have != 2 + ext && h->have != h->need)
+        return true;
+    uint64_t len = len7;
+    if (ext) {
+        len = 0;
+        for (size_t i = 2; i < 2 + ext; i++)
+            len = len << 8 | h->b[i];
+        if (ext == 2 ? len < 126 : (len < 65536 || len >> 63))
+            return false;
+    }
+    h->payload = len;
+    return true;
+}
+
+/* Follows data[0..len) through the frame structure. Returns len, or the
+ * offset in data where the header that breaks a rule began (its first
+ * bytes may have come in an earlier feed: then 0). */
+static size_t hdr_follow(hdr_track *h, const uint8_t *data, size_t len)
+{
+    size_t i = 0, start = 0;
+    while (i < len) {
+        if (h->have == 0 && h->payload) {
+            size_t n = len - i < h->payload ? len - i : (size_t)h->payload;
+            h->payload -= n;
+            i += n;
+            continue;
+        }
+        if (h->have == 0) {
+            start = i;
+            h->need = 2;
+        }
+        h->b[h->have++] = data[i++];
+        if (h->have == 2) {
+            uint8_t len7 = h->b[1] & 0x7f;
+            h->need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (h->b[1] & 0x80 ? 4 : 0);
+        }
+        if (h->have >= 2 && !hdr_check(h))
+            return start;
+        if (h->have == h->need)
+            h->have = 0;
+    }
+    return len;
+}
+
 int goc_ws_new(const goc_ws_config_t *cfg, goc_ws_t **out)
 {
     static const struct wslay_event_callbacks callbacks = {
@@ -242,17 +323,28 @@ int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len)
         return ws->err;
     if (!wslay_event_want_read(ws->ctx) || len == 0)
         return 0;
+    size_t good = hdr_follow(&ws->hdr, data, len);
     ws->in = data;
-    ws->in_len = len;
+    ws->in_len = good;
     ws->in_off = 0;
-    int rc = wslay_event_recv(ws->ctx);
+    int rc = good ? wslay_event_recv(ws->ctx) : 0;
     ws->in = NULL;
     ws->in_len = ws->in_off = 0;
-    if (rc == WSLAY_ERR_NOMEM)
-        ws->err = -ENOMEM;
+    if (rc == WSLAY_ERR_NOMEM) { /* close 1011, if even that can be queued */
+        wslay_event_shutdown_read(ws->ctx);
+        int q = ws->closing ? 0 : wslay_event_queue_close(ws->ctx, GOC_WS_INTERNAL, NULL, 0);
+        if (q != 0 && q != WSLAY_ERR_NO_MORE_MSG) { /* NO_MORE_MSG: one is queued */
+            ws->err = -ENOMEM;
+            return ws->err;
+        }
+        ws->closing = true;
+        return 0;
+    }
     if (wslay_event_get_close_received(ws->ctx))
         ws->closing = true;
-    return ws->err;
+    if (good < len && wslay_event_want_read(ws->ctx))
+        ws_refuse(ws, GOC_WS_PROTOCOL); /* the header wslay would answer with no code */
+    return 0;
 }
 
 /* Maps a wslay queueing error to ours. */

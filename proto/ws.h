@@ -10,7 +10,11 @@
  * The server's rules (doc/protocol.md) are enforced here: a binary
  * message is answered with close 1003, a text message that is not UTF-8 with
  * 1007, a message over max_message with 1009 (refused on the frame header,
- * before its payload is buffered), a protocol error with 1002. The server
+ * before its payload is buffered), a protocol error with 1002 (every one,
+ * RFC 6455 7.1.7: a bad opcode or RSV bit, a missing mask, a stray
+ * continuation, a control frame over 125 bytes or fragmented, a length not
+ * in its shortest form, a close code that may not be sent or cut to one
+ * byte). The server
  * closes with 1001 (going away) or 1008 (too slow) through goc_ws_close().
  * A close frame from the peer is answered with the same code, as RFC 6455
  * asks.
@@ -119,7 +123,9 @@ void goc_ws_free(goc_ws_t *ws);
  * used; complete messages are reported through on_event before it returns.
  * Once reading is over (see goc_ws_want_read) bytes are ignored. A protocol
  * violation is not an error of this call: it queues the close frame that
- * answers it. Returns 0, or -ENOMEM (the connection must be dropped). */
+ * answers it; so does running out of memory (1011) when the close frame
+ * can still be queued. Returns 0, or -ENOMEM when not even that could be
+ * (the connection must be dropped). */
 int goc_ws_feed(goc_ws_t *ws, const void *data, size_t len);
 
 /* Queues a text message (copied). Returns 0; -EINVAL if msg is not UTF-8;

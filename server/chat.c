@@ -1,21 +1,27 @@
-/* chat.c: the chat's lifetime (init, shutdown), its rules for rooms, nicks
- * and texts, members and their rate limits, and the registry of rooms: a
- * hash table under an RWMutex, read-locked for lookups and write-locked to
- * add a room. The room goroutines are in chat_room.c, the history writer in
- * chat_history.c, the JSON-RPC methods in chat_methods.c.
+/* chat.c: the chat's lifetime (init, shutdown, the broker), its rules for
+ * rooms, nicks and texts, members (their rate limits and the pushes held
+ * during a join), and the registry of rooms: a hash table under an
+ * RWMutex, read-locked for lookups and write-locked to add a room. The
+ * room goroutines are in chat_room.c and chat_room_sync.c, the brokers in
+ * chat_history.c and chat_redis*.c, the JSON-RPC methods in
+ * chat_methods.c.
  *
- * Invariants: see chat_internal.h. The registry only grows until
- * chat_shutdown, which closes every room's channel once the history writer
- * has stopped, waits for the room goroutines, then frees the rooms.
+ * Invariants: see chat_internal.h. Rooms come and go with their members
+ * until chat_shutdown, which closes every room's channel once the broker
+ * takes no more messages, waits for the room goroutines, then frees the
+ * rooms.
  */
 #include "chat_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <goc/malloc.h>
 
+#include "buf.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -56,6 +62,16 @@ bool chat__nick_valid(const char *s, size_t len)
     return chars <= CHAT_NICK_MAX_CHARS;
 }
 
+bool chat_room_valid(const char *s, size_t len)
+{
+    return chat__room_valid(s, len);
+}
+
+bool chat_nick_valid(const char *s, size_t len)
+{
+    return chat__nick_valid(s, len);
+}
+
 bool chat__text_valid(const char *s, size_t len)
 {
     return len >= 1 && len <= CHAT_TEXT_MAX && goc_utf8_valid((const uint8_t *)s, len);
@@ -69,6 +85,7 @@ chat_member *chat_member_new(const chat_sink *sink)
     if (!m)
         return NULL;
     m->sink = *sink;
+    m->held_tail = &m->held;
     m->tokens = 2.0 * (double)chat__g.rate;
     m->refill_ns = goc_nanotime();
     atomic_fetch_add(&chat__g.st_members, 1);
@@ -89,13 +106,78 @@ void chat_member_gone(chat_member *m)
         if (!r)
             break;
         chat__reply rep = {0};
-        chat__cmd cmd = {.op = ROOM_LEAVE, .m = m, .reply = &rep};
+        chat__cmd cmd = {.op = ROOM_LEAVE, .m = m, .gone = true,
+                         .deadline = goc_nanotime() + CHAT_CALL_TIMEOUT, .reply = &rep};
         chat__room_call(r, &cmd);
     }
     goc_rwmutex_runlock(&chat__g.life);
     atomic_fetch_sub(&chat__g.st_members, 1);
+    for (chat__held *h = m->held, *next; h; h = next) {
+        next = h->next;
+        goc_free(h);
+    }
     goc_free(m->rooms);
     goc_free(m);
+}
+
+/* ---- pushes held during a join -------------------------------------- */
+
+void chat__member_hold(chat_member *m)
+{
+    goc_mutex_lock(&m->mu);
+    m->holds++;
+    atomic_store(&m->holding, true);
+    goc_mutex_unlock(&m->mu);
+}
+
+/* The room goroutines push; a flush may run at the same time. While the
+ * member holds, texts are listed under its lock; the flush pushes the list
+ * and clears holding under that same lock, so a push that finds holding
+ * clear comes after every held one. */
+bool chat__member_push(chat_member *m, const char *text, size_t len)
+{
+    if (atomic_load(&m->holding)) {
+        goc_mutex_lock(&m->mu);
+        if (m->holds) {
+            chat__held *h = m->nheld < CHAT_HELD_MAX ? goc_malloc(sizeof *h + len + 1) : NULL;
+            if (h) {
+                h->next = NULL;
+                h->len = len;
+                memcpy(h->text, text, len);
+                h->text[len] = 0;
+                *m->held_tail = h;
+                m->held_tail = &h->next;
+                m->nheld++;
+            }
+            goc_mutex_unlock(&m->mu);
+            return h != NULL;
+        }
+        goc_mutex_unlock(&m->mu);
+    }
+    return m->sink.push(m->sink.conn, text, len);
+}
+
+void chat_member_flush(chat_member *m)
+{
+    if (!m || !atomic_load(&m->holding))
+        return;
+    goc_mutex_lock(&m->mu);
+    bool ok = true;
+    for (chat__held *h = m->held, *next; h; h = next) {
+        next = h->next;
+        ok = ok && !atomic_load(&m->kicked) && m->sink.push(m->sink.conn, h->text, h->len);
+        goc_free(h);
+    }
+    m->held = NULL;
+    m->held_tail = &m->held;
+    m->nheld = 0;
+    m->holds = 0;
+    atomic_store(&m->holding, false);
+    goc_mutex_unlock(&m->mu);
+    if (!ok && !atomic_exchange(&m->kicked, true)) {
+        atomic_fetch_add(&chat__g.st_kicks, 1);
+        m->sink.kick(m->sink.conn);
+    }
 }
 
 bool chat__rate_take(chat_member *m)
@@ -216,6 +298,15 @@ chat_room *chat__room_get(const char *name, bool create)
     return r;
 }
 
+void chat__rooms_each(void (*fn)(chat_room *r, void *arg), void *arg)
+{
+    goc_rwmutex_rlock(&chat__g.reg_mu);
+    for (size_t i = 0; i < chat__g.nbuckets; i++)
+        for (chat_room *r = chat__g.buckets[i]; r; r = r->next)
+            fn(r, arg);
+    goc_rwmutex_runlock(&chat__g.reg_mu);
+}
+
 /* Caller holds reg_mu for writing: retires r when nothing holds it. The
  * room's goroutine sees its channel closed and frees r, after taking
  * reg_mu itself (chat__room_main), so r stays valid under the lock. */
@@ -263,7 +354,7 @@ void chat__room_retire_if_idle(chat_room *r)
 
 /* ---- lifetime ------------------------------------------------------- */
 
-bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len)
+bool chat__deliver_local(const char *room, int64_t id, char *text, size_t len)
 {
     chat_room *r = chat__room_get(room, true);
     if (!r) {
@@ -276,29 +367,34 @@ bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len)
     return true;
 }
 
-static bool inproc_publish(const chat_broker *b, const char *room, int64_t id, char *text,
-                           size_t len)
+void chat__set_broker(const chat__broker *b)
 {
-    (void)b;
-    return chat_deliver_local(room, id, text, len);
+    chat__g.forced = b;
 }
 
-const chat_broker chat_broker_inproc = {.name = "in-process", .publish = inproc_publish};
-
-void chat_set_broker(const chat_broker *b)
+/* HOSTNAME:PID, as --node's default. */
+static void default_node(char *out, size_t cap)
 {
-    chat__g.broker = b ? b : &chat_broker_inproc;
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(out, cap, "%s:%d", host, (int)getpid());
 }
 
-int chat_init(const char *db_path, int64_t rate_per_sec, char *err, size_t errlen)
+int chat_init(const chat_config *cfg, char *err, size_t errlen)
 {
     if (chat__g.running)
         return -EBUSY;
-    if (!chat__g.broker)
-        chat__g.broker = &chat_broker_inproc;
-    chat__g.rate = rate_per_sec > 0 ? rate_per_sec : 0;
+    chat__g.broker = chat__g.forced   ? chat__g.forced
+                     : cfg->redis_url ? &chat__broker_redis
+                                      : &chat__broker_inproc;
+    if (cfg->node && cfg->node[0])
+        snprintf(chat__g.node, sizeof chat__g.node, "%s", cfg->node);
+    else
+        default_node(chat__g.node, sizeof chat__g.node);
+    chat__g.rate = cfg->rate > 0 ? cfg->rate : 0;
     chat__g.reg_closed = false;
-    int rc = chat__history_open(db_path, err, errlen);
+    int rc = chat__g.broker->start(cfg, err, errlen);
     if (rc)
         return rc;
     goc_rwmutex_lock(&chat__g.life);
@@ -315,8 +411,10 @@ void chat_shutdown(void)
     goc_rwmutex_unlock(&chat__g.life);
     if (!was)
         return;
-    chat__history_close(); /* commits and hands out what is queued */
-
+    /* In-process: the writer commits what is queued and hands it to the
+     * rooms, which still run. Redis: the subscription stops feeding them,
+     * and this server's presence leaves Redis. */
+    chat__g.broker->stop();
     goc_rwmutex_lock(&chat__g.reg_mu);
     chat__g.reg_closed = true;
     goc_rwmutex_unlock(&chat__g.reg_mu);
@@ -324,6 +422,8 @@ void chat_shutdown(void)
         for (chat_room *r = chat__g.buckets[i]; r; r = r->next)
             goc_chan_close(r->cmds);
     goc_waitgroup_wait(&chat__g.rooms_wg);
+    if (chat__g.broker->release) /* rooms call the broker until they end */
+        chat__g.broker->release();
     for (size_t i = 0; i < chat__g.nbuckets; i++) {
         for (chat_room *r = chat__g.buckets[i], *next; r; r = next) {
             next = r->next;
@@ -335,6 +435,35 @@ void chat_shutdown(void)
     goc_free(chat__g.buckets);
     chat__g.buckets = NULL;
     chat__g.nbuckets = chat__g.nrooms = 0;
+}
+
+bool chat_available(void)
+{
+    const chat__broker *b = chat__g.broker;
+    return !b || !b->available || b->available();
+}
+
+const char *chat_node(void)
+{
+    return chat__g.node;
+}
+
+json_t *chat_broker_json(void)
+{
+    const chat__broker *b = chat__g.broker;
+    json_t *j = b && b->stats_json ? b->stats_json() : json_object();
+    if (j) {
+        json_object_set_new(j, "name", json_string(b ? b->name : "none"));
+        json_object_set_new(j, "available", json_boolean(chat_available()));
+    }
+    return j;
+}
+
+void chat_broker_metrics(buf_t *b)
+{
+    const chat__broker *br = chat__g.broker;
+    if (br && br->metrics)
+        br->metrics(b);
 }
 
 void chat_stats_read(chat_stats *out)

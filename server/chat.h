@@ -54,46 +54,26 @@ typedef struct chat_sink {
     void *conn;
 } chat_sink;
 
-/* Where committed messages go (doc/architecture.md, "Growth beyond one
- * machine"). The history writer publishes every stored message through the
- * broker, in id order; the broker gets it to the room's members in every
- * server process that forms the chat. The in-process broker, the default,
- * hands it to this process's room; one over Redis pub/sub would publish it
- * on a channel and pass what its subscription receives to
- * chat_deliver_local. */
-typedef struct chat_broker {
-    const char *name;
-    /* Delivers message id of room: text is its chat.message notification
-     * (len bytes, NUL-terminated), owned by the broker from here on (free
-     * with jrpc_reply_free). Runs on the history writer's goroutine, which
-     * waits for it: it must not block for long. Returns false when the
-     * message could not be delivered. */
-    bool (*publish)(const struct chat_broker *b, const char *room, int64_t id, char *text,
-                    size_t len);
-    void *data; /* the broker's own */
-} chat_broker;
+/* How the chat starts. */
+typedef struct chat_config {
+    const char *db_path;   /* SQLite history (":memory:" keeps nothing); unused with redis_url */
+    int64_t rate;          /* chat.send per second per member, bursts of 2x; 0: no limit */
+    const char *redis_url; /* NULL: one server; else the chat is shared through Redis */
+    const char *node;      /* this server's name among several (logs, figures) */
+} chat_config;
 
-/* The default broker: chat_deliver_local. */
-extern const chat_broker chat_broker_inproc;
+/* Starts the chat: with cfg->redis_url, on the Redis broker (chat_redis.c:
+ * history, ids and presence in Redis, shared by every server on that URL;
+ * Redis need not be up yet); else on the in-process broker (SQLite history
+ * at db_path, opened, with its directory, if need be). Returns 0, or a
+ * negative errno with why in err (errlen bytes: the OS's words, SQLite's
+ * such as "file is not a database", or the URL's fault: -EINVAL). */
+int chat_init(const chat_config *cfg, char *err, size_t errlen);
 
-/* Gives a message to this process's room (created if needed), which pushes
- * it to its members in id order. Takes text as chat_broker.publish does.
- * Returns false when shutting down or out of memory. */
-bool chat_deliver_local(const char *room, int64_t id, char *text, size_t len);
-
-/* Makes b the broker (NULL: chat_broker_inproc, the default); b must
- * outlive the chat. Call while the chat is not running. */
-void chat_set_broker(const chat_broker *b);
-
-/* Opens (creating if needed, with its directory) the history database at
- * path (":memory:" keeps nothing) and starts the history writer. Returns 0,
- * or a negative errno with why in err (errlen bytes: the OS's words, or
- * SQLite's, such as "file is not a database"). */
-int chat_init(const char *db_path, int64_t rate_per_sec, char *err, size_t errlen);
-
-/* Stops accepting messages, commits what is queued, closes the database.
- * Waits for the chat calls in flight; members still joined are not freed
- * (call chat_member_gone for each first). chat_init may follow again. */
+/* Stops accepting messages, commits what is queued, and (with Redis)
+ * removes this server's members from the shared presence. Waits for the
+ * chat calls in flight; members still joined are not freed (call
+ * chat_member_gone for each first). chat_init may follow again. */
 void chat_shutdown(void);
 
 /* Registers chat.join, chat.leave, chat.send, chat.history, chat.rooms and
@@ -110,8 +90,24 @@ chat_member *chat_member_new(const chat_sink *sink);
  * call on the connection is running any more, and before chat_shutdown. */
 void chat_member_gone(chat_member *m);
 
-/* For REST and /metrics. */
-json_t *chat_rooms_json(bool with_message_counts); /* [{room, members[, messages]}] */
+/* Joining is a snapshot, then a stream: from the moment a chat.join call
+ * begins, the chat holds the member's notifications back (in order,
+ * bounded: past CHAT_HELD_MAX the member counts as too slow), so that its
+ * reply, written by the transport, comes before them. The transport calls
+ * this once it has queued, in the order it writes them, the replies of the
+ * calls it has handled: the held notifications then follow them. Cheap
+ * when nothing is held; m may be NULL. */
+void chat_member_flush(chat_member *m);
+
+/* For REST and /metrics: [{room, members[, messages]}] sorted by room, or
+ * NULL with *code set (JRPC_UNAVAILABLE, JRPC_INTERNAL_ERROR). */
+json_t *chat_rooms_json(bool with_message_counts, int *code);
+
+/* The protocol's rules (chat.c): a room is 1-64 characters of
+ * [A-Za-z0-9_-], a nick 1-32 code points of UTF-8 with no control
+ * character. */
+bool chat_room_valid(const char *s, size_t len);
+bool chat_nick_valid(const char *s, size_t len);
 /* Stores a message sent over REST/HTTP (no member): the same path as
  * chat.send with a nick. Returns the stored message (new reference), or
  * NULL with *code and *msg (static text) set to the JSON-RPC error. */
@@ -123,13 +119,29 @@ json_t *chat_send_as(const char *room, const char *nick, const char *text, size_
  * by page with before = the oldest id it holds). Returns a new array, or
  * NULL with *code and *msg (static text) set: -32602 for a bad room, since
  * or before < 0, limit outside 1..500; -32603 when the history cannot be
- * read. */
+ * read; -32006 when the broker's store cannot be reached. */
 json_t *chat_history(const char *room, int64_t since, int64_t before, int64_t limit, int *code,
                      const char **msg);
+/* Whether nick is held by a member joined to room, on any server: 1 held,
+ * 0 free, or a negative JSON-RPC code (JRPC_INVALID_PARAMS,
+ * JRPC_UNAVAILABLE, JRPC_INTERNAL_ERROR). */
+int chat_nick_held(const char *room, const char *nick);
+/* False while the store the chat needs is unreachable (Redis down: within
+ * 2 s; back within 5 s of its return). Always true for one server. */
+bool chat_available(void);
+/* This server's name (--node), "" before chat_init. */
+const char *chat_node(void);
 
 typedef struct chat_stats {
     int64_t rooms, members, messages_stored, messages_delivered, slow_kicks, rate_limited;
 } chat_stats;
 void chat_stats_read(chat_stats *out);
+
+/* The broker's figures (Redis: connected, reconnects, published,
+ * received, gaps filled, call latency) as a JSON object, and as
+ * Prometheus text appended to b (nothing for one server). */
+json_t *chat_broker_json(void);
+struct buf;
+void chat_broker_metrics(struct buf *b);
 
 #endif

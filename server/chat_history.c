@@ -1,12 +1,14 @@
-/* chat_history.c: the chat's history in SQLite, owned by one writer
+/* chat_history.c: the in-process broker (chat__broker_inproc): the chat's
+ * history in SQLite, owned by one writer
  * goroutine (1 MiB stack: SQLite is stack-hungry) that receives requests on
  * a channel. Each round it takes every request queued (up to BATCH_MAX),
  * commits all the inserts in one transaction (BEGIN; INSERT...; COMMIT)
  * as a blocking C call (db_enter/db_exit: the P is handed off at once for
  * a file, whose commit waits for fsync; an in-memory database never
  * blocks, so its P is only taken if the call runs long), then, in id order,
- * hands each committed message to its room's goroutine and answers its
- * sender; then it runs the reads of the round. Reads go through the same
+ * hands each committed message to its room's goroutine
+ * (chat__deliver_local) and answers its sender; then it runs the reads of
+ * the round. Reads go through the same
  * connection, so the database has exactly one user.
  *
  * Schema: messages(id INTEGER PRIMARY KEY AUTOINCREMENT, room, nick, text,
@@ -48,6 +50,7 @@ typedef struct hist_req {
     const char *room, *nick, *text; /* INSERT (all), READ (room): borrowed */
     size_t text_len;
     int64_t since, before, limit;   /* READ: since < id < before; before 0: no bound */
+    bool newest;                    /* READ: the last `limit` of them */
     int64_t id;                     /* INSERT: the id given, 0 on failure */
     json_t *result;                 /* out: new reference, NULL on failure */
     goc_waitgroup wg;               /* done once result is set */
@@ -122,13 +125,11 @@ static void publish(hist_req *q, int64_t ts)
                           (json_int_t)ts);
     size_t len = 0;
     char *text = q->result ? jrpc_notification_encode("chat.message", q->result, &len) : NULL;
-    const chat_broker *b = chat__g.broker;
     if (!text)
         log_error("chat: message %lld stored but not delivered (out of memory)",
                   (long long)q->id);
-    else if (!b->publish(b, q->room, q->id, text, len))
-        log_error("chat: message %lld stored but not delivered by the %s broker",
-                  (long long)q->id, b->name);
+    else if (!chat__deliver_local(q->room, q->id, text, len))
+        log_error("chat: message %lld stored but not delivered", (long long)q->id);
     atomic_store(&chat__g.published_id, q->id);
     atomic_fetch_add(&chat__g.st_stored, 1);
 }
@@ -146,7 +147,7 @@ static json_t *row_json(sqlite3_stmt *s)
  * outside it. */
 static json_t *run_read(hist_req *q)
 {
-    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->before > 0 ? H.before : H.after;
+    sqlite3_stmt *s = q->op == HIST_COUNTS ? H.counts : q->newest ? H.before : H.after;
     if (q->op == HIST_READ) {
         sqlite3_bind_text(s, 1, q->room, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, q->since);
@@ -233,25 +234,54 @@ static json_t *request(hist_req *q)
     return q->result;
 }
 
-json_t *chat__history_store(const char *room, const char *nick, const char *text, size_t text_len)
+static json_t *history_store(const char *room, const char *nick, const char *text,
+                             size_t text_len, int64_t deadline, int *code)
 {
+    (void)deadline; /* a local database: no one to wait for but the disk */
     hist_req q = {.op = HIST_INSERT, .room = room, .nick = nick, .text = text,
                   .text_len = text_len};
-    return request(&q);
+    json_t *m = request(&q);
+    *code = JRPC_INTERNAL_ERROR;
+    return m;
 }
 
-json_t *chat__history_read(const char *room, int64_t since, int64_t before, int64_t limit)
+static json_t *history_read(const char *room, int64_t since, int64_t before, int64_t limit,
+                            bool newest, int64_t deadline, int *code)
 {
+    (void)deadline;
     hist_req q = {.op = HIST_READ, .room = room, .since = since, .before = before,
-                  .limit = limit};
+                  .limit = limit, .newest = newest};
+    *code = JRPC_INTERNAL_ERROR;
     return request(&q);
 }
 
-json_t *chat__history_counts(void)
+/* {room: {messages}} for every room in the database. */
+static json_t *history_rooms(int64_t deadline, int *code)
 {
+    (void)deadline;
     hist_req q = {.op = HIST_COUNTS};
-    return request(&q);
+    json_t *counts = request(&q), *out = counts ? json_object() : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(counts, k, v) json_object_set_new(out, k, json_pack("{s:O}", "messages", v));
+    json_decref(counts);
+    *code = JRPC_INTERNAL_ERROR;
+    return out;
 }
+
+static int history_start(const chat_config *cfg, char *err, size_t errlen)
+{
+    return chat__history_open(cfg->db_path ? cfg->db_path : ":memory:", err, errlen);
+}
+
+const chat__broker chat__broker_inproc = {
+    .name = "in-process",
+    .start = history_start,
+    .stop = chat__history_close,
+    .send = history_store,
+    .history = history_read,
+    .rooms = history_rooms,
+};
 
 /* ---- opening and closing ---------------------------------------------- */
 

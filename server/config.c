@@ -42,10 +42,28 @@ const config_flag config_flags[] = {
      CONFIG_ORIGIN, FIELD(origins), 0, 0, "http://localhost:8080"},
     {"--max-conns", "N", "open connections, all listeners (default: the descriptor limit less 64)",
      CONFIG_INT, FIELD(max_conns), 1, 1000000, "100"},
+    {"--max-conns-per-ip", "N",
+     "open connections from one address, an IPv4 address or an IPv6 /64 (default: a quarter of "
+     "--max-conns)",
+     CONFIG_INT, FIELD(max_conns_per_ip), 1, 1000000, "25"},
+    {"--conn-rate", "N",
+     "new connections per second from one address, bursts of 2N (default 200; 0: no limit)",
+     CONFIG_INT, FIELD(conn_rate), 0, 1000000, "50"},
+    {"--auth-secret", "FILE",
+     "clients must present a token signed (HS256) with the key in FILE, at least 32 bytes "
+     "(default: none, development mode)",
+     CONFIG_PATH, FIELD(auth_secret), 0, 0, "data/auth.key"},
     {"--read-timeout", "MS",
      "time a peer has to complete a TLS handshake, an HTTP request or a frame once it has begun "
      "one (default 10000)",
      CONFIG_INT, FIELD(read_timeout_ms), 1, 3600000, "5000"},
+    {"--redis", "URL",
+     "redis://[:PASSWORD@]HOST:PORT[/DB]: one chat with every server started with it; history, "
+     "ids and presence in Redis, --db unused (default off)",
+     CONFIG_PATH, FIELD(redis), 0, 0, "redis://127.0.0.1:6379"},
+    {"--node", "NAME", "this server's name among several: logs, /metrics, runtime.stats "
+     "(default HOSTNAME:PID)",
+     CONFIG_NAME, FIELD(node), 0, 0, "node-1"},
 };
 const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
 
@@ -182,6 +200,18 @@ static int set(config *cfg, const config_flag *fl, const char *val)
         memcpy(field, &l, sizeof l);
         return 0;
     }
+    case CONFIG_NAME: {
+        size_t n = strlen(val);
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (val[i] >= 'a' && val[i] <= 'z') || (val[i] >= 'A' && val[i] <= 'Z') ||
+                 (val[i] >= '0' && val[i] <= '9') || strchr("_.:-", val[i]);
+        if (!ok)
+            return bad("invalid value '%s' for %s: want 1-64 characters of [A-Za-z0-9_.:-]", val,
+                       fl->name);
+        memcpy(field, &val, sizeof val);
+        return 0;
+    }
     case CONFIG_FORMAT: {
         int fmt = log_format_parse(val);
         if (fmt < 0)
@@ -211,6 +241,7 @@ int config_parse(config *cfg, int argc, char **argv)
         .rate = 50,
         .outbox = 1024,
         .read_timeout_ms = 10000,
+        .conn_rate = 200,
         .log_level = LOG_INFO,
         .log_format = LOG_TEXT,
     };

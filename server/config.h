@@ -26,6 +26,9 @@ typedef struct config {
     int64_t rate;        /* chat messages per second per connection, 0: no limit */
     int64_t outbox;
     int64_t max_conns;   /* open connections, every transport; 0: from RLIMIT_NOFILE */
+    int64_t max_conns_per_ip; /* open connections from one address; 0: max_conns / 4 */
+    int64_t conn_rate;   /* new connections per second from one address, 0: no limit */
+    const char *auth_secret; /* --auth-secret FILE, NULL: development mode */
     int64_t read_timeout_ms; /* a started TLS handshake, HTTP request or frame
                               * must be complete within */
     const char *web;
@@ -33,6 +36,8 @@ typedef struct config {
     int log_format;      /* LOG_TEXT (key=value) or LOG_JSON */
     const char *origins[CONFIG_MAX_ORIGINS]; /* --allow-origin, repeatable; none: any */
     int norigins;
+    const char *redis;   /* --redis URL: one chat with every server on it; NULL: off */
+    const char *node;    /* --node NAME, NULL: HOSTNAME:PID */
 } config;
 
 /* How a flag's value is read. */
@@ -43,11 +48,12 @@ typedef enum config_kind {
     CONFIG_LEVEL,  /* debug, info, warn or error */
     CONFIG_FORMAT, /* text or json */
     CONFIG_ORIGIN, /* repeatable: appended to origins */
+    CONFIG_NAME,   /* 1-64 characters of [A-Za-z0-9_.:-] */
 } config_kind;
 
 /* One flag. `field` is the offset of its value in struct config (a const
- * char * for ADDR, PATH and ORIGIN, an int64_t for INT, an int for LEVEL
- * and FORMAT). */
+ * char * for ADDR, PATH, ORIGIN and NAME, an int64_t for INT, an int for
+ * LEVEL and FORMAT). */
 typedef struct config_flag {
     const char *name;  /* "--tcp" */
     const char *value; /* the value's name in --help: "ADDR" */

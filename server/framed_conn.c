@@ -16,6 +16,10 @@
  * reader is done the socket gets a write deadline, so a peer that stops
  * reading cannot keep the connection alive.
  *
+ * With --auth-secret a connection logs in with auth.login (auth.h) and is
+ * closed when its token expires: one -32007 error frame with id null, then
+ * the close.
+ *
  * Memory per connection is bounded: the read buffer, the decoder's buffer
  * (at most --max-frame), the replies to one read's frames, the outbox. An
  * idle connection holds none of the buffers: once a read finds nothing
@@ -27,6 +31,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "frame.h"
 #include "log.h"
@@ -151,7 +156,8 @@ static int handle(fconn *f, const frame_t *fr, buf_t *o)
                       .conn = f,
                       .data = f->member,
                       .transport = "tcp",
-                      .peer = f->peer};
+                      .peer = f->peer,
+                      .auth = &f->pc.auth};
     char *reply = NULL;
     size_t rlen = 0;
     atomic_fetch_add_explicit(&srv.frames_in, 1, memory_order_relaxed);
@@ -166,6 +172,19 @@ static int handle(fconn *f, const frame_t *fr, buf_t *o)
     return rc;
 }
 
+/* The token expired: one -32007 error frame with id null. */
+static void expired(fconn *f, const char *peer)
+{
+    size_t len;
+    char *err = jrpc_error_encode(JRPC_UNAUTHORIZED, "token expired", &len);
+    buf_t o = {0};
+    if (err && out_frame(&o, err, len) == 0)
+        write_locked(f, o.data, o.len);
+    jrpc_reply_free(err);
+    buf_free(&o);
+    log_event(LOG_INFO, "tcp_token_expired", "peer", peer, (const char *)NULL);
+}
+
 static void serve(fconn *f, const char *peer)
 {
     frame_decoder_t dec;
@@ -174,6 +193,7 @@ static void serve(fconn *f, const char *peer)
     char *buf = NULL; /* held while frames are coming in */
     bool closing = false;
     int64_t frame_deadline = 0; /* for the frame begun, 0: between frames */
+    int64_t expires = 0;        /* the token's expiry the read deadline knows */
     pconn_read_deadline(&f->pc, 0); /* a shutdown may have begun already */
     while (!closing) {
         ssize_t n = buf ? stream_read_nowait(f->s, buf, READ_BUF) : -EAGAIN;
@@ -189,7 +209,10 @@ static void serve(fconn *f, const char *peer)
                 n = stream_read(f->s, buf, READ_BUF);
         }
         if (n <= 0) {
-            if (atomic_load(&f->pc.slow))
+            if (n == -ETIMEDOUT && auth_expired(&f->pc.auth) && !pconn_over(&f->pc) &&
+                !atomic_load(&srv.stopping))
+                expired(f, peer);
+            else if (atomic_load(&f->pc.slow))
                 log_info("tcp %s: too slow to take its messages: closing", peer);
             else if (n == -ETIMEDOUT && frame_deadline && !atomic_load(&srv.stopping))
                 log_info("tcp %s: frame not complete within --read-timeout: closing", peer);
@@ -245,14 +268,21 @@ static void serve(fconn *f, const char *peer)
                 break;
             buf_reset(&o);
         }
-        /* Each frame gets --read-timeout from the read that began it. */
+        /* The replies are written: the notifications a chat.join held
+         * back may follow them now (its reply comes first). */
+        chat_member_flush(f->member);
+        /* Each frame gets --read-timeout from the read that began it; a
+         * login (or a new one) moves the token's expiry. */
         if (frame_decoder_pending(&dec) && (!frame_deadline || completed)) {
             frame_deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;
             pconn_read_deadline(&f->pc, frame_deadline);
         } else if (!frame_decoder_pending(&dec) && frame_deadline) {
             frame_deadline = 0;
             pconn_read_deadline(&f->pc, 0);
+        } else if (f->pc.auth.expires != expires) {
+            pconn_read_deadline(&f->pc, frame_deadline);
         }
+        expires = f->pc.auth.expires;
         if (o.cap > 1 << 20) /* do not keep a big buffer after a burst */
             buf_free(&o);
     }
@@ -283,5 +313,6 @@ void framed_conn_serve(const stream *s, const char *peer)
         goc_chan_free(f.outbox);
         goc_chan_free(f.done);
     }
+    auth_session_free(&f.pc.auth);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_TCP], 1);
 }

@@ -8,6 +8,14 @@
  * is closed after IDLE_TIMEOUT. Bodies are bounded by --max-frame (413),
  * headers by the reader's limits (431), malformed requests get 400 and the
  * connection closes.
+ *
+ * With --auth-secret, /rpc, /api/... and /ws need a token (auth.h): without
+ * a valid one the answer is 401 with WWW-Authenticate: Bearer and a JSON
+ * error, before anything else is done (for /ws, before the upgrade). The
+ * web root, /healthz and /metrics stay open. Static files come with a
+ * Content-Security-Policy that allows the page's own scripts, styles and
+ * connections only (no inline script), X-Content-Type-Options: nosniff
+ * and Referrer-Policy: no-referrer.
  */
 #include "server.h"
 
@@ -22,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat.h"
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "ws.h"
@@ -29,6 +39,21 @@
 #define READ_BUF 16384
 #define IDLE_TIMEOUT (60 * GOC_SECOND)
 #define MAX_STATIC (16 << 20)
+
+/* What every static file is sent with: the browser runs the client's own
+ * scripts and styles from this server and nothing else (no inline script
+ * or style, no eval, no plugins, no framing by other sites), may reach
+ * only this server (fetch, WebSocket: 'self' covers ws: and wss: to the
+ * same host), guesses no content type, and sends no Referer (a page
+ * address may hold a token in its fragment, which is never sent, but the
+ * rule keeps other parts private too). */
+#define STATIC_HEADERS                                                                             \
+    "Cache-Control: no-cache\r\n"                                                                  \
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "           \
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "               \
+    "form-action 'self'; frame-ancestors 'none'\r\n"                                               \
+    "X-Content-Type-Options: nosniff\r\n"                                                          \
+    "Referrer-Policy: no-referrer\r\n"
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -125,7 +150,7 @@ static void serve_static(const goc_http_request_t *req, goc_http_out_t *o, bool 
                         req->keep_alive, head);
         return;
     }
-    respond(o, 200, goc_http_content_type(real, strlen(real)), "Cache-Control: no-cache\r\n",
+    respond(o, 200, goc_http_content_type(real, strlen(real)), STATIC_HEADERS,
             data, len, req->keep_alive, head);
     goc_free(data);
 }
@@ -147,10 +172,29 @@ int http_set_web_root(const char *dir)
 
 /* ---- routes ------------------------------------------------------------------------ */
 
-static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head,
-                      const char *peer)
+/* 401 for a request without a valid token (why: a static sentence); RFC
+ * 6750 3's challenge, with error="invalid_token" when one was presented. */
+static void unauthorized(goc_http_out_t *o, const char *why, bool presented, bool keep_alive,
+                         bool head)
 {
-    jrpc_ctx_t ctx = {.persistent = false, .transport = "http", .peer = peer};
+    json_t *j = json_pack("{s:s}", "error", why);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        JSON_LITERAL(o, 500, NULL, "{\"error\":\"out of memory\"}", keep_alive, head);
+        return;
+    }
+    goc_http_out_json(o, 401,
+                      presented ? "WWW-Authenticate: Bearer realm=\"gocd\", error=\"invalid_token\"\r\n"
+                                : "WWW-Authenticate: Bearer realm=\"gocd\"\r\n",
+                      text, strlen(text), keep_alive, head);
+    goc_free(text);
+}
+
+static void route_rpc(const goc_http_request_t *req, goc_http_out_t *o, bool head,
+                      const char *peer, auth_session *as)
+{
+    jrpc_ctx_t ctx = {.persistent = false, .transport = "http", .peer = peer, .auth = as};
     char *reply = NULL;
     size_t rlen = 0;
     int rc = jrpc_handle(srv.rpc, req->body, req->body_len, &ctx, &reply, &rlen);
@@ -172,15 +216,32 @@ typedef struct request {
     char *accept; /* the WebSocket accept key, GOC_WS_ACCEPT_LEN + 1 bytes */
     bool head;    /* HEAD: no body */
     bool get;     /* GET or HEAD */
+    auth_session *as; /* the request's identity (empty without --auth-secret) */
 } request;
+
+/* With --auth-secret: the request's token into r->as, true; or false
+ * after answering 401. query: ?token= counts too (GET /ws). */
+static bool authorized(const request *r, bool query, bool keep_alive)
+{
+    if (!auth_on())
+        return true;
+    const char *why;
+    int rc = auth_http(r->req, query, r->as, &why);
+    if (rc == 0)
+        return true;
+    unauthorized(r->o, why, rc != -ENOENT, keep_alive, r->head);
+    return false;
+}
 
 static void r_rpc(const request *r)
 {
+    if (!authorized(r, false, r->req->keep_alive))
+        return;
     if (r->req->method != GOC_HTTP_POST)
         JSON_LITERAL(r->o, 405, "Allow: POST\r\n", "{\"error\":\"method not allowed\"}",
                      r->req->keep_alive, r->head);
     else
-        route_rpc(r->req, r->o, r->head, r->peer);
+        route_rpc(r->req, r->o, r->head, r->peer, r->as);
 }
 
 /* Writes the 101 answer when the upgrade is accepted. */
@@ -193,7 +254,8 @@ static void r_ws(const request *r)
                         false, r->head);
         return;
     }
-    goc_ws_handshake_response(r->o, r->accept);
+    if (authorized(r, true, false))
+        goc_ws_handshake_response(r->o, r->accept);
 }
 
 static void r_healthz(const request *r)
@@ -202,8 +264,10 @@ static void r_healthz(const request *r)
     if (!r->get)
         RESPOND_LITERAL(r->o, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n",
                         ka, r->head);
-    else
+    else if (chat_available())
         RESPOND_LITERAL(r->o, 200, "text/plain; charset=utf-8", NULL, "ok", ka, r->head);
+    else /* with --redis: Redis is unreachable */
+        RESPOND_LITERAL(r->o, 503, "text/plain; charset=utf-8", NULL, "unavailable", ka, r->head);
 }
 
 static void r_metrics(const request *r)
@@ -223,7 +287,8 @@ static void r_metrics(const request *r)
 
 static void r_api(const request *r)
 {
-    rest_route(r->req, r->o);
+    if (authorized(r, false, r->req->keep_alive))
+        rest_route(r->req, r->o, r->as);
 }
 
 static void r_static(const request *r)
@@ -250,11 +315,12 @@ static const struct {
 };
 
 /* Answers req into o; returns the route taken (ROUTE_WS with status 101
- * in o: the connection becomes a WebSocket). */
-static int route(const goc_http_request_t *req, goc_http_out_t *o, char *accept, const char *peer)
+ * in o: the connection becomes a WebSocket, as its identity). */
+static int route(const goc_http_request_t *req, goc_http_out_t *o, char *accept, const char *peer,
+                 auth_session *as)
 {
     request r = {req, o, peer, accept, req->method == GOC_HTTP_HEAD,
-                 req->method == GOC_HTTP_GET || req->method == GOC_HTTP_HEAD};
+                 req->method == GOC_HTTP_GET || req->method == GOC_HTTP_HEAD, as};
     for (size_t i = 0;; i++) {
         size_t n = strlen(routes[i].path);
         if (routes[i].prefix ? req->path_len >= n && memcmp(req->path, routes[i].path, n) == 0
@@ -299,6 +365,7 @@ static void serve(const stream *s, const char *peer)
     size_t have = 0; /* unconsumed bytes at buf[0..have) */
     bool in_request = false;
     int64_t request_timeout = srv.cfg.read_timeout_ms * GOC_MILLISECOND;
+    auth_session as = {0}; /* the last token verified on this connection (auth.h) */
     conn_read_deadline(c, goc_nanotime() + IDLE_TIMEOUT);
     while (buf) {
         /* Feed what we have; read more only when it is all consumed. */
@@ -324,7 +391,7 @@ static void serve(const stream *s, const char *peer)
             int64_t started = goc_nanotime();
             goc_http_out_reset(&o);
             char accept[GOC_WS_ACCEPT_LEN + 1];
-            int id = route(req, &o, accept, peer);
+            int id = route(req, &o, accept, peer, &as);
             bool ws = id == ROUTE_WS && o.status == 101;
             bool keep = req->keep_alive && !ws;
             if (goc_http_out_finish(&o) < 0) {
@@ -347,7 +414,7 @@ static void serve(const stream *s, const char *peer)
                     memcpy(early, buf, have);
                 goc_free(buf);
                 buf = NULL;
-                ws_conn_serve(s, peer, early, early ? have : 0);
+                ws_conn_serve(s, peer, early, early ? have : 0, &as);
                 goc_free(early);
                 atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
                 break;
@@ -364,6 +431,7 @@ static void serve(const stream *s, const char *peer)
         have += (size_t)n;
     }
     goc_free(buf);
+    auth_session_free(&as);
     if (r) {
         goc_http_out_free(&o);
         goc_http_reader_free(r);

@@ -1,5 +1,6 @@
 /* listen.c: listeners, and the life of each accepted connection
- * (doc/protocol.md, "Limits"): the --max-conns check, TCP keep-alive, the
+ * (doc/protocol.md, "Limits"): the --max-conns check and the per-address
+ * ones (addrlimit.h: --max-conns-per-ip, --conn-rate), TCP keep-alive, the
  * TLS handshake bounded by --read-timeout, the transport, then a lingering
  * close.
  *
@@ -18,6 +19,7 @@
 
 #include <goc/malloc.h>
 
+#include "addrlimit.h"
 #include "frame.h"
 #include "http.h"
 #include "log.h"
@@ -109,6 +111,14 @@ int tls_load(const char *cert, const char *key, char *err, size_t errlen)
     return rc;
 }
 
+void tls_rotate_tickets(void)
+{
+    tls_cert *c = tls_acquire();
+    if (c)
+        goc_tls_config_rotate_tickets(c->cfg, false);
+    tls_release(c);
+}
+
 void tls_drop(void)
 {
     goc_mutex_lock(&tls_mu);
@@ -118,7 +128,7 @@ void tls_drop(void)
     tls_release(c);
 }
 
-/* Over --max-conns: the peer gets a short answer in its own protocol
+/* Over --max-conns (or a per-address limit): the peer gets a short answer in its own protocol
  * (HTTP 503, or a framed JSON-RPC error), written without waiting, and the
  * connection closes. A TLS peer is only closed: a handshake to refuse it
  * would spend the CPU the limit protects. */
@@ -184,9 +194,12 @@ static void linger(goc_conn *c)
     }
 }
 
+/* What a connection's goroutine gets: its kind, not its listener, which
+ * the accept loop frees at shutdown while connections may still run. */
 typedef struct accepted {
     goc_conn *conn;
-    const listener *ls;
+    const listener_kind *kind; /* static (kinds[]) */
+    addr_key addr;             /* what it counts against (addrlimit.h) */
 } accepted;
 
 /* One connection's goroutine: registry, TLS handshake (bounded by
@@ -194,8 +207,8 @@ typedef struct accepted {
 static void conn_main(void *arg)
 {
     accepted a = *(accepted *)arg;
-    const char *kind = a.ls->kind->name;
-    tls_cert *cert = a.ls->kind->tls ? tls_acquire() : NULL;
+    const char *kind = a.kind->name;
+    tls_cert *cert = a.kind->tls ? tls_acquire() : NULL;
     char peer[64] = "?";
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
     conn_entry e = {.conn = a.conn, .transport = kind};
@@ -205,7 +218,7 @@ static void conn_main(void *arg)
     keep_alive(a.conn);
     stream s = {.conn = a.conn};
     int rc = 0;
-    if (a.ls->kind->tls) {
+    if (a.kind->tls) {
         int64_t deadline = goc_nanotime() + srv.cfg.read_timeout_ms * GOC_MILLISECOND;
         rc = cert ? goc_tls_accept(cert->cfg, a.conn, deadline, &s.tls) : -ENOTCONN;
         if (rc) {
@@ -216,7 +229,7 @@ static void conn_main(void *arg)
         }
     }
     if (rc == 0 && !atomic_load(&srv.stopping))
-        a.ls->kind->serve(&s, peer);
+        a.kind->serve(&s, peer);
     if (s.tls) { /* close_notify, if the peer takes it at once */
         goc_conn_set_write_deadline(a.conn, goc_nanotime() + 100 * GOC_MILLISECOND);
         goc_tls_free(s.tls);
@@ -228,6 +241,7 @@ static void conn_main(void *arg)
     log_event(LOG_DEBUG, "conn_close", "listener", kind, "peer", peer, "dur_ms",
               log_i64(ms, (goc_nanotime() - opened) / GOC_MILLISECOND), (const char *)NULL);
     goc_conn_close(a.conn);
+    addrlimit_release(&a.addr);
     atomic_fetch_sub(&srv.conns_active, 1);
     goc_waitgroup_done(&srv.wg);
 }
@@ -253,11 +267,18 @@ static void accept_loop(void *arg)
             refuse(ls, c);
             continue;
         }
+        accepted a = {c, ls->kind, {{0}}};
+        if (!addrlimit_admit(c, &a.addr)) {
+            atomic_fetch_sub(&srv.conns_active, 1);
+            atomic_fetch_add(&srv.conns_rejected_addr, 1);
+            refuse(ls, c);
+            continue;
+        }
         goc_waitgroup_add(&srv.wg, 1);
-        accepted a = {c, ls};
         if (goc_go(conn_main, &a, sizeof a) < 0) {
             log_warn("%s: cannot start a goroutine for a connection: closing it",
                      ls->kind->name);
+            addrlimit_release(&a.addr);
             atomic_fetch_sub(&srv.conns_active, 1);
             goc_waitgroup_done(&srv.wg);
             goc_conn_close(c);

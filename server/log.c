@@ -18,6 +18,7 @@ static atomic_int level = LOG_INFO;
 static atomic_int format = LOG_TEXT;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char *const format_names[] = {"text", "json"};
+static char node[72]; /* log_set_node's, "" when not set; set before other threads log */
 
 #define LINE_MAX_BYTES 2048
 
@@ -47,6 +48,11 @@ void log_set_level(int l)
 void log_set_format(int f)
 {
     atomic_store(&format, f);
+}
+
+void log_set_node(const char *name)
+{
+    snprintf(node, sizeof node, "%s", name ? name : "");
 }
 
 int log_enabled(int l)
@@ -171,6 +177,8 @@ static void start(line *l, int fmt, int lv)
     l->full = false;
     put_field(l, fmt, true, "time", ts);
     put_field(l, fmt, false, "level", level_names[lv]);
+    if (node[0])
+        put_field(l, fmt, false, "node", node);
 }
 
 static void finish(line *l, int fmt)

@@ -21,6 +21,9 @@ int log_level_parse(const char *s);
 int log_format_parse(const char *s);
 void log_set_level(int level);
 void log_set_format(int format);
+/* Names this server in every line, as the field node (--node); NULL or ""
+ * for none. Call before other threads log. */
+void log_set_node(const char *name);
 int log_enabled(int level);
 
 /* A message: the event "msg" with the formatted text as its value. */

@@ -28,8 +28,11 @@
 #include <goc/malloc.h>
 #include <goc/malloc_jansson.h>
 
+#include "addrlimit.h"
+#include "auth.h"
 #include "chat.h"
 #include "log.h"
+#include "redis.h"
 
 /* The grace period connections get at shutdown, inside the 5 s promised. */
 #define SHUTDOWN_GRACE (4500 * GOC_MILLISECOND)
@@ -130,6 +133,24 @@ static void reload(void)
         log_info("SIGHUP: certificate %s and key %s reloaded", srv.cfg.cert, srv.cfg.key);
 }
 
+/* The ticket keys' timer: the active key of the certificate in use is
+ * replaced every lifetime whether or not handshakes come (mbedtls alone
+ * would replace it only when a handshake finds it old), so no key seals
+ * for longer. */
+static void rotate_tickets(void *arg)
+{
+    (void)arg;
+    goc_ticker *tk = goc_ticker_new(GOC_TLS_TICKET_LIFETIME * GOC_SECOND);
+    goc_select_case cases[2] = {
+        {.c = goc_ticker_chan(tk), .dir = GOC_SELECT_RECV},
+        {.c = goc_context_done(srv.root), .dir = GOC_SELECT_RECV},
+    };
+    while (goc_select(cases, 2, true) == 0)
+        tls_rotate_tickets();
+    goc_ticker_free(tk);
+    goc_waitgroup_done(&srv.wg);
+}
+
 static int server_main(int argc, char **argv)
 {
     (void)argc;
@@ -169,9 +190,25 @@ static int server_main(int argc, char **argv)
     for (size_t k = 0; k < sizeof wanted / sizeof wanted[0]; k++)
         if (wanted[k].addr && !(ls[nl++] = listener_open(wanted[k].kind, wanted[k].addr)))
             exit(2);
+    if (srv.cfg.redis) { /* a bad URL is a bad flag: one line, exit 2 */
+        redis_url u;
+        char err[256];
+        if (redis_url_parse(srv.cfg.redis, &u, err, sizeof err) != 0)
+            fail("--redis: %s", err);
+    }
+    if (srv.cfg.tls || srv.cfg.tcp_tls) {
+        goc_waitgroup_add(&srv.wg, 1);
+        if (goc_go(rotate_tickets, NULL, 0) < 0)
+            goc_waitgroup_done(&srv.wg); /* mbedtls still rotates on use */
+    }
     char why[256];
-    if (chat_init(srv.cfg.db, srv.cfg.rate, why, sizeof why) != 0)
+    chat_config cc = {.db_path = srv.cfg.db, .rate = srv.cfg.rate,
+                      .redis_url = srv.cfg.redis, .node = srv.cfg.node};
+    if (chat_init(&cc, why, sizeof why) != 0) {
+        if (srv.cfg.redis)
+            fail("cannot start the chat on --redis %s: %s", srv.cfg.redis, why);
         fail("cannot open the history database --db %s: %s", srv.cfg.db, why);
+    }
     /* Handle SIGINT/SIGTERM (and SIGHUP) from before the first listening
      * line: a signal sent as soon as that line is read is not fatal. */
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -214,6 +251,7 @@ static void descriptor_limit(void)
     }
 }
 
+
 int main(int argc, char **argv)
 {
     srv.start_time = (int64_t)time(NULL);
@@ -221,8 +259,15 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     descriptor_limit();
+    if (srv.cfg.max_conns_per_ip == 0)
+        srv.cfg.max_conns_per_ip = srv.cfg.max_conns / 4 > 0 ? srv.cfg.max_conns / 4 : 1;
+    addrlimit_init(srv.cfg.max_conns_per_ip, srv.cfg.conn_rate);
+    if (auth_init(srv.cfg.auth_secret) != 0)
+        return 2;
     log_set_level(srv.cfg.log_level);
     log_set_format(srv.cfg.log_format);
+    if (srv.cfg.redis || srv.cfg.node) /* several servers: say which one speaks */
+        log_set_node(srv.cfg.node);
     goc_config gc = {.procs = srv.cfg.procs};
     goc_start(&gc, server_main, argc, argv);
 }

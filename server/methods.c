@@ -1,5 +1,6 @@
 /* methods.c: the method table shared by every transport (doc/protocol.md,
- * "Methods"): echo and runtime.stats here, the chat's in chat_methods.c;
+ * "Methods"): echo and runtime.stats here, the chat's in chat_methods.c,
+ * auth.login in auth.c (with --auth-secret);
  * and the count of calls per method and outcome for /metrics.
  *
  * The counters are indexed by the engine's own method numbers (the
@@ -10,6 +11,7 @@
 
 #include <goc/malloc.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "log.h"
 
@@ -22,8 +24,9 @@ static int m_echo(jrpc_call_t *call, json_t *params, json_t **result)
 
 static int m_stats(jrpc_call_t *call, json_t *params, json_t **result)
 {
-    (void)call;
     (void)params;
+    if (!auth_call_ok(call))
+        return -1;
     *result = stats_json();
     return *result ? 0 : -1;
 }
@@ -46,7 +49,8 @@ static const int codes[] = {0,
                             JRPC_NICK_TAKEN,
                             JRPC_NOT_JOINED,
                             JRPC_RATE_LIMITED,
-                            JRPC_TOO_LARGE};
+                            JRPC_TOO_LARGE,
+                            JRPC_UNAUTHORIZED};
 #define NCODES (sizeof codes / sizeof codes[0])
 static _Atomic uint64_t outcomes[NCODES + 1]; /* [NCODES]: other codes */
 
@@ -77,6 +81,8 @@ int methods_register(jrpc_t *rpc)
         rc = jrpc_register(rpc, "runtime.stats", m_stats, NULL, 0);
     if (!rc)
         rc = chat_register_methods(rpc);
+    if (!rc)
+        rc = auth_register(rpc);
     if (rc)
         return rc;
     table = rpc;

@@ -9,6 +9,7 @@
 #include "server.h"
 
 #include <dirent.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include <goc/gc.h>
 #include <goc/malloc.h>
 
+#include "auth.h"
 #include "chat.h"
 
 typedef struct metric {
@@ -171,8 +173,13 @@ int metrics_text(buf_t *out)
         {"goc_netpoll_polls_total", "counter", "Network poller loop iterations.",
          (double)n.polls},
         {"gocd_connections_refused_total", "counter",
-         "Connections closed at once because --max-conns were open.",
+         "Connections closed at once: --max-conns were open, or their address was over a limit.",
          (double)atomic_load(&srv.conns_rejected)},
+        {"gocd_connections_refused_address_total", "counter",
+         "Connections refused past --max-conns-per-ip or --conn-rate.",
+         (double)atomic_load(&srv.conns_rejected_addr)},
+        {"gocd_auth_failures_total", "counter", "Tokens refused (HTTP 401, auth.login).",
+         (double)auth_failures()},
         {"gocd_tls_handshakes_total", "counter", "TLS handshakes completed.",
          (double)atomic_load(&srv.tls_handshakes)},
         {"gocd_tls_handshake_failures_total", "counter", "TLS handshakes failed or timed out.",
@@ -208,6 +215,9 @@ int metrics_text(buf_t *out)
                   total);
     gc_pauses(&b, &g);
     http_requests(&b);
+    header(&b, "gocd_node_info", "gauge", "This server's name (--node), as a label.");
+    buf_printf(&b, "gocd_node_info{node=\"%s\"} 1\n", chat_node());
+    chat_broker_metrics(&b);
     rpc_metrics(&b);
     if (b.err) {
         buf_free(&b);

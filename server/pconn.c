@@ -27,6 +27,8 @@ bool pconn_over(pconn *p)
  * is seen here) or after it (and sets its own deadline, which wins). */
 void pconn_read_deadline(pconn *p, int64_t deadline)
 {
+    if (p->auth.ok && (deadline == 0 || p->auth.expires < deadline))
+        deadline = p->auth.expires > WAKE_NOW ? p->auth.expires : WAKE_NOW;
     conn_read_deadline(p->conn, deadline);
     if (pconn_over(p))
         goc_conn_set_read_deadline(p->conn, WAKE_NOW);

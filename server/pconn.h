@@ -7,7 +7,9 @@
  * deadline to the past (1 ns after the clock's start). So the reader's own
  * deadlines (a frame's --read-timeout, a WebSocket's ping interval) go
  * through pconn_read_deadline, which never undoes such a wake-up, nor
- * shutdown's (conn_read_deadline).
+ * shutdown's (conn_read_deadline), and never passes the moment the
+ * connection's token expires (auth: with --auth-secret, a connection is
+ * closed within a second of its token's exp; auth.login extends it).
  *
  * Invariants: slow and dead only ever go from false to true; once either
  * is set, the read deadline stays in the past.
@@ -19,6 +21,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "auth.h"
+
 /* How long a closing connection's writer may take to flush what is queued
  * (a peer that does not read, such as one kicked as too slow, must not
  * keep the writer, and the connection, alive). */
@@ -28,6 +32,7 @@ typedef struct pconn {
     goc_conn *conn;    /* the socket: deadlines */
     _Atomic bool slow; /* kicked: its outbox overflowed */
     _Atomic bool dead; /* a write failed */
+    auth_session auth; /* who it is (auth.h); the reader's alone */
 } pconn;
 
 /* Marks p too slow and wakes its reader. Never blocks. */
@@ -36,8 +41,8 @@ void pconn_kick(pconn *p);
 void pconn_fail(pconn *p);
 /* True once p was kicked or failed: the reader closes it. */
 bool pconn_over(pconn *p);
-/* The reader's own read deadline (0: none), capped by shutdown's, and
- * never undoing a kick or a failure. */
+/* The reader's own read deadline (0: none), capped by shutdown's and by
+ * the token's expiry, and never undoing a kick or a failure. */
 void pconn_read_deadline(pconn *p, int64_t deadline);
 
 #endif

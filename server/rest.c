@@ -1,5 +1,10 @@
 /* rest.c: the REST routes under /api (doc/protocol.md, "HTTP routes"); errors
- * are a 4xx status with {"error": "..."}. */
+ * are a 4xx status with {"error": "..."}.
+ *
+ * Identity (auth.h): with --auth-secret the messages routes are limited to
+ * the token's rooms (403), a posted nick must be the token's sub (403) and
+ * may be left out; without it, a post may not name a nick a member joined
+ * to the room holds (409). */
 #include "server.h"
 
 #include <goc/malloc.h>
@@ -9,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "http.h"
 
@@ -25,6 +31,8 @@ static int status_of(int code)
         return 429;
     case JRPC_TOO_LARGE:
         return 413;
+    case JRPC_UNAVAILABLE:
+        return 503;
     default:
         return 500;
     }
@@ -72,7 +80,8 @@ static void messages_get(const goc_http_request_t *req, goc_http_out_t *o, const
         http_json(o, 200, j, req->keep_alive, head);
 }
 
-static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room)
+static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, const char *room,
+                          const auth_session *as)
 {
     json_error_t jerr;
     json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
@@ -85,16 +94,33 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
         return;
     }
     json_t *jn = json_object_get(body, "nick"), *jt = json_object_get(body, "text");
-    if (!json_is_string(jn) || !json_is_string(jt)) {
+    if ((!json_is_string(jn) && !(auth_on() && !jn)) || !json_is_string(jt)) {
         http_error_json(o, 400, "nick and text must be strings", req->keep_alive, false);
         json_decref(body);
         return;
     }
-    nick = json_string_value(jn);
+    nick = jn ? json_string_value(jn) : NULL;
     text = json_string_value(jt);
     text_len = json_string_length(jt);
     int code = 0;
     const char *msg = NULL;
+    int st = auth_rest_nick(as, &nick, &msg);
+    int held = st == 0 && !auth_on() && chat_room_valid(room, strlen(room)) &&
+                       chat_nick_valid(nick, strlen(nick))
+                   ? chat_nick_held(room, nick)
+                   : 0;
+    if (held > 0) {
+        st = 409;
+        msg = "that nick is taken in that room: a member holds it";
+    } else if (held < 0) {
+        st = status_of(held);
+        msg = "unavailable: the chat's store cannot be reached; retry";
+    }
+    if (st) {
+        http_error_json(o, st, msg, req->keep_alive, false);
+        json_decref(body);
+        return;
+    }
     json_t *m = chat_send_as(room, nick, text, text_len, &code, &msg);
     json_decref(body);
     if (!m)
@@ -103,7 +129,21 @@ static void messages_post(const goc_http_request_t *req, goc_http_out_t *o, cons
         http_json(o, 201, m, req->keep_alive, false);
 }
 
-void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
+static void rooms_get(goc_http_out_t *o, bool ka, bool head)
+{
+    int code = 0;
+    json_t *rooms = chat_rooms_json(true, &code);
+    if (rooms)
+        http_json(o, 200, rooms, ka, head);
+    else
+        http_error_json(o, status_of(code),
+                        code == JRPC_UNAVAILABLE ? "unavailable: the chat's store cannot be "
+                                                   "reached; retry"
+                                                 : "could not list the rooms",
+                        ka, head);
+}
+
+void rest_route(const goc_http_request_t *req, goc_http_out_t *o, const auth_session *as)
 {
     bool head = req->method == GOC_HTTP_HEAD;
     bool get = req->method == GOC_HTTP_GET || head;
@@ -121,7 +161,7 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
         if (!get)
             http_error_json(o, 405, "method not allowed", ka, head);
         else
-            http_json(o, 200, chat_rooms_json(true), ka, head);
+            rooms_get(o, ka, head);
         return;
     }
     /* rooms/{room}/messages */
@@ -134,10 +174,13 @@ void rest_route(const goc_http_request_t *req, goc_http_out_t *o)
             http_error_json(o, 400, "invalid room", ka, head);
             return;
         }
-        if (get)
+        const char *why;
+        if (chat_room_valid(room, (size_t)rl) && auth_rest_room(as, room, &why) != 0)
+            http_error_json(o, 403, why, ka, head);
+        else if (get)
             messages_get(req, o, room, head);
         else if (req->method == GOC_HTTP_POST)
-            messages_post(req, o, room);
+            messages_post(req, o, room, as);
         else
             http_error_json(o, 405, "method not allowed", ka, head);
         return;

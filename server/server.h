@@ -100,6 +100,7 @@ typedef struct server {
     int64_t start_time;    /* when the process started, seconds since the epoch */
     _Atomic int64_t conns_active;          /* every transport, for --max-conns */
     _Atomic uint64_t conns_rejected;       /* refused past --max-conns */
+    _Atomic uint64_t conns_rejected_addr;  /* refused past a per-address limit (addrlimit.h) */
     _Atomic uint64_t tls_handshakes, tls_handshake_failures;
 } server;
 
@@ -140,6 +141,11 @@ int tls_load(const char *cert, const char *key, char *err, size_t errlen);
 /* At shutdown: gives up the server's hold on the certificate, freed once
  * no session uses it any more. */
 void tls_drop(void);
+/* The ticket-key timer's tick: replaces the session-ticket key of the
+ * certificate in use if it is due (goc_tls_config_rotate_tickets). A
+ * reloaded certificate comes with keys of its own: tickets issued before
+ * a reload no longer resume. */
+void tls_rotate_tickets(void);
 
 /* ---- methods.c, stats.c ---------------------------------------------------- */
 
@@ -158,8 +164,11 @@ json_t *stats_json(void);
 void framed_conn_serve(const stream *s, const char *peer);
 void http_conn_serve(const stream *s, const char *peer);
 /* WebSocket: serves a connection upgraded by http_conn.c; early holds the
- * bytes that came after the upgrade request. */
-void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly);
+ * bytes that came after the upgrade request, as the identity its token
+ * gave (auth.h; empty in development mode), which auth.login may replace. */
+struct auth_session;
+void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly,
+                   struct auth_session *as);
 
 /* HTTP's routes beyond /rpc, /ws and the web root: REST (rest.c) and
  * /metrics (metrics.c). */
@@ -173,7 +182,9 @@ void http_json(struct goc_http_out *o, int status, json_t *j, bool keep_alive, b
 /* An error answer: {"error": msg} with status. */
 void http_error_json(struct goc_http_out *o, int status, const char *msg, bool keep_alive,
                      bool head);
-void rest_route(const struct goc_http_request *req, struct goc_http_out *o);
+/* as: the request's identity (auth.h; empty in development mode). */
+void rest_route(const struct goc_http_request *req, struct goc_http_out *o,
+                const struct auth_session *as);
 /* The /metrics text into *out (a new buffer, free with buf_free).
  * Returns 0 or -ENOMEM. */
 int metrics_text(buf_t *out);

@@ -64,7 +64,7 @@ json_t *stats_json(void)
                              (json_int_t)c.members, "messages_stored",
                              (json_int_t)c.messages_stored, "messages_delivered",
                              (json_int_t)c.messages_delivered);
-    return json_pack(
+    json_t *out = json_pack(
         "{s:I, s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:I, s:I}, s:o, s:o}",
         "goroutines", (json_int_t)s.goroutines, "procs", s.procs, "threads", s.threads,
@@ -76,4 +76,9 @@ json_t *stats_json(void)
         (json_int_t)y.chan_parks, "mutex_starvations", (json_int_t)y.mutex_starvations, "net",
         "io_waiters", (json_int_t)n.waiters, "polls", (json_int_t)n.polls, "chat", chat, "gc",
         gc_json());
+    if (out) { /* which server, and its broker (several servers: Redis) */
+        json_object_set_new(out, "node", json_string(chat_node()));
+        json_object_set_new(out, "broker", chat_broker_json());
+    }
+    return out;
 }

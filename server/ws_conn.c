@@ -13,6 +13,13 @@
  * the engine's queue; 4 x --max-frame bytes): a peer too slow to take them
  * is closed with 1008.
  *
+ * With --auth-secret the connection's identity comes from the upgrade
+ * request's token (auth.h); when the token expires (auth.login can extend
+ * it) the connection is closed with 1008. Every way the server ends a
+ * connection it can still write to sends a close frame with a code: 1008
+ * (too slow, token expired, no pong), 1001 (shutting down), 1011 (out of
+ * memory), and the engine's own for what the peer broke (proto/ws.h).
+ *
  * An idle connection costs little: the writer exists only while there is
  * output (started by whoever queues some, gone once it is written), the
  * read buffer only while bytes are arriving (the reader waits for
@@ -34,6 +41,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "log.h"
 #include "pconn.h"
@@ -249,7 +257,8 @@ static void answer(ws_conn *w)
                           .conn = w,
                           .data = w->member,
                           .transport = "ws",
-                          .peer = w->peer};
+                          .peer = w->peer,
+                          .auth = &w->pc.auth};
         char *reply = NULL;
         size_t rlen = 0;
         if (jrpc_handle(srv.rpc, t->data, t->len, &ctx, &reply, &rlen) >= 0 && reply) {
@@ -257,15 +266,31 @@ static void answer(ws_conn *w)
                 pconn_kick(&w->pc);
             jrpc_reply_free(reply);
         }
+        /* The reply is queued: the notifications a chat.join held back
+         * may follow it now (its reply comes first). */
+        chat_member_flush(w->member);
         goc_free(t);
         t = next;
     }
 }
 
-void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly)
+/* Starts closing with code: the close frame is queued, and the reader
+ * gives the peer PCONN_CLOSE_TIMEOUT to answer it (reading and writing). */
+static void begin_close(ws_conn *w, uint16_t code, const char *reason, int64_t *deadline)
+{
+    ws_close(w, code, reason);
+    *deadline = goc_nanotime() + PCONN_CLOSE_TIMEOUT;
+    goc_conn_set_read_deadline(w->pc.conn, *deadline);
+    /* a peer that does not read must not hold the writer forever */
+    goc_conn_set_write_deadline(w->pc.conn, *deadline);
+}
+
+void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly,
+                   auth_session *as)
 {
     goc_conn *c = s->conn;
-    ws_conn w = {.s = s, .pc = {.conn = c}, .peer = peer};
+    ws_conn w = {.s = s, .pc = {.conn = c, .auth = *as}, .peer = peer};
+    *as = (auth_session){0}; /* the connection's from now on */
     w.inbox_tail = &w.inbox;
     goc_ws_config_t cfg = {
         .max_message = srv.cfg.max_frame,
@@ -275,8 +300,10 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
         .on_event = on_event,
         .user = &w,
     };
-    if (goc_ws_new(&cfg, &w.ws) != 0)
+    if (goc_ws_new(&cfg, &w.ws) != 0) {
+        auth_session_free(&w.pc.auth);
         return;
+    }
     atomic_fetch_add(&srv.conns_open[TRANSPORT_WS], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_WS], 1);
     chat_sink sink = {sink_push, sink_kick, &w};
@@ -301,13 +328,15 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
             break;
         if (!closing && (atomic_load(&w.pc.slow) || atomic_load(&srv.stopping))) {
             bool slow = atomic_load(&w.pc.slow);
-            ws_close(&w, slow ? GOC_WS_POLICY : GOC_WS_GOING_AWAY,
-                     slow ? "too slow" : "server shutting down");
+            begin_close(&w, slow ? GOC_WS_POLICY : GOC_WS_GOING_AWAY,
+                        slow ? "too slow" : "server shutting down", &close_deadline);
             closing = true;
-            close_deadline = goc_nanotime() + PCONN_CLOSE_TIMEOUT;
-            goc_conn_set_read_deadline(c, close_deadline);
-            /* a peer that does not read must not hold the writer forever */
-            goc_conn_set_write_deadline(c, close_deadline);
+            continue;
+        }
+        if (!closing && auth_expired(&w.pc.auth)) {
+            log_event(LOG_INFO, "ws_token_expired", "peer", peer, (const char *)NULL);
+            begin_close(&w, GOC_WS_POLICY, "token expired", &close_deadline);
+            closing = true;
             continue;
         }
         if (!want) {
@@ -325,11 +354,14 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
         if (n <= 0)
             goc_free(buf);
         if (n == -ETIMEDOUT) {
-            if (closing || atomic_load(&w.pc.slow) || atomic_load(&srv.stopping))
+            if (closing || atomic_load(&w.pc.slow) || atomic_load(&srv.stopping) ||
+                auth_expired(&w.pc.auth))
                 continue; /* handled at the top of the loop */
             if (w.awaiting_pong) {
                 log_event(LOG_DEBUG, "ws_no_pong", "peer", peer, (const char *)NULL);
-                break;
+                begin_close(&w, GOC_WS_POLICY, "no pong", &close_deadline);
+                closing = true;
+                continue;
             }
             goc_mutex_lock(&w.mu);
             goc_ws_ping(w.ws, "goc", 3);
@@ -337,6 +369,11 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
             wake_writer(&w);
             w.awaiting_pong = true;
             ping_deadline(&w);
+            continue;
+        }
+        if (n == -ENOMEM && !closing) {
+            begin_close(&w, GOC_WS_INTERNAL, "out of memory", &close_deadline);
+            closing = true;
             continue;
         }
         if (n <= 0)
@@ -348,7 +385,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
         int rc = goc_ws_feed(w.ws, buf, (size_t)n);
         goc_mutex_unlock(&w.mu);
         goc_free(buf);
-        if (rc < 0)
+        if (rc < 0) /* out of memory, and not even a close frame could be queued */
             break;
         answer(&w);
         wake_writer(&w);
@@ -363,6 +400,7 @@ void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t 
     texts_free(atomic_exchange(&w.outq, NULL)); /* unsent */
     texts_free(w.inbox);                        /* unanswered: dropped */
     goc_ws_free(w.ws);
+    auth_session_free(&w.pc.auth);
     atomic_fetch_sub(&srv.conns_open[TRANSPORT_WS], 1);
     char code[24];
     log_event(LOG_DEBUG, "ws_close", "peer", peer, "code",

@@ -11,6 +11,11 @@
 // reload rejoins by itself; a nick refused as taken is told apart as "open
 // in another tab" (tabs.js) or "taken", and another nick is offered.
 //
+// Identity (token.js): with a token (from /#token=...) the page presents
+// it on the WebSocket, uses its nick, and says in #auth until when; a
+// server that wants a token and got none, or an expired one, is told about
+// there and the page does not connect.
+//
 // Invariants:
 //  - a room is in session.rooms from the moment the page wants it until it
 //    leaves it, and is joined on the open socket at most once at a time;
@@ -20,6 +25,7 @@ import { describeError, suggestNick } from './format.js';
 import { LEAVE_SETTLE_MS, goneNotice, loadSession, Session } from './rooms.js';
 import { Connection, backoffDelay, wsUrl } from './rpc.js';
 import { TabPeers } from './tabs.js';
+import { claims, msLeft, serverWantsToken, take } from './token.js';
 import { ChatView } from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -38,13 +44,63 @@ const joining = new Set(); // rooms with a chat.join call out
 let sends = 0; // chat.send calls started
 let sendErrorAt = 0; // the number of the send whose error is shown (0: none)
 
-const conn = new Connection(wsUrl(), {
+const token = take();
+const ident = token ? claims(token) : null; // the token's claims, if readable
+const HOWTO = 'get one with scripts/token NICK and open this page as /#token=TOKEN';
+
+const conn = new Connection(wsUrl(token), {
   onopen: () => {
     for (const room of session.rooms.values()) join(room, { auto: true });
   },
   onnotify: notified,
-  onstate: connectionState,
+  onstate: (s, delay, code, reason) => {
+    if (reason === 'token expired') expired();
+    else connectionState(s, delay);
+  },
 });
+
+// ---- identity ----------------------------------------------------------------------------
+
+function showAuth(text, bad) {
+  const el = $('auth');
+  el.hidden = !text;
+  el.textContent = text || '';
+  el.classList.toggle('error', !!bad);
+}
+
+/** The token ran out: no more connecting; say what to do. */
+function expired() {
+  conn.stop();
+  const when = new Date(ident.exp * 1000).toLocaleString();
+  showAuth(`Your token expired (${when}): ${HOWTO}.`, true);
+  connectionState('closed');
+}
+
+/** Decides from the token whether the page may connect, and shows why
+ * not; with a token, its sub is the nick. */
+async function identity() {
+  if (token && !ident) {
+    showAuth(`The token in the page address is not readable: ${HOWTO}.`, true);
+    return false;
+  }
+  if (ident) {
+    if (msLeft(ident) <= 0) {
+      expired();
+      return false;
+    }
+    const until = new Date(ident.exp * 1000).toLocaleString();
+    showAuth(`Signed in as ${ident.sub} (token valid until ${until}).`, false);
+    $('join-nick').value = ident.sub;
+    $('join-nick').readOnly = true;
+    setTimeout(expired, Math.min(msLeft(ident), 2 ** 31 - 1));
+    return true;
+  }
+  if (await serverWantsToken()) {
+    showAuth(`This server needs a token: ${HOWTO}.`, true);
+    return false;
+  }
+  return true;
+}
 
 // ---- connection state -------------------------------------------------------------------
 
@@ -322,12 +378,23 @@ window.addEventListener('pagehide', () => conn.stop());
 window.addEventListener('pageshow', (ev) => ev.persisted && conn.start());
 
 /** Where the page starts: ?room=&nick= in the address, else the saved
- * session (this tab's, else the last one of any tab), else the form. */
-function start() {
+ * session (this tab's, else the last one of any tab), else the form; with
+ * a token, always as its nick. */
+async function start() {
   const q = new URLSearchParams(location.search);
-  const saved = loadSession(stores);
+  let saved = loadSession(stores);
   const qRoom = q.get('room');
-  const qNick = q.get('nick');
+  let qNick = q.get('nick');
+  if (!(await identity())) {
+    view.showJoin({ room: qRoom || '', nick: ident ? ident.sub : qNick || '' });
+    $('join').querySelector('button').disabled = true;
+    connectionState('closed');
+    return;
+  }
+  if (ident) {
+    qNick = qRoom ? ident.sub : null;
+    if (saved && saved.nick !== ident.sub) saved = null;
+  }
   if (qRoom && qNick) {
     const rooms = saved && saved.nick === qNick ? [...saved.rooms] : [];
     if (!rooms.includes(qRoom)) rooms.push(qRoom);
@@ -338,7 +405,8 @@ function start() {
     begin(saved.nick, saved.rooms, saved.active, true);
     return;
   }
-  view.showJoin({ room: qRoom || (saved && saved.active) || '', nick: qNick || (saved && saved.nick) || '' });
+  view.showJoin({ room: qRoom || (saved && saved.active) || '',
+    nick: ident ? ident.sub : qNick || (saved && saved.nick) || '' });
   conn.start();
 }
 

@@ -57,6 +57,7 @@ const SENTENCES = {
   [-32004]: 'You are sending too fast: wait a moment, then send again.',
   [-32005]: 'That is too large to send.',
   [-32006]: 'The chat is unavailable for a moment; try again shortly.',
+  [-32007]: 'Your token does not allow that (another nick, or a room outside it).',
   [-32600]: 'The server did not understand the request.',
   [-32601]: 'The server does not offer that.',
   [-32603]: 'The server could not do that; try again.',

@@ -33,8 +33,10 @@ export class Connection {
    * url: the WebSocket URL. Callbacks (all optional):
    *  onopen()                 a socket opened (first time or after reconnect)
    *  onnotify(method, params) a notification arrived
-   *  onstate(state, detail)   'connecting' | 'open' | 'waiting' (detail: ms
-   *                           until the next attempt) | 'closed'
+   *  onstate(state, detail, code, reason)
+   *                           'connecting' | 'open' | 'waiting' (detail: ms
+   *                           until the next attempt) | 'closed'; after a
+   *                           close, the close frame's code and reason
    */
   constructor(url, { onopen, onnotify, onstate, timeoutMs = 8000 } = {}) {
     this.url = url;
@@ -124,17 +126,18 @@ export class Connection {
     }
     this.pending.clear();
     if (!this.wanted) {
-      this.onstate('closed', ev.code);
+      this.onstate('closed', 0, ev.code, ev.reason);
       return;
     }
     const delay = backoffDelay(this.attempt++);
-    this.onstate('waiting', delay, ev.code);
+    this.onstate('waiting', delay, ev.code, ev.reason);
     this.timer = setTimeout(() => this.open(), delay);
   }
 }
 
-/** The WebSocket URL of this page's server. */
-export function wsUrl() {
+/** The WebSocket URL of this page's server, presenting token if any. */
+export function wsUrl(token) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/ws`;
+  const q = token ? `?token=${encodeURIComponent(token)}` : '';
+  return `${proto}//${location.host}/ws${q}`;
 }

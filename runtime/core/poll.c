@@ -2,6 +2,17 @@
  * sleep until the next timer or a goc__netpoll_break. The network poller
  * (runtime/net) plugs its own readiness into goc__netpoll through the hooks
  * below; without it, only timers wake the sleeping poller.
+ *
+ * The hooks are installed at a program's first network call, perhaps while
+ * an M sleeps on the futex (a goroutine had started a timer first: a
+ * ticker, a sleep). From then on a break goes to the network poller, and
+ * would never reach that sleeper, which holds the scheduler's polling slot
+ * until its timer, maybe hours away: no timer added since and no I/O would
+ * be seen. So a break also wakes futex sleepers, and a sleeper that finds
+ * the break hook installed does not sleep: a sleeper counts itself in
+ * futex_sleepers, then looks at the break hook; a breaker loads the break
+ * hook, then futex_sleepers (all sequentially consistent), so either the
+ * sleeper sees the hook or the breaker sees the sleeper.
  */
 #include "runtime.h"
 
@@ -14,6 +25,7 @@ _Atomic goc__netpoll_break_fn goc__netpoll_break_hook;
 _Atomic int64_t goc__netpoll_nwait;    /* goroutines parked on I/O or signals */
 _Atomic int64_t goc__netpoll_npending; /* requests queued for the poller */
 static _Atomic int64_t lastpoll;       /* when the poller last ran */
+static _Atomic int futex_sleepers;     /* Ms inside the futex wait below */
 
 void goc__netpoll(int64_t delay, goc__glist *out)
 {
@@ -25,21 +37,22 @@ void goc__netpoll(int64_t delay, goc__glist *out)
     }
     if (delay == 0)
         return;
-    if (atomic_exchange(&poll_key, 0) == 1)
-        return;
-    goc__futex_wait(&poll_key, 0, delay);
+    atomic_fetch_add(&futex_sleepers, 1);
+    if (!atomic_load(&goc__netpoll_break_hook) && atomic_exchange(&poll_key, 0) != 1)
+        goc__futex_wait(&poll_key, 0, delay); /* else: the caller looks again */
+    atomic_fetch_sub(&futex_sleepers, 1);
     atomic_store(&poll_key, 0);
 }
 
 void goc__netpoll_break(void)
 {
     goc__netpoll_break_fn brk = atomic_load(&goc__netpoll_break_hook);
-    if (brk) {
+    if (brk)
         brk();
-        return;
+    if (!brk || atomic_load(&futex_sleepers) > 0) {
+        atomic_store(&poll_key, 1);
+        goc__futex_wake(&poll_key, 1);
     }
-    atomic_store(&poll_key, 1);
-    goc__futex_wake(&poll_key, 1);
 }
 
 int64_t goc__netpoll_waiters(void)

@@ -21,12 +21,13 @@
 // out; the exit status is 1 when any failed.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const DEADLINE_MS = 100000; // the whole run
+const DEADLINE_MS = 130000; // the whole run
 const STEP_MS = 15000; // one test
 const WAIT_MS = 5000; // one wait for the page
 
@@ -41,6 +42,15 @@ const dbPath = path.join(tmp, 'chat.db');
 const ROOM = 'lobby';
 const XSS = '<img src=x onerror=alert(1)>';
 const SCRIPT = '<script>alert(2)</script>';
+// more text a careless page would run: each must show as these characters
+const HOSTILE = [
+  '"><svg onload=alert(3)>',
+  '<iframe src="javascript:alert(4)"></iframe>',
+  '<a href="javascript:alert(5)">click</a> &lt;b&gt;',
+];
+const SECRET = 'browser-test-secret-0123456789abcdef0123'; // --auth-secret's file
+const secretPath = path.join(tmp, 'auth.key');
+fs.writeFileSync(secretPath, `${SECRET}\n`);
 const DESKTOP = { viewport: { width: 1000, height: 700 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const LONG_NICK = 'an-extremely-long-nickname-32chr'; // the longest a nick may be
@@ -62,8 +72,8 @@ function withTimeout(promise, ms, what) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The server under test: one gocd process. */
-const server = {
+/** A gocd process; extra: flags beyond the common ones. */
+const makeServer = (db, extra = []) => ({
   proc: null, // the child process
   addr: null, // HOST:PORT of its HTTP listener
   log: [], // its stderr and stdout lines, for diagnostics
@@ -72,8 +82,8 @@ const server = {
   start(addr = '127.0.0.1:0') {
     // --rate 5 (bursts of 10) per member: the pages send a few messages,
     // and a flood of 60 is refused however slowly a sanitized build answers.
-    const args = ['--http', addr, '--tcp', 'off', '--db', dbPath, '--web', webDir,
-      '--rate', '5', '--log-level', 'warn'];
+    const args = ['--http', addr, '--tcp', 'off', '--db', db, '--web', webDir,
+      '--rate', '5', '--log-level', 'warn', ...extra];
     const proc = spawn(gocdPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stderr.on('data', (d) => this.log.push(...String(d).trimEnd().split('\n')));
@@ -108,7 +118,29 @@ const server = {
   get url() {
     return `http://${this.addr}`;
   },
-};
+});
+
+const server = makeServer(dbPath); // development mode
+const authServer = makeServer(':memory:', ['--auth-secret', secretPath]);
+
+/** An HS256 token for sub under SECRET, valid ttl seconds more. */
+function token(sub, ttl) {
+  const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const text = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + ttl })}`;
+  return `${text}.${crypto.createHmac('sha256', SECRET).update(text).digest('base64url')}`;
+}
+
+/** A page of the chat on the server with --auth-secret, at address (its
+ * 401s are expected: it is not watched for failed requests). */
+async function openAuthPage(address) {
+  const page = await ctx.desk.newPage();
+  page.errors = [];
+  page.csp = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && page.csp.push(m.text()));
+  await page.goto(`${authServer.url}${address}`);
+  return page;
+}
 
 /** POST /rpc, as curl would: one JSON-RPC request, its reply object. */
 async function rpcHttp(method, params) {
@@ -153,7 +185,9 @@ function watch(page) {
     page.dialogs.push(d.message());
     d.dismiss().catch(() => {});
   });
+  page.csp = []; // Content-Security-Policy violations, reported on the console
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && page.csp.push(m.text()));
   page.on('response', (r) => r.status() >= 400 && page.failed.push(`${r.status()} ${r.url()}`));
   page.on('websocket', (ws) => ws.on('framesent', (f) => {
     try {
@@ -378,6 +412,21 @@ const tests = [
       check(found === 0, `${found} elements made from message text`);
     }
     await sleep(300); // time for an onerror handler to fire, were there one
+    for (const page of [ctx.alice, ctx.bob])
+      check(page.dialogs.length === 0, `dialogs fired: ${page.dialogs}`);
+  }],
+
+  ['svg, iframe and javascript: links in messages show as text, nothing runs', async () => {
+    for (const text of HOSTILE) {
+      await ctx.bob.fill('#text', text);
+      await ctx.bob.press('#text', 'Enter');
+    }
+    for (const page of [ctx.alice, ctx.bob]) {
+      for (const text of HOSTILE) await waitMessage(page, text);
+      const found = await page.locator(`${list()} svg, ${list()} iframe, ${list()} a`).count();
+      check(found === 0, `${found} elements made from message text`);
+    }
+    await sleep(300);
     for (const page of [ctx.alice, ctx.bob])
       check(page.dialogs.length === 0, `dialogs fired: ${page.dialogs}`);
   }],
@@ -623,9 +672,10 @@ const tests = [
     await phone.close();
   }],
 
-  ['no script errors, dialogs or failed requests (a favicon is there)', async () => {
+  ['no script errors, dialogs, failed requests or CSP violations (a favicon is there)', async () => {
     for (const page of ctx.pages) {
       check(page.errors.length === 0, `script errors: ${page.errors}`);
+      check(page.csp.length === 0, `Content-Security-Policy violations: ${page.csp}`);
       check(page.failed.length === 0, `failed requests: ${page.failed}`);
       check(page.dialogs.length === 0, `dialogs: ${page.dialogs}`);
     }
@@ -635,6 +685,53 @@ const tests = [
 
   ['gocd exits 0 on SIGTERM with pages connected', async () => {
     const code = await server.stop();
+    check(code === 0, `exit status ${code}`);
+  }],
+
+  ['--auth-secret: a page without a token says it needs one, and does not connect', async () => {
+    await authServer.start();
+    const page = await openAuthPage(`/?room=${ROOM}`);
+    const note = page.locator('#auth');
+    await note.waitFor({ state: 'visible' });
+    const text = await note.textContent();
+    check(/needs a token/.test(text) && /#token=/.test(text), `shown: ${text}`);
+    check(await page.locator('#join button').isDisabled(), 'the join button stays disabled');
+    check(await page.locator('#state').getAttribute('data-state') === 'closed', 'not connected');
+    await shot(page, 'auth-none');
+    await page.close();
+  }],
+
+  ['--auth-secret: a token in the page address joins under its nick, and leaves the address', async () => {
+    const page = await openAuthPage(`/?room=${ROOM}#token=${token('mallory', 300)}`);
+    await joined(page);
+    check(!/token/.test(await page.evaluate(() => location.href)), 'the token left the address');
+    check(/Signed in as mallory/.test(await page.textContent('#auth')), 'signed-in note');
+    await page.fill('#text', 'signed message');
+    await page.press('#text', 'Enter');
+    const mine = page.locator(`${list()} li.msg`, { hasText: 'signed message' });
+    await mine.waitFor();
+    const raw = await page.evaluate(() => sessionStorage.getItem('goc.token'));
+    check(raw && raw.split('.').length === 3, 'the token is kept for the tab');
+    await page.reload(); // the token stays with the tab
+    await joined(page);
+    check(page.errors.length === 0 && page.csp.length === 0, `errors: ${page.errors} ${page.csp}`);
+    await shot(page, 'auth-joined');
+    await page.close();
+  }],
+
+  ['--auth-secret: an expired token is said to be expired, also when it runs out while open', async () => {
+    const old = await openAuthPage(`/?room=${ROOM}#token=${token('oscar', -10)}`);
+    const note = old.locator('#auth.error');
+    await note.waitFor({ state: 'visible' });
+    check(/expired/.test(await note.textContent()), `shown: ${await note.textContent()}`);
+    await old.close();
+    const page = await openAuthPage(`/?room=${ROOM}#token=${token('peggy', 3)}`);
+    await joined(page);
+    await page.locator('#auth.error', { hasText: 'expired' }).waitFor({ state: 'visible', timeout: 8000 });
+    await page.locator('#state:not([data-state="joined"])').waitFor();
+    await shot(page, 'auth-expired');
+    await page.close();
+    const code = await authServer.stop();
     check(code === 0, `exit status ${code}`);
   }],
 ];
@@ -657,6 +754,7 @@ function report(ok, name, err) {
 async function cleanup() {
   if (ctx.browser) await withTimeout(ctx.browser.close(), 5000, 'browser close').catch(() => {});
   await server.stop().catch(() => {});
+  await authServer.stop().catch(() => {});
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

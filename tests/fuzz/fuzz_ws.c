@@ -13,7 +13,10 @@
  * as a client would and must be a valid server stream: unmasked, no RSV
  * bits, known opcodes, control frames whole and short, minimal length
  * encodings, UTF-8 text, a close code that may be sent and nothing after
- * the close frame. Events must respect their limits and stop after a close,
+ * the close frame; a close frame without a code only as the answer to the
+ * peer's own codeless close (every failure names its code, RFC 6455
+ * 7.1.7), and once reading is over a close frame has gone out. Events must
+ * respect their limits and stop after a close,
  * and a close event carries a UTF-8 reason and the code the engine reports.
  *
  * Invariants: a fresh connection per input, freed before returning; no
@@ -119,6 +122,7 @@ static size_t parse_frame(peer *p)
         FUZZ_CHECK(fin && len <= 125 && (op == 0x8 || op == 0x9 || op == 0xA));
         if (op == 0x8) {
             FUZZ_CHECK(len != 1);
+            FUZZ_CHECK(len != 0 || goc_ws_close_code_received(p->ws) == GOC_WS_NO_STATUS);
             p->close_out = true;
             p->close_code = len ? (uint16_t)(d[0] << 8 | d[1]) : GOC_WS_NO_STATUS;
             FUZZ_CHECK(len == 0 || code_sendable(p->close_code));
@@ -209,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     drain(&p, &rnd, SIZE_MAX);
     FUZZ_CHECK(p.out_len == 0 || !p.close_out); /* no partial frame after a close */
     if (goc_ws_close_code_sent(p.ws) != 0) FUZZ_CHECK(p.close_out);
+    if (!goc_ws_want_read(p.ws)) FUZZ_CHECK(p.close_out); /* every failure is answered */
     if (goc_ws_done(p.ws)) FUZZ_CHECK(p.close_out && !goc_ws_want_read(p.ws));
     if (p.got_close) FUZZ_CHECK(!goc_ws_want_read(p.ws) && p.close_out && goc_ws_done(p.ws));
     goc_ws_free(p.ws);

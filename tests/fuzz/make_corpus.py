@@ -6,8 +6,12 @@ tests/server/test_*.py send. Each file starts with the control bytes of its
 target (see the comment at the top of each fuzz_<target>.c), chosen in turn
 so the seeds cover every cutting mode and every set of limits.
 
-Usage: tests/fuzz/make_corpus.py   (rewrites the five folders)
+Usage: tests/fuzz/make_corpus.py   (rewrites the six folders)
 """
+import base64
+import hashlib
+import hmac
+import json
 import os
 import shutil
 import struct
@@ -143,6 +147,11 @@ def ws_seeds():
         "ping_flood": ws_frame(9, b"ping!") * 10,
         "ping_payloads": ws_frame(9, b"") + ws_frame(9, b"hello") + ws_frame(9, bytes(range(125))),
         "rpc_batch": b"".join(ws_frame(1, m) for m in rpc[1:6]),
+        # failures wslay answered with a codeless close (now 1002)
+        "ping_126": ws_frame(9, b"p" * 126),
+        "ping_fragmented": ws_frame(1, b"te", fin=False) + ws_frame(9, b"p", fin=False),
+        "close_one_byte": ws_frame(8, b"\x03"),
+        "len16_not_minimal": b"\x81\xfe\x00\x7d\x01\x02\x03\x04" + b"a" * 125,
         # found by fuzz_ws: a bad close reason fed one byte at a time
         "close_bad_reason_bytes": (b"\x71\xd4", ws_frame(8, b"\x03\xe8\xdbye")),
     }
@@ -174,6 +183,98 @@ def tls_record_seeds():
     }
 
 
+def resp_bulk(b):
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def resp_array(*items):
+    return b"*%d\r\n" % len(items) + b"".join(items)
+
+
+def resp_seeds():
+    """fuzz_resp: replies as Redis sends them to the chat's client (script
+    results, stream entries, pub/sub pushes), errors, and broken ones."""
+    rpc = rpc_messages()
+    push = resp_array(resp_bulk(b"message"), resp_bulk(b"goc:{lobby}:ch"),
+                      resp_bulk(b"5-0 7-0 m " + rpc[0]))
+    entry = resp_array(resp_bulk(b"7-0"), resp_array(resp_bulk(b"p"), resp_bulk(b"5-0"),
+                                                     resp_bulk(b"n"), resp_bulk(b"bob"),
+                                                     resp_bulk(b"t"), resp_bulk(rpc[1])))
+    return {
+        "ok_and_pong": b"+OK\r\n+PONG\r\n",
+        "errors": b"-NOSCRIPT No matching script\r\n-WRONGPASS invalid\r\n",
+        "integers": b":0\r\n:-1\r\n:9223372036854775807\r\n:-9223372036854775808\r\n",
+        "nils": b"$-1\r\n*-1\r\n*0\r\n$0\r\n\r\n",
+        "subscribe": resp_array(resp_bulk(b"subscribe"), resp_bulk(b"goc:{a}:ch"), b":1\r\n"),
+        "pushes": push * 3,
+        "xrange": resp_array(entry, entry),
+        "script_mixed": resp_array(b":42\r\n", resp_bulk(b"41-2"), b"$-1\r\n",
+                                   resp_array(resp_bulk(b"ann"), resp_bulk(b"node#1 3-1"))),
+        "deep": b"*1\r\n" * 10 + b":1\r\n",
+        "big_bulk": resp_bulk(b"x" * 3000),
+        "command": resp_array(resp_bulk(b"EVALSHA"), resp_bulk(b"0" * 40), resp_bulk(b"1")),
+        "bad_type": b"+OK\r\n!oops\r\n",
+        "bad_length": b"$-7\r\n",
+        "no_crlf_after_bulk": b"$3\r\nabcd\r\n",
+        "cut_in_bulk": b"$10\r\nabc",
+    }
+
+
+JWT_KEY = b"fuzz-key-0123456789abcdef-0123456789"  # fuzz_jwt.c's key_text
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def jwt(header, payload, key=JWT_KEY):
+    """header.payload.signature with HS256 under key, header and payload as
+    bytes or as objects to encode."""
+    enc = [x if isinstance(x, bytes) else json.dumps(x).encode() for x in (header, payload)]
+    text = b64url(enc[0]) + b"." + b64url(enc[1])
+    return text + b"." + b64url(hmac.new(key, text, hashlib.sha256).digest())
+
+
+def jwt_seeds():
+    """fuzz_jwt: (scenario, flip) then a token (even scenario) or a payload to
+    sign (odd); the tokens are those of tests/proto/jwt_test.c's rules."""
+    hs = {"alg": "HS256", "typ": "JWT"}
+    good = {"sub": "alice", "exp": 1700000100}
+    tokens = {
+        "valid": jwt(hs, good),
+        "valid_rooms": jwt(hs, dict(good, rooms=["lobby", "dev-ops"])),
+        "valid_nbf_fraction": jwt({"alg": "HS256"}, {"sub": "b\u00e9", "exp": 1700000000.5,
+                                                      "nbf": 1699999999}),
+        "alg_none": jwt({"alg": "none"}, good)[:-43],
+        "alg_hs512": jwt({"alg": "HS512"}, good),
+        "alg_rs256": jwt({"alg": "RS256", "typ": "JWT"}, good),
+        "crit": jwt({"alg": "HS256", "crit": ["exp"]}, good),
+        "bad_signature": jwt(hs, good, key=b"another key, also long enough!!!"),
+        "expired": jwt(hs, {"sub": "alice", "exp": 1699999999}),
+        "no_exp": jwt(hs, {"sub": "alice"}),
+        "sub_control": jwt(hs, {"sub": "al\nice", "exp": 1700000100}),
+        "rooms_bad": jwt(hs, dict(good, rooms=["ok", 7, "no spaces"])),
+        "duplicate": jwt(hs, b'{"sub":"a","sub":"b","exp":1700000100}'),
+        "not_json": jwt(hs, b"sub=alice"),
+        "deep": jwt(hs, b'{"sub":"a","exp":1700000100,"x":[[[[[[1]]]]]]}'),
+        "truncated": jwt(hs, good)[:-7],
+        "padded": jwt(hs, good) + b"=",
+    }
+    seeds = {k: (bytes([0, i * 31 & 0xff]), v) for i, (k, v) in enumerate(sorted(tokens.items()))}
+    payloads = {
+        "p_valid": good,
+        "p_rooms": dict(good, rooms=["lobby", "a-b"], iat=1, extra={"n": [1, 2]}),
+        "p_fraction": {"sub": "zo\u00eb", "exp": 1700000000.25},
+        "p_expired": {"sub": "x", "exp": 1},
+        "p_nbf_future": dict(good, nbf=1800000000),
+        "p_not_object": [1, 2],
+        "p_sub_long": {"sub": "x" * 40, "exp": 1700000100},
+    }
+    for i, (k, v) in enumerate(sorted(payloads.items())):
+        seeds[k] = (bytes([1, i * 53 & 0xff]), json.dumps(v).encode())
+    return seeds
+
+
 def write(target, seeds, controls):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -196,6 +297,10 @@ def main():
     write("jsonrpc", dict(named_rpc_messages()), lambda i: bytes([i % 8]))
     # fuzz_tls_record: every seed carries its own control bytes
     write("tls_record", tls_record_seeds(), None)
+    # fuzz_resp: cut, limits
+    write("resp", resp_seeds(), lambda i: bytes([i * 37 & 0xff, i % 4]))
+    # fuzz_jwt: every seed carries its own control bytes
+    write("jwt", jwt_seeds(), None)
 
 
 if __name__ == "__main__":

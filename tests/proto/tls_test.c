@@ -5,8 +5,10 @@
  * server name refused, the handshake deadline, a read taking every record
  * already there, close_notify as end of stream, our own AES-GCM records
  * against mbedtls's in both directions, forged, oversized, short and
- * handshake records after the handshake refused, and the configuration
- * errors.
+ * handshake records after the handshake refused, the configuration
+ * errors, and resumption: by ticket and by session id, across ticket key
+ * rotations, tickets past their lifetime, and concurrent full handshakes
+ * sharing the generator's table.
  *
  * The certificate comes from scripts/gen-cert, made by the build into the
  * folder named by GOC_TEST_CERT_DIR (cert.pem, key.pem).
@@ -50,7 +52,9 @@ typedef struct server {
     char addr[64];
     serve_mode mode;
     int64_t deadline_ns;   /* handshake deadline from accept, 0: none */
+    goc_tls_config *cfg;   /* the server's configuration (default server_cfg) */
     int accept_rc;         /* goc_tls_accept's result */
+    bool resumed;          /* the server resumed the session */
     bool own_records;      /* the session sealed its own records */
     ssize_t read_rc;       /* SERVE_READ_ONCE: what one read returned */
     uint64_t received_sum; /* SERVE_DUPLEX: checksum of what the client sent */
@@ -129,8 +133,9 @@ static void serve_one(void *arg)
     if (goc_accept(s->l, &c) == 0) {
         goc_tls *t = NULL;
         int64_t deadline = s->deadline_ns ? goc_nanotime() + s->deadline_ns : 0;
-        s->accept_rc = goc_tls_accept(server_cfg, c, deadline, &t);
+        s->accept_rc = goc_tls_accept(s->cfg, c, deadline, &t);
         s->own_records = t && goc_tls_own_records(t);
+        s->resumed = t && goc_tls_resumed(t);
         if (t && s->mode == SERVE_READ_ONCE) {
             char buf[256];
             s->read_rc = goc_tls_read(t, buf, sizeof buf);
@@ -162,6 +167,7 @@ static int server_start(server *s, serve_mode mode, int64_t deadline_ns)
         return rc;
     goc_listener_addr(s->l, s->addr, sizeof s->addr);
     s->mode = mode;
+    s->cfg = server_cfg;
     s->deadline_ns = deadline_ns;
     s->done = goc_chan_make(0, 0);
     server *sp = s;
@@ -176,17 +182,23 @@ static void server_wait(server *s)
     goc_listener_close(s->l);
 }
 
-static int client(const server *s, const char *name, goc_conn **c, goc_tls **t)
+static int client_with(goc_tls_config *cfg, const server *s, const char *name, goc_conn **c,
+                       goc_tls **t)
 {
     int rc = goc_dial_tcp(s->addr, 5000000000LL, c);
     if (rc)
         return rc;
-    rc = goc_tls_connect(client_cfg, *c, name, goc_nanotime() + 5000000000LL, t);
+    rc = goc_tls_connect(cfg, *c, name, goc_nanotime() + 5000000000LL, t);
     if (rc) {
         goc_conn_close(*c);
         *c = NULL;
     }
     return rc;
+}
+
+static int client(const server *s, const char *name, goc_conn **c, goc_tls **t)
+{
+    return client_with(client_cfg, s, name, c, t);
 }
 
 /* ---- cases ---------------------------------------------------------------------- */
@@ -370,6 +382,180 @@ static void test_bad_records_refused(void)
     bad_record(rec, 15);
 }
 
+/* One echo connection to a fresh server on scfg from ccfg: 1 when both
+ * ends resumed, 0 when neither did, -1 on anything else (a failure, ends
+ * that disagree, an echo that does not come back). */
+static int resume_round(goc_tls_config *scfg, goc_tls_config *ccfg)
+{
+    server s;
+    if (server_start(&s, SERVE_ECHO, 0) != 0)
+        return -1;
+    s.cfg = scfg;
+    goc_conn *c;
+    goc_tls *t;
+    int rc = client_with(ccfg, &s, "localhost", &c, &t);
+    bool client_resumed = false, echoed = false;
+    if (rc == 0) {
+        client_resumed = goc_tls_resumed(t);
+        char back[8];
+        echoed = goc_tls_write(t, "resume", 6) == 6 && goc_tls_read(t, back, sizeof back) == 6 &&
+                 memcmp(back, "resume", 6) == 0;
+        goc_tls_free(t);
+        goc_conn_close(c);
+    }
+    server_wait(&s);
+    if (rc != 0 || s.accept_rc != 0 || !echoed || s.resumed != client_resumed) {
+        printf("# resume round: connect %d accept %d echoed %d resumed %d/%d\n", rc, s.accept_rc,
+               echoed, client_resumed, s.resumed);
+        return -1;
+    }
+    return client_resumed;
+}
+
+static goc_tls_config *resuming_client(bool tickets)
+{
+    goc_tls_config *cfg;
+    char err[256];
+    if (goc_tls_client_config(cert_path, &cfg, err, sizeof err) != 0)
+        return NULL;
+    goc_tls_config_client_resume(cfg, true, tickets);
+    return cfg;
+}
+
+static void test_resumption_by_ticket_and_by_id(void)
+{
+    for (int tickets = 1; tickets >= 0; tickets--) {
+        goc_tls_config *cc = resuming_client(tickets);
+        CHECK(cc != NULL);
+        CHECK_EQ_INT(resume_round(server_cfg, cc), 0); /* the first is full */
+        CHECK_EQ_INT(resume_round(server_cfg, cc), 1);
+        CHECK_EQ_INT(resume_round(server_cfg, cc), 1);
+        goc_tls_config_client_resume(cc, false, false); /* forgets it */
+        CHECK_EQ_INT(resume_round(server_cfg, cc), 0);
+        goc_tls_config_free(cc);
+    }
+    /* the plain client keeps nothing */
+    CHECK_EQ_INT(resume_round(server_cfg, client_cfg), 0);
+    CHECK_EQ_INT(resume_round(server_cfg, client_cfg), 0);
+}
+
+static void test_ticket_key_rotation(void)
+{
+    goc_tls_config *cc = resuming_client(true);
+    CHECK(cc != NULL);
+    CHECK_EQ_INT(resume_round(server_cfg, cc), 0); /* a ticket under key A */
+    CHECK_EQ_INT(goc_tls_config_rotate_tickets(server_cfg, false), 0); /* A is new: not due */
+    CHECK_EQ_INT(goc_tls_config_rotate_tickets(server_cfg, true), 1); /* B seals, A opens */
+    CHECK_EQ_INT(resume_round(server_cfg, cc), 1);
+    CHECK_EQ_INT(goc_tls_config_rotate_tickets(server_cfg, true), 1); /* C seals, B opens */
+    CHECK_EQ_INT(resume_round(server_cfg, cc), 0); /* A's ticket: full, a new one under C */
+    CHECK_EQ_INT(resume_round(server_cfg, cc), 1);
+    goc_tls_config_free(cc);
+    CHECK_EQ_INT(goc_tls_config_rotate_tickets(client_cfg, true), -EINVAL);
+}
+
+static void test_ticket_lifetime_and_off(void)
+{
+    goc_tls_config *sc, *cc = resuming_client(true);
+    char err[256];
+    CHECK(cc != NULL);
+    CHECK_EQ_INT(goc_tls_server_config(cert_path, key_path, &sc, err, sizeof err), 0);
+    CHECK_EQ_INT(goc_tls_config_resumption(sc, 1, 4), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 1);
+    goc_sleep(2100 * 1000000LL); /* the session is now more than a lifetime old */
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 1);
+    /* resumption off: every handshake is full, by ticket or by id */
+    CHECK_EQ_INT(goc_tls_config_resumption(sc, 0, 0), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    goc_tls_config_client_resume(cc, true, false);
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    CHECK_EQ_INT(resume_round(sc, cc), 0);
+    CHECK_EQ_INT(goc_tls_config_resumption(cc, 10, 1), -EINVAL);
+    goc_tls_config_free(sc);
+    goc_tls_config_free(cc);
+}
+
+/* Full handshakes at once, on both Ps: each borrows the generator's table
+ * (a wrong table would fail the Finished check) and gives it back. */
+typedef struct hs_job {
+    server *s;
+    atomic_int *ok;
+    goc_waitgroup *wg;
+} hs_job;
+
+static void handshake_job(void *arg)
+{
+    hs_job *j = arg;
+    goc_conn *c;
+    goc_tls *t;
+    if (client(j->s, "localhost", &c, &t) == 0) {
+        char back[4];
+        if (goc_tls_write(t, "hs", 2) == 2 && goc_tls_read(t, back, sizeof back) == 2)
+            atomic_fetch_add(j->ok, 1);
+        goc_tls_free(t);
+        goc_conn_close(c);
+    }
+    goc_waitgroup_done(j->wg);
+}
+
+static goc_waitgroup echo_conns; /* test_concurrent_full_handshakes' server side */
+
+static void echo_conn(void *arg)
+{
+    goc_conn *c = *(goc_conn **)arg;
+    goc_tls *t;
+    if (goc_tls_accept(server_cfg, c, goc_nanotime() + 10000000000LL, &t) == 0) {
+        char buf[16];
+        ssize_t n;
+        while ((n = goc_tls_read(t, buf, sizeof buf)) > 0 && goc_tls_write(t, buf, (size_t)n) == n)
+            ;
+        goc_tls_free(t);
+    }
+    goc_conn_close(c);
+    goc_waitgroup_done(&echo_conns);
+}
+
+static void accept_loop(void *arg)
+{
+    goc_listener *l = *(goc_listener **)arg;
+    goc_conn *c;
+    while (goc_accept(l, &c) == 0) {
+        goc_waitgroup_add(&echo_conns, 1);
+        goc_go(echo_conn, &c, sizeof c);
+    }
+    goc_waitgroup_done(&echo_conns);
+}
+
+static void test_concurrent_full_handshakes(void)
+{
+    enum { N = 12 };
+    server s;
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(goc_listen_tcp("127.0.0.1:0", 64, &s.l), 0);
+    goc_listener_addr(s.l, s.addr, sizeof s.addr);
+    goc_waitgroup_add(&echo_conns, 1); /* the accept loop */
+    goc_go(accept_loop, &s.l, sizeof s.l);
+    int served[2];
+    for (int round = 0; round < 2; round++) {
+        atomic_int ok = 0;
+        goc_waitgroup wg = {0};
+        goc_waitgroup_add(&wg, N);
+        hs_job j = {&s, &ok, &wg};
+        for (int i = 0; i < N; i++)
+            goc_go(handshake_job, &j, sizeof j);
+        goc_waitgroup_wait(&wg);
+        served[round] = atomic_load(&ok);
+    }
+    goc_listener_shutdown(s.l);
+    goc_waitgroup_wait(&echo_conns); /* the sessions end before their configuration */
+    goc_listener_close(s.l);
+    CHECK_EQ_INT(served[0], N);
+    CHECK_EQ_INT(served[1], N);
+}
+
 static void test_config_errors(void)
 {
     goc_tls_config *cfg = NULL;
@@ -393,6 +579,10 @@ static const test_case cases[] = {
     TEST_CASE(test_own_records_interoperate_with_mbedtls),
     TEST_CASE(test_bad_records_refused),
     TEST_CASE(test_config_errors),
+    TEST_CASE(test_resumption_by_ticket_and_by_id),
+    TEST_CASE(test_ticket_key_rotation),
+    TEST_CASE(test_ticket_lifetime_and_off),
+    TEST_CASE(test_concurrent_full_handshakes),
     {0},
 };
 

@@ -478,18 +478,122 @@ static void test_too_big_closes_1009(void)
     CHECK(expect_refused(&cfg, wire, n, 1009));
 }
 
+/* expect_refused, also with the bytes fed one at a time. */
+static bool expect_refused_split(const goc_ws_config_t *cfg, const uint8_t *msg, size_t n,
+                                 uint16_t code)
+{
+    static peer p;
+    if (!expect_refused(cfg, msg, n, code))
+        return false;
+    memset(&fr, 0, sizeof fr);
+    bool ok = open_peer(&p, *cfg) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = goc_ws_feed(p.ws, msg + i, 1) == 0;
+    drain(&p, SIZE_MAX);
+    ok = ok && p.nev == 0 && next_frame(&p, &fr) && fr.opcode == 0x8 && close_code(&fr) == code;
+    if (!ok)
+        printf("# refused byte by byte: want close %u, got nev=%d opcode=%u code=%u\n", code,
+               p.nev, fr.opcode, close_code(&fr));
+    goc_ws_free(p.ws);
+    return ok;
+}
+
+/* Every way a client can break the framing gets a close frame with 1002
+ * (RFC 6455 7.1.7, 7.4.1), whole or fed byte by byte. */
 static void test_protocol_errors_close_1002(void)
 {
     goc_ws_config_t cfg = {0};
+    static uint8_t big[200];
     size_t n = 0;
     frame(wire, &n, true, 0x1, "plain", 5, true); /* a client must mask */
-    CHECK(expect_refused(&cfg, wire, n, 1002));
+    CHECK(expect_refused_split(&cfg, wire, n, 1002));
     n = 0;
     frame(wire, &n, true, 0x0, "cont", 4, false); /* continuation of nothing */
-    CHECK(expect_refused(&cfg, wire, n, 1002));
+    CHECK(expect_refused_split(&cfg, wire, n, 1002));
+    for (uint8_t op = 0x3; op <= 0xf; op++) { /* reserved opcodes, data and control */
+        if (op == 0x8 || op == 0x9 || op == 0xa)
+            continue;
+        n = 0;
+        frame(wire, &n, true, op, "x", 1, false);
+        CHECK_MSG(expect_refused_split(&cfg, wire, n, 1002), "opcode %u", op);
+    }
+    for (uint8_t rsv = 0x10; rsv <= 0x40; rsv <<= 1) { /* RSV bits, no extension agreed */
+        n = 0;
+        frame(wire, &n, true, 0x1, "x", 1, false);
+        wire[0] |= rsv;
+        CHECK_MSG(expect_refused_split(&cfg, wire, n, 1002), "rsv %#x", rsv);
+    }
+    n = 0; /* a new message before the fragmented one ended */
+    frame(wire, &n, false, 0x1, "part", 4, false);
+    frame(wire, &n, true, 0x1, "new", 3, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1002));
+    /* control frames: over 125 bytes (ping, pong, close), fragmented */
+    static const uint8_t controls[] = {0x9, 0xa, 0x8};
+    for (size_t i = 0; i < 3; i++) {
+        n = 0;
+        big[0] = 0x03, big[1] = 0xe8;
+        frame(wire, &n, true, controls[i], big, 126, false);
+        CHECK_MSG(expect_refused_split(&cfg, wire, n, 1002), "control %u of 126", controls[i]);
+        n = 0;
+        frame(wire, &n, false, controls[i], big, 2, false);
+        CHECK_MSG(expect_refused_split(&cfg, wire, n, 1002), "fragmented %u", controls[i]);
+    }
+    n = 0; /* a fragmented ping inside a fragmented text */
+    frame(wire, &n, false, 0x1, "te", 2, false);
+    frame(wire, &n, false, 0x9, "p", 1, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1002));
+    n = 0; /* a close with a one-byte payload: half a code */
+    frame(wire, &n, true, 0x8, "\x03", 1, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1002));
+    /* close codes that may not be sent */
+    static const uint16_t bad_codes[] = {0, 999, 1004, 1005, 1006, 1015, 2000, 2999, 5000};
+    for (size_t i = 0; i < sizeof bad_codes / sizeof *bad_codes; i++) {
+        uint8_t c[2] = {(uint8_t)(bad_codes[i] >> 8), (uint8_t)bad_codes[i]};
+        n = 0;
+        frame(wire, &n, true, 0x8, c, 2, false);
+        CHECK_MSG(expect_refused_split(&cfg, wire, n, 1002), "close code %u", bad_codes[i]);
+    }
+    /* lengths not in their shortest form: 16 bits for 125, 64 bits for
+     * 65535; and a 64-bit length with its top bit set */
+    static const uint8_t long16[] = {0x81, 0xfe, 0x00, 0x7d, 1, 2, 3, 4};
+    CHECK(expect_refused_split(&cfg, long16, sizeof long16, 1002));
+    static const uint8_t long64[] = {0x81, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+    CHECK(expect_refused_split(&cfg, long64, sizeof long64, 1002));
+    static const uint8_t top64[] = {0x81, 0xff, 0x80, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4};
+    CHECK(expect_refused_split(&cfg, top64, sizeof top64, 1002));
+    /* a good message first: it is delivered, then the bad header closes */
+    static peer p;
     n = 0;
-    frame(wire, &n, true, 0x3, "x", 1, false); /* reserved opcode */
-    CHECK(expect_refused(&cfg, wire, n, 1002));
+    frame(wire, &n, true, 0x1, "fine", 4, false);
+    frame(wire, &n, false, 0x9, "p", 1, false);
+    CHECK_EQ_INT(open_peer(&p, cfg), 0);
+    CHECK_EQ_INT(goc_ws_feed(p.ws, wire, n), 0);
+    CHECK_EQ_INT(p.nev, 1);
+    CHECK_EQ_STR(p.texts[0], "fine");
+    drain(&p, SIZE_MAX);
+    CHECK(next_frame(&p, &fr));
+    CHECK_EQ_INT(fr.opcode, 0x8);
+    CHECK_EQ_INT(close_code(&fr), 1002);
+    CHECK(!goc_ws_want_read(p.ws) && goc_ws_done(p.ws));
+    goc_ws_free(p.ws);
+}
+
+/* The other fail paths keep their codes fed byte by byte too. */
+static void test_fail_codes_split(void)
+{
+    goc_ws_config_t cfg = {.max_message = 16};
+    size_t n = 0;
+    frame(wire, &n, true, 0x1, "\xc3\x28", 2, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1007));
+    n = 0;
+    frame(wire, &n, true, 0x8, "\x03\xe8\xff", 3, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1007));
+    n = 0;
+    frame(wire, &n, true, 0x1, "0123456789abcdefg", 17, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1009));
+    n = 0;
+    frame(wire, &n, true, 0x2, "bin", 3, false);
+    CHECK(expect_refused_split(&cfg, wire, n, 1003));
 }
 
 static void test_server_close_codes(void)
@@ -662,6 +766,7 @@ static const test_case cases[] = {
     TEST_CASE(test_bad_close_reason_1007),
     TEST_CASE(test_too_big_closes_1009),
     TEST_CASE(test_protocol_errors_close_1002),
+    TEST_CASE(test_fail_codes_split),
     TEST_CASE(test_server_close_codes),
     TEST_CASE(test_peer_close_echoed),
     TEST_CASE(test_queue_bounds),

@@ -7,6 +7,8 @@
 #include <goc/context.h>
 #include <goc/net.h>
 #include <goc/sched.h>
+#include <goc/time.h>
+#include <goc/chan.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -569,6 +571,58 @@ static void test_sleep_wakes_while_poller_blocks(void)
     server_stop(&s);
 }
 
+/* The first network call installs the poller's hooks; an M may be asleep
+ * on the futex poller by then, until a timer set before (here a ticker of
+ * 12 hours). Breaks must still reach it: before the fix the deadlines
+ * below fired only with the ticker, and the child hung about one run in
+ * three. Each run is a fresh process (the hooks are installed once). */
+static void ticker_forever(void *arg)
+{
+    goc_ticker *tk = goc_ticker_new(12LL * 3600 * GOC_SECOND);
+    goc_chan *never = goc_chan_make(0, 0);
+    goc_select_case cases[2] = {
+        {.c = goc_ticker_chan(tk), .dir = GOC_SELECT_RECV},
+        {.c = never, .dir = GOC_SELECT_RECV},
+    };
+    (void)arg;
+    while (goc_select(cases, 2, true) == 0)
+        ;
+}
+
+static void child_timer_before_network(void)
+{
+    alarm(10); /* a lost wake-up hangs: SIGALRM ends the child */
+    goc_go(ticker_forever, NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        server s = {0};
+        CHECK_EQ_INT(server_start(&s), 0);
+        goc_conn *c;
+        CHECK_EQ_INT(goc_dial_tcp(s.addr, GOC_SECOND, &c), 0);
+        int64_t t0 = goc_nanotime();
+        goc_conn_set_read_deadline(c, t0 + 200 * GOC_MILLISECOND);
+        char b;
+        CHECK_EQ_INT(goc_conn_read(c, &b, 1), -ETIMEDOUT);
+        int64_t took = goc_nanotime() - t0;
+        CHECK_MSG(took < 3 * GOC_SECOND, "a 200 ms deadline fired after %lld ms",
+                  (long long)(took / GOC_MILLISECOND));
+        goc_conn_close(c);
+        server_stop(&s);
+    }
+}
+
+static void test_timer_set_before_the_network(void)
+{
+    static test_child r;
+    for (int run = 0; run < 6; run++) {
+        goc_syscall_enter_block(); /* waitpid: not a hog */
+        int rc = test_run_child("child_timer_before_network", NULL, &r);
+        goc_syscall_exit();
+        CHECK_EQ_INT(rc, 0);
+        CHECK_MSG(r.exited && r.status == 0, "run %d: %s %d: %s", run,
+                  r.exited ? "exit" : "signal", r.status, r.out);
+    }
+}
+
 static const test_case cases[] = {
     TEST_CASE(test_echo_roundtrip),
     TEST_CASE(test_large_transfer_both_ways),
@@ -587,6 +641,8 @@ static const test_case cases[] = {
     TEST_CASE(test_signal_wait),
     TEST_CASE(test_idle_io_is_not_deadlock),
     TEST_CASE(test_sleep_wakes_while_poller_blocks),
+    TEST_CASE(test_timer_set_before_the_network),
+    TEST_CASE(child_timer_before_network),
     {0},
 };
 

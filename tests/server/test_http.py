@@ -371,6 +371,38 @@ def t_rest_errors(srv):
     check_rest_error(http(p, "DELETE", "/api/rooms"), "DELETE /api/rooms")
 
 
+def t_static_security_headers(srv):
+    """Every static file: a Content-Security-Policy allowing no inline
+    script or style and no other origin, nosniff, a Referrer-Policy; and
+    the project's own pages hold no inline script, style or handler (the
+    policy would block them)."""
+    with Http(srv.http_port) as c:
+        for path in ["/"] + ["/" + n for n in FILES]:
+            r = c.request("GET", path)
+            csp = r.headers.get("content-security-policy", "")
+            directives = dict((d.strip().split(" ", 1) + [""])[:2] for d in csp.split(";"))
+            check("unsafe-inline" not in csp and "unsafe-eval" not in csp and "*" not in csp,
+                  "%s: CSP %r" % (path, csp))
+            for d in ("default-src", "script-src", "style-src", "connect-src"):
+                check_eq(directives.get(d), "'self'", "%s: CSP %s" % (path, d))
+            check_eq(directives.get("frame-ancestors"), "'none'", "%s: frame-ancestors" % path)
+            check_eq(r.headers.get("x-content-type-options"), "nosniff", path + " nosniff")
+            check_eq(r.headers.get("referrer-policy"), "no-referrer", path + " Referrer-Policy")
+    web = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), "web")
+    for name in sorted(os.listdir(web)):
+        if not name.endswith(".html"):
+            continue
+        text = open(os.path.join(web, name), encoding="utf-8").read().lower()
+        check("<style" not in text, "web/%s: a <style> element" % name)
+        check(not re.search(r"\sstyle\s*=", text), "web/%s: a style attribute" % name)
+        check(not re.search(r"\son[a-z]+\s*=", text), "web/%s: an inline event handler" % name)
+        check(not re.search(r"javascript:", text), "web/%s: a javascript: URL" % name)
+        for m in re.finditer(r"<script([^>]*)>(.*?)</script>", text, re.S):
+            check("src=" in m.group(1) and not m.group(2).strip(),
+                  "web/%s: an inline script %r" % (name, m.group(0)[:80]))
+
+
 def t_slow_header(srv):
     """Half a request line, then nothing: dropped after the header deadline
     (10 s), well before 15 s; an idle connection with nothing sent is not."""
@@ -414,6 +446,8 @@ CASES = [
     ("pipelining: answers in order", t_pipelining),
     ("static files with their Content-Type; / is index.html", t_static_types),
     ("no path escapes the web folder", t_no_escape),
+    ("static files: Content-Security-Policy (no inline script), nosniff, Referrer-Policy; "
+     "web/*.html inline-free", t_static_security_headers),
     ("GET /healthz", t_healthz),
     ("/metrics: Prometheus text, counters grow", t_metrics),
     ("/api/stats: runtime.stats keys", t_api_stats),

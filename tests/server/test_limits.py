@@ -4,6 +4,10 @@ the rest of the server untouched afterwards (README, "Limits"):
 
 - --max-conns: past it a framed client gets one -32000 error frame, an
   HTTP client a 503, and both are closed; a freed slot is usable again.
+- per address: --max-conns-per-ip (default a quarter of --max-conns) and
+  --conn-rate (new connections per second, bursts of twice that) give the
+  same answers; other addresses' limits are their own (the server counts
+  127.0.0.2 apart from 127.0.0.1).
 - JSON nesting deeper than 64 (even a megabyte of '['), and batches longer
   than 100: one -32600 with id null, on every transport.
 - --read-timeout: a frame or HTTP request begun and not finished is closed
@@ -50,8 +54,10 @@ def echo_ok(sock, id=1):
 # ------------------------------------------------------------ --max-conns
 
 def max_conns():
-    with Server(BIN, "--max-conns", str(MAX_CONNS), "--db", ":memory:",
-                http="127.0.0.1:0") as srv:
+    # every client is 127.0.0.1: let one address have them all (the limit
+    # per address, a quarter by default, has its own case)
+    with Server(BIN, "--max-conns", str(MAX_CONNS), "--max-conns-per-ip", str(MAX_CONNS),
+                "--db", ":memory:", http="127.0.0.1:0") as srv:
         held = [connect(srv.port) for _ in range(MAX_CONNS)]
         for i, s in enumerate(held):
             echo_ok(s, i + 1)  # each is served, so each is counted
@@ -83,6 +89,113 @@ def max_conns():
         refused = parse_metrics(r.body.decode()).get("gocd_connections_refused_total")
         check(refused is not None and refused >= 2, "refusals counted: %r" % refused)
         for s in held:
+            s.close()
+        srv.check_clean_exit()
+
+
+# -------------------------------------------------- limits per address
+
+def refused_like_max_conns(port, http_port):
+    """A framed client past a limit: one -32000 frame, then EOF; an HTTP
+    client: 503 and the close."""
+    extra = connect(port)
+    r = recv_json(extra)
+    check_error(r, None, -32000)
+    expect_eof(extra)
+    extra.close()
+    h = tcp(http_port)
+    h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = expect_closed(h)
+    check(got.startswith(b"HTTP/1.1 503 "), "HTTP past the limit: %r" % got[:80])
+    h.close()
+
+
+def connect_from(port, src):
+    """A framed connection from the local address src (127.0.0.x)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def max_conns_per_ip():
+    # default: a quarter of --max-conns
+    with Server(BIN, "--max-conns", "40", "--db", ":memory:", http="127.0.0.1:0") as srv:
+        held = [connect(srv.port) for _ in range(10)]
+        for i, s in enumerate(held):
+            echo_ok(s, i + 1)
+        refused_like_max_conns(srv.port, srv.http_port)
+        other = connect_from(srv.port, "127.0.0.2")  # another address: its own count
+        echo_ok(other, 99)
+        other.close()
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:  # the slot comes back once the server has seen the close
+            s = connect(srv.port)
+            try:
+                echo_ok(s, 50)
+                break
+            except Exception:
+                check(time.monotonic() < deadline, "the freed slot never came back")
+                time.sleep(0.05)
+            finally:
+                s.close()
+        for s in held:
+            s.close()
+        srv.check_clean_exit()
+    # explicit
+    with Server(BIN, "--max-conns-per-ip", "3", "--db", ":memory:", http="127.0.0.1:0") as srv:
+        held = [connect(srv.port) for _ in range(3)]
+        for i, s in enumerate(held):
+            echo_ok(s, i + 1)
+        refused_like_max_conns(srv.port, srv.http_port)
+        for s in held:
+            echo_ok(s, 7)  # untouched
+            s.close()
+        srv.check_clean_exit()
+
+
+def conn_rate():
+    rate = 5  # bursts of 10
+    with Server(BIN, "--conn-rate", str(rate), "--db", ":memory:", http="127.0.0.1:0") as srv:
+        # a burst: 2 x rate admitted, plus what refilled meanwhile (a slow
+        # sanitized build takes longer), then the -32000 answer
+        t0 = time.monotonic()
+        admitted = 0
+        while admitted < 10 * rate:
+            s = connect(srv.port)
+            s.sendall(frame(req(admitted + 1, "echo", [1])))
+            r = recv_json(s)
+            s.close()
+            if "error" in r:
+                check_error(r, None, -32000)
+                break
+            admitted += 1
+        took = time.monotonic() - t0
+        check(2 * rate <= admitted <= 2 * rate + int(took * rate) + 1,
+              "%d admitted in a burst of %.2f s (rate %d, bursts of %d)"
+              % (admitted, took, rate, 2 * rate))
+        refused_like_max_conns(srv.port, srv.http_port)
+        # refills at `rate` per second: one comes back within a second or so
+        time.sleep(max(0.0, t0 + 1.0 / rate * 2 - time.monotonic()) + 0.3)
+        s = connect(srv.port)
+        echo_ok(s, 77)
+        s.close()
+        other = connect_from(srv.port, "127.0.0.2")
+        echo_ok(other, 78)
+        other.close()
+        time.sleep(1.0 / rate * 2)
+        with Http(srv.http_port) as h:
+            r = h.request("GET", "/metrics")
+        m = parse_metrics(r.body.decode())
+        check(m.get("gocd_connections_refused_address_total", 0) >= 2,
+              "refusals per address counted: %r" % m.get("gocd_connections_refused_address_total"))
+        srv.check_clean_exit()
+    with Server(BIN, "--conn-rate", "0", "--db", ":memory:") as srv:  # 0: no limit
+        for i in range(60):
+            s = connect(srv.port)
+            echo_ok(s, i + 1)
             s.close()
         srv.check_clean_exit()
 
@@ -277,6 +390,9 @@ def main():
     BIN = sys.argv[1]
     tap = Tap()
     tap.run("--max-conns: framed -32000, HTTP 503, others untouched, slot reusable", max_conns)
+    tap.run("--max-conns-per-ip: a quarter of --max-conns by default, the same answers, "
+            "per address", max_conns_per_ip)
+    tap.run("--conn-rate: new connections per address per second, bursts of twice", conn_rate)
     srv = tap.run("server starts with --max-frame %d --read-timeout %d" % (MAX_FRAME,
                                                                           READ_TIMEOUT_MS),
                   lambda: Server(BIN, "--max-frame", str(MAX_FRAME), "--read-timeout",

@@ -4,8 +4,9 @@ HTTPS and WSS, --tcp-tls for framed TCP in TLS, --cert and --key) with a
 certificate made by scripts/gen-cert: Python's ssl and curl succeed when
 they trust it and fail cleanly when they do not; only TLS 1.2 with ECDHE
 and AEAD suites is spoken; a client that stalls in the handshake is
-dropped after --read-timeout; a bad certificate file stops start-up
-with a one-line error.
+dropped after --read-timeout; a reconnecting client resumes its session
+(Python's ssl and openssl s_client -reconnect, by ticket and by session
+id); a bad certificate file stops start-up with a one-line error.
 
 usage: test_tls.py GOCD [GOCC]
 
@@ -192,6 +193,47 @@ def plaintext_on_tls_port(srv):
     https_routes(srv, any_server())
 
 
+def resumption_python(srv, cafile):
+    """Python's ssl resumes its session on the second handshake, with the
+    server's ticket and, with tickets off, by session id; on both TLS
+    ports."""
+    for tickets in (True, False):
+        ctx = trusting(cafile)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if not tickets:
+            ctx.options |= ssl.OP_NO_TICKET
+        for kind in ("tls", "tcp-tls"):
+            first = tcp(srv.port_of(kind), tls=ctx)
+            check(not first.session_reused, "%s: the first handshake is full" % kind)
+            session = first.session
+            check(session is not None and session.has_ticket == tickets,
+                  "%s: a session %s a ticket" % (kind, "with" if tickets else "without"))
+            first.close()
+            for i in range(3):
+                raw = socket.create_connection(("127.0.0.1", srv.port_of(kind)), timeout=5)
+                again = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+                check(again.session_reused, "%s (tickets %s): handshake %d not resumed"
+                      % (kind, tickets, i + 2))
+                again.close()
+    with Http(srv.port_of("tls"), tls=trusting(cafile)) as h:  # still served afterwards
+        check_eq(h.request("GET", "/healthz").status, 200, "/healthz")
+
+
+def resumption_openssl(srv, cafile):
+    """openssl s_client -reconnect: its five reconnections report the
+    session reused, with tickets and without."""
+    for extra in ([], ["-no_ticket"]):
+        p = subprocess.run(["openssl", "s_client", "-connect",
+                            "127.0.0.1:%d" % srv.port_of("tcp-tls"), "-servername", "localhost",
+                            "-CAfile", cafile, "-tls1_2", "-reconnect"] + extra,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        out = p.stdout.decode("utf-8", "replace")
+        reused = out.count("Reused, TLSv1.2")
+        check(reused >= 5, "s_client -reconnect %s: %d of the reconnections reused the session "
+              "(want 5); output tail %r" % (" ".join(extra), reused, out[-600:]))
+        check("Verify return code: 0 (ok)" in out, "certificate verified")
+
+
 def gocc_tls(srv, gocc, cafile, other_ca):
     """gocc --tls: echo through framed TLS, and a refusal of an untrusted
     server."""
@@ -305,6 +347,10 @@ def main():
             if len(sys.argv) > 2:
                 tap.run("gocc --tls: framed TLS from the command line", gocc_tls, srv,
                         sys.argv[2], cert, other_cert)
+            tap.run("resumption: Python's ssl resumes, by ticket and by session id",
+                    resumption_python, srv, cert)
+            tap.run("resumption: openssl s_client -reconnect reports reuse, with and without "
+                    "tickets", resumption_openssl, srv, cert)
             tap.run("TLS 1.0/1.1 refused", old_versions_refused, srv)
             tap.run("CBC and static-RSA suites refused", weak_suites_refused, srv)
             tap.run("a client stalled in the handshake is dropped after the deadline",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_ws.py: gocd's WebSocket transport against real sockets (doc/protocol.md,
 "WebSocket"): the handshake, JSON-RPC over text messages, the close codes
-1003 (binary), 1007 (invalid UTF-8), 1009 (over --max-frame), ping/pong,
+1003 (binary), 1007 (invalid UTF-8), 1009 (over --max-frame), 1002 for
+every protocol error (RFC 6455 7.1.7, 7.4.1), ping/pong,
 the allowed-Origin list, the server's ping to an idle peer (a WebSocket
 left idle from the start is pinged ~30 s later), and close 1001 on
 SIGTERM.
@@ -164,6 +165,48 @@ def t_unmasked_refused(srv):
             pass
 
 
+def raw(b0, b1, *rest):
+    """A hand-made frame header (and payload): b1 carries the mask bit."""
+    def send(w):
+        w.sock.sendall(bytes([b0, b1]) + b"".join(rest))
+    return send
+
+
+def t_protocol_errors_1002(srv):
+    """Each way to break the framing: a close frame with code 1002, the
+    connection then closed (the three wslay answered without a code, and
+    the rest)."""
+    key = b"\x01\x02\x03\x04"
+    cases = [
+        ("a ping over 125 bytes", lambda w: w.send(OP_PING, b"p" * 126)),
+        ("a close over 125 bytes", lambda w: w.send(OP_CLOSE, b"\x03\xe8" + b"r" * 124)),
+        ("a fragmented ping", lambda w: w.send(OP_PING, b"p", fin=False)),
+        ("a ping fragment inside a message", lambda w: (w.send(OP_TEXT, b"te", fin=False),
+                                                        w.send(OP_PING, b"p", fin=False))),
+        ("a close with a 1-byte payload", lambda w: w.send(OP_CLOSE, b"\x03")),
+        ("a close with code 1005", lambda w: w.send(OP_CLOSE, struct.pack("!H", 1005))),
+        ("a close with code 999", lambda w: w.send(OP_CLOSE, struct.pack("!H", 999))),
+        ("a close with code 5000", lambda w: w.send(OP_CLOSE, struct.pack("!H", 5000))),
+        ("a reserved opcode", lambda w: w.send(0x3, b"x")),
+        ("a reserved control opcode", lambda w: w.send(0xB, b"x")),
+        ("an RSV bit", lambda w: w.send(OP_TEXT, req(2, "echo"), rsv=4)),
+        ("a continuation of nothing", lambda w: w.send(OP_CONT, b"x")),
+        ("a new message inside a fragmented one", lambda w: (w.send(OP_TEXT, b"a", fin=False),
+                                                             w.send(OP_TEXT, b"b"))),
+        ("a 16-bit length for 5 bytes", raw(0x81, 0x80 | 126, b"\x00\x05", key, b"hello")),
+        ("a 64-bit length for 5 bytes", raw(0x81, 0x80 | 127, b"\x00" * 7 + b"\x05", key,
+                                            b"hello")),
+        ("a 64-bit length with its top bit", raw(0x81, 0x80 | 127, b"\x80" + b"\x00" * 7, key)),
+    ]
+    for what, send in cases:
+        try:
+            close_case(srv, send, 1002)
+        except Exception as e:
+            raise AssertionError("%s: %s" % (what, e))
+    # and the other codes' fail paths in a close frame's reason
+    close_case(srv, lambda w: w.send(OP_CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007)
+
+
 def t_client_close(srv):
     with Ws(srv.http_port, origin=GOOD) as w:
         w.send(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
@@ -218,6 +261,9 @@ CASES = [
     ("message over --max-frame: close 1009", t_too_big_1009),
     ("message of exactly --max-frame is served", t_exact_max_frame),
     ("unmasked client frame: close 1002", t_unmasked_refused),
+    ("every protocol error: close 1002 (control frames too long or fragmented, a 1-byte "
+     "close, bad codes, opcodes, RSV, continuations, long length forms)",
+     t_protocol_errors_1002),
     ("client close is answered", t_client_close),
 ]
 

@@ -269,13 +269,15 @@ def _mask_fast(payload, key):
 
 class Ws:
     """A client WebSocket: Ws(port) does the handshake (101 and the right
-    Sec-WebSocket-Accept, or TestFailure)."""
+    Sec-WebSocket-Accept, or TestFailure); path and extra (header lines)
+    go into the upgrade request."""
 
-    def __init__(self, port, origin=None, timeout=IO_TIMEOUT, rcvbuf=None, tls=None):
+    def __init__(self, port, origin=None, timeout=IO_TIMEOUT, rcvbuf=None, tls=None,
+                 path="/ws", extra=None):
         self.h = Http(port, timeout, rcvbuf, tls)
         self.sock = self.h.sock
         key = base64.b64encode(os.urandom(16)).decode()
-        self.h.send(ws_handshake_bytes(key, origin))
+        self.h.send(ws_handshake_bytes(key, origin, extra, path))
         r = self.h.response()
         check_eq(r.status, 101, "handshake status (%r)" % (r,))
         check_eq(r.headers.get("upgrade", "").lower(), "websocket", "Upgrade header")
@@ -358,11 +360,11 @@ class Rpc:
     HTTP port) or "tcp" (framed TCP); with tls (an ssl.SSLContext), WSS on
     the server's tls port or framed TCP on its tcp-tls port."""
 
-    def __init__(self, srv, kind, timeout=IO_TIMEOUT, tls=None):
+    def __init__(self, srv, kind, timeout=IO_TIMEOUT, tls=None, ws_path="/ws"):
         self.kind = kind
         if kind == "ws":
             port = srv.port_of("tls") if tls else srv.http_port
-            self.ws = Ws(port, timeout=timeout, tls=tls)
+            self.ws = Ws(port, timeout=timeout, tls=tls, path=ws_path)
             self.sock = self.ws.sock
         else:
             self.ws = None

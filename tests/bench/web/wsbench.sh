@@ -8,6 +8,8 @@
 #
 # SERVER is one of:
 #   gocd   our server (build-bench/server/gocd), no rate limit, :memory: history
+#   gocd-auth  the same with --auth-secret (a fresh key); http mode sends a
+#          token (scripts/token) with every request
 #   go     the Go peer (tests/bench/web/go/wschat: gorilla/websocket's chat
 #          design, and net/http + encoding/json for POST /rpc)
 #   node   the Node.js peer (tests/bench/node/server.js on npm's ws)
@@ -40,8 +42,17 @@ gobuild() {
     fi
 }
 
+. "$root/tests/bench/bench_server.sh"
+
+auth=()
 case $server in
     gocd) cmd=("$build/server/gocd" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error) ;;
+    gocd-auth)
+        token=$("$root/scripts/token" bench --key "$tmp/auth.key" 2>/dev/null)
+        auth=(-H "Authorization: Bearer $token")
+        export GOC_BENCH_TOKEN=$token # read by rpc_echo.lua
+        cmd=("$build/server/gocd" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error
+            --auth-secret "$tmp/auth.key") ;;
     go) gobuild wschat; cmd=("$build/web/wschat" -addr 127.0.0.1:0) ;;
     node)
         if [ ! -d "$root/tests/bench/node/node_modules/ws" ]; then
@@ -52,8 +63,6 @@ case $server in
 esac
 [ "$mode" = http ] || gobuild wsload
 
-. "$root/tests/bench/bench_server.sh"
-
 bench_server_start http "wsbench.sh: $server" "${cmd[@]}"
 
 case $mode in
@@ -61,7 +70,7 @@ case $mode in
         "$build/web/wsload" -name "$name" -addr "$addr" -mode "$mode" -pid "$pid" "$@" ;;
     http)
         # one correct answer first, then 1 s of warm-up and 3 s measured
-        body=$(curl -sS -X POST -H 'Content-Type: application/json' \
+        body=$(curl -sS -X POST -H 'Content-Type: application/json' ${auth[@]+"${auth[@]}"} \
             --data '{"jsonrpc":"2.0","id":1,"method":"echo","params":{"text":"hello, world"}}' \
             "http://$addr/rpc")
         case $body in

@@ -5,8 +5,8 @@
 //
 //	tlsload -name NAME -addr HOST:PORT [-pid PID] [-ca CERT] [-conns N]
 //	        [-inflight K] [-size B] [-duration S] [-warmup S]
-//	tlsload -handshake -name NAME -addr HOST:PORT [-pid PID] [-ca CERT]
-//	        [-workers W] [-duration S] [-warmup S]
+//	tlsload -handshake|-resume -name NAME -addr HOST:PORT [-pid PID]
+//	        [-ca CERT] [-workers W] [-duration S] [-warmup S]
 //	(both: [-suites S1,S2] [-curves C1,C2] [-procs P])
 //
 // Every session is TLS 1.2 (our side's mbedtls 2.28 has no TLS 1.3) with the
@@ -34,7 +34,12 @@
 // the first session's negotiated parameters ride in the unit, so that
 // scripts/bench's BENCH line shows them.
 //
-// Both modes first print "# NAME: VERSION SUITE CURVE" (what the first
+// Resume mode: the same, but each goroutine first makes one full
+// handshake with a session cache of its own, then loops dial, handshake
+// resuming that session with the server's ticket (RFC 5077), close,
+// counting resumed handshakes; one that is not resumed is a failure.
+//
+// Every mode first prints "# NAME: VERSION SUITE CURVE" (what the first
 // session negotiated) and, with -pid, the server's and this client's CPU
 // use during the window on stderr. The client runs on one P by default
 // (-procs), as loadgen uses one thread, leaving the server the other core.
@@ -65,6 +70,7 @@ type options struct {
 	duration   float64 // seconds measured
 	warmup     float64 // seconds before measuring
 	handshake  bool    // handshake mode
+	resume     bool    // resume mode
 }
 
 var curves = map[string]tls.CurveID{"X25519": tls.X25519, "P-256": tls.CurveP256, "P-384": tls.CurveP384}
@@ -204,10 +210,11 @@ func main() {
 	flag.StringVar(&suiteList, "suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "the cipher suites offered, in order")
 	flag.StringVar(&curveList, "curves", "P-256", "the key-exchange curves offered, in order")
 	flag.BoolVar(&o.handshake, "handshake", false, "count full handshakes instead of frames")
+	flag.BoolVar(&o.resume, "resume", false, "count resumed handshakes instead of frames")
 	flag.IntVar(&o.conns, "conns", 64, "connections (throughput)")
 	flag.IntVar(&o.inflight, "inflight", 16, "frames in flight per connection")
 	flag.IntVar(&o.size, "size", 64, "payload bytes")
-	flag.IntVar(&o.workers, "workers", 16, "concurrent handshakes (handshake mode)")
+	flag.IntVar(&o.workers, "workers", 16, "concurrent handshakes (handshake and resume modes)")
 	flag.Float64Var(&o.duration, "duration", 3, "seconds measured")
 	flag.Float64Var(&o.warmup, "warmup", 0.5, "seconds of warm-up")
 	flag.IntVar(&procs, "procs", 1, "GOMAXPROCS of the client")
@@ -222,7 +229,9 @@ func main() {
 	if err != nil {
 		die("%v", err)
 	}
-	if o.handshake {
+	if o.resume {
+		resumes(&o, cfg)
+	} else if o.handshake {
 		handshakes(&o, cfg)
 	} else {
 		throughput(&o, cfg)

@@ -18,6 +18,25 @@
 // Reads the server's VmRSS, opens N WebSocket connections (each makes one
 // `echo` call), waits 1 s and reads VmRSS again; prints the growth per
 // connection in bytes.
+//
+//	wsload -name NAME -addrs A,B -mode cluster -clients C -msgs N
+//
+// Several servers, one chat (issue 15): C receivers split between the
+// servers (receiver i on server i mod len) join room "bench"; one sender
+// per server sends N messages "s<k>:<seq>", all at once. The result is the
+// deliveries per second, C * senders * N / time. Each receiver checks
+// every sender's messages came 0..N-1 in order, and the ids only grew
+// (one order for the room, whoever sent). Each sender keeps at most
+// -window messages ahead of the slowest receiver's count of its messages.
+//
+//	wsload -name NAME -addrs A,B -mode latency -rate R -seconds S [-senders K]
+//
+// K senders (default 20, as a chat's load comes from many people) on the
+// first server send R messages per second between them, each paced at
+// R/K, for 1 + S seconds; 10 receivers on the last server time each
+// message from its chat.send to its arrival (and check each sender's come
+// in order). Prints RESULT NAME_p50 and NAME_p99 in milliseconds, over the
+// last S seconds (the first one warms up).
 package main
 
 import (
@@ -43,6 +62,10 @@ var (
 	window  = flag.Int("window", 128, "broadcast: messages sent ahead of the slowest receiver")
 	conns   = flag.Int("conns", 10000, "idle: connections")
 	pid     = flag.Int("pid", 0, "idle: the server's process id")
+	addrs   = flag.String("addrs", "", "cluster, latency: the servers, HOST:PORT,HOST:PORT")
+	rate    = flag.Int("rate", 2000, "latency: messages per second")
+	seconds = flag.Int("seconds", 5, "latency: seconds measured (after one of warm-up)")
+	nsend   = flag.Int("senders", 20, "latency: sender connections sharing the rate")
 )
 
 func die(format string, a ...interface{}) {
@@ -51,11 +74,15 @@ func die(format string, a ...interface{}) {
 }
 
 func dial() *websocket.Conn {
+	return dialTo(*addr)
+}
+
+func dialTo(a string) *websocket.Conn {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 4096}
 	var err error
 	for try := 0; try < 5; try++ {
 		var c *websocket.Conn
-		c, _, err = d.Dial("ws://"+*addr+"/ws", nil)
+		c, _, err = d.Dial("ws://"+a+"/ws", nil)
 		if err == nil {
 			return c
 		}
@@ -283,12 +310,16 @@ func main() {
 	// a run is bounded: die (and let wsbench.sh stop the server) before the
 	// harness's 60 s timeout would kill the script and orphan the server
 	time.AfterFunc(55*time.Second, func() { die("timeout: the run took over 55 s") })
-	if *addr == "" {
-		die("usage: wsload -addr HOST:PORT [-mode broadcast|idle] ...")
+	if *addr == "" && *addrs == "" {
+		die("usage: wsload -addr HOST:PORT [-mode broadcast|idle] ... | -addrs A,B -mode cluster|latency ...")
 	}
 	switch *mode {
 	case "broadcast":
 		broadcast()
+	case "cluster":
+		cluster()
+	case "latency":
+		latency()
 	case "idle":
 		if *pid <= 0 {
 			die("idle mode needs -pid")
