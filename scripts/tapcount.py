@@ -15,11 +15,15 @@ def main():
     total_ok = total_bad = 0
     bad_names = []
     for d in args:
-        path = os.path.join(d, "meson-logs", "testlog.json")
+        base = "testlog"
+        if ":" in d: # builddir:logbase, a second run in one build
+            d, base = d.split(":", 1)
+        path = os.path.join(d, "meson-logs", base + ".json")
+        label = d if base == "testlog" else f"{d} ({base})"
         ok = bad = 0
         if not os.path.exists(path):
             bad += 1
-            bad_names.append(f"{d}: no test log")
+            bad_names.append(f"{label}: no test log")
         else:
             for line in open(path):
                 t = json.loads(line)
@@ -32,15 +36,15 @@ def main():
                         ok += 1
                     else:
                         bad += 1
-                        bad_names.append(f"{d}: {t['name']} ({t.get('result')})")
+                        bad_names.append(f"{label}: {t['name']} ({t.get('result')})")
                     continue
                 ok += tok
                 bad += len(tbad)
-                bad_names += [f"{d}: {t['name']}: {n}" for n in tbad]
+                bad_names += [f"{label}: {t['name']}: {n}" for n in tbad]
                 if not good and not tbad:
                     bad += 1
-                    bad_names.append(f"{d}: {t['name']} ({t.get('result')})")
-        print(f"{d}: {ok} passed, {bad} failed")
+                    bad_names.append(f"{label}: {t['name']} ({t.get('result')})")
+        print(f"{label}: {ok} passed, {bad} failed")
         total_ok += ok
         total_bad += bad
     for n in bad_names:

@@ -1,6 +1,6 @@
 /* metrics.c: /metrics in the Prometheus text exposition format: the
- * scheduler, the heap, connections per transport, chat messages and RPC
- * calls per method and outcome.
+ * scheduler, the heap, the collector, connections per transport, chat
+ * messages and RPC calls per method and outcome.
  *
  * The single-valued figures are one table (name, type, help, value),
  * filled from one reading of each statistics source; the labelled ones
@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <goc/gc.h>
 #include <goc/malloc.h>
 
 #include "auth.h"
@@ -74,6 +75,24 @@ static void proc_read(proc_figures *p)
     p->max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
 }
 
+/* The collector's pauses as a Prometheus histogram, in seconds: its
+ * buckets are goc_gc_stats's, whose bucket i counts pauses under
+ * 2^(i+1) microseconds (the last one everything else). */
+static void gc_pauses(buf_t *b, const goc_gc_stats *g)
+{
+    header(b, "goc_gc_pause_seconds", "histogram", "The collector's stop-the-world pauses.");
+    uint64_t cum = 0;
+    for (int i = 0; i < GOC_GC_PAUSE_BUCKETS - 1; i++) {
+        cum += g->pause_hist[i];
+        buf_printf(b, "goc_gc_pause_seconds_bucket{le=\"%.6f\"} %llu\n",
+                   (double)((uint64_t)2 << i) / 1e6, (unsigned long long)cum);
+    }
+    cum += g->pause_hist[GOC_GC_PAUSE_BUCKETS - 1];
+    buf_printf(b, "goc_gc_pause_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    buf_printf(b, "goc_gc_pause_seconds_sum %.9f\n", (double)g->pause_total_ns / 1e9);
+    buf_printf(b, "goc_gc_pause_seconds_count %llu\n", (unsigned long long)g->cycles);
+}
+
 /* Requests per route and status, the statuses seen only. */
 static void http_requests(buf_t *b)
 {
@@ -105,6 +124,8 @@ int metrics_text(buf_t *out)
     chat_stats_read(&c);
     goc_net_stats n;
     goc_net_stats_read(&n);
+    goc_gc_stats g;
+    goc_gc_stats_read(&g);
     proc_figures pf;
     proc_read(&pf);
     const metric table[] = {
@@ -130,6 +151,18 @@ int metrics_text(buf_t *out)
         {"goc_heap_mapped_bytes", "gauge", "Heap address space mapped.", (double)m.heap_mapped},
         {"goc_heap_released_pages", "gauge", "Free pages returned to the kernel.",
          (double)m.pages_released},
+        {"goc_gc_cycles_total", "counter", "Collections completed.", (double)g.cycles},
+        {"goc_gc_forced_total", "counter", "Collections run by goc_gc or forced.",
+         (double)g.forced},
+        {"goc_gc_pause_max_seconds", "gauge", "The longest stop-the-world pause.",
+         (double)g.pause_max_ns / 1e9},
+        {"goc_gc_heap_live_bytes", "gauge", "Collected bytes counted in use.",
+         (double)g.heap_live},
+        {"goc_gc_heap_marked_bytes", "gauge", "Collected bytes the last collection found live.",
+         (double)g.heap_marked},
+        {"goc_gc_heap_goal_bytes", "gauge", "Collected heap at which the next collection "
+         "starts (0: GOGC off).", (double)g.heap_goal},
+        {"goc_gc_percent", "gauge", "GOGC (-1: off).", (double)g.percent},
         {"goc_chan_sends_total", "counter", "Channel sends.", (double)y.chan_sends},
         {"goc_chan_recvs_total", "counter", "Channel receives.", (double)y.chan_recvs},
         {"goc_mutex_starvations_total", "counter", "Mutex starvation-mode entries.",
@@ -180,6 +213,7 @@ int metrics_text(buf_t *out)
     per_transport(&b, "gocd_connections", "gauge", "Open connections per transport.", open);
     per_transport(&b, "gocd_connections_total", "counter", "Connections accepted per transport.",
                   total);
+    gc_pauses(&b, &g);
     http_requests(&b);
     header(&b, "gocd_node_info", "gauge", "This server's name (--node), as a label.");
     buf_printf(&b, "gocd_node_info{node=\"%s\"} 1\n", chat_node());

@@ -3,8 +3,9 @@
 // Once a second the page fetches the figures and adds them to charts of the
 // last WINDOW_MS (chart.js: SVG with a clock along the bottom and values in
 // their unit up the side): connections by transport, chat messages per
-// second, the heap, goroutines, goroutine switches per second and the run
-// queue of each P; a card keeps the place of the collector's pauses. Every
+// second, the heap, goroutines, goroutine switches per second, the run
+// queue of each P, the collected heap against its goal, and the collector's
+// pauses (milliseconds stopped per second, collections per second). Every
 // raw figure is in a table below.
 //
 // Invariants:
@@ -61,11 +62,14 @@ const CHARTS = [
   { id: 'runq', title: 'Run queues', unit: 'goroutines waiting, per P', integer: true,
     series: (s) => (s.runq || []).map((_, i) => `P${i}`), format: formatCount, headline: sum,
     pick: (s) => s.runq || null },
+  { id: 'gc', title: 'Collected heap', unit: 'bytes, and the next collection\'s goal',
+    series: ['live', 'goal'], binary: true, format: formatBytes,
+    pick: (s) => (s.gc ? [s.gc.heap_live, s.gc.heap_goal] : null) },
+  { id: 'gcpause', title: 'Collector', unit: 'per second', series: ['ms paused', 'collections'],
+    format: formatRate,
+    pick: (s, p) => (s.gc ? [rate(s, p, (x) => x.gc && x.gc.pause_total_ns / 1e6),
+      rate(s, p, (x) => x.gc && x.gc.cycles)] : null) },
 ];
-
-/** The collector's card: a place kept until the server reports pauses. */
-const GC_NOTE = 'Garbage-collector pauses will be charted here once the runtime has a collector; ' +
-  'this server reports none.';
 
 const charts = new Map(); // chart id -> {def, chart, legend}
 let previous = null; // the previous sample, for rates
@@ -195,11 +199,5 @@ async function poll() {
   setTimeout(poll, PERIOD_MS);
 }
 
-function gcCard() {
-  const div = card('gc', 'Garbage collector', 'pauses', false);
-  div.append(el('p', 'placeholder', GC_NOTE));
-}
-
-// charts are made on the first sample (one line per P needs it); the GC
-// card keeps its place at the end
-poll().then(gcCard);
+// charts are made on the first sample (one line per P needs it)
+poll();

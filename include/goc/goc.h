@@ -11,5 +11,6 @@
 #include "goc/malloc.h"
 #include "goc/slice.h"
 #include "goc/map.h"
+#include "goc/gc.h"
 
 #endif

@@ -14,7 +14,11 @@ static void no_tick(int64_t now)
     (void)now;
 }
 
-static goc__mem_hooks hooks = {malloc, calloc, realloc, free, no_tick};
+static void no_start(void)
+{
+}
+
+static goc__mem_hooks hooks = {malloc, calloc, realloc, free, no_tick, no_start};
 
 void goc__mem_register(const goc__mem_hooks *h)
 {
@@ -44,4 +48,9 @@ void goc__free(void *p)
 void goc__mem_tick(int64_t now)
 {
     hooks.scavenge_tick(now);
+}
+
+void goc__mem_start(void)
+{
+    hooks.start();
 }

@@ -35,6 +35,20 @@ typedef struct goc__ctx {
 } goc__ctx;
 #endif
 
+/* The stack pointer a suspended context resumes with. */
+static inline uintptr_t goc__ctx_sp(const goc__ctx *c)
+{
+#if defined(GOC_CTX_UCONTEXT) && defined(__x86_64__)
+    return (uintptr_t)c->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(GOC_CTX_UCONTEXT) && defined(__aarch64__)
+    return (uintptr_t)c->uc.uc_mcontext.sp;
+#elif defined(GOC_CTX_UCONTEXT)
+#error "goc__ctx_sp: no ucontext layout for this CPU"
+#else
+    return (uintptr_t)c->sp;
+#endif
+}
+
 /* Prepares c so that switching to it calls entry(arg) on the stack
  * [lo, lo + size). entry must never return. */
 void goc__ctx_init(goc__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);

@@ -47,7 +47,7 @@ void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 void goc__futex_wake(_Atomic uint32_t *addr, int n);
 
 /* One PAUSE (x86) or YIELD (arm) instruction, n times: Go's procyield. */
-static inline void goc__procyield(int n)
+static inline __attribute__((always_inline)) void goc__procyield(int n)
 {
     for (int i = 0; i < n; i++) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -146,6 +146,28 @@ struct goc_g {
     void *tsan_fiber;          /* ThreadSanitizer's fiber */
 };
 
+/* What the collector's stop of the world (stw.c) keeps per M. */
+enum {
+    GOC_STWM_NONE = 0,            /* thread not started yet */
+    GOC_STWM_RUNNING = 1,         /* may run goroutines: stopped by a signal */
+    GOC_STWM_SYSCALL = 2,         /* between goc_syscall_enter and exit */
+    GOC_STWM_SYSCALL_STOPPED = 3, /* the same, counted as stopped by the stopper */
+};
+#define GOC_STW_NREGS 48 /* x86-64: 15 GPRs and 16 XMM registers; aarch64: 31 */
+typedef struct goc__stwm {
+    _Atomic uint32_t state; /* GOC_STWM_*; SYSCALL <-> SYSCALL_STOPPED by CAS */
+    _Atomic uint32_t acked; /* the last stop (stw.c's epoch) this M acknowledged */
+    uint32_t signalled;     /* the last stop that signalled it (the stopper's) */
+    int32_t tid;            /* kernel thread id, where the signal goes */
+    /* While stopped: the stack pointer its stack is scanned from (0: none)
+     * and the registers it held, written by the M itself (at
+     * goc_syscall_enter, or in the signal handler) before it is counted. */
+    uintptr_t sp;
+    bool exact;             /* sp is a call's (goc_syscall_enter): no red zone below it */
+    uint32_t nregs;
+    uintptr_t regs[GOC_STW_NREGS];
+} goc__stwm;
+
 /* The scheduler's own context on an M, and what runs after a switch. */
 typedef void (*goc__post_fn)(goc_m *m, goc_g *prev, void *arg);
 
@@ -176,6 +198,7 @@ struct goc_m {
     goc_m *alllink;
     _Atomic int cpuclock; /* the thread's CPU-time clock (sysmon's hog check) */
     bool has_cpuclock;
+    goc__stwm stw; /* the collector's view (stw.c) */
 };
 
 /* Per-P allocator cache, defined by the allocator (runtime/mem). */
@@ -402,6 +425,8 @@ typedef struct goc__mem_hooks {
     void *(*realloc)(void *p, size_t n); /* goc_realloc */
     void (*free)(void *p);               /* goc_free */
     void (*scavenge_tick)(int64_t now);  /* sysmon, each tick: return idle pages */
+    void (*start)(void);                 /* goc_start: the collector reads its settings
+                                            (GOGC...; GOC_GCSTRESS starts its cycles) */
 } goc__mem_hooks;
 
 /* Installs the allocator's hooks (runtime/mem, once, before main). */
@@ -412,6 +437,8 @@ void *goc__realloc(void *p, size_t n);
 void goc__free(void *p);
 /* sysmon: the allocator's periodic work, if an allocator is linked. */
 void goc__mem_tick(int64_t now);
+/* goc_start: the collector's start, if the allocator is linked. */
+void goc__mem_start(void);
 
 /* ---- stacks (stack.c) ------------------------------------------------- */
 
@@ -447,6 +474,11 @@ void goc__stack_put(goc_p *p, goc_g *g);
 void goc__stack_scavenge_tick(int64_t now);
 /* Calls fn for every G living on a mapped stack (dumps). */
 void goc__stack_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
+/* While the world is stopped, for the collector: the number of slabs of
+ * stacks (entries of the stack registry), and fn(stack) for every stack of
+ * slab i whose header is laid out (live or free). */
+int goc__stack_nslabs(void);
+void goc__stack_slab_each(int i, void (*fn)(goc__stack *st, void *arg), void *arg);
 /* The G whose stack (or guard page) holds addr, or NULL. */
 goc_g *goc__stack_find(const void *addr, bool *in_guard);
 size_t goc__stacks_mapped(void);
@@ -460,6 +492,48 @@ void goc__lsan_init(void);
 /* Switches from the current G to `to` on M m, and after the switch the
  * incoming side runs post(m, from, arg). */
 void goc__switch(goc_m *m, goc_g *from, goc_g *to, goc__post_fn post, void *arg);
+
+/* ---- stopping the world for the collector (stw.c) -------------------------- */
+
+/* An M's thread begins: records it for stw.c, and waits while the world is
+ * stopped. Called by every M before it runs anything (m_init_g0). */
+void goc__stw_thread_start(goc_m *m);
+/* goc_syscall_enter, last step: the goroutine's callee-saved registers
+ * (n of them) and its stack pointer at the call, as the assembly entry
+ * (gcregs_*.S) saved them; from here the M counts as stopped there. */
+void goc__stw_syscall_enter(goc_m *m, const uintptr_t *regs, uint32_t n, uintptr_t sp);
+/* goc_syscall_exit, first step: waits while the world is stopped. */
+void goc__stw_syscall_exit(goc_m *m);
+/* The bodies of goc_syscall_enter and goc_syscall_enter_block (sched.c),
+ * called by their assembly entries with the registers saved. */
+void goc__syscall_enter(const uintptr_t *regs, uintptr_t sp);
+void goc__syscall_enter_block(const uintptr_t *regs, uintptr_t sp);
+#if defined(__x86_64__)
+#define GOC_SYSCALL_NREGS 6 /* what gcregs_*.S saves: see there */
+#else
+#define GOC_SYSCALL_NREGS 18
+#endif
+
+/* Installs the stop signal's handler (idempotent; before the first stop). */
+void goc__stw_init(void);
+/* Begins a stop: from here Ms that start wait at their start. sp, regs: the
+ * stopper's own goroutine is scanned from sp, with these registers (its
+ * frame at sp must stay live until goc__stw_start). Takes sched.lock: call
+ * it before taking any lock a stopped thread could be waiting for under
+ * sched.lock. */
+void goc__stw_prepare(uintptr_t sp, const uintptr_t *regs, uint32_t nregs);
+/* Stops every other M (see stw.c); returns when all are stopped. Must be
+ * called from GOC_STW_FN code, and everything until goc__stw_start too. */
+void goc__stw_stop(void);
+/* Restarts the world. */
+void goc__stw_start(void);
+/* While stopped: calls fn for every M (m, the stack pointer to scan its
+ * current stack from, or 0; exact: sp is where a call was made, else the
+ * 128-byte red zone below it may hold data; and its registers), and once
+ * with m NULL for a stopper that is not an M. */
+void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, bool exact, const uintptr_t *regs,
+                              uint32_t nregs, void *arg),
+                   void *arg);
 
 /* ---- misc ---------------------------------------------------------------- */
 
@@ -496,6 +570,26 @@ void goc__netpoll_sysmon(int64_t now);
 #endif
 #if defined(__SANITIZE_THREAD__) && !defined(GOC_TSAN)
 #define GOC_TSAN 1
+#endif
+
+/* Code that runs while the world is stopped (stw.c, the collector's mark)
+ * must not enter ThreadSanitizer's runtime: a stopped thread may be inside
+ * it, holding its locks. Such code is left uninstrumented; what it reads and
+ * writes is invisible to TSan, which is safe because every thread that
+ * could race with it is stopped (runtime/mem/gc.h explains each use). */
+#if GOC_TSAN && defined(__clang__)
+/* (in a section of their own, which tests/runtime/stw_calls_test.py reads) */
+#define GOC_STW_FN __attribute__((disable_sanitizer_instrumentation, section("goc_stw_text")))
+#else
+#define GOC_STW_FN
+#endif
+/* Code that reads memory it does not own (the collector's scanner: stacks
+ * below their frames' red zones, freed objects, globals' red zones):
+ * AddressSanitizer would report those reads, which are by design. */
+#if GOC_ASAN
+#define GOC_SCAN_FN GOC_STW_FN __attribute__((no_sanitize("address")))
+#else
+#define GOC_SCAN_FN GOC_STW_FN
 #endif
 
 #define GOC_LIKELY(x) __builtin_expect(!!(x), 1)

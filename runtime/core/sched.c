@@ -278,6 +278,7 @@ static void m_init_g0(goc_m *m)
 #if GOC_TSAN
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
+    goc__stw_thread_start(m);
 }
 
 static goc_m *allocm(void)
@@ -1168,7 +1169,9 @@ static void *mstart(void *arg)
 
 /* ---- blocking C calls (entersyscall / exitsyscall) ---------------------- */
 
-void goc_syscall_enter(void)
+/* goc_syscall_enter's body; its assembly entry (gcregs_*.S) passes the
+ * caller's callee-saved registers and stack pointer for the collector. */
+void goc__syscall_enter(const uintptr_t *regs, uintptr_t sp)
 {
     goc_m *m = goc__getm();
     goc_p *p = m->p;
@@ -1183,11 +1186,12 @@ void goc_syscall_enter(void)
     setp(m, NULL);
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&p->status, GOC_PSYSCALL);
+    goc__stw_syscall_enter(m, regs, GOC_SYSCALL_NREGS, sp);
 }
 
-void goc_syscall_enter_block(void)
+void goc__syscall_enter_block(const uintptr_t *regs, uintptr_t sp)
 {
-    goc_syscall_enter();
+    goc__syscall_enter(regs, sp);
     goc_m *m = goc__getm();
     goc_p *p = m->oldp;
     if (!p)
@@ -1219,6 +1223,7 @@ void goc_syscall_exit(void)
     goc_p *p = m->oldp;
     if (!p || g->is_g0 || atomic_load(&g->status) != GOC_GSYSCALL)
         return;
+    goc__stw_syscall_exit(m);
     m->oldp = NULL;
     uint32_t s = GOC_PSYSCALL;
     if (atomic_compare_exchange_strong(&p->status, &s, GOC_PRUNNING)) {
@@ -1620,6 +1625,7 @@ _Noreturn void goc_start(const goc_config *cfg, int (*main_fn)(int, char **), in
     goc__signals_init();
     goc__sigaltstack_init(m);
     goc__lsan_init();
+    goc__mem_start(); /* the collector's settings; GOC_GCSTRESS's cycles start here */
 
     goc__lock_acquire(&s->lock);
     for (int i = procs - 1; i >= 1; i--)

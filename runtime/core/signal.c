@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define ALTSTACK_SIZE (64 * 1024)
@@ -292,12 +293,16 @@ void goc__signals_init(void)
     sigaction(SIGQUIT, &sa, NULL);
 }
 
+/* A mapping of its own, not a heap block: the collector scans explicit
+ * blocks, and the signal frames left on this stack (the registers of an
+ * interrupted thread) would keep what they pointed to alive. */
 void goc__sigaltstack_init(goc_m *m)
 {
     stack_t ss;
-    m->sigaltstack = goc__alloc(ALTSTACK_SIZE);
-    if (!m->sigaltstack)
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return;
+    m->sigaltstack = p;
     ss.ss_sp = m->sigaltstack;
     ss.ss_size = ALTSTACK_SIZE;
     ss.ss_flags = 0;

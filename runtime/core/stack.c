@@ -86,7 +86,7 @@ static _Atomic size_t nmapped;
 static int guard_mode = -1; /* 0: MADV_GUARD_INSTALL, 1: mprotect, 2: budget spent */
 static long guard_budget;
 
-static slab *reg_at(int i)
+static inline __attribute__((always_inline)) slab *reg_at(int i)
 {
     return &reg_chunks[i / REG_CHUNK][i % REG_CHUNK];
 }
@@ -536,6 +536,25 @@ goc_g *goc__stack_find(const void *addr, bool *in_guard)
     uintptr_t top = (uintptr_t)lo + s->size;
     goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
     return st->lo == lo ? st->g : NULL;
+}
+
+GOC_STW_FN int goc__stack_nslabs(void)
+{
+    return atomic_load(&reg_n);
+}
+
+GOC_STW_FN void goc__stack_slab_each(int i, void (*fn)(goc__stack *st, void *arg), void *arg)
+{
+    slab *s = reg_at(i);
+    if (!atomic_load(&s->live))
+        return;
+    for (int j = 0; j < s->n; j++) {
+        char *lo = s->base + (size_t)j * s->stride + GUARD;
+        uintptr_t top = (uintptr_t)lo + s->size;
+        goc__stack *st = (goc__stack *)((top - sizeof(goc__stack)) & ~(uintptr_t)63);
+        if (st->lo == lo && st->g)
+            fn(st, arg);
+    }
 }
 
 size_t goc__stacks_mapped(void)

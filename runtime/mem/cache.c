@@ -21,6 +21,7 @@
  */
 #include "goc/malloc.h"
 
+#include "gc.h"
 #include "mem.h"
 #include "runtime.h"
 
@@ -39,9 +40,14 @@ static goc__lock nop_lock = GOC_LOCK_INIT; /* guards *nop and its creation */
 
 static void cache_init(struct goc_mcache *c)
 {
+    goc__gc_init();
     for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
         uint32_t n = CACHE_BYTES / goc__class_size[k];
         c->c[k].maxfree = n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n;
+        /* GOC_GCSTRESS counts explicit allocations on the slow path: with
+         * no free list, every one takes it */
+        if (goc__gc.stress)
+            c->c[k].maxfree = 0;
     }
     struct goc_mcache *head = atomic_load(&goc__allcaches);
     do
@@ -77,6 +83,21 @@ static inline struct goc_mcache *my_cache(void)
     return GOC_LIKELY(c) ? c : my_cache_slow();
 }
 
+struct goc_mcache *goc__cache_mine(void)
+{
+    return my_cache();
+}
+
+void goc__cache_nop_lock(void)
+{
+    goc__lock_acquire(&nop_lock);
+}
+
+void goc__cache_nop_unlock(void)
+{
+    goc__lock_release(&nop_lock);
+}
+
 /* The shared cache, locked; NULL (unlocked) if it cannot be made. */
 static struct goc_mcache *nop_acquire(void)
 {
@@ -102,37 +123,11 @@ static inline void count(_Atomic uint64_t *ctr)
                           memory_order_relaxed);
 }
 
-/* Next free object of cached span s, or NULL when it has none left. */
-static inline void *span_next(goc_mspan *s)
-{
-    for (;;) {
-        uint64_t cache = s->alloccache;
-        if (GOC_LIKELY(cache != 0)) {
-            uint32_t t = (uint32_t)__builtin_ctzll(cache);
-            uint32_t idx = s->freeindex + t;
-            if (GOC_UNLIKELY(idx >= s->nelems)) {
-                s->freeindex = s->nelems;
-                s->alloccache = 0;
-                return NULL;
-            }
-            s->freeindex = idx + 1;
-            s->alloccache = t == 63 ? 0 : cache >> (t + 1);
-            return (void *)(s->base + (uintptr_t)idx * s->elemsize);
-        }
-        if (s->freeindex >= s->nelems)
-            return NULL;
-        uint32_t w = s->freeindex >> 6;
-        s->alloccache = ~s->allocbits[w] >> (s->freeindex & 63);
-        if (!s->alloccache)
-            s->freeindex = (w + 1) * 64;
-    }
-}
-
 static void *cache_refill(goc__cache_class *k, uint32_t cls)
 {
     goc_mspan *s = goc__central_refill(cls, k->span);
     k->span = s;
-    return s ? span_next(s) : NULL;
+    return s ? goc__span_next(s) : NULL;
 }
 
 /* The class list's first object, counted as handed out; NULL when the
@@ -154,7 +149,7 @@ static inline void *cache_alloc(struct goc_mcache *c, uint32_t cls)
     void *p = list_pop(k);
     if (p)
         return p;
-    p = k->span ? span_next(k->span) : NULL;
+    p = k->span ? goc__span_next(k->span) : NULL;
     if (GOC_UNLIKELY(!p)) {
         p = cache_refill(k, cls);
         if (!p)
@@ -170,11 +165,16 @@ __attribute__((noinline)) static void cache_flush(struct goc_mcache *c, uint32_t
 {
     goc__cache_class *k = &c->c[cls];
     _Atomic uint64_t *flushed = &c->counts[cls].nflushed;
-    void *last = k->free;
-    for (uint32_t i = 1; i < keep; i++)
-        last = goc__link_get(last);
-    void *rest = goc__link_get(last);
-    goc__link_set(last, NULL);
+    void *rest = k->free;
+    if (keep == 0) {
+        k->free = NULL;
+    } else {
+        void *last = k->free;
+        for (uint32_t i = 1; i < keep; i++)
+            last = goc__link_get(last);
+        rest = goc__link_get(last);
+        goc__link_set(last, NULL);
+    }
     atomic_store_explicit(flushed,
                           atomic_load_explicit(flushed, memory_order_relaxed) + (k->nfree - keep),
                           memory_order_relaxed);
@@ -202,7 +202,7 @@ static void *large_alloc(size_t size)
     size_t npages = (size + GOC_PAGE_SIZE - 1) >> GOC_PAGE_SHIFT;
     if (npages > UINT32_MAX)
         return NULL;
-    goc_mspan *s = goc__heap_alloc((uint32_t)npages, 0);
+    goc_mspan *s = goc__heap_alloc((uint32_t)npages, 0, GOC_KIND_EXPLICIT);
     if (!s)
         return NULL;
     s->reqsize = size;
@@ -234,6 +234,8 @@ __attribute__((noinline)) static void *malloc_slow(size_t size)
     }
     if (size <= GOC_MAX_SMALL)
         GOC_UNPOISON(p, size ? size : 1);
+    if (GOC_UNLIKELY(goc__gc.stress))
+        goc__gc_after_alloc(false); /* we may hold any runtime lock: asks the background */
     return p;
 }
 
@@ -403,6 +405,25 @@ void *goc_realloc(void *p, size_t size)
     return q;
 }
 
+/* Marks the objects of one explicit free list in their spans' markbits. */
+GOC_SCAN_FN static void mark_free_list(void *o)
+{
+    for (; o; o = goc__link_get(o)) {
+        goc_mspan *s = goc__spanof(o);
+        uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)o - s->base) * s->divmul) >> 32);
+        s->markbits[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    }
+}
+
+GOC_SCAN_FN void goc__cache_mark_free(void)
+{
+    for (int i = 0; i < goc__sched_.nprocs; i++) {
+        struct goc_mcache *c = goc__sched_.allp[i]->mcache;
+        for (uint32_t k = 1; c && k < GOC_NUM_CLASSES; k++)
+            mark_free_list(c->c[k].free);
+    }
+}
+
 void goc_mem_stats_read(goc_mem_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -452,6 +473,7 @@ __attribute__((constructor)) static void register_with_core(void)
         .realloc = goc_realloc,
         .free = goc_free,
         .scavenge_tick = goc__heap_scavenge_tick,
+        .start = goc__gc_start,
     };
     goc__mem_register(&hooks);
 }

@@ -131,7 +131,7 @@ goc_mspan *goc__central_refill(uint32_t cls, goc_mspan *old)
     if (s) {
         unlink_span(c, s);
     } else {
-        s = goc__heap_alloc(goc__class_npages[cls], cls);
+        s = goc__heap_alloc(goc__class_npages[cls], cls, GOC_KIND_EXPLICIT);
         if (!s) {
             goc__lock_release(&c->lock);
             return NULL;
@@ -166,6 +166,18 @@ void goc__central_free(uint32_t cls, void *head)
         head = next;
     }
     goc__lock_release(&c->lock);
+}
+
+void goc__central_lock_all(void)
+{
+    for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++)
+        goc__lock_acquire(&centrals[k].lock);
+}
+
+void goc__central_unlock_all(void)
+{
+    for (uint32_t k = GOC_NUM_CLASSES - 1; k >= 1; k--)
+        goc__lock_release(&centrals[k].lock);
 }
 
 void goc__central_uncache(uint32_t cls, goc_mspan *s)

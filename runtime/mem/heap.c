@@ -36,6 +36,11 @@
  * debug.FreeOSMemory). A released page reads as zero when next touched, so
  * a span made only of released pages needs no zeroing.
  *
+ * The collector (gc.h) reads the records through allspans (every record
+ * ever made, which only grows) and the heap's bounds, holding heap.lock
+ * across its pause; collected spans differ from explicit ones by their
+ * state (GOC_SPAN_GC_SMALL, GOC_SPAN_GC_LARGE) and kind.
+ *
  * Invariants (all under heap.lock):
  *  - Every page of every arena belongs to exactly one span (free or not).
  *  - In-use spans have every page's map entry pointing at them; free spans
@@ -70,6 +75,9 @@ static struct {
     goc__lock lock;               /* guards everything below */
     goc_mspan *free[NLISTS];      /* free spans by page count */
     goc_mspan *deadspans;         /* span records for reuse, linked by next */
+    goc_mspan **allspans;         /* every record ever made (goc__heap_allspans) */
+    size_t nallspans, capallspans;
+    uintptr_t lo, hi;             /* bounds of the arenas reserved so far */
     uintptr_t hint;               /* where to ask for the next arena */
     uint64_t peak_inuse;          /* most in-use pages since the last scavenge */
     _Atomic int64_t scav_due;     /* when the held excess goes back (ns); 0: none.
@@ -120,6 +128,23 @@ void *goc__persistent_alloc(size_t size)
     return p;
 }
 
+/* Records the new span record s in allspans. heap.lock held. */
+static bool allspans_add(goc_mspan *s)
+{
+    if (heap.nallspans == heap.capallspans) {
+        size_t cap = heap.capallspans ? heap.capallspans * 2 : 1024;
+        goc_mspan **a = goc__persistent_alloc(cap * sizeof *a);
+        if (!a)
+            return false;
+        if (heap.nallspans)
+            memcpy(a, heap.allspans, heap.nallspans * sizeof *a);
+        heap.allspans = a; /* the old array stays mapped: permanent records */
+        heap.capallspans = cap;
+    }
+    heap.allspans[heap.nallspans++] = s;
+    return true;
+}
+
 static goc_mspan *span_new(void) /* heap.lock held */
 {
     goc_mspan *s = heap.deadspans;
@@ -128,7 +153,38 @@ static goc_mspan *span_new(void) /* heap.lock held */
         memset(s, 0, sizeof *s);
         return s;
     }
-    return goc__persistent_alloc(sizeof(goc_mspan));
+    s = goc__persistent_alloc(sizeof(goc_mspan));
+    if (s && !allspans_add(s))
+        return NULL; /* the record stays unused: permanent memory */
+    return s;
+}
+
+goc_mspan **goc__heap_allspans(size_t *n)
+{
+    *n = heap.nallspans;
+    return heap.allspans;
+}
+
+void goc__heap_lock(void)
+{
+    goc__lock_acquire(&heap.lock);
+}
+
+void goc__heap_unlock(void)
+{
+    goc__lock_release(&heap.lock);
+}
+
+void goc__heap_statics(const void **p, size_t *n)
+{
+    *p = &heap;
+    *n = sizeof heap;
+}
+
+void goc__heap_bounds(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = heap.lo;
+    *hi = heap.hi;
 }
 
 static void span_dispose(goc_mspan *s) /* heap.lock held */
@@ -293,6 +349,10 @@ static bool grow(uint32_t npages)
     if (!size)
         return false;
     heap.hint = base + size;
+    if (!heap.lo || base < heap.lo)
+        heap.lo = base;
+    if (base + size > heap.hi)
+        heap.hi = base + size;
     madvise((void *)base, size, MADV_HUGEPAGE); /* advisory: an error is harmless */
     goc_mspan *s = span_new();
     if (!s)
@@ -397,10 +457,15 @@ size_t goc_mem_scavenge(void)
 
 /* ---- allocation ------------------------------------------------------------------------------- */
 
-static void span_setup(goc_mspan *s, uint32_t cls)
+static void span_setup(goc_mspan *s, uint32_t cls, uint8_t kind)
 {
     s->sizeclass = (uint8_t)cls;
-    s->state = cls ? GOC_SPAN_SMALL : GOC_SPAN_LARGE;
+    if (kind == GOC_KIND_EXPLICIT)
+        s->state = cls ? GOC_SPAN_SMALL : GOC_SPAN_LARGE;
+    else
+        s->state = cls ? GOC_SPAN_GC_SMALL : GOC_SPAN_GC_LARGE;
+    s->kind = kind;
+    s->sweepgen = 0;
     s->elemsize = cls ? goc__class_size[cls] : s->npages * (uint32_t)GOC_PAGE_SIZE;
     s->divmul = goc__class_divmul[cls];
     s->nelems = cls ? (uint32_t)((s->npages * GOC_PAGE_SIZE) / s->elemsize) : 1;
@@ -411,9 +476,10 @@ static void span_setup(goc_mspan *s, uint32_t cls)
     s->remote = NULL;
     s->reqsize = 0;
     memset(s->allocbits, 0, sizeof s->allocbits);
+    memset(s->markbits, 0, sizeof s->markbits);
 }
 
-goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls)
+goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls, uint8_t kind)
 {
     goc__lock_acquire(&heap.lock);
     goc_mspan *s = find_fit(npages);
@@ -449,7 +515,7 @@ goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls)
     heap.st.released_pages -= nrel;
     s->npreleased = 0;
     s->needzero = !fresh;
-    span_setup(s, cls);
+    span_setup(s, cls, kind);
     map_all(s);
     heap.st.free_pages -= npages;
     heap.st.inuse_pages += npages;
@@ -472,7 +538,7 @@ void goc__heap_free(goc_mspan *s)
 {
     GOC_POISON((void *)s->base, (size_t)s->npages << GOC_PAGE_SHIFT);
     goc__lock_acquire(&heap.lock);
-    if (s->state == GOC_SPAN_SMALL)
+    if (goc__span_small(s))
         heap.st.spans_small--;
     else {
         heap.st.spans_large--;
@@ -483,6 +549,7 @@ void goc__heap_free(goc_mspan *s)
     heap.st.free_pages += s->npages;
     s->npreleased = 0;
     s->sizeclass = 0;
+    s->kind = GOC_KIND_EXPLICIT;
     insert_free(s);
     scavenge();
     goc__lock_release(&heap.lock);

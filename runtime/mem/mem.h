@@ -24,6 +24,14 @@
  *    goc_syscall_enter and exit, or before the scheduler starts) use one
  *    shared mcache under a lock: the same code, serialized.
  * Lock order: the no-P cache lock, then an mcentral lock, then the mheap lock.
+ *
+ * Collected memory (gc.h) lives in spans of its own, GOC_SPAN_GC_SMALL and
+ * GOC_SPAN_GC_LARGE, never mixed with explicit objects: a P's cache holds
+ * one span per collected class beside its explicit ones, and the collected
+ * classes have centrals of their own (gcalloc.c) with swept and unswept
+ * lists. goc_free refuses collected objects (their state is not SMALL or
+ * LARGE). The collector stops the world only after taking every allocator
+ * lock itself, so no stopped thread ever holds one.
  */
 #ifndef GOC_MEM_H
 #define GOC_MEM_H
@@ -59,7 +67,7 @@ extern const uint8_t goc__size_to_class128[(GOC_MAX_SMALL - 1024) / 128 + 1];
 extern const uint32_t goc__class_divmul[GOC_NUM_CLASSES];
 
 /* Size class of a small request (1 <= n <= GOC_MAX_SMALL). */
-static inline uint32_t goc__size_class(size_t n)
+static inline __attribute__((always_inline)) uint32_t goc__size_class(size_t n)
 {
     if (n <= 1024 - 8)
         return goc__size_to_class8[(n + 7) >> 3];
@@ -69,11 +77,17 @@ static inline uint32_t goc__size_class(size_t n)
 /* ---- spans ------------------------------------------------------------------ */
 
 enum {
-    GOC_SPAN_FREE = 0,  /* in the heap's free lists */
-    GOC_SPAN_SMALL = 1, /* holds objects of one size class */
-    GOC_SPAN_LARGE = 2, /* holds one large object */
-    GOC_SPAN_DEAD = 3,  /* record on the span pool's free list */
+    GOC_SPAN_FREE = 0,     /* in the heap's free lists */
+    GOC_SPAN_SMALL = 1,    /* holds explicit objects of one size class */
+    GOC_SPAN_LARGE = 2,    /* holds one explicit large object */
+    GOC_SPAN_DEAD = 3,     /* record on the span pool's free list */
+    GOC_SPAN_GC_SMALL = 4, /* holds collected objects of one size class (gc.h) */
+    GOC_SPAN_GC_LARGE = 5, /* holds one collected large object */
 };
+
+/* What a span's objects are: explicit (goc_malloc), or collected and
+ * scanned, or collected and never scanned (goc_gc_alloc_noscan). */
+enum { GOC_KIND_EXPLICIT = 0, GOC_KIND_SCAN = 1, GOC_KIND_NOSCAN = 2 };
 
 typedef struct goc_mspan goc_mspan;
 
@@ -87,6 +101,7 @@ struct goc_mspan {
     bool needzero;          /* memory may hold old data (else it is fresh zero pages) */
     bool cached;            /* SMALL: owned by an mcache; flips under the mcentral lock */
     uint8_t list;           /* SMALL, not cached: which mcentral list holds it */
+    uint8_t kind;           /* GOC_KIND_*: set with the state, constant while in use */
     uint32_t elemsize;      /* object size (large: npages * page size) */
     uint32_t divmul;        /* SMALL: the class's divmul (offset -> index); LARGE: 0 */
     uint32_t nelems;        /* objects in the span */
@@ -99,8 +114,23 @@ struct goc_mspan {
     void *remote;        /* objects freed while cached, linked through their first word;
                             pushed and drained under the mcentral lock */
     size_t reqsize;      /* LARGE: bytes requested (ASan poisons the rest) */
+    /* Collected spans (gc.h): Go's sweepgen. Relative to the collector's
+     * sweepgen sg: sg - 2 needs sweeping, sg - 1 is being swept, sg swept.
+     * Written under the span's central (or the large-object) lock, or by
+     * the collector while the world is stopped. */
+    uint32_t sweepgen;
     uint64_t allocbits[GOC_BITMAP_WORDS];
+    /* Collected spans: the objects the last mark reached (set by the
+     * markers with atomic ORs while the world is stopped; become allocbits
+     * when swept). Explicit spans: scratch of the collector's explicit root
+     * scan (objects on free lists), zero outside a collection. */
+    uint64_t markbits[GOC_BITMAP_WORDS];
 };
+
+static inline bool goc__span_small(const goc_mspan *s)
+{
+    return s->state == GOC_SPAN_SMALL || s->state == GOC_SPAN_GC_SMALL;
+}
 
 /* ---- the page heap (heap.c) --------------------------------------------------- */
 
@@ -119,7 +149,7 @@ extern goc__arena *goc__arenas[GOC_ARENA_INDEX];
 /* The arena holding address a, or NULL. Reads the index without a lock:
  * an entry is set (with a release store) before any span in its arena is
  * handed out, and never changes. */
-static inline goc__arena *goc__arena_of(uintptr_t a)
+static inline __attribute__((always_inline)) goc__arena *goc__arena_of(uintptr_t a)
 {
     if (GOC_MEM_UNLIKELY(a >> GOC_ADDR_BITS))
         return NULL;
@@ -128,18 +158,32 @@ static inline goc__arena *goc__arena_of(uintptr_t a)
 
 /* Which span holds address p, or NULL if p is not in our heap. The entry
  * of a live object's page does not change while the object is allocated. */
-static inline goc_mspan *goc__spanof(const void *p)
+static inline __attribute__((always_inline)) goc_mspan *goc__spanof(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
     goc__arena *ar = goc__arena_of(a);
     return ar ? ar->spans[(a >> GOC_PAGE_SHIFT) & (GOC_ARENA_PAGES - 1)] : NULL;
 }
 
-/* A span of npages pages, set up as SMALL of class cls or LARGE (cls 0),
- * with every page mapped to it; NULL when the OS refuses memory. */
-goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls);
-/* Returns a SMALL or LARGE span's pages to the heap. */
+/* A span of npages pages, set up as small of class cls or large (cls 0),
+ * holding objects of kind (GOC_KIND_*), with every page mapped to it; NULL
+ * when the OS refuses memory. */
+goc_mspan *goc__heap_alloc(uint32_t npages, uint32_t cls, uint8_t kind);
+/* Returns an in-use span's pages to the heap. */
 void goc__heap_free(goc_mspan *s);
+
+/* Every span record ever made (in use, free or dead), for the collector's
+ * walks: records are never unmapped, so the array only grows. Read it
+ * with the heap lock held, or while the world is stopped. */
+goc_mspan **goc__heap_allspans(size_t *n);
+/* The heap lock, which the collector holds across its pause (gc.c). */
+void goc__heap_lock(void);
+void goc__heap_unlock(void);
+/* Lowest and highest address of any arena (0, 0 before the first), which
+ * bound every heap pointer. */
+void goc__heap_bounds(uintptr_t *lo, uintptr_t *hi);
+/* Where the heap's own state lives (the collector does not scan it). */
+void goc__heap_statics(const void **p, size_t *n);
 /* Sysmon's tick (now: CLOCK_MONOTONIC ns): releases the free pages held
  * past their delay (heap.c). Any thread, no locks held. */
 void goc__heap_scavenge_tick(int64_t now);
@@ -208,12 +252,58 @@ struct goc_mcache {
     goc__cache_class c[GOC_NUM_CLASSES];
     goc__cache_counts counts[GOC_NUM_CLASSES];
     struct goc_mcache *alllink; /* every cache, for statistics; set once */
+    /* Collected classes (gcalloc.c): the span each allocates from, NULL
+     * for none; [0] scanned objects, [1] noscan. Set by the owner under the
+     * class's collected central lock; read and advanced by the owner's fast
+     * path; committed and swept in place by the collector while the world
+     * is stopped. Always NULL in the shared no-P cache. */
+    goc_mspan *gc[2][GOC_NUM_CLASSES];
 };
 
 _Static_assert(sizeof(goc__cache_class) == 32, "a class entry is 32 bytes (indexed by a shift)");
 
 /* Every cache ever made, newest first (statistics walk it). */
 extern _Atomic(struct goc_mcache *) goc__allcaches;
+
+/* Next free object of cached span s (Go's nextFreeFast, then a reload of
+ * the 64-bit window of its bitmap), or NULL when it has none left. The
+ * owner only. */
+static inline __attribute__((always_inline)) void *goc__span_next(goc_mspan *s)
+{
+    for (;;) {
+        uint64_t cache = s->alloccache;
+        if (__builtin_expect(cache != 0, 1)) {
+            uint32_t t = (uint32_t)__builtin_ctzll(cache);
+            uint32_t idx = s->freeindex + t;
+            if (GOC_MEM_UNLIKELY(idx >= s->nelems)) {
+                s->freeindex = s->nelems;
+                s->alloccache = 0;
+                return NULL;
+            }
+            s->freeindex = idx + 1;
+            s->alloccache = t == 63 ? 0 : cache >> (t + 1);
+            return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+        }
+        if (s->freeindex >= s->nelems)
+            return NULL;
+        uint32_t w = s->freeindex >> 6;
+        s->alloccache = ~s->allocbits[w] >> (s->freeindex & 63);
+        if (!s->alloccache)
+            s->freeindex = (w + 1) * 64;
+    }
+}
+
+/* The calling thread's P's cache, made on first use; NULL without a P. */
+struct goc_mcache *goc__cache_mine(void);
+/* While the world is stopped: marks, in their spans' markbits, the
+ * explicit objects on every P's free lists (free, so not roots). */
+void goc__cache_mark_free(void);
+/* The shared no-P cache's lock and every explicit central's (held across
+ * the collector's pause, gc.c). */
+void goc__cache_nop_lock(void);
+void goc__cache_nop_unlock(void);
+void goc__central_lock_all(void);
+void goc__central_unlock_all(void);
 
 /* ---- AddressSanitizer hooks ------------------------------------------------- */
 

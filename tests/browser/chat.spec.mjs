@@ -642,12 +642,15 @@ const tests = [
     // two samples at least, for the rates
     await page.waitForFunction(() => /\d/.test(document.getElementById('value-switches')?.textContent || ''));
     const charts = await page.$$eval('.chart', (els) => els.map((e) => e.id));
-    for (const id of ['conns', 'messages', 'heap', 'goroutines', 'switches', 'runq', 'gc'])
+    for (const id of ['conns', 'messages', 'heap', 'goroutines', 'switches', 'runq', 'gc', 'gcpause'])
       check(charts.includes(`chart-${id}`), `no ${id} chart in ${charts}`);
     const conns = await page.textContent('#chart-conns .legend');
     check(/tcp/.test(conns) && /http/.test(conns) && /ws/.test(conns), `conns legend ${conns}`);
     check(/^\d/.test(await page.textContent('#value-conns')), 'connections count');
     check(/^[\d.]+ (B|KiB|MiB|GiB)$/.test(await page.textContent('#value-heap')), 'heap in a unit');
+    check(/^[\d.]+ (B|KiB|MiB|GiB)$/.test(await page.textContent('#value-gc')), 'collected heap in a unit');
+    const gcLegend = await page.textContent('#chart-gc .legend');
+    check(/live/.test(gcLegend) && /goal/.test(gcLegend), `collected heap legend ${gcLegend}`);
     check(/\/s$/.test(await page.textContent('#value-messages')), 'messages per second');
     const axes = await page.$$eval('#chart-heap svg text', (els) => els.map((e) => e.textContent));
     check(axes.some((t) => /\d{1,2}:\d{2}/.test(t)), `no clock on the time axis: ${axes}`);

@@ -29,6 +29,14 @@ for line in out.splitlines():
     parts = line.split()
     if len(parts) == 3 and parts[1] in 'TDRBVWiu':
         exported.add(parts[2])
+# hidden symbols the linker lists in .dynsym anyway (the __start_/__stop_
+# bounds of a section, runtime/core/stw.c) are not exported: nothing binds them
+dyn = subprocess.run(['readelf', '-W', '--dyn-syms', so], capture_output=True, text=True,
+                     check=True).stdout
+for line in dyn.splitlines():
+    parts = line.split()
+    if len(parts) >= 8 and parts[5] in ('HIDDEN', 'INTERNAL'):
+        exported.discard(parts[7])
 # the linker's and the toolchain's own, present in any shared object
 exported -= {'_init', '_fini', '_edata', '_end', '__bss_start'}
 exported = {s for s in exported if not s.startswith(('__asan', '__ubsan', '__tsan', '__sanitizer',

@@ -236,6 +236,13 @@ def t_metrics(srv):
     check(metric_value(text, "process_open_fds") >= 3, "open descriptors")
     check(metric_value(text, "process_max_fds") >= metric_value(text, "process_open_fds"),
           "descriptor limit")
+    # the collector: counters, gauges, and its pauses as a histogram
+    cycles = metric_value(text, "goc_gc_cycles_total")
+    check("# TYPE goc_gc_pause_seconds histogram" in text, "TYPE line of goc_gc_pause_seconds")
+    check_eq(metric_value(text, "goc_gc_pause_seconds_count"), cycles, "pause count")
+    check_eq(metric_value(text, 'goc_gc_pause_seconds_bucket{le="+Inf"}'), cycles, "+Inf bucket")
+    check(metric_value(text, "goc_gc_heap_goal_bytes") >= 4 << 20, "goc_gc_heap_goal_bytes")
+    check_eq(metric_value(text, "goc_gc_percent"), 100, "goc_gc_percent")
     start = metric_value(text, "process_start_time_seconds")
     check(0 <= time.time() - start < 3600, "start time %g" % start)
     check(metric_value(text, "process_cpu_seconds_total") > 0, "CPU seconds")
@@ -260,6 +267,17 @@ def t_api_stats(srv):
         check(k in s, "/api/stats lacks %r: %r" % (k, sorted(s)))
     check(isinstance(s["runq"], list) and len(s["runq"]) == s["procs"], "runq %r" % s["runq"])
     check(isinstance(s["heap"], dict), "heap %r" % s["heap"])
+    # the collector's figures: a pause histogram with as many pauses as cycles,
+    # GOGC at its default, a goal (4 MiB at least while GOGC is on)
+    g = s["gc"]
+    for k in ("cycles", "forced", "pause_last_ns", "pause_max_ns", "pause_total_ns",
+              "heap_live", "heap_marked", "heap_goal", "finalizers_queued", "finalizers_run"):
+        check(isinstance(g.get(k), int) and g[k] >= 0, "gc.%s %r" % (k, g.get(k)))
+    check(len(g["pause_hist_us"]) == 24 and sum(g["pause_hist_us"]) == g["cycles"],
+          "gc.pause_hist_us %r for %d cycles" % (g["pause_hist_us"], g["cycles"]))
+    check_eq(g["percent"], 100, "gc.percent")
+    check(g["heap_goal"] >= 4 << 20, "gc.heap_goal %r" % g["heap_goal"])
+    check(g["pause_max_ns"] >= g["pause_last_ns"], "gc pauses %r" % g)
     # the chat's counters (the runtime page's messages per second) count a send
     r = post_msg(srv, "statsroom", "counter", "counted")
     check_eq(r.status, 201, "POST status")
