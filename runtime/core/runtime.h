@@ -578,8 +578,12 @@ void goc__netpoll_sysmon(int64_t now);
  * writes is invisible to TSan, which is safe because every thread that
  * could race with it is stopped (runtime/mem/gc.h explains each use). */
 #if GOC_TSAN && defined(__clang__)
-/* (in a section of their own, which tests/runtime/stw_calls_test.py reads) */
-#define GOC_STW_FN __attribute__((disable_sanitizer_instrumentation, section("goc_stw_text")))
+/* (in a section of their own, which tests/runtime/stw_calls_test.py reads;
+ * never inlined: clang 14 inlines such a function into an instrumented
+ * caller, instrumenting it there, as TSan's report of a race in
+ * goc__gc_poison called from the background sweeper showed) */
+#define GOC_STW_FN                                                                         \
+    __attribute__((disable_sanitizer_instrumentation, noinline, section("goc_stw_text")))
 #else
 #define GOC_STW_FN
 #endif

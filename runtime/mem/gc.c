@@ -87,6 +87,9 @@ void goc__gc_init(void)
         s = getenv("GOC_GCTRACE");
         goc__gc.trace = s && atoi(s) > 0;
         goc__gc.poison = goc__gc.stress != 0;
+#if GOC_TSAN
+        __tsan_java_init(GOC_TSAN_HEAP_BEGIN, ((unsigned long)1 << GOC_ADDR_BITS) - GOC_TSAN_HEAP_BEGIN);
+#endif
 #if GOC_ASAN || GOC_TSAN
         goc__gc.locked = true; /* the fast path's calls could not be in goc_nostop_text */
 #else

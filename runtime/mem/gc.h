@@ -38,7 +38,7 @@
  *    writes, which are to allocator state the stopped owners read later on
  *    their own thread (allocbits of a cached span) or that the next user
  *    reaches through an allocator lock. Memory the collector frees is
- *    declared new to TSan when it is reused (AnnotateNewMemory), since the
+ *    declared new to TSan when it is reused (GOC_TSAN_NEW), since the
  *    thread that last wrote it and the one that reuses it need not have
  *    synchronized.
  *
@@ -70,8 +70,19 @@
 #include "goc/malloc.h"
 
 #if GOC_TSAN
-void AnnotateNewMemory(const char *file, int line, const volatile void *mem, long size);
-#define GOC_TSAN_NEW(p, n) AnnotateNewMemory(__FILE__, __LINE__, (p), (long)(n))
+/* Forgets what TSan knows of [p, p + n): its accesses and sync objects, as
+ * for memory just returned by malloc. AnnotateNewMemory would say so but
+ * does nothing (clang 14: the race it should hide was still reported);
+ * TSan's Java heap calls are its public calls that reset a range, over a
+ * "Java heap" declared as the whole address space (goc__gc_init). Called
+ * only with the world running: TSan's runtime takes locks. */
+void __tsan_java_init(unsigned long heap_begin, unsigned long heap_size);
+void __tsan_java_alloc(unsigned long ptr, unsigned long size);
+void __tsan_java_free(unsigned long ptr, unsigned long size);
+#define GOC_TSAN_HEAP_BEGIN 4096ul
+#define GOC_TSAN_NEW(p, n)                                                                   \
+    (__tsan_java_free((unsigned long)(p), (unsigned long)(n)),                               \
+     __tsan_java_alloc((unsigned long)(p), (unsigned long)(n)))
 #else
 #define GOC_TSAN_NEW(p, n) ((void)(p), (void)(n))
 #endif

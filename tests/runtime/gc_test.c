@@ -432,7 +432,7 @@ static void build_and_drop(void *arg)
     latch_done(done);
 }
 
-static void test_unreachable_freed(void)
+static void child_unreachable_freed(void)
 {
     goc_gc();
     goc_gc_stats s0, s1;
@@ -451,6 +451,18 @@ static void test_unreachable_freed(void)
               (unsigned long long)s0.heap_marked, (unsigned long long)s1.heap_marked);
     CHECK_MSG(m1.pages_in_use <= m0.pages_in_use + 8, "pages in use %llu -> %llu",
               (unsigned long long)m0.pages_in_use, (unsigned long long)m1.pages_in_use);
+}
+
+/* In a process of its own: the collector is conservative, so a stale word
+ * anywhere among the roots that happens to point into the dropped 200 KiB
+ * object keeps all of it. After the earlier cases, under TSan (whose
+ * runtime's statics are in the program's bss, a root), that happened in 3
+ * runs of 10; alone, in none of 24. */
+static void test_unreachable_freed(void)
+{
+    test_child c;
+    CHECK(test_run_child("child_unreachable_freed", NULL, &c) == 0);
+    CHECK_MSG(c.exited && c.status == 0, "status %d: %s", c.status, c.out);
 }
 
 /* A word pointing into a free slot keeps nothing: the slot stays free.
@@ -480,14 +492,6 @@ static void test_free_slot_keeps_nothing(void)
 }
 
 /* ---- goc_after_chan: time.After, collected ------------------------------------ */
-
-/* Whether p is an allocated slot of a collected span. */
-static bool slot_allocated(const void *p)
-{
-    goc_mspan *sp = goc__spanof(p);
-    uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)p - sp->base) * sp->divmul) >> 32);
-    return sp->allocbits[idx / 64] >> (idx % 64) & 1;
-}
 
 __attribute__((noinline)) static int64_t after_many(int n)
 {
@@ -534,7 +538,7 @@ static void test_after_chan_pending_survives(void)
     scrub_stack();
     collect_many(5);
     goc_chan *c = UNHIDE(h);
-    CHECK(slot_allocated(c));
+    CHECK_EQ_INT(goc_chan_cap(c), 1); /* freed, it would read as poison */
     int64_t at = 0;
     goc_chan_recv(c, &at);
     CHECK(at >= t0 + 200 * GOC_MILLISECOND);
@@ -946,6 +950,7 @@ static const test_case cases[] = {
     TEST_CASE(test_trace_line_per_cycle),
     TEST_CASE(test_stats_figures),
     TEST_CASE(child_root_running_registers),
+    TEST_CASE(child_unreachable_freed),
     TEST_CASE(child_stress),
     TEST_CASE(child_gogc_off),
     TEST_CASE(child_free_collected),
