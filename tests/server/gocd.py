@@ -118,9 +118,16 @@ class Server:
                         return l
                 left = deadline - time.monotonic()
                 if left <= 0 or (not self._reader.is_alive() and self.proc.poll() is not None):
+                    if self.proc.poll() is None:
+                        # still running: its goroutines' stacks say where it waits
+                        self.proc.send_signal(signal.SIGQUIT)
+                        try:
+                            self.proc.wait(5)
+                        except subprocess.TimeoutExpired:
+                            pass
                     raise TestFailure("no listening line within %.0f s; stdout %r, exit %r, stderr %r"
                                       % (timeout, self.stdout_lines, self.proc.poll(),
-                                         self.stderr()[-2000:]))
+                                         self.stderr()[-6000:]))
                 self._got_line.wait(min(left, 0.2))
 
     def stderr(self):
