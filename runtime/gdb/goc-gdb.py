@@ -71,16 +71,16 @@ class _Runtime:
     afresh by each command (the program may have changed, or be another)."""
 
     def __init__(self):
-        if gdb.selected_inferior().pid == 0 and not gdb.selected_inferior().threads():
-            raise _Error('goc: no process or core file')
         try:
             self.g_ptr = gdb.lookup_type('goc_g').pointer()
             self.stack_ptr = gdb.lookup_type('goc__stack').pointer()
             ctx_fields = [f.name for f in gdb.lookup_type('goc__ctx').strip_typedefs().fields()]
         except gdb.error:
-            raise _Error('goc: the runtime\'s types (goc_g, goc__stack) are not in the debug '
-                         'info: build libgoc with -g (meson\'s default buildtypes have it, '
-                         'a release build needs -Ddebug=true)')
+            raise _Error('goc: the debug info has no goc_g type: the program is not linked '
+                         'with libgoc, or libgoc was built without -g (meson\'s default '
+                         'buildtypes have it; a release build needs -Ddebug=true)')
+        if gdb.selected_inferior().pid == 0 and not gdb.selected_inferior().threads():
+            raise _Error('goc: no process or core file')
         nslabs = _static('reg_n', 'core/stack.c')
         self.chunks = _static('reg_chunks', 'core/stack.c')
         chunk = _static('REG_CHUNK', 'core/stack.c')
