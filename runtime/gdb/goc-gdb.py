@@ -355,12 +355,19 @@ def _runtime_dir():
     return os.path.dirname(os.path.dirname(sym.symtab.fullname())) + os.sep
 
 
+# The sanitizers' runtimes: their frames are neither ours nor the program's.
+_SANITIZER_PREFIXES = ('__asan_', '__tsan_', '__ubsan_', '__msan_', '__sanitizer_',
+                       '__interceptor_')
+
+
 def _where(rt, g, runtime_dir):
     """(the runtime call g is blocked in, its caller in the program as
     "function at file:line"); either may be '-'."""
     blocked, where = '-', '-'
     with _Frames(rt, g) as frames:
         for f in frames:
+            if (f.name() or '').startswith(_SANITIZER_PREFIXES):
+                continue
             if _is_runtime(f, runtime_dir):
                 blocked = f.name() or '?'
                 continue
