@@ -72,7 +72,7 @@ class _Runtime:
 
     def __init__(self):
         try:
-            self.g_ptr = gdb.lookup_type('goc_g').pointer()
+            gdb.lookup_type('goc_g')
             self.stack_ptr = gdb.lookup_type('goc__stack').pointer()
             ctx_fields = [f.name for f in gdb.lookup_type('goc__ctx').strip_typedefs().fields()]
         except gdb.error:
@@ -89,19 +89,19 @@ class _Runtime:
                          'info, or this program does not use libgoc')
         self.nslabs = int(nslabs)
         self.chunk = int(chunk)
+        # where a context made by goc__ctx_init (ctx.c) that never ran resumes
         if 'pc' in ctx_fields:
-            self.ctx_kind = 'x86_64'
+            self.ctx_kind, self.start_pc = 'x86_64', _minsym('goc__ctx_start')
         elif 'uc' in ctx_fields and gdb.selected_inferior().architecture().name().startswith(
                 'i386:x86-64'):
-            self.ctx_kind = 'ucontext'
+            self.ctx_kind, self.start_pc = 'ucontext', _minsym('ctx_tramp')
         else:
-            self.ctx_kind = None  # aarch64: parked stacks are not shown yet
+            self.ctx_kind, self.start_pc = None, None  # aarch64: not shown yet
         self.states = {}
         for name, number in _STATE_NUMBERS.items():
             sym = gdb.lookup_static_symbol(name)
             value = int(sym.value()) if sym is not None else number
             self.states[value] = _STATE_NAMES[name]
-        self.void_ptr = gdb.lookup_type('void').pointer()
 
     def goroutines(self):
         """Every live goroutine (not dead, not idle, not an M's g0), by id."""
@@ -143,18 +143,13 @@ class _Runtime:
         ctx = g['ctx']
         if self.ctx_kind == 'x86_64':
             pc, sp, fp = int(ctx['pc']), int(ctx['sp']), int(ctx['bp'])
-            start = gdb.lookup_global_symbol('goc__ctx_start') or \
-                gdb.lookup_static_symbol('goc__ctx_start')
-            start_pc = int(start.value().address) if start is not None else _minsym(
-                'goc__ctx_start')
-            return (0, 0, 0) if pc == start_pc else (pc, sp, fp)
-        if self.ctx_kind == 'ucontext':
+        elif self.ctx_kind == 'ucontext':
             gregs = ctx['uc']['uc_mcontext']['gregs']
             # REG_RBP 10, REG_RSP 15, REG_RIP 16 (sys/ucontext.h)
             pc, sp, fp = int(gregs[16]), int(gregs[15]), int(gregs[10])
-            tramp = _minsym('ctx_tramp')
-            return (0, 0, 0) if tramp is not None and pc == tramp else (pc, sp, fp)
-        raise _Error('goc: parked goroutines\' stacks are shown on x86-64 only')
+        else:
+            raise _Error('goc: parked goroutines\' stacks are shown on x86-64 only')
+        return (0, 0, 0) if pc == self.start_pc else (pc, sp, fp)
 
     def thread_of(self, g):
         """The gdb thread a running goroutine's M is, or None."""
@@ -276,10 +271,14 @@ class _Frames:
         gdb.invalidate_cached_frames()
         return self._walk(gdb.newest_frame().older())
 
-    @staticmethod
-    def _walk(f):
+    def _walk(self, f):
+        # a ucontext stack's base is ctx_tramp: below it only the C
+        # library's makecontext trampoline, which gdb cannot name
+        base = 'ctx_tramp' if self.rt.ctx_kind == 'ucontext' else None
         while f is not None:
             yield f
+            if base is not None and f.name() == base:
+                return
             f = f.older()
 
     def __exit__(self, *exc):
@@ -420,7 +419,7 @@ started in, and the M (OS thread), P and gdb thread of one that runs.
                         mark = '*'
             try:
                 blocked, where = _where(rt, g, runtime_dir)
-            except gdb.error as e:
+            except (gdb.error, gdb.GdbError) as e:
                 blocked, where = '-', '(%s)' % e
             rows.append((mark, str(int(g['id'])), state, reason, m, p, thread, blocked, where,
                          rt.start_function(g)))
@@ -476,7 +475,7 @@ one's are its thread's."""
                 for f in frames:
                     gdb.write(_frame_line(n, f) + '\n')
                     n += 1
-        except gdb.error as e:
+        except (gdb.error, gdb.GdbError) as e:
             gdb.write('    (unwinding stopped: %s)\n' % e)
         if n == 0:
             gdb.write('    (not started: it will run %s)\n' % rt.start_function(g))

@@ -144,8 +144,10 @@ def check_session(where, out, ids):
         head = 'goroutine %d [%s]:' % (ids[name], reason if state == 'waiting' else state)
         ok = text.startswith(head) and not bad and '??' not in names and names
         # the stack's base: clang's assembler describes goc__ctx_start with a
-        # DWARF label, whose name gdb shows Ada-decoded ("__" as ".")
-        ok = ok and names[-1] in ('goc__ctx_start', 'goc.ctx_start') and caller in names
+        # DWARF label, whose name gdb shows Ada-decoded ("__" as "."); with
+        # meson's -Dcontext=ucontext it is ctx_tramp
+        ok = ok and names[-1] in ('goc__ctx_start', 'goc.ctx_start', 'ctx_tramp') and \
+            caller in names
         if blocked:  # the runtime parked it, inside the call the program made
             api = [i for i, n in enumerate(names) if n.startswith('goc_') and blocked in n]
             ok = ok and names[0] == 'goc__ctx_switch' and 'goc__park' in names and api and \
