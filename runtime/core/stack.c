@@ -61,7 +61,8 @@
 #define POOL_KEEP 32   /* pool stacks the once-a-second release leaves alone */
 #define STACK_SCAV_NS GOC_SECOND
 
-/* A mapping holding n stacks of `stride` bytes (guard + usable). */
+/* A mapping holding n stacks of `stride` bytes (guard + usable): stack j's
+ * top is at base + (j + 1) * stride (runtime/gdb/goc-gdb.py relies on it). */
 typedef struct slab {
     char *base;
     size_t stride;
@@ -70,8 +71,10 @@ typedef struct slab {
     _Atomic int live; /* 0: unmapped, entry free for reuse */
 } slab;
 
-#define REG_CHUNK 4096
-#define REG_CHUNKS 4096
+/* The registry: entries [0, reg_n) of chunks of REG_CHUNK slabs. An enum,
+ * not macros, so that the debug info holds them: runtime/gdb/goc-gdb.py
+ * walks the registry to list the goroutines. */
+enum { REG_CHUNK = 4096, REG_CHUNKS = 4096 };
 static slab *reg_chunks[REG_CHUNKS];
 static _Atomic int reg_n; /* entries published */
 static goc__lock reg_lock;

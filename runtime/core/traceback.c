@@ -20,6 +20,11 @@
  * a binary search. dladdr would see only exported symbols; the runtime's
  * and the program's own static functions are most of what a stack holds.
  *
+ * gdb: this file also carries the gdb extension (runtime/gdb/goc-gdb.py:
+ * info goroutines, goroutine N bt) into every program linked with libgoc,
+ * in its .debug_gdb_scripts section. It is here because every program
+ * that starts the runtime links this file.
+ *
  * Invariants:
  *  - mods[0, nmods) is written by goc__traceback_init only, before other
  *    threads exist, and read-only afterwards.
@@ -30,6 +35,8 @@
  */
 #include "traceback.h"
 
+#include "goc_gdb_script.h"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -37,6 +44,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* gdb runs the script when it loads the program (doc/runtime.md). */
+__asm__(GOC__GDB_SCRIPT_ASM);
 
 #define MAX_MODS 64
 #define MAX_PATH 256
