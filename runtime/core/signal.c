@@ -218,10 +218,14 @@ void goc__signals_init(void)
     sigaction(SIGQUIT, &sa, NULL);
 }
 
+void goc__sigaltstack_alloc(goc_m *m)
+{
+    m->sigaltstack = goc__alloc(ALTSTACK_SIZE);
+}
+
 void goc__sigaltstack_init(goc_m *m)
 {
     stack_t ss;
-    m->sigaltstack = goc__alloc(ALTSTACK_SIZE);
     if (!m->sigaltstack)
         return;
     ss.ss_sp = m->sigaltstack;
