@@ -1190,9 +1190,7 @@ GOC_MAIN(argc, argv)
         return 1;
     }
     rpc = jrpc_new(NULL);
-    if (!rpc || chat_register_methods(rpc) != 0)
-        return 2;
-    int rc = test_main(argc, argv, cases);
+    int rc = rpc && chat_register_methods(rpc) == 0 ? test_main(argc, argv, cases) : 2;
     chat_shutdown();
     jrpc_free(rpc);
     if (redis_mode)
