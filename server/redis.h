@@ -66,8 +66,9 @@ int redis_conn_open(const redis_url *u, int64_t deadline, redis_conn **out);
 void redis_conn_close(redis_conn *c);
 /* True once an error has made c unusable. */
 bool redis_conn_broken(const redis_conn *c);
-/* Breaks c from another goroutine: a read or write blocked in it returns
- * -ECANCELED, later ones -ECONNRESET. c must still be closed by its owner. */
+/* Breaks c from another goroutine: a read or write blocked in it, or on
+ * its way to block, returns -ECANCELED or -ETIMEDOUT at once, later ones
+ * -ECONNRESET. c must still be closed by its owner. */
 void redis_conn_cancel(redis_conn *c);
 
 /* Sends argv[0..argc) (argvlen[i] bytes each) and reads the reply. 0 and

@@ -224,10 +224,21 @@ bool redis_conn_broken(const redis_conn *c)
     return atomic_load(&c->broken);
 }
 
+/* goc_conn_cancel wakes only a goroutine parked at that instant: a reader
+ * between its look at `broken` and its park would sleep on until its own
+ * deadline (the subscriber's reader: an hour), and whoever waits for it
+ * with it (chat_redis_sub.c's controller, then the chat's shutdown). So
+ * the deadlines go into the past too, which lasts: every later wait
+ * returns -ETIMEDOUT at once. A read sets its deadline before it looks at
+ * `broken` (redis_read): either it sees broken, or this deadline replaced
+ * its own. */
 void redis_conn_cancel(redis_conn *c)
 {
     atomic_store(&c->broken, true);
     goc_conn_cancel(c->conn);
+    int64_t now = goc_nanotime();
+    goc_conn_set_read_deadline(c->conn, now);
+    goc_conn_set_write_deadline(c->conn, now);
 }
 
 static int broke(redis_conn *c, int rc)
@@ -253,6 +264,8 @@ int redis_send(redis_conn *c, int64_t deadline, int argc, const char *const *arg
         resp_encode_command(c->wbuf, c->wcap, argc, argv, argvlen);
     }
     goc_conn_set_write_deadline(c->conn, deadline);
+    if (atomic_load(&c->broken)) /* after the deadline: see redis_conn_cancel */
+        return -ECONNRESET;
     ssize_t w = goc_conn_write(c->conn, c->wbuf, n);
     if (c->wcap > 65536) { /* a big command (a long text): do not keep its buffer */
         goc_free(c->wbuf);
@@ -333,6 +346,8 @@ int redis_read(redis_conn *c, int64_t deadline, redis_reply *out)
         return -ECONNRESET;
     drop_taken(c);
     goc_conn_set_read_deadline(c->conn, deadline);
+    if (atomic_load(&c->broken)) /* after the deadline: see redis_conn_cancel */
+        return -ECONNRESET;
     for (;;) {
         if (c->rlen > 0 && c->rlen >= c->need) {
             int rc = look(c, out);

@@ -539,6 +539,9 @@ void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, bool exact, const uintptr_
 
 void goc__gstatus_name(uint32_t s, const char **out);
 void goc__signals_init(void);
+/* The M's signal stack: allocated with the M (allocm), installed by its
+ * thread (none when the allocation failed). */
+void goc__sigaltstack_alloc(goc_m *m);
 void goc__sigaltstack_init(goc_m *m);
 void goc__sysmon_start(void);
 void goc__dump_all(int fd, goc_g *current);

@@ -286,6 +286,10 @@ static goc_m *allocm(void)
     goc_m *m = goc__calloc(1, sizeof *m);
     if (!m)
         goc__throw("allocm: out of memory");
+    /* Here rather than on the new thread: all of an M's memory exists
+     * once it counts in mcount (goc_sched_stats.threads), so one who
+     * compares live objects across a span can tell what new threads hold. */
+    goc__sigaltstack_alloc(m);
     m->fastrand = global_rand_state() | 1;
     goc__lock_acquire(&goc__sched_.lock);
     m->id = goc__sched_.mcount++;

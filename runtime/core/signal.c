@@ -295,14 +295,19 @@ void goc__signals_init(void)
 
 /* A mapping of its own, not a heap block: the collector scans explicit
  * blocks, and the signal frames left on this stack (the registers of an
- * interrupted thread) would keep what they pointed to alive. */
+ * interrupted thread) would keep what they pointed to alive. Made with the
+ * M (allocm), so all of an M's memory exists once it is counted. */
+void goc__sigaltstack_alloc(goc_m *m)
+{
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m->sigaltstack = p == MAP_FAILED ? NULL : p;
+}
+
 void goc__sigaltstack_init(goc_m *m)
 {
     stack_t ss;
-    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    if (!m->sigaltstack)
         return;
-    m->sigaltstack = p;
     ss.ss_sp = m->sigaltstack;
     ss.ss_size = ALTSTACK_SIZE;
     ss.ss_flags = 0;

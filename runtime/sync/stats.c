@@ -1,9 +1,14 @@
 /* stats.c: the sync layer's counters.
  *
  * Each OS thread increments its own block (no shared cache line on the hot
- * path); goc_sync_stats_read sums every block. Blocks are allocated on a
- * thread's first count and never freed (the number of Ms is bounded), so a
- * reader may walk the list at any time.
+ * path); goc_sync_stats_read sums every block. A thread takes its block on
+ * its first count and never gives it back (the number of Ms is bounded), so
+ * a reader may walk the list at any time. The first STATIC_BLOCKS blocks
+ * are static: that first count may come at any moment of a thread's life
+ * (an M can sit idle long after it started), and a heap object appearing
+ * then would read as a leak to whoever counts live objects
+ * (goc_mem_stats.objects_in_use). Threads beyond them take one from the
+ * heap.
  *
  * Invariants: a block is written only by its thread (relaxed load + store,
  * no locked instruction) and read by anyone with relaxed loads; the list
@@ -21,16 +26,26 @@ typedef struct ctr_block {
     struct ctr_block *next;  /* list of every block, immutable once linked */
 } __attribute__((aligned(128))) ctr_block;
 
+#define STATIC_BLOCKS 64 /* 8 KiB: more threads than a program has Ms, as a rule */
+
 static ctr_block *blocks; /* atomic: head of the list */
 static __thread ctr_block *my_block;
+static ctr_block static_blocks[STATIC_BLOCKS];
+static int static_taken; /* atomic: static_blocks handed out (may pass STATIC_BLOCKS) */
 
 static ctr_block *block_new(void)
 {
-    /* Blocks live as long as the process: aligned by hand, never freed. */
-    uintptr_t raw = (uintptr_t)goc_calloc(1, sizeof(ctr_block) + 127);
-    if (!raw)
-        goc_fatal("sync stats: out of memory");
-    ctr_block *b = (ctr_block *)((raw + 127) & ~(uintptr_t)127);
+    ctr_block *b;
+    int i = __atomic_fetch_add(&static_taken, 1, __ATOMIC_RELAXED);
+    if (i < STATIC_BLOCKS) {
+        b = &static_blocks[i];
+    } else {
+        /* Blocks live as long as the process: aligned by hand, never freed. */
+        uintptr_t raw = (uintptr_t)goc_calloc(1, sizeof(ctr_block) + 127);
+        if (!raw)
+            goc_fatal("sync stats: out of memory");
+        b = (ctr_block *)((raw + 127) & ~(uintptr_t)127);
+    }
     ctr_block *head = LOAD_RELAXED(&blocks);
     do {
         b->next = head;

@@ -9,12 +9,18 @@
  *   redis_proc_stop(&r);
  *
  * Invariants: the process is always waited for; the folder is removed
- * with everything in it; only 127.0.0.1 is used.
+ * with everything in it; only 127.0.0.1 is used. The server's standard
+ * input, output and error are /dev/null (it logs to its folder): it must
+ * not hold the test's output open. A test that dies without stopping it
+ * (a crash, a sanitizer's report) would otherwise leave meson reading a
+ * pipe that never ends, and the crash would show as a TIMEOUT minutes
+ * later instead of as itself.
  */
 #ifndef GOC_TESTS_REDIS_PROC_H
 #define GOC_TESTS_REDIS_PROC_H
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -64,6 +70,17 @@ static inline int redis_proc_accepts(int port)
     return ok;
 }
 
+/* Kills the process (SIGKILL) and waits for it; the data stays. */
+static inline void redis_proc_kill(redis_proc *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGCONT);
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
 /* (Re)starts the server of r on r->port in r->dir. 0 or -1. */
 static inline int redis_proc_spawn(redis_proc *r)
 {
@@ -77,14 +94,26 @@ static inline int redis_proc_spawn(redis_proc *r)
     for (int i = 0; r->extra[i] && argc < 38; i++)
         argv[argc++] = r->extra[i];
     argv[argc] = NULL;
-    if (posix_spawnp(&r->pid, "redis-server", NULL, NULL, (char *const *)argv, environ) != 0)
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
         return -1;
+    int rc = 0;
+    for (int fd = 0; fd < 3 && rc == 0; fd++)
+        rc = posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawnp(&r->pid, "redis-server", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        r->pid = 0;
+        return -1;
+    }
     for (int i = 0; i < 500; i++) { /* 5 s */
         if (redis_proc_accepts(r->port))
             return 0;
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
+    redis_proc_kill(r); /* not up in time: it must not outlive the test either */
     return -1;
 }
 
@@ -106,17 +135,6 @@ static inline void redis_proc_signal(redis_proc *r, int sig)
 {
     if (r->pid > 0)
         kill(r->pid, sig);
-}
-
-/* Kills the process (SIGKILL) and waits for it; the data stays. */
-static inline void redis_proc_kill(redis_proc *r)
-{
-    if (r->pid > 0) {
-        kill(r->pid, SIGCONT);
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
 }
 
 /* Kills the process and removes its folder. */
