@@ -197,10 +197,17 @@ GOC_MALLOC_TEXT __attribute__((noinline)) void *goc__mprof_sampled(int64_t *left
 {
     int64_t was = __atomic_load_n(left, __ATOMIC_RELAXED);
     int64_t rate = goc__prof_rate_of(GOC__PROF_MEM);
+    if (was < REARM / 2) {
+        /* A rearm request: the countdown starts over at the new rate,
+         * this allocation counted in it. */
+        int64_t l = next_distance(rate) - (int64_t)bytes;
+        if (l > 0 || rate <= 0) {
+            __atomic_store_n(left, l, __ATOMIC_RELAXED);
+            return p;
+        }
+    }
     __atomic_store_n(left, next_distance(rate), __ATOMIC_RELAXED);
-    /* A rearm request is not a sample: the new rate draws its own first
-     * distance. */
-    if (rate > 0 && was > REARM / 2)
+    if (rate > 0)
         record(p, bytes);
     return p;
 }
