@@ -79,8 +79,11 @@ typedef struct hog {
 __attribute__((noinline)) static void alloc_hog(void *arg)
 {
     hog *h = *(hog **)arg;
-    for (int i = 0; i < HOG_N; i++)
+    for (int i = 0; i < HOG_N; i++) {
         h->objs[i] = i % HOG_LARGE_EVERY == 0 ? goc_calloc(1, HOG_LARGE) : goc_malloc(HOG_SIZE);
+        if (i % 1000 == 999)
+            goc_yield(); /* a good citizen (sysmon notes long runs) */
+    }
     int one = 1;
     goc_chan_send(h->done, &one);
 }
