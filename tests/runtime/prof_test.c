@@ -413,12 +413,18 @@ static void test_block_rate_0_records_nothing(void)
 /* A rate above the waits: each short wait is kept with probability
  * wait / rate and then counted rate / wait times (Go's removal of the
  * sampling bias), so the count estimates the number of waits. */
+typedef struct short_waits {
+    goc_chan *c;    /* N values, then closed */
+    goc_chan *done; /* the waiter's last word */
+} short_waits;
+
 __attribute__((noinline)) static void block_short_waiter(void *arg)
 {
-    goc_chan *c = *(goc_chan **)arg;
+    short_waits *sw = *(short_waits **)arg;
     int v;
-    while (goc_chan_recv(c, &v)) {
+    while (goc_chan_recv(sw->c, &v)) {
     }
+    goc_chan_close(sw->done);
 }
 
 static void test_block_rate_weighs_short_waits(void)
@@ -426,13 +432,15 @@ static void test_block_rate_weighs_short_waits(void)
     enum { N = 2000 };
     int64_t rate = 1 * MS; /* waits here are ~10 us to 100 us */
     int64_t old = goc_block_profile_rate_set(rate);
-    goc_chan *c = goc_chan_make(sizeof(int), 0);
-    goc_go(block_short_waiter, &c, sizeof c);
+    short_waits sw = {goc_chan_make(sizeof(int), 0), goc_chan_make(sizeof(int), 0)};
+    short_waits *swp = &sw;
+    goc_go(block_short_waiter, &swp, sizeof swp);
     for (int i = 0; i < N; i++) {
         goc_sleep(10 * US);
-        goc_chan_send(c, &i);
+        goc_chan_send(sw.c, &i);
     }
-    goc_chan_close(c);
+    goc_chan_close(sw.c);
+    goc_chan_recv(sw.done, NULL);
     goc_block_profile_rate_set(old);
     tally t = tally_of(GOC__PROF_BLOCK, "block_short_waiter", NULL);
     printf("# %d waits under %lld ns: recorded as %lld events, %.1f ms\n", N, (long long)rate,
@@ -440,7 +448,8 @@ static void test_block_rate_weighs_short_waits(void)
     /* about a hundred kept, weighted back to about N (the loose bounds are
      * many standard deviations wide) */
     CHECK_MSG(t.count > N / 3 && t.count < 3 * N, "%lld events for %d waits", (long long)t.count, N);
-    goc_chan_free(c);
+    goc_chan_free(sw.c);
+    goc_chan_free(sw.done);
 }
 
 /* ---- mutex ------------------------------------------------------------------------ */
