@@ -324,10 +324,13 @@ static int make_parent(const char *path)
     }
 }
 
+/* busy_timeout first: switching to WAL takes a lock that another process
+ * on the same file (a server still shutting down, a second server) may
+ * hold for a moment, and without a timeout the open would fail at once. */
 static const char *const schema =
+    "PRAGMA busy_timeout=5000;"
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"
-    "PRAGMA busy_timeout=5000;"
     "CREATE TABLE IF NOT EXISTS messages("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, nick TEXT NOT NULL,"
     " text TEXT NOT NULL, ts INTEGER NOT NULL);"

@@ -308,10 +308,15 @@ static json_t *broker_stats_json(void)
                      (json_int_t)st.calls);
 }
 
+static void metric(buf_t *b, const char *type, const char *name, const char *help, uint64_t v)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+               (unsigned long long)v);
+}
+
 static void counter(buf_t *b, const char *name, const char *help, uint64_t v)
 {
-    buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-               (unsigned long long)v);
+    metric(b, "counter", name, help, v);
 }
 
 static void broker_metrics(buf_t *b)
@@ -319,15 +324,12 @@ static void broker_metrics(buf_t *b)
     redis_stats st = {0};
     if (chat__R.cl) /* NULL once stopped */
         redis_client_stats(chat__R.cl, &st);
-    buf_printf(b, "# HELP gocd_broker_connected Whether Redis is reachable (1) or not (0).\n"
-                  "# TYPE gocd_broker_connected gauge\ngocd_broker_connected %d\n",
-               broker_available());
-    buf_printf(b, "# HELP gocd_broker_subscribed Whether the subscription is connected (1).\n"
-                  "# TYPE gocd_broker_subscribed gauge\ngocd_broker_subscribed %d\n",
-               atomic_load(&chat__R.sub_up) ? 1 : 0);
-    buf_printf(b, "# HELP gocd_broker_connections Command connections to Redis open.\n"
-                  "# TYPE gocd_broker_connections gauge\ngocd_broker_connections %lld\n",
-               (long long)st.conns);
+    metric(b, "gauge", "gocd_broker_connected", "Whether Redis is reachable (1) or not (0).",
+           broker_available() ? 1 : 0);
+    metric(b, "gauge", "gocd_broker_subscribed", "Whether the subscription is connected (1).",
+           atomic_load(&chat__R.sub_up) ? 1 : 0);
+    metric(b, "gauge", "gocd_broker_connections", "Command connections to Redis open.",
+           st.conns > 0 ? (uint64_t)st.conns : 0);
     counter(b, "gocd_broker_reconnects_total", "Times Redis came back after being unreachable.",
             atomic_load(&chat__R.reconnects));
     counter(b, "gocd_broker_subscription_reconnects_total",

@@ -18,12 +18,15 @@
  *   "close of nil channel"         goc_chan_close(NULL);
  *   "makechan: size out of range"  negative or too large a capacity.
  *
- * Lifetime: there is no garbage collector. The goroutine that makes a
- * channel decides who frees it; goc_chan_free must be called only once no
- * goroutine is blocked on it or can still use it (typically by the last
- * receiver after the channel is closed and drained, or by the owner after
- * joining every user with a WaitGroup). Channels owned by a timer or a
- * context are freed with their owner, never with goc_chan_free.
+ * Lifetime: a channel from goc_chan_make is explicit memory. The goroutine
+ * that makes it decides who frees it; goc_chan_free must be called only
+ * once no goroutine is blocked on it or can still use it (typically by the
+ * last receiver after the channel is closed and drained, or by the owner
+ * after joining every user with a WaitGroup). Channels owned by a timer or
+ * a context are freed with their owner, never with goc_chan_free. A
+ * channel from goc_chan_make_gc (or goc_after_chan, goc/time.h) is
+ * collected memory, as every Go channel is: the collector (goc/gc.h) frees
+ * it once nothing reaches it, and it is never passed to goc_chan_free.
  */
 #ifndef GOC_CHAN_H
 #define GOC_CHAN_H
@@ -46,6 +49,13 @@ typedef struct goc_chan goc_chan;
  * would be too large; aborts (goc_fatal) if elemsize >= 65536 or memory is
  * exhausted. Returns the channel, owned by the caller (see goc_chan_free). */
 GOC_API goc_chan *goc_chan_make(size_t elemsize, int64_t cap);
+
+/* goc_chan_make in collected memory (goc/gc.h): the collector frees the
+ * channel once no goroutine, variable or object reaches it (a goroutine
+ * blocked on it reaches it). Its buffered values are scanned, so pointers
+ * to collected objects sent through it keep them alive. goc_chan_free on it
+ * is a fatal error. Must be called on a goroutine. */
+GOC_API goc_chan *goc_chan_make_gc(size_t elemsize, int64_t cap);
 
 /* Frees c (NULL is a no-op). No goroutine may be blocked on c or use it
  * afterwards; buffered values still in it are dropped. */

@@ -16,7 +16,8 @@
  * select on) its channel. The channel is the object's: never pass it to
  * goc_chan_free or goc_chan_close. Freeing stops the timer; a callback
  * already running keeps the memory alive until it finishes. goc_tick's
- * ticker is the exception: nobody owns it, and it lives for ever.
+ * ticker is the exception: nobody owns it, and it lives for ever; and
+ * goc_after_chan's channel is collected memory, freed by the collector.
  */
 #ifndef GOC_TIME_H
 #define GOC_TIME_H
@@ -47,6 +48,15 @@ GOC_API goc_timer *goc_timer_new(int64_t d);
 
 /* time.After: the same object; select on goc_timer_chan(t), then free t. */
 GOC_API goc_timer *goc_after(int64_t d);
+
+/* time.After as Go has it: the channel alone, on which the current time
+ * (int64_t) arrives once d has elapsed, in collected memory (goc/gc.h):
+ * nobody frees it; the collector does, once it has fired and nothing
+ * reaches the channel. Until it fires, the pending timer keeps it (and its
+ * few dozen bytes) alive, as Go before 1.23 did: prefer goc_timer_new with
+ * goc_timer_free in a loop whose timeouts are long and usually not reached.
+ * Must be called on a goroutine. Aborts on memory exhaustion. */
+GOC_API goc_chan *goc_after_chan(int64_t d);
 
 /* time.AfterFunc: once d has elapsed (d <= 0: as soon as possible), starts
  * fn(arg) on a goroutine of its own. The timer has no channel

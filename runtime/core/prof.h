@@ -1,7 +1,7 @@
 /* prof.h: the runtime's sampled records for Go's profiles (heap and allocs,
  * block, mutex), shared between the places that sample (the allocator, the
  * sync primitives, channels and select) and the writers that turn them into
- * profile.proto (see doc/runtime.md, "Profiles").
+ * profile.proto.
  *
  * Go keeps one bucket per distinct stack (runtime/mprof.go): a sample adds
  * to its stack's bucket, never makes a record of its own, so memory grows

@@ -11,6 +11,7 @@
  */
 #include "sync_internal.h"
 
+#include "goc/gc.h"
 #include "goc/malloc.h"
 #include "runq.h"
 
@@ -103,7 +104,7 @@ void goc__waitq_remove(goc__waitq *q, goc_sudog *sg)
 
 /* ---- make / free ---------------------------------------------------------- */
 
-goc_chan *goc_chan_make(size_t elemsize, int64_t cap)
+static goc_chan *chan_make(size_t elemsize, int64_t cap, bool collected)
 {
     if (elemsize >= 65536)
         goc_fatal("makechan: invalid channel element type");
@@ -112,13 +113,24 @@ goc_chan *goc_chan_make(size_t elemsize, int64_t cap)
         (uint64_t)cap * elemsize > GOC_MAX_ALLOC - hdr)
         goc_panic("makechan: size out of range");
     size_t bufsize = (size_t)cap * elemsize;
-    goc_chan *c = goc__sync_alloc(hdr + bufsize);
-    memset(c, 0, sizeof *c);
+    goc_chan *c;
+    if (collected) {
+        c = goc_gc_alloc(hdr + bufsize); /* zeroed */
+        if (!c)
+            goc_fatal("runtime: out of memory");
+    } else {
+        c = goc__sync_alloc(hdr + bufsize);
+        memset(c, 0, sizeof *c);
+    }
     c->buf = (char *)c + hdr;
     c->elemsize = (uint16_t)elemsize;
     c->dataqsiz = (uint32_t)cap;
     return c;
 }
+
+goc_chan *goc_chan_make(size_t elemsize, int64_t cap) { return chan_make(elemsize, cap, false); }
+
+goc_chan *goc_chan_make_gc(size_t elemsize, int64_t cap) { return chan_make(elemsize, cap, true); }
 
 void goc_chan_free(goc_chan *c)
 {

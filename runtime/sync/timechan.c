@@ -35,6 +35,8 @@
  */
 #include "goc/time.h"
 
+#include "goc/gc.h"
+
 #include "sync_internal.h"
 
 #define RETRY_NS 2000 /* busy channel lock: fire again this much later */
@@ -207,6 +209,41 @@ goc_timer *goc_timer_new(int64_t d)
 }
 
 goc_timer *goc_after(int64_t d) { return goc_timer_new(d); }
+
+/* time.After as Go has it: a collected timer holding a collected channel.
+ * While the timer is pending, the core's heap reaches it (every pending
+ * timer's argument is a root of the collector), and it reaches the
+ * channel; once it has fired, only whoever holds the channel keeps it. */
+typedef struct aftertimer {
+    goc__timer t;
+    goc_chan *c;
+} aftertimer;
+
+/* Runs on an M in scheduler context: only non-blocking work. */
+static void after_fire(void *arg, uintptr_t seq)
+{
+    (void)seq;
+    aftertimer *at = arg;
+    int64_t now = goc__nanotime();
+    if (goc__chan_send_from_timer(at->c, &now) < 0) { /* channel lock busy */
+        at->t.when = now + RETRY_NS;
+        goc__timer_add(&at->t);
+    }
+}
+
+goc_chan *goc_after_chan(int64_t d)
+{
+    aftertimer *at = goc_gc_alloc(sizeof *at);
+    if (!at)
+        goc_fatal("runtime: out of memory");
+    at->c = goc_chan_make_gc(sizeof(int64_t), 1);
+    at->t.f = after_fire;
+    at->t.arg = at;
+    at->t.idx = -1;
+    at->t.when = goc__deadline(d > 0 ? d : 0); /* INT64_MAX: never */
+    goc__timer_add(&at->t);
+    return at->c;
+}
 
 goc_timer *goc_after_func(int64_t d, void (*fn)(void *arg), void *arg)
 {

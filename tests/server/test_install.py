@@ -4,7 +4,9 @@ working server and library (doc/operations.md): the installed gocd,
 started from elsewhere, serves the chat page from the installed web files;
 the README's example program builds against the installed headers and
 library through pkg-config, in C and C++, without a warning, and runs;
-the systemd unit names the installed binary and carries its hardening.
+the systemd unit names the installed binary and carries its hardening;
+and another meson project takes the runtime as a subproject with
+dependency('goc') and -Dgoc:runtime_only=true, as the README shows.
 
 usage: test_install.py BUILDDIR EXAMPLE.c CC CXX SANITIZE
 (the build's compilers, and its b_sanitize: the example is built the same
@@ -56,9 +58,12 @@ def t_server(root, tmp):
         os.chdir(cwd)
 
 
-def t_pkgconfig(root, dest, tmp, example, cc, cxx, sanitize):
+def t_pkgconfig(root, dest, tmp, example, cc, cxx, sanitize, libdir_opt):
     pc = find(root, "goc.pc")
     check(pc is not None, "goc.pc is not installed")
+    # where the README says it is: <prefix>/<libdir>/pkgconfig
+    check_eq(os.path.relpath(pc, root), os.path.join(libdir_opt, "pkgconfig", "goc.pc"),
+             "goc.pc's place under the prefix")
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pc), PKG_CONFIG_SYSROOT_DIR=dest)
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "--static", "goc"], env=env,
                            capture_output=True, text=True, timeout=30)
@@ -79,6 +84,34 @@ def t_pkgconfig(root, dest, tmp, example, cc, cxx, sanitize):
         run = subprocess.run([exe], capture_output=True, text=True, timeout=30)
         check_eq(run.returncode, 0, "the %s example's exit status (%r)" % (lang, run.stdout))
         check_eq(run.stdout.count("job "), 4, "the %s example's output" % lang)
+
+
+SUBPROJECT_MESON = """project('uses_goc', 'c', default_options : ['c_std=c11'])
+goc_dep = dependency('goc', fallback : 'goc', default_options : ['runtime_only=true'])
+executable('example', 'example.c', dependencies : goc_dep)
+"""
+
+
+def t_subproject(tmp, example):
+    proj = os.path.join(tmp, "uses_goc")
+    os.makedirs(os.path.join(proj, "subprojects"))
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.symlink(src_root, os.path.join(proj, "subprojects", "goc"))
+    shutil.copy(example, os.path.join(proj, "example.c"))
+    with open(os.path.join(proj, "meson.build"), "w") as f:
+        f.write(SUBPROJECT_MESON)
+    env = {k: v for k, v in os.environ.items() if k not in ("CC", "CFLAGS", "LDFLAGS")}
+    b = os.path.join(proj, "b")
+    p = subprocess.run(["meson", "setup", b, proj, "--force-fallback-for=goc"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    check_eq(p.returncode, 0, "meson setup with goc as a subproject: %s" % p.stdout[-800:])
+    check("proto" not in os.listdir(os.path.join(b, "subprojects", "goc")),
+          "runtime_only=true still configured proto/")
+    p = subprocess.run(["ninja", "-C", b], env=env, capture_output=True, text=True, timeout=600)
+    check_eq(p.returncode, 0, "ninja: %s" % p.stdout[-800:])
+    run = subprocess.run([os.path.join(b, "example")], capture_output=True, text=True, timeout=30)
+    check_eq(run.returncode, 0, "the example's exit status (%r)" % run.stdout)
+    check_eq(run.stdout.count("job "), 4, "the example's output")
 
 
 def t_unit(root, prefix):
@@ -110,9 +143,12 @@ def main():
             root = got[0]
             tap.run("the installed gocd serves the installed chat page", t_server, root, tmp)
             tap.run("the example builds from the installed prefix (pkg-config), C and C++",
-                    t_pkgconfig, root, dest, tmp, example, cc, cxx, sanitize)
+                    t_pkgconfig, root, dest, tmp, example, cc, cxx, sanitize, got[1]["libdir"])
             tap.run("the systemd unit: installed binary, own user, state dir, hardening",
                     t_unit, root, got[1]["prefix"])
+        if sanitize in ("", "none"):  # a plain build of its own: the same in every build
+            tap.run("the runtime as a meson subproject: dependency('goc'), runtime_only",
+                    t_subproject, tmp, example)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return tap.finish()
