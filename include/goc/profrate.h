@@ -11,7 +11,9 @@
  *    sample is drawn from an exponential distribution, per P, as Go does),
  *    with the stack that made it; a sampled block's goc_free is counted too,
  *    so the profile has both what is live and what was ever allocated. On
- *    by default at 512 KiB, as in Go.
+ *    by default at 512 KiB, as in Go; the environment variable
+ *    GOC_MEMPROFILERATE=N sets it from the start (Go's
+ *    GODEBUG=memprofilerate=N).
  *  - block: time goroutines spend parked on channel sends and receives,
  *    select, Mutex and RWMutex locks, Cond waits and WaitGroup waits, with
  *    the waiting goroutine's stack. Off by default.

@@ -33,6 +33,7 @@
 #include "runtime.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -70,8 +71,26 @@ static int64_t next_distance(int64_t rate)
     return d >= 0x1.0p62 ? (int64_t)1 << 62 : (int64_t)d + 1;
 }
 
+/* GOC_MEMPROFILERATE=N in the environment sets the rate before the first
+ * allocation (Go's GODEBUG=memprofilerate=N): read once, by the first
+ * cache made. */
+static void rate_from_env(void)
+{
+    static _Atomic bool done;
+    if (atomic_load_explicit(&done, memory_order_acquire) || atomic_exchange(&done, true))
+        return;
+    const char *v = getenv("GOC_MEMPROFILERATE");
+    if (!v || !*v)
+        return;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end == 0 && n >= 0)
+        atomic_store(&goc__prof_rates[GOC__PROF_MEM], (int64_t)n);
+}
+
 int64_t goc__mprof_first(void)
 {
+    rate_from_env();
     return next_distance(goc__prof_rate_of(GOC__PROF_MEM));
 }
 

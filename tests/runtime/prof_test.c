@@ -207,6 +207,22 @@ static void test_mem_rate_0_records_nothing(void)
     CHECK_EQ_INT(all.buckets, all0.buckets);
 }
 
+/* Run in a child with GOC_MEMPROFILERATE set: prints the rate it starts with. */
+static void child_env_rate(void)
+{
+    printf("rate=%lld\n", (long long)goc_mem_profile_rate_set(-1));
+}
+
+static void test_mem_rate_from_environment(void)
+{
+    static test_child ch;
+    const char *const env[] = {"GOC_MEMPROFILERATE=1234", NULL};
+    CHECK_EQ_INT(test_run_child("child_env_rate", env, &ch), 0);
+    CHECK_STR_CONTAINS(ch.out, "rate=1234\n");
+    CHECK_EQ_INT(test_run_child("child_env_rate", NULL, &ch), 0);
+    CHECK_STR_CONTAINS(ch.out, "rate=524288\n"); /* Go's default */
+}
+
 /* ---- block ------------------------------------------------------------------------ */
 
 #define HOLD (40 * MS) /* how long each waiter is kept waiting */
@@ -517,6 +533,8 @@ static const test_case cases[] = {
     TEST_CASE(test_mem_hog_dominates_and_frees_count),
     TEST_CASE(test_mem_rate_1_samples_every_allocation),
     TEST_CASE(test_mem_rate_0_records_nothing),
+    TEST_CASE(test_mem_rate_from_environment),
+    TEST_CASE(child_env_rate),
     TEST_CASE(test_block_records_each_wait_on_the_waiter),
     TEST_CASE(test_block_rate_0_records_nothing),
     TEST_CASE(test_block_rate_weighs_short_waits),
