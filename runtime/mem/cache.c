@@ -43,7 +43,8 @@ static void cache_init(struct goc_mcache *c)
     goc__gc_init();
     for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
         uint32_t n = CACHE_BYTES / goc__class_size[k];
-        c->c[k].maxfree = n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n;
+        c->c[k].maxfree = (uint16_t)(n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n);
+        c->c[k].size = goc__class_size[k];
         /* GOC_GCSTRESS counts explicit allocations on the slow path: with
          * no free list, every one takes it */
         if (goc__gc.stress)
@@ -131,16 +132,21 @@ static void *cache_refill(goc__cache_class *k, uint32_t cls)
     return s ? goc__span_next(s) : NULL;
 }
 
+/* Takes p, the class list's first object, counted as handed out. */
+static inline void list_take(goc__cache_class *k, void *p)
+{
+    k->free = goc__link_get(p);
+    set_nfree(k, k->nfree - 1);
+    count(&k->nmalloc);
+}
+
 /* The class list's first object, counted as handed out; NULL when the
- * list is empty. goc_malloc's fast path is this alone. */
+ * list is empty. */
 static inline void *list_pop(goc__cache_class *k)
 {
     void *p = k->free;
-    if (p) {
-        k->free = goc__link_get(p);
-        set_nfree(k, k->nfree - 1);
-        count(&k->nmalloc);
-    }
+    if (p)
+        list_take(k, p);
     return p;
 }
 
@@ -256,17 +262,21 @@ GOC_MALLOC_TEXT __attribute__((noinline)) static void *malloc_slow(size_t size)
 /* The fast path is a leaf (no frame, no saved registers): the cached
  * class list's first object, counted toward the heap profile's next
  * sample (one subtraction and a branch, whether the profile is on or
- * off), else malloc_slow. */
+ * off), else malloc_slow. The allocation that makes a sample due takes
+ * malloc_slow too, which counts it and samples: one call site for both
+ * keeps the leaf free of a frame. */
 GOC_MALLOC_TEXT void *goc_malloc(size_t size)
 {
     struct goc_mcache *c = goc__tls_mcache;
     if (GOC_LIKELY(c && size - 1 < GOC_MAX_SMALL)) {
         uint32_t cls = goc__size_class(size);
-        void *p = list_pop(&c->c[cls]);
-        if (GOC_LIKELY(p)) {
+        goc__cache_class *k = &c->c[cls];
+        void *p = k->free;
+        int64_t left = __atomic_load_n(&c->sample_left, __ATOMIC_RELAXED) - k->size;
+        if (GOC_LIKELY(p && left > 0)) {
+            list_take(k, p);
+            __atomic_store_n(&c->sample_left, left, __ATOMIC_RELAXED);
             GOC_UNPOISON(p, size);
-            if (goc__mprof_due(&c->sample_left, goc__class_size[cls]))
-                return goc__mprof_sampled(&c->sample_left, p, goc__class_size[cls]);
             return p;
         }
     }

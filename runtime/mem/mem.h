@@ -236,7 +236,8 @@ typedef struct goc__cache_class {
     goc_mspan *span;   /* span being allocated from, cached; NULL: none yet */
     void *free;        /* objects freed on this P, linked through their first word */
     uint32_t nfree;    /* length of free (stored atomically: statistics read it) */
-    uint32_t maxfree;  /* flush half of the list to mcentral beyond this */
+    uint16_t maxfree;  /* flush half of the list to mcentral beyond this (<= CACHE_MAX) */
+    uint16_t size;     /* the class's object size (goc__class_size), for the fast path */
     _Atomic uint64_t nmalloc; /* objects handed out (owner writes, statistics read) */
 } goc__cache_class;
 
