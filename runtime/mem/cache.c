@@ -43,12 +43,14 @@ static void cache_init(struct goc_mcache *c)
     goc__gc_init();
     for (uint32_t k = 1; k < GOC_NUM_CLASSES; k++) {
         uint32_t n = CACHE_BYTES / goc__class_size[k];
-        c->c[k].maxfree = n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n;
+        c->c[k].maxfree = (uint16_t)(n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n);
+        c->c[k].size = goc__class_size[k];
         /* GOC_GCSTRESS counts explicit allocations on the slow path: with
          * no free list, every one takes it */
         if (goc__gc.stress)
             c->c[k].maxfree = 0;
     }
+    c->sample_left = goc__mprof_first();
     struct goc_mcache *head = atomic_load(&goc__allcaches);
     do
         c->alllink = head;
@@ -130,16 +132,21 @@ static void *cache_refill(goc__cache_class *k, uint32_t cls)
     return s ? goc__span_next(s) : NULL;
 }
 
+/* Takes p, the class list's first object, counted as handed out. */
+static inline void list_take(goc__cache_class *k, void *p)
+{
+    k->free = goc__link_get(p);
+    set_nfree(k, k->nfree - 1);
+    count(&k->nmalloc);
+}
+
 /* The class list's first object, counted as handed out; NULL when the
- * list is empty. goc_malloc's fast path is this alone. */
+ * list is empty. */
 static inline void *list_pop(goc__cache_class *k)
 {
     void *p = k->free;
-    if (p) {
-        k->free = goc__link_get(p);
-        set_nfree(k, k->nfree - 1);
-        count(&k->nmalloc);
-    }
+    if (p)
+        list_take(k, p);
     return p;
 }
 
@@ -223,30 +230,52 @@ static void *small_alloc(uint32_t cls)
     return p;
 }
 
-/* Everything but a small request served from the P's free list. */
-__attribute__((noinline)) static void *malloc_slow(size_t size)
+/* Counts the off-fast-path allocation p (bytes: its class's or its pages'
+ * size) toward the heap profile's next sample (mprof.c). */
+static inline void *sample(void *p, size_t bytes)
 {
-    void *p = size <= GOC_MAX_SMALL ? small_alloc(size ? goc__size_class(size) : 1)
-                                    : large_alloc(size);
+    struct goc_mcache *c = goc__tls_mcache;
+    int64_t *left = c ? &c->sample_left : (int64_t *)&goc__mprof_nop_left;
+    if (goc__mprof_due(left, bytes))
+        return goc__mprof_sampled(left, p, bytes);
+    return p;
+}
+
+/* Everything but a small request served from the P's free list. */
+GOC_MALLOC_TEXT __attribute__((noinline)) static void *malloc_slow(size_t size)
+{
+    bool small = size <= GOC_MAX_SMALL;
+    uint32_t cls = small ? (size ? goc__size_class(size) : 1) : 0;
+    void *p = small ? small_alloc(cls) : large_alloc(size);
     if (GOC_UNLIKELY(!p)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (size <= GOC_MAX_SMALL)
+    if (small)
         GOC_UNPOISON(p, size ? size : 1);
+    p = sample(p, small ? goc__class_size[cls] : (size_t)goc__spanof(p)->npages << GOC_PAGE_SHIFT);
     if (GOC_UNLIKELY(goc__gc.stress))
         goc__gc_after_alloc(false); /* we may hold any runtime lock: asks the background */
     return p;
 }
 
 /* The fast path is a leaf (no frame, no saved registers): the cached
- * class list's first object, else malloc_slow. */
-void *goc_malloc(size_t size)
+ * class list's first object, counted toward the heap profile's next
+ * sample (one subtraction and a branch, whether the profile is on or
+ * off), else malloc_slow. The allocation that makes a sample due takes
+ * malloc_slow too, which counts it and samples: one call site for both
+ * keeps the leaf free of a frame. */
+GOC_MALLOC_TEXT void *goc_malloc(size_t size)
 {
     struct goc_mcache *c = goc__tls_mcache;
     if (GOC_LIKELY(c && size - 1 < GOC_MAX_SMALL)) {
-        void *p = list_pop(&c->c[goc__size_class(size)]);
-        if (GOC_LIKELY(p)) {
+        uint32_t cls = goc__size_class(size);
+        goc__cache_class *k = &c->c[cls];
+        void *p = k->free;
+        int64_t left = __atomic_load_n(&c->sample_left, __ATOMIC_RELAXED) - k->size;
+        if (GOC_LIKELY(p && left > 0)) {
+            list_take(k, p);
+            __atomic_store_n(&c->sample_left, left, __ATOMIC_RELAXED);
             GOC_UNPOISON(p, size);
             return p;
         }
@@ -254,7 +283,7 @@ void *goc_malloc(size_t size)
     return malloc_slow(size);
 }
 
-void *goc_calloc(size_t n, size_t size)
+GOC_MALLOC_TEXT void *goc_calloc(size_t n, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -267,9 +296,10 @@ void *goc_calloc(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        if (goc__spanof(p)->needzero)
+        goc_mspan *s = goc__spanof(p);
+        if (s->needzero)
             memset(p, 0, total);
-        return p;
+        return sample(p, (size_t)s->npages << GOC_PAGE_SHIFT);
     }
     void *p = goc_malloc(total);
     if (p)
@@ -335,6 +365,19 @@ __attribute__((noinline)) static void free_slow(void *p, goc_mspan *s)
     }
 }
 
+/* A large object, or one in a span holding objects the heap profile
+ * sampled: checked, its free counted if it was sampled, then free_slow. */
+__attribute__((noinline)) static void free_other(void *p, goc_mspan *s)
+{
+    if (!span_live(s))
+        bad_pointer();
+    if (goc__span_sampled(s))
+        goc__mprof_free(p, s);
+    if (s->state == GOC_SPAN_SMALL)
+        GOC_POISON(p, s->elemsize);
+    free_slow(p, s);
+}
+
 /* Like goc_malloc, a leaf on the fast path: a small object freed on a P
  * goes on its cache's list; free_slow checks and does the rest. */
 void goc_free(void *p)
@@ -348,15 +391,17 @@ void goc_free(void *p)
     if (__asan_address_is_poisoned(p))
         goc_fatal("goc_free: double free (block already poisoned)");
 #endif
-    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL)) {
+    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL && !goc__span_sampled(s))) {
         GOC_POISON(p, s->elemsize);
         struct goc_mcache *c = goc__tls_mcache;
         if (GOC_LIKELY(c)) {
             cache_free(c, s->sizeclass, p);
             return;
         }
+        free_slow(p, s);
+        return;
     }
-    free_slow(p, s);
+    free_other(p, s);
 }
 
 size_t goc_malloc_usable_size(void *p)
@@ -378,7 +423,7 @@ size_t goc_malloc_roundup(size_t size)
     return (size + GOC_PAGE_SIZE - 1) & ~(GOC_PAGE_SIZE - 1);
 }
 
-void *goc_realloc(void *p, size_t size)
+GOC_MALLOC_TEXT void *goc_realloc(void *p, size_t size)
 {
     if (!p)
         return goc_malloc(size);
