@@ -32,10 +32,8 @@
 
 /* Fills a freed object with the poison pattern. Uninstrumented: the
  * object was last written by threads the sweeper has no order with (its
- * next user is declared to TSan as new memory, gcalloc.c). Never inlined:
- * clang may inline it into the instrumented goc__gc_sweep_span, which
- * then reports those writes as races. */
-GOC_SCAN_FN __attribute__((noinline)) void goc__gc_poison(void *p, size_t n)
+ * next user is declared to TSan as new memory, gcalloc.c). */
+GOC_SCAN_FN void goc__gc_poison(void *p, size_t n)
 {
     volatile uint64_t *q = p;
     for (size_t i = 0; i < n / 8; i++)
