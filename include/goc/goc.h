@@ -12,5 +12,6 @@
 #include "goc/slice.h"
 #include "goc/map.h"
 #include "goc/gc.h"
+#include "goc/pprof.h"
 
 #endif
