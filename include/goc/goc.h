@@ -13,5 +13,6 @@
 #include "goc/map.h"
 #include "goc/gc.h"
 #include "goc/pprof.h"
+#include "goc/profrate.h"
 
 #endif

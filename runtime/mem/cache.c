@@ -49,6 +49,7 @@ static void cache_init(struct goc_mcache *c)
         if (goc__gc.stress)
             c->c[k].maxfree = 0;
     }
+    c->sample_left = goc__mprof_first();
     struct goc_mcache *head = atomic_load(&goc__allcaches);
     do
         c->alllink = head;
@@ -223,38 +224,56 @@ static void *small_alloc(uint32_t cls)
     return p;
 }
 
-/* Everything but a small request served from the P's free list. */
-__attribute__((noinline)) static void *malloc_slow(size_t size)
+/* Counts the off-fast-path allocation p (bytes: its class's or its pages'
+ * size) toward the heap profile's next sample (mprof.c). */
+static inline void *sample(void *p, size_t bytes)
 {
-    void *p = size <= GOC_MAX_SMALL ? small_alloc(size ? goc__size_class(size) : 1)
-                                    : large_alloc(size);
+    struct goc_mcache *c = goc__tls_mcache;
+    int64_t *left = c ? &c->sample_left : (int64_t *)&goc__mprof_nop_left;
+    if (goc__mprof_due(left, bytes))
+        return goc__mprof_sampled(left, p, bytes);
+    return p;
+}
+
+/* Everything but a small request served from the P's free list. */
+GOC_MALLOC_TEXT __attribute__((noinline)) static void *malloc_slow(size_t size)
+{
+    bool small = size <= GOC_MAX_SMALL;
+    uint32_t cls = small ? (size ? goc__size_class(size) : 1) : 0;
+    void *p = small ? small_alloc(cls) : large_alloc(size);
     if (GOC_UNLIKELY(!p)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (size <= GOC_MAX_SMALL)
+    if (small)
         GOC_UNPOISON(p, size ? size : 1);
+    p = sample(p, small ? goc__class_size[cls] : (size_t)goc__spanof(p)->npages << GOC_PAGE_SHIFT);
     if (GOC_UNLIKELY(goc__gc.stress))
         goc__gc_after_alloc(false); /* we may hold any runtime lock: asks the background */
     return p;
 }
 
 /* The fast path is a leaf (no frame, no saved registers): the cached
- * class list's first object, else malloc_slow. */
-void *goc_malloc(size_t size)
+ * class list's first object, counted toward the heap profile's next
+ * sample (one subtraction and a branch, whether the profile is on or
+ * off), else malloc_slow. */
+GOC_MALLOC_TEXT void *goc_malloc(size_t size)
 {
     struct goc_mcache *c = goc__tls_mcache;
     if (GOC_LIKELY(c && size - 1 < GOC_MAX_SMALL)) {
-        void *p = list_pop(&c->c[goc__size_class(size)]);
+        uint32_t cls = goc__size_class(size);
+        void *p = list_pop(&c->c[cls]);
         if (GOC_LIKELY(p)) {
             GOC_UNPOISON(p, size);
+            if (goc__mprof_due(&c->sample_left, goc__class_size[cls]))
+                return goc__mprof_sampled(&c->sample_left, p, goc__class_size[cls]);
             return p;
         }
     }
     return malloc_slow(size);
 }
 
-void *goc_calloc(size_t n, size_t size)
+GOC_MALLOC_TEXT void *goc_calloc(size_t n, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -267,9 +286,10 @@ void *goc_calloc(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        if (goc__spanof(p)->needzero)
+        goc_mspan *s = goc__spanof(p);
+        if (s->needzero)
             memset(p, 0, total);
-        return p;
+        return sample(p, (size_t)s->npages << GOC_PAGE_SHIFT);
     }
     void *p = goc_malloc(total);
     if (p)
@@ -335,6 +355,19 @@ __attribute__((noinline)) static void free_slow(void *p, goc_mspan *s)
     }
 }
 
+/* A large object, or one in a span holding objects the heap profile
+ * sampled: checked, its free counted if it was sampled, then free_slow. */
+__attribute__((noinline)) static void free_other(void *p, goc_mspan *s)
+{
+    if (!span_live(s))
+        bad_pointer();
+    if (goc__span_sampled(s))
+        goc__mprof_free(p, s);
+    if (s->state == GOC_SPAN_SMALL)
+        GOC_POISON(p, s->elemsize);
+    free_slow(p, s);
+}
+
 /* Like goc_malloc, a leaf on the fast path: a small object freed on a P
  * goes on its cache's list; free_slow checks and does the rest. */
 void goc_free(void *p)
@@ -348,15 +381,17 @@ void goc_free(void *p)
     if (__asan_address_is_poisoned(p))
         goc_fatal("goc_free: double free (block already poisoned)");
 #endif
-    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL)) {
+    if (GOC_LIKELY(s->state == GOC_SPAN_SMALL && !goc__span_sampled(s))) {
         GOC_POISON(p, s->elemsize);
         struct goc_mcache *c = goc__tls_mcache;
         if (GOC_LIKELY(c)) {
             cache_free(c, s->sizeclass, p);
             return;
         }
+        free_slow(p, s);
+        return;
     }
-    free_slow(p, s);
+    free_other(p, s);
 }
 
 size_t goc_malloc_usable_size(void *p)
@@ -378,7 +413,7 @@ size_t goc_malloc_roundup(size_t size)
     return (size + GOC_PAGE_SIZE - 1) & ~(GOC_PAGE_SIZE - 1);
 }
 
-void *goc_realloc(void *p, size_t size)
+GOC_MALLOC_TEXT void *goc_realloc(void *p, size_t size)
 {
     if (!p)
         return goc_malloc(size);

@@ -102,6 +102,9 @@ struct goc_mspan {
     bool cached;            /* SMALL: owned by an mcache; flips under the mcentral lock */
     uint8_t list;           /* SMALL, not cached: which mcentral list holds it */
     uint8_t kind;           /* GOC_KIND_*: set with the state, constant while in use */
+    uint16_t nsampled;      /* explicit: objects in it the heap profile sampled and
+                               still waits to see freed (mprof.c); changed under its
+                               table's lock, read atomically by goc_free */
     uint32_t elemsize;      /* object size (large: npages * page size) */
     uint32_t divmul;        /* SMALL: the class's divmul (offset -> index); LARGE: 0 */
     uint32_t nelems;        /* objects in the span */
@@ -258,6 +261,11 @@ struct goc_mcache {
      * path; committed and swept in place by the collector while the world
      * is stopped. Always NULL in the shared no-P cache. */
     goc_mspan *gc[2][GOC_NUM_CLASSES];
+    /* Bytes left to allocate on this P before its next heap profile sample
+     * (mprof.c): counted down by the owner's allocations, rearmed when it
+     * reaches 0; another thread may store a rearm request (relaxed atomics
+     * both ways). Alone on its line: written on every allocation. */
+    _Alignas(64) int64_t sample_left;
 };
 
 _Static_assert(sizeof(goc__cache_class) == 32, "a class entry is 32 bytes (indexed by a shift)");
@@ -304,6 +312,39 @@ void goc__cache_nop_lock(void);
 void goc__cache_nop_unlock(void);
 void goc__central_lock_all(void);
 void goc__central_unlock_all(void);
+
+/* ---- heap profile (mprof.c) ---------------------------------------------------- */
+
+/* The allocator's entry points and the sampler live in this section, so a
+ * sample's stack starts at the first frame outside it (the code that
+ * called goc_malloc), whichever of them were inlined or tail-called. */
+#define GOC_MALLOC_TEXT __attribute__((section("goc_malloc_text")))
+
+/* Counts bytes allocated against the countdown *left (a P's sample_left):
+ * true when a sample is due, then goc__mprof_sampled must follow. */
+static inline __attribute__((always_inline)) bool goc__mprof_due(int64_t *left, size_t bytes)
+{
+    int64_t l = __atomic_load_n(left, __ATOMIC_RELAXED) - (int64_t)bytes;
+    __atomic_store_n(left, l, __ATOMIC_RELAXED);
+    return GOC_MEM_UNLIKELY(l <= 0);
+}
+/* The countdown *left reached 0 on the allocation of p (bytes: its size
+ * class's or its pages'): rearms it, and records p if the heap profile is
+ * on. Returns p. Takes no allocator lock; never allocates from the heap. */
+GOC_MALLOC_TEXT void *goc__mprof_sampled(int64_t *left, void *p, size_t bytes);
+/* The countdown of threads without a P (shared). */
+extern _Atomic int64_t goc__mprof_nop_left;
+/* The first countdown of a new cache. */
+int64_t goc__mprof_first(void);
+/* s holds objects the heap profile sampled: a free must look (one relaxed
+ * load; goc_free's fast path tests it). */
+static inline __attribute__((always_inline)) bool goc__span_sampled(const goc_mspan *s)
+{
+    return __atomic_load_n(&s->nsampled, __ATOMIC_RELAXED) != 0;
+}
+/* Before live object p of span s (goc__span_sampled) is freed: counts its
+ * free if it was sampled. */
+void goc__mprof_free(void *p, goc_mspan *s);
 
 /* ---- AddressSanitizer hooks ------------------------------------------------- */
 

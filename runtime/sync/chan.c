@@ -160,6 +160,7 @@ goc_g *goc__chan_send_direct(goc_chan *c, goc_sudog *sg, const void *ep)
     goc_g *gp = sg->g;
     gp->param = sg;
     sg->success = true;
+    goc__sudog_release(sg);
     return gp;
 }
 
@@ -190,6 +191,7 @@ goc_g *goc__chan_recv_direct(goc_chan *c, goc_sudog *sg, void *ep)
     goc_g *gp = sg->g;
     gp->param = sg;
     sg->success = true;
+    goc__sudog_release(sg);
     return gp;
 }
 
@@ -224,6 +226,7 @@ static void close_wake(goc__glist *woken, goc_sudog *sg)
 {
     sg->g->param = sg;
     sg->success = false;
+    goc__sudog_release(sg);
     goc__glist_push(woken, sg->g);
 }
 
@@ -252,6 +255,9 @@ __attribute__((noinline)) static bool chan_park(goc_chan *c, goc__waitq *q, void
 {
     goc_sudog mysg;
     sudog_init(&mysg, c, ep);
+    int64_t t0 = goc__prof_block_start();
+    if (t0)
+        mysg.releasetime = -1; /* the waker stamps it */
     mysg.g->waiting = &mysg;
     mysg.g->param = NULL;
     goc__waitq_enqueue(q, &mysg);
@@ -261,6 +267,8 @@ __attribute__((noinline)) static bool chan_park(goc_chan *c, goc__waitq *q, void
     goc_g *gp = mysg.g;
     gp->waiting = NULL;
     gp->param = NULL;
+    if (GOC_UNLIKELY(mysg.releasetime > 0))
+        goc__prof_block_event(t0, mysg.releasetime);
     return mysg.success; /* c is not re-read: its closer may have freed it */
 }
 

@@ -89,7 +89,7 @@ void goc__mutex_lock_slow(goc_mutex *m)
         bool lifo = wait_start != 0;
         if (wait_start == 0)
             wait_start = goc__nanotime();
-        goc__semacquire(&m->sema, lifo, "sync.Mutex.Lock");
+        goc__semacquire(&m->sema, lifo, "sync.Mutex.Lock", GOC__SEMA_BLOCK | GOC__SEMA_MUTEX);
         starving = starving || goc__nanotime() - wait_start > STARVATION_THRESHOLD_NS;
         old = LOAD_RELAXED(&m->state);
         if ((old & MUTEX_STARVING) != 0) {
@@ -154,7 +154,8 @@ extern inline void goc_rwmutex_runlock(goc_rwmutex *rw);
 
 void goc__rwmutex_rlock_slow(goc_rwmutex *rw)
 {
-    goc__semacquire(&rw->reader_sem, false, "sync.RWMutex.RLock");
+    goc__semacquire(&rw->reader_sem, false, "sync.RWMutex.RLock",
+                    GOC__SEMA_BLOCK | GOC__SEMA_MUTEX);
 }
 
 bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
@@ -183,7 +184,8 @@ void goc_rwmutex_lock(goc_rwmutex *rw)
     /* Announce the writer, then wait for the readers already in. */
     int32_t r = ADD_FETCH(&rw->reader_count, -MAX_READERS) + MAX_READERS;
     if (r != 0 && ADD_FETCH(&rw->reader_wait, r) != 0)
-        goc__semacquire(&rw->writer_sem, false, "sync.RWMutex.Lock");
+        goc__semacquire(&rw->writer_sem, false, "sync.RWMutex.Lock",
+                        GOC__SEMA_BLOCK | GOC__SEMA_MUTEX);
 }
 
 bool goc_rwmutex_trylock(goc_rwmutex *rw)

@@ -274,6 +274,7 @@ static int select_block(select_state *s)
 {
     goc_g *gp = goc__getg();
     atomic_store(&gp->selectdone, 0);
+    int64_t t0 = goc__prof_block_start();
     goc_sudog **nextp = &gp->waiting;
     for (int i = 0; i < s->norder; i++) {
         int casi = s->lockorder[i];
@@ -282,6 +283,7 @@ static int select_block(select_state *s)
         memset(sg, 0, sizeof *sg);
         sg->g = gp;
         sg->isselect = true;
+        sg->releasetime = t0 ? -1 : 0; /* the waker stamps the winner's */
         sg->elem = cas->elem;
         sg->c = cas->c;
         *nextp = sg;
@@ -326,6 +328,8 @@ static int select_block(select_state *s)
         goc__throw("selectgo: bad wakeup");
     goc_select_case *cas = &s->cases[chosen];
     selunlock(s);
+    if (GOC_UNLIKELY(won->releasetime > 0))
+        goc__prof_block_event(t0, won->releasetime);
     if (cas->dir == GOC_SELECT_SEND) {
         if (!success)
             goc_panic("send on closed channel");

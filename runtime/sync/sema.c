@@ -133,8 +133,11 @@ static void sema_queue(semaroot *r, uint32_t *addr, goc_sudog *s, bool lifo)
     }
 }
 
-/* Removes and returns the first waiter on addr, or NULL. r locked. */
-static goc_sudog *sema_dequeue(semaroot *r, uint32_t *addr)
+/* Removes and returns the first waiter on addr, or NULL. r locked. When
+ * the waiter's wait is timed for the mutex profile (acquiretime set), *now
+ * is the time, and the next waiter on addr is timed from it (so each wait
+ * is charged once, to the release that ended it, as Go does). */
+static goc_sudog *sema_dequeue(semaroot *r, uint32_t *addr, int64_t *now)
 {
     goc_sudog **ps = &r->treap, *s = *ps;
     for (; s != NULL; s = *ps) {
@@ -144,6 +147,7 @@ static goc_sudog *sema_dequeue(semaroot *r, uint32_t *addr)
     }
     if (s == NULL)
         return NULL;
+    *now = s->acquiretime != 0 ? goc__nanotime() : 0;
     goc_sudog *t = s->waitlink;
     if (t != NULL) {
         /* The next waiter on addr replaces s in the treap. */
@@ -157,6 +161,7 @@ static goc_sudog *sema_dequeue(semaroot *r, uint32_t *addr)
         if (t->next != NULL)
             t->next->parent = t;
         t->waittail = t->waitlink != NULL ? s->waittail : NULL;
+        t->acquiretime = *now;
         s->waitlink = s->waittail = NULL;
     } else {
         /* Rotate s down to a leaf, then cut it off. */
@@ -183,13 +188,21 @@ static goc_sudog *sema_dequeue(semaroot *r, uint32_t *addr)
 
 /* ---- acquire / release -------------------------------------------------- */
 
-void goc__semacquire(uint32_t *addr, bool lifo, const char *reason)
+void goc__semacquire(uint32_t *addr, bool lifo, const char *reason, int prof)
 {
     if (cansemacquire(addr))
         return;
     semaroot *r = semroot(addr);
     goc_sudog s;
     memset(&s, 0, sizeof s);
+    int64_t t0 = 0;
+    if (prof & GOC__SEMA_BLOCK) {
+        t0 = goc__prof_block_start();
+        if (t0)
+            s.releasetime = -1; /* the releaser stamps it */
+    }
+    if ((prof & GOC__SEMA_MUTEX) && goc__prof_rate_of(GOC__PROF_MUTEX) > 0)
+        s.acquiretime = t0 ? t0 : goc__nanotime();
     for (;;) {
         goc__lock_acquire(&r->lock);
         ADD_FETCH(&r->nwait, 1);
@@ -202,8 +215,10 @@ void goc__semacquire(uint32_t *addr, bool lifo, const char *reason)
         goc__sync_count(GOC__CTR_SEMA_PARK);
         goc__park_unlock(&r->lock, reason);
         if (s.ticket != 0 || cansemacquire(addr))
-            return;
+            break;
     }
+    if (GOC_UNLIKELY(s.releasetime > 0))
+        goc__prof_block_event(t0, s.releasetime);
 }
 
 void goc__semrelease(uint32_t *addr, bool handoff)
@@ -217,7 +232,8 @@ void goc__semrelease(uint32_t *addr, bool handoff)
         goc__lock_release(&r->lock);
         return;
     }
-    goc_sudog *s = sema_dequeue(r, addr);
+    int64_t now = 0;
+    goc_sudog *s = sema_dequeue(r, addr, &now);
     if (s != NULL)
         ADD_FETCH(&r->nwait, (uint32_t)-1);
     goc__lock_release(&r->lock);
@@ -226,6 +242,9 @@ void goc__semrelease(uint32_t *addr, bool handoff)
     bool handed = handoff && cansemacquire(addr);
     if (handed)
         s->ticket = 1;
+    if (GOC_UNLIKELY(s->acquiretime != 0))
+        goc__prof_mutex_event(now - s->acquiretime);
+    goc__sudog_release(s);
     goc__ready(s->g, true);
     /* The waiter now has the count and sits in runnext: let it run at once
      * with the rest of our time slice (Go issue 33747). */
@@ -263,8 +282,13 @@ void goc__notify_list_wait(goc__notify_list *l, uint32_t t)
     else
         ((goc_sudog *)l->tail)->next = &s;
     l->tail = &s;
+    int64_t t0 = goc__prof_block_start();
+    if (t0)
+        s.releasetime = -1; /* the notifier stamps it */
     goc__sync_count(GOC__CTR_SEMA_PARK);
     goc__park_unlock(nl_lock(l), "sync.Cond.Wait");
+    if (GOC_UNLIKELY(s.releasetime > 0))
+        goc__prof_block_event(t0, s.releasetime);
 }
 
 void goc__notify_list_notify_one(goc__notify_list *l)
@@ -291,6 +315,7 @@ void goc__notify_list_notify_one(goc__notify_list *l)
                 l->tail = p;
             goc__lock_release(nl_lock(l));
             s->next = NULL;
+            goc__sudog_release(s);
             goc__ready(s->g, true);
             return;
         }
@@ -310,6 +335,7 @@ void goc__notify_list_notify_all(goc__notify_list *l)
     while (s != NULL) {
         goc_sudog *next = s->next;
         s->next = NULL;
+        goc__sudog_release(s);
         goc__ready(s->g, true);
         s = next;
     }

@@ -16,6 +16,7 @@
 
 #include "goc/chan.h"
 #include "goc/sync.h"
+#include "profrec.h"
 #include "runtime.h"
 
 #include <stdlib.h>
@@ -97,10 +98,17 @@ _Noreturn void goc__block_forever(const char *reason);
 
 /* ---- semaphores (sema.c) ----------------------------------------------- */
 
+/* What a semaphore wait counts toward (Go's semaProfileFlags). */
+enum {
+    GOC__SEMA_BLOCK = 1, /* the block profile: the waiter's time parked */
+    GOC__SEMA_MUTEX = 2, /* the mutex profile: charged to the releaser's stack */
+};
+
 /* Go's semacquire1: waits until *addr > 0 and decrements it. lifo queues
  * the waiter at the head of addr's list (a Mutex waiter that already
- * waited). reason is the wait reason shown in dumps. */
-void goc__semacquire(uint32_t *addr, bool lifo, const char *reason);
+ * waited). reason is the wait reason shown in dumps; prof, GOC__SEMA_*
+ * flags, the profiles the wait may be recorded in. */
+void goc__semacquire(uint32_t *addr, bool lifo, const char *reason, int prof);
 /* Go's semrelease1: increments *addr and wakes one waiter; handoff passes
  * the count directly to it and yields to it. */
 void goc__semrelease(uint32_t *addr, bool handoff);
@@ -119,6 +127,17 @@ bool goc__sync_can_spin(int iter);
 struct goc_context;
 int goc__context_nchildren(struct goc_context *c);
 int32_t goc__context_refs(struct goc_context *c);
+
+/* ---- the block profile's waker side ------------------------------------ */
+
+/* Stamps the time sg's goroutine is released, when its wait is being
+ * timed (Go's readyWithTime and the channel wakers' releasetime): before
+ * it is readied. */
+static inline void goc__sudog_release(goc_sudog *sg)
+{
+    if (GOC_UNLIKELY(sg->releasetime != 0))
+        sg->releasetime = goc__nanotime();
+}
 
 /* ---- counters (stats.c) ------------------------------------------------ */
 

@@ -73,7 +73,7 @@ void goc_waitgroup_wait(goc_waitgroup *wg)
             return;
         if (__atomic_compare_exchange_n(&wg->state, &s, s + 1, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST)) {
-            goc__semacquire(&wg->sema, false, "sync.WaitGroup.Wait");
+            goc__semacquire(&wg->sema, false, "sync.WaitGroup.Wait", GOC__SEMA_BLOCK);
             if (LOAD_SC(&wg->state) != 0)
                 goc_panic("sync: WaitGroup is reused before previous Wait has returned");
             return;

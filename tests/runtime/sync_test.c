@@ -32,7 +32,7 @@ typedef struct sem_waiter {
 static void sem_wait_body(void *p)
 {
     sem_waiter *w = *(sem_waiter **)p;
-    goc__semacquire(w->addr, w->lifo, "test");
+    goc__semacquire(w->addr, w->lifo, "test", 0);
     w->order[atomic_fetch_add(w->norder, 1)] = w->id;
     atomic_store(&w->done, 1);
 }
@@ -95,8 +95,8 @@ static void test_3_3_semacquire_fast_slow_lifo(void)
 {
     static uint32_t s = 2;
     uint64_t base = sema_parks();
-    goc__semacquire(&s, false, "test"); /* fast path: no park */
-    goc__semacquire(&s, false, "test");
+    goc__semacquire(&s, false, "test", 0); /* fast path: no park */
+    goc__semacquire(&s, false, "test", 0);
     CHECK_EQ_INT(s, 0);
     CHECK_EQ_UINT(sema_parks(), base);
     /* FIFO waiters 0, 1, then a LIFO waiter 2 jumps to the front. */
@@ -126,7 +126,7 @@ static void test_3_4_semrelease_handoff(void)
     /* Without waiters: just a counter increment. */
     goc__semrelease(&s, true);
     CHECK_EQ_INT(s, 1);
-    goc__semacquire(&s, false, "test");
+    goc__semacquire(&s, false, "test", 0);
     /* Hand-off: the count goes straight to the waiter, who runs at once
      * (we yielded to it), so the releaser cannot take it back. */
     int order[2];
