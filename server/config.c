@@ -117,7 +117,10 @@ void config_usage(FILE *f)
                      (long long)fl->max);
         else
             snprintf(help, sizeof help, "%s", fl->help);
-        fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        if (strlen(head) < USAGE_INDENT - 3)
+            fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        else /* too long for the column: the help starts on the next line */
+            fprintf(f, "  %s\n%*s", head, USAGE_INDENT, "");
         usage_wrap(f, help);
     }
     fputs("  --help, --version    print and exit\n"
