@@ -7,8 +7,8 @@ Runs each child_* case of pprof_test (PPROF_TEST) with PPROF_OUT set to a
 temporary file, then reads the profile with `GO tool pprof -raw` (every
 sample, location and mapping: a file it cannot parse fails it) and -top,
 and checks what it must hold:
-  - cpu: the hog goroutine's function has most of the samples, and they
-    carry its label role=hog;
+  - cpu: the hog goroutine's function is on the stack of most samples,
+    and they carry its label role=hog;
   - goroutine: the parked functions, 3 receivers counted on one stack
     with their label;
   - allocs / heap: alloc_loop holds most of the sampled allocation space
@@ -78,13 +78,14 @@ def cpu_hog_dominates():
     run_child("child_cpu", "cpu", out)
     raw = pprof("-raw", out)
     check("samples/count cpu/nanoseconds" in raw, "sample types: %s" % raw[:300])
-    top = pprof("-top", "-nodecount=5", out)
-    rows = top_rows(top)
-    check(rows and rows[0][3] == "cpu_hog" and rows[0][1] >= 50,
-          "cpu_hog is not the top function:\n" + top)
-    tagged = pprof("-top", "-tagfocus=role=hog", out)
-    rows = top_rows(tagged)
-    check(rows and rows[0][3] == "cpu_hog", "no samples labelled role=hog:\n" + tagged)
+    # on the stack of most samples (its own code, or under ThreadSanitizer
+    # the instrumentation it calls)
+    top = pprof("-top", "-cum", "-nodecount=10", out)
+    check(any(r[3] == "cpu_hog" and r[2] >= 50 for r in top_rows(top)),
+          "cpu_hog is not in most samples:\n" + top)
+    tagged = pprof("-top", "-cum", "-tagfocus=role=hog", out)
+    check(any(r[3] == "cpu_hog" and r[2] >= 90 for r in top_rows(tagged)),
+          "the samples labelled role=hog are not cpu_hog's:\n" + tagged)
 
 
 @case
