@@ -64,6 +64,20 @@ const config_flag config_flags[] = {
     {"--node", "NAME", "this server's name among several: logs, /metrics, runtime.stats "
      "(default HOSTNAME:PID)",
      CONFIG_NAME, FIELD(node), 0, 0, "node-1"},
+    {"--pprof", "WHO", "who may GET /debug/pprof/ (Go's profiles): local (loopback clients, "
+     "the default), any, or off",
+     CONFIG_PPROF, FIELD(pprof), 0, 0, "any"},
+    {"--mem-profile-rate", "BYTES",
+     "heap profile: one allocation sampled per BYTES allocated on average (default 524288; 0: "
+     "off)",
+     CONFIG_INT, FIELD(mem_profile_rate), 0, (int64_t)1 << 30, "4096"},
+    {"--block-profile-rate", "NS",
+     "block profile: waits of NS nanoseconds and more recorded, shorter ones in proportion "
+     "(default 0: off)",
+     CONFIG_INT, FIELD(block_profile_rate), 0, (int64_t)1 << 40, "10000"},
+    {"--mutex-profile-fraction", "N",
+     "mutex profile: one contention in N recorded (default 0: off)",
+     CONFIG_INT, FIELD(mutex_profile_fraction), 0, 1 << 30, "5"},
 };
 const size_t config_nflags = sizeof config_flags / sizeof config_flags[0];
 
@@ -103,7 +117,10 @@ void config_usage(FILE *f)
                      (long long)fl->max);
         else
             snprintf(help, sizeof help, "%s", fl->help);
-        fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        if (strlen(head) < USAGE_INDENT - 3)
+            fprintf(f, "  %-*s", USAGE_INDENT - 2, head);
+        else /* too long for the column: the help starts on the next line */
+            fprintf(f, "  %s\n%*s", head, USAGE_INDENT, "");
         usage_wrap(f, help);
     }
     fputs("  --help, --version    print and exit\n"
@@ -219,6 +236,16 @@ static int set(config *cfg, const config_flag *fl, const char *val)
         memcpy(field, &fmt, sizeof fmt);
         return 0;
     }
+    case CONFIG_PPROF: {
+        int who = strcmp(val, "local") == 0 ? PPROF_LOCAL
+                : strcmp(val, "any") == 0   ? PPROF_ANY
+                : strcmp(val, "off") == 0   ? PPROF_OFF
+                                            : -1;
+        if (who < 0)
+            return bad("invalid value '%s' for %s: want local, any or off", val, fl->name);
+        memcpy(field, &who, sizeof who);
+        return 0;
+    }
     case CONFIG_ORIGIN:
         if (!origin_valid(val))
             return bad("invalid value '%s' for %s: want an origin, http[s]://HOST[:PORT]", val,
@@ -244,6 +271,8 @@ int config_parse(config *cfg, int argc, char **argv)
         .conn_rate = 200,
         .log_level = LOG_INFO,
         .log_format = LOG_TEXT,
+        .pprof = PPROF_LOCAL,
+        .mem_profile_rate = 512 * 1024,
     };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

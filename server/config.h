@@ -38,7 +38,14 @@ typedef struct config {
     int norigins;
     const char *redis;   /* --redis URL: one chat with every server on it; NULL: off */
     const char *node;    /* --node NAME, NULL: HOSTNAME:PID */
+    int pprof;           /* PPROF_LOCAL (default), PPROF_ANY or PPROF_OFF: who gets /debug/pprof/ */
+    int64_t mem_profile_rate;       /* bytes per heap sample, 0: off (goc/profrate.h) */
+    int64_t block_profile_rate;     /* ns, 0: off */
+    int64_t mutex_profile_fraction; /* 1 event in N, 0: off */
 } config;
+
+/* --pprof: who may GET /debug/pprof/ (pprof.c). */
+enum { PPROF_LOCAL, PPROF_ANY, PPROF_OFF };
 
 /* How a flag's value is read. */
 typedef enum config_kind {
@@ -49,11 +56,12 @@ typedef enum config_kind {
     CONFIG_FORMAT, /* text or json */
     CONFIG_ORIGIN, /* repeatable: appended to origins */
     CONFIG_NAME,   /* 1-64 characters of [A-Za-z0-9_.:-] */
+    CONFIG_PPROF,  /* local, any or off */
 } config_kind;
 
 /* One flag. `field` is the offset of its value in struct config (a const
  * char * for ADDR, PATH, ORIGIN and NAME, an int64_t for INT, an int for
- * LEVEL and FORMAT). */
+ * LEVEL, FORMAT and PPROF). */
 typedef struct config_flag {
     const char *name;  /* "--tcp" */
     const char *value; /* the value's name in --help: "ADDR" */

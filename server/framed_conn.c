@@ -28,6 +28,8 @@
  */
 #include "server.h"
 
+#include <goc/pprof.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -288,6 +290,7 @@ static void serve(fconn *f, const char *peer)
 
 void framed_conn_serve(const stream *s, const char *peer)
 {
+    goc_labels_set("transport", "tcp"); /* profiles (pprof.c) */
     goc_conn *c = s->conn;
     atomic_fetch_add(&srv.conns_open[TRANSPORT_TCP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_TCP], 1);

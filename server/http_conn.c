@@ -12,12 +12,15 @@
  * With --auth-secret, /rpc, /api/... and /ws need a token (auth.h): without
  * a valid one the answer is 401 with WWW-Authenticate: Bearer and a JSON
  * error, before anything else is done (for /ws, before the upgrade). The
- * web root, /healthz and /metrics stay open. Static files come with a
+ * web root, /healthz and /metrics stay open; /debug/pprof/ has its own
+ * rule (pprof.c: loopback clients only, unless --pprof any). Static files come with a
  * Content-Security-Policy that allows the page's own scripts, styles and
  * connections only (no inline script), X-Content-Type-Options: nosniff
  * and Referrer-Policy: no-referrer.
  */
 #include "server.h"
+
+#include <goc/pprof.h>
 
 #include <goc/malloc.h>
 
@@ -289,6 +292,12 @@ static void r_api(const request *r)
         rest_route(r->req, r->o, r->as);
 }
 
+static void r_pprof(const request *r)
+{
+    pprof_request pr = {r->req, r->o, r->peer, r->get, r->head, r->req->keep_alive};
+    pprof_route(&pr);
+}
+
 static void r_static(const request *r)
 {
     if (!r->get)
@@ -309,6 +318,7 @@ static const struct {
     {"/healthz", false, ROUTE_HEALTHZ, r_healthz},
     {"/metrics", false, ROUTE_METRICS, r_metrics},
     {"/api/", true, ROUTE_API, r_api},
+    {"/debug/pprof/", true, ROUTE_PPROF, r_pprof},
     {"", true, ROUTE_STATIC, r_static},
 };
 
@@ -438,6 +448,7 @@ static void serve(const stream *s, const char *peer)
 
 void http_conn_serve(const stream *s, const char *peer)
 {
+    goc_labels_set("transport", "http"); /* profiles (pprof.c) */
     atomic_fetch_add(&srv.conns_open[TRANSPORT_HTTP], 1);
     atomic_fetch_add(&srv.conns_total[TRANSPORT_HTTP], 1);
     serve(s, peer);

@@ -10,6 +10,8 @@
  */
 #include "server.h"
 
+#include <goc/pprof.h>
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -211,6 +213,9 @@ static void conn_main(void *arg)
     tls_cert *cert = a.kind->tls ? tls_acquire() : NULL;
     char peer[64] = "?";
     goc_conn_remote_addr(a.conn, peer, sizeof peer);
+    /* its CPU samples and goroutine profile entry say which listener
+     * (pprof.c); the transport adds its own name */
+    goc_labels_set("listener", kind);
     conn_entry e = {.conn = a.conn, .transport = kind};
     conns_add(&e);
     int64_t opened = goc_nanotime();

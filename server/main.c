@@ -27,6 +27,7 @@
 
 #include <goc/malloc.h>
 #include <goc/malloc_jansson.h>
+#include <goc/profrate.h>
 
 #include "addrlimit.h"
 #include "auth.h"
@@ -160,6 +161,10 @@ static int server_main(int argc, char **argv)
     if (!srv.rpc || methods_register(srv.rpc) != 0)
         fail("out of memory");
     srv.root = goc_context_with_cancel(goc_context_background());
+    /* the profiles' sampling (/debug/pprof/, pprof.c) */
+    goc_mem_profile_rate_set(srv.cfg.mem_profile_rate);
+    goc_block_profile_rate_set(srv.cfg.block_profile_rate);
+    goc_mutex_profile_fraction_set((int)srv.cfg.mutex_profile_fraction);
     char installed[PATH_MAX];
     const char *web = srv.cfg.web ? srv.cfg.web : default_web(installed, sizeof installed);
     int rc = http_set_web_root(web);

@@ -13,8 +13,8 @@ server srv;
 
 const char *const transport_name[TRANSPORT_N] = {"tcp", "http", "ws"};
 
-const char *const http_route_name[ROUTE_N] = {"/rpc",    "/ws",     "/api",   "/metrics",
-                                              "/healthz", "static", "(none)"};
+const char *const http_route_name[ROUTE_N] = {"/rpc",     "/ws",    "/api",         "/metrics",
+                                              "/healthz", "static", "/debug/pprof", "(none)"};
 const int http_status_counted[HTTP_STATUSES - 1] = {101, 200, 201, 204, 304, 400, 401, 403,
                                                     404, 405, 409, 413, 429, 431, 500, 503};
 

@@ -77,8 +77,8 @@ extern const char *const transport_name[TRANSPORT_N];
 
 /* HTTP requests are counted by route and status (/metrics). ROUTE_NONE:
  * a request refused before it was routed (malformed, too large). */
-enum { ROUTE_RPC, ROUTE_WS, ROUTE_API, ROUTE_METRICS, ROUTE_HEALTHZ, ROUTE_STATIC, ROUTE_NONE,
-       ROUTE_N };
+enum { ROUTE_RPC, ROUTE_WS, ROUTE_API, ROUTE_METRICS, ROUTE_HEALTHZ, ROUTE_STATIC, ROUTE_PPROF,
+       ROUTE_NONE, ROUTE_N };
 extern const char *const http_route_name[ROUTE_N];
 /* The statuses counted one by one; the last slot counts every other. */
 #define HTTP_STATUSES 17
@@ -185,6 +185,18 @@ void http_error_json(struct goc_http_out *o, int status, const char *msg, bool k
 /* as: the request's identity (auth.h; empty in development mode). */
 void rest_route(const struct goc_http_request *req, struct goc_http_out *o,
                 const struct auth_session *as);
+/* GET /debug/pprof/... (pprof.c): one request being answered. */
+typedef struct pprof_request {
+    const struct goc_http_request *req;
+    struct goc_http_out *o;
+    const char *peer; /* "HOST:PORT" or "[V6]:PORT" */
+    bool get, head, keep_alive;
+} pprof_request;
+void pprof_route(const pprof_request *r);
+/* Whether peer ("HOST:PORT", "[V6]:PORT") is a loopback address:
+ * 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+bool pprof_peer_loopback(const char *peer);
+
 /* The /metrics text into *out (a new buffer, free with buf_free).
  * Returns 0 or -ENOMEM. */
 int metrics_text(buf_t *out);

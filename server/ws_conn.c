@@ -38,6 +38,8 @@
  */
 #include "server.h"
 
+#include <goc/pprof.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -288,6 +290,7 @@ static void begin_close(ws_conn *w, uint16_t code, const char *reason, int64_t *
 void ws_conn_serve(const stream *s, const char *peer, const char *early, size_t nearly,
                    auth_session *as)
 {
+    goc_labels_set("transport", "ws"); /* profiles (pprof.c) */
     goc_conn *c = s->conn;
     ws_conn w = {.s = s, .pc = {.conn = c, .auth = *as}, .peer = peer};
     *as = (auth_session){0}; /* the connection's from now on */

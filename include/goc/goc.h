@@ -12,6 +12,7 @@
 #include "goc/slice.h"
 #include "goc/map.h"
 #include "goc/gc.h"
+#include "goc/pprof.h"
 #include "goc/profrate.h"
 
 #endif

@@ -45,6 +45,7 @@ typedef struct goc__timer goc__timer;
 typedef struct goc__stack goc__stack;
 typedef struct goc__frame goc__frame;
 typedef struct goc__panic goc__panic;
+typedef struct goc__labels goc__labels;
 
 /* G states, numbered as Go's (doc/go-rules.md 7.1). */
 enum {
@@ -144,6 +145,10 @@ struct goc_g {
     goc__frame baseframe;      /* frame of the goroutine's function */
     void *asan_fake_stack;     /* AddressSanitizer's fake stack while switched out */
     void *tsan_fiber;          /* ThreadSanitizer's fiber */
+    /* profile labels (runtime/prof/labels.h), a counted reference or NULL:
+     * set by newproc from the spawner's, changed only by the goroutine
+     * itself, dropped by goexit0 */
+    _Atomic(goc__labels *) labels;
 };
 
 /* What the collector's stop of the world (stw.c) keeps per M. */
@@ -199,6 +204,10 @@ struct goc_m {
     _Atomic int cpuclock; /* the thread's CPU-time clock (sysmon's hog check) */
     bool has_cpuclock;
     goc__stwm stw; /* the collector's view (stw.c) */
+    /* the CPU profiler's timer on this thread (runtime/prof/cpu.c) */
+    _Atomic int32_t prof_tid;  /* kernel thread id, 0 until the M has started */
+    bool prof_armed;           /* [cpu.c's lock] prof_timer exists */
+    void *prof_timer;          /* [cpu.c's lock] its timer_t */
 };
 
 /* Per-P allocator cache, defined by the allocator (runtime/mem). */
@@ -535,6 +544,17 @@ void goc__stw_each(void (*fn)(goc_m *m, uintptr_t sp, bool exact, const uintptr_
                               uint32_t nregs, void *arg),
                    void *arg);
 
+/* ---- profiles (runtime/prof) ------------------------------------------------ */
+
+/* A new goroutine g starts with the labels of its spawner (the current
+ * goroutine, if any): newproc. */
+void goc__labels_inherit(goc_g *g);
+/* g ends: drops its labels (goexit0). */
+void goc__labels_exit(goc_g *g);
+/* An M's thread has started (m_init_g0): the CPU profiler arms its timer
+ * when a profile is running. */
+void goc__cpuprof_m_start(goc_m *m);
+
 /* ---- misc ---------------------------------------------------------------- */
 
 void goc__gstatus_name(uint32_t s, const char **out);
@@ -545,6 +565,9 @@ void goc__sigaltstack_alloc(goc_m *m);
 void goc__sigaltstack_init(goc_m *m);
 void goc__sysmon_start(void);
 void goc__dump_all(int fd, goc_g *current);
+/* The same dump, with the calling goroutine as the current one, written
+ * through write(arg, ...) in pieces; returns its first error (pprof.c). */
+int goc__dump_all_to(int (*write)(void *arg, const void *buf, size_t len), void *arg);
 _Noreturn void goc__throw(const char *msg);
 void goc__frame_run_defers(goc_g *g, goc__frame *f);
 void goc__defer_pool_free(goc_g *g);

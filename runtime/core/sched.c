@@ -279,6 +279,7 @@ static void m_init_g0(goc_m *m)
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
     goc__stw_thread_start(m);
+    goc__cpuprof_m_start(m);
 }
 
 static goc_m *allocm(void)
@@ -779,6 +780,7 @@ _Noreturn void goc__goexit0(void)
      * wait and select fields are reset by their own paths. */
     g->frame = NULL;
     g->panic = NULL;
+    goc__labels_exit(g);
 #if GOC_ASAN
     g->asan_fake_stack = NULL; /* a stale fake stack from the last switch-out */
 #endif
@@ -869,6 +871,7 @@ static goc_g *newproc(goc_p *p, goc_fn fn, spawn_block b, size_t stack_size)
     g->id = next_goid(p);
     g->m = NULL;
     g->schedlink = NULL;
+    goc__labels_inherit(g);
 #if GOC_TSAN
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif

@@ -28,10 +28,21 @@ typedef struct out {
     int fd;
     char buf[512];
     size_t n;
+    /* instead of fd, when set (goc__dump_all_to: not from a signal
+     * handler): where the text goes, and its first error */
+    int (*write)(void *arg, const void *buf, size_t len);
+    void *arg;
+    int err;
 } out;
 
 static void out_flush(out *o)
 {
+    if (o->write) {
+        if (o->err == 0 && o->n)
+            o->err = o->write(o->arg, o->buf, o->n);
+        o->n = 0;
+        return;
+    }
     size_t off = 0;
     while (off < o->n) {
         ssize_t w = write(o->fd, o->buf + off, o->n - off);
@@ -167,17 +178,32 @@ static void dump_each(goc_g *g, void *arg)
     c->printed++;
 }
 
-/* The dump, current's frames given (it runs here, or a signal stopped it). */
+/* The dump into o, current's frames given (it runs here, or a signal
+ * stopped it). */
+static void dump_into(out *o, goc_g *current, const uintptr_t *pcs, int n)
+{
+    if (current && !current->is_g0)
+        dump_one(o, current, "running", pcs, n);
+    else
+        current = NULL;
+    dump_ctx c = {o, current, 0};
+    goc__stack_each_g(dump_each, &c);
+    out_flush(o);
+}
+
 static void dump_all_with(int fd, goc_g *current, const uintptr_t *pcs, int n)
 {
     out o = {.fd = fd};
-    if (current && !current->is_g0)
-        dump_one(&o, current, "running", pcs, n);
-    else
-        current = NULL;
-    dump_ctx c = {&o, current, 0};
-    goc__stack_each_g(dump_each, &c);
-    out_flush(&o);
+    dump_into(&o, current, pcs, n);
+}
+
+int goc__dump_all_to(int (*write)(void *arg, const void *buf, size_t len), void *arg)
+{
+    out o = {.fd = -1, .write = write, .arg = arg};
+    uintptr_t pcs[MAX_FRAMES];
+    goc_g *current = goc__getg();
+    dump_into(&o, current, pcs, goc__traceback_here(pcs, MAX_FRAMES));
+    return o.err;
 }
 
 void goc__dump_all(int fd, goc_g *current)
@@ -187,8 +213,7 @@ void goc__dump_all(int fd, goc_g *current)
     dump_all_with(fd, current, pcs, n);
 }
 
-/* The frames of the context a signal interrupted. */
-static int frames_at_signal(void *uctx, uintptr_t *pcs, int max)
+int goc__traceback_ucontext(const void *uctx, uintptr_t *pcs, int max)
 {
     const ucontext_t *uc = uctx;
 #if defined(__x86_64__)
@@ -241,7 +266,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
     out o = {.fd = 2};
     uintptr_t pcs[MAX_FRAMES];
-    int n = frames_at_signal(uctx, pcs, MAX_FRAMES);
+    int n = goc__traceback_ucontext(uctx, pcs, MAX_FRAMES);
     bool in_guard = false;
     goc_g *g = goc__stack_find(si->si_addr, &in_guard);
     if (g && in_guard)
@@ -271,7 +296,7 @@ static void on_quit(int sig, siginfo_t *si, void *uctx)
     (void)!write(2, msg, sizeof msg - 1);
     goc_g *cur = goc__getg(); /* the goroutine the signal stopped, if any */
     uintptr_t pcs[MAX_FRAMES];
-    int n = cur && !cur->is_g0 ? frames_at_signal(uctx, pcs, MAX_FRAMES) : -1;
+    int n = cur && !cur->is_g0 ? goc__traceback_ucontext(uctx, pcs, MAX_FRAMES) : -1;
     dump_all_with(2, cur, pcs, n);
     _exit(2);
 }

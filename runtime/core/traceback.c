@@ -63,6 +63,7 @@ typedef struct sym {
 typedef struct module {
     uintptr_t bias;       /* load address - the object's own addresses */
     uintptr_t lo, hi;     /* span of its loaded segments, absolute */
+    uintptr_t xlo, xhi;   /* span of its executable segments, absolute */
     char path[MAX_PATH];  /* file to read the symbols from */
     _Atomic int state;    /* UNLOADED .. FAILED, see invariants */
     sym *syms;            /* sorted by addr [state READY] */
@@ -82,7 +83,7 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     (void)arg;
     if (nmods == MAX_MODS)
         return 1;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    uintptr_t lo = UINTPTR_MAX, hi = 0, xlo = UINTPTR_MAX, xhi = 0;
     bool exec = false;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -93,7 +94,13 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
             lo = a;
         if (a + ph->p_memsz > hi)
             hi = a + ph->p_memsz;
-        exec |= (ph->p_flags & PF_X) != 0;
+        if (ph->p_flags & PF_X) {
+            exec = true;
+            if (a < xlo)
+                xlo = a;
+            if (a + ph->p_memsz > xhi)
+                xhi = a + ph->p_memsz;
+        }
     }
     if (!exec)
         return 0;
@@ -112,6 +119,8 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     m->bias = info->dlpi_addr;
     m->lo = lo;
     m->hi = hi;
+    m->xlo = xlo;
+    m->xhi = xhi;
     atomic_store(&m->state, m->path[0] == '/' ? UNLOADED : FAILED); /* the vDSO has no file */
     nmods++;
     return 0;
@@ -347,6 +356,12 @@ static bool after_call(uintptr_t ret)
 {
     goc__symbol s;
     if (!goc__symbolize(ret - 1, &s) || s.offset < 1)
+        return false;
+    /* A word that points into the object's data (a symbol of unknown size
+     * below it "names" it) is no return address, and the bytes before it
+     * need not be mapped: only code is read. */
+    const module *m = module_of(ret - 1);
+    if (!m || ret - 1 < m->xlo + 8 || ret > m->xhi)
         return false;
 #if defined(__x86_64__)
     const uint8_t *c = (const uint8_t *)ret;

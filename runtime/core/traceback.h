@@ -59,6 +59,10 @@ int goc__traceback_here(uintptr_t *pcs, int max);
 int goc__traceback_signal(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t lr, uintptr_t *pcs,
                           int max);
 
+/* goc__traceback_signal on the registers of uctx, a signal handler's
+ * third argument (signal.c). -1 on a CPU it does not know. */
+int goc__traceback_ucontext(const void *uctx, uintptr_t *pcs, int max);
+
 /* The PCs of goroutine g's stack: as goc__traceback_here when g is the
  * current goroutine, else from the registers g saved when it last stopped.
  * -1 when g runs on another thread (its stack moves under the walk), is in

@@ -9,6 +9,10 @@
 #
 # SERVER is one of:
 #   gocd        our server (build-bench/server/gocd), JSON-RPC
+#   gocd-prof   the same with heap sampling at Go's rate (512 KiB) and a CPU
+#               profile (GET /debug/pprof/profile?seconds=5) over the whole
+#               run; its size goes to stderr (issue 19)
+#   gocd-noprof the same server with heap sampling off and no CPU profile
 #   goc         our raw framed echo server (tests/bench/goc_echo_server)
 #   go          the Go peer, raw echo (build-bench/go/framed_echo_server)
 #   go-jsonrpc  the Go peer, JSON-RPC
@@ -50,6 +54,10 @@ esac
 
 case $server in
     gocd) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http off --db :memory: --log-level error) ;;
+    gocd-prof) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http 127.0.0.1:0 --db :memory:
+                    --log-level error --mem-profile-rate 524288) ;;
+    gocd-noprof) cmd=("$build/server/gocd" --tcp 127.0.0.1:0 --http 127.0.0.1:0 --db :memory:
+                      --log-level error --mem-profile-rate 0) ;;
     goc) cmd=("$build/tests/bench/goc_echo_server" 127.0.0.1:0) ;;
     go) cmd=("$build/go/framed_echo_server" -mode raw 127.0.0.1:0) ;;
     go-jsonrpc) cmd=("$build/go/framed_echo_server" -mode jsonrpc 127.0.0.1:0) ;;
@@ -61,8 +69,20 @@ esac
 
 bench_server_start tcp "netbench.sh: $server" "${cmd[@]}"
 
+profiler=
+if [ "$server" = gocd-prof ]; then
+    http=$(sed -n 's/^listening http //p' "$tmp/out" | head -n 1)
+    curl -s -o "$tmp/cpu.pb.gz" "http://$http/debug/pprof/profile?seconds=5" &
+    profiler=$!
+fi
+
 if [ -n "$tls" ]; then
     "$build/go/tlsload" -name "$name" -addr "$addr" -pid "$pid" -ca "$tmp/cert.pem" "$@"
 else
     "$build/tests/bench/loadgen" --name "$name" --addr "$addr" --pid "$pid" "$@"
+fi
+
+if [ -n "$profiler" ]; then
+    wait "$profiler"
+    echo "# CPU profile: $(stat -c %s "$tmp/cpu.pb.gz") bytes" >&2
 fi
