@@ -387,8 +387,17 @@ static int db_open(const char *path, int64_t *max_id)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_use_goc_malloc);
     int rc = sqlite3_open_v2(path, &H.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc == SQLITE_OK)
+    /* The busy timeout does not cover everything: a read that must become
+     * a write while another process writes (CREATE TABLE IF NOT EXISTS on
+     * a file being made) fails at once in WAL mode. The schema is
+     * idempotent: try again for up to the same 5 s. */
+    if (rc == SQLITE_OK) {
         rc = sqlite3_exec(H.db, schema, NULL, NULL, NULL);
+        for (int tries = 0; (rc & 0xff) == SQLITE_BUSY && tries < 250; tries++) {
+            usleep(20000);
+            rc = sqlite3_exec(H.db, schema, NULL, NULL, NULL);
+        }
+    }
     struct {
         sqlite3_stmt **s;
         const char *sql;
