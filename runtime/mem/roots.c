@@ -368,7 +368,7 @@ GOC_STW_FN void goc__gc_root_job(goc__gcw *w, size_t i)
     }
 }
 
-uint64_t goc__gc_roots_bytes(void)
+GOC_STW_FN uint64_t goc__gc_roots_bytes(void)
 {
     return atomic_load_explicit(&rt.bytes, memory_order_relaxed);
 }
