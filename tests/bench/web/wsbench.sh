@@ -35,6 +35,10 @@ build=${BENCH_BUILD:-$root/build-bench}
 [ $# -ge 3 ] || { echo "usage: wsbench.sh SERVER NAME MODE [ARGS...]" >&2; exit 2; }
 server=$1 name=$2 mode=$3
 shift 3
+# Every benchmark client connects from 127.0.0.1: the per-address limits
+# (--conn-rate, --max-conns-per-ip: doc/security.md) would refuse the
+# 512- and 1000-client runs, and the peers have none.
+one_address=(--conn-rate 0 --max-conns-per-ip 1000000)
 
 # gobuild NAME: builds tests/bench/web/go/NAME into $build/web/NAME if stale.
 gobuild() {
@@ -50,12 +54,12 @@ gobuild() {
 
 auth=()
 case $server in
-    gocd) cmd=("$build/server/gocd" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error) ;;
+    gocd) cmd=("$build/server/gocd" "${one_address[@]}" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error) ;;
     gocd-auth)
         token=$("$root/scripts/token" bench --key "$tmp/auth.key" 2>/dev/null)
         auth=(-H "Authorization: Bearer $token")
         export GOC_BENCH_TOKEN=$token # read by rpc_echo.lua
-        cmd=("$build/server/gocd" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error
+        cmd=("$build/server/gocd" "${one_address[@]}" --http 127.0.0.1:0 --tcp off --db :memory: --rate 0 --log-level error
             --auth-secret "$tmp/auth.key") ;;
     go) gobuild wschat; cmd=("$build/web/wschat" -addr 127.0.0.1:0) ;;
     node)
