@@ -56,24 +56,6 @@ static void unlink_span(central *c, goc_mspan *s)
     s->list = LIST_NONE;
 }
 
-/* Records the owner's allocations (every index below freeindex) in the
- * bitmap and recounts. Owner, under the lock, before giving the span up or
- * applying remote frees. */
-static void commit(goc_mspan *s)
-{
-    uint32_t w = s->freeindex >> 6, b = s->freeindex & 63;
-    for (uint32_t i = 0; i < w; i++)
-        s->allocbits[i] = ~(uint64_t)0;
-    if (b)
-        s->allocbits[w] |= ((uint64_t)1 << b) - 1;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < (s->nelems + 63) / 64; i++)
-        n += (uint32_t)__builtin_popcountll(s->allocbits[i]);
-    s->alloccount = n;
-    s->freeindex = 0;
-    s->alloccache = 0;
-}
-
 static inline void clear_bit(goc_mspan *s, void *obj)
 {
     uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)obj - s->base) *
@@ -118,7 +100,7 @@ goc_mspan *goc__central_refill(uint32_t cls, goc_mspan *old)
     central *c = &centrals[cls];
     goc__lock_acquire(&c->lock);
     if (old) {
-        commit(old);
+        goc__span_commit(old);
         drain_remote(old);
         if (old->alloccount < old->nelems) {
             goc__lock_release(&c->lock);
@@ -184,7 +166,7 @@ void goc__central_uncache(uint32_t cls, goc_mspan *s)
 {
     central *c = &centrals[cls];
     goc__lock_acquire(&c->lock);
-    commit(s);
+    goc__span_commit(s);
     drain_remote(s);
     s->cached = false;
     place(c, s);

@@ -231,24 +231,6 @@ static inline __attribute__((always_inline)) uint32_t goc__gc_sweep_bits(goc_msp
     return n;
 }
 
-/* Records a cached span's allocations (slots below freeindex) in its
- * allocbits and restarts its allocation from slot 0. */
-static inline __attribute__((always_inline)) void goc__gc_commit(goc_mspan *s)
-{
-    uint32_t w = s->freeindex >> 6, b = s->freeindex & 63;
-    volatile uint64_t *bits = s->allocbits; /* no memset call: this runs while stopped */
-    for (uint32_t i = 0; i < w; i++)
-        bits[i] = ~(uint64_t)0;
-    if (b)
-        s->allocbits[w] |= ((uint64_t)1 << b) - 1;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < (s->nelems + 63) / 64; i++)
-        n += (uint32_t)__builtin_popcountll(s->allocbits[i]);
-    s->alloccount = n;
-    s->freeindex = 0;
-    s->alloccache = 0;
-}
-
 /* ---- marking (mark.c) ---------------------------------------------------------- */
 
 typedef struct goc__gcw goc__gcw;

@@ -78,7 +78,7 @@ static inline void live_add(int64_t n)
  * of heap_live. gc->lock held. */
 static void uncache(goc__gcentral *gc, goc_mspan *s, uint32_t sg)
 {
-    goc__gc_commit(s);
+    goc__span_commit(s);
     s->cached = false;
     live_add(-(int64_t)(s->nelems - s->alloccount) * s->elemsize);
     int sw = goc__gc_swept(sg);
@@ -267,7 +267,7 @@ GOC_STW_FN void goc__gc_caches_commit(void)
         for (int k = 0; c && k < 2; k++)
             for (uint32_t cls = 1; cls < GOC_NUM_CLASSES; cls++)
                 if (c->gc[k][cls])
-                    goc__gc_commit(c->gc[k][cls]);
+                    goc__span_commit(c->gc[k][cls]);
     }
 }
 

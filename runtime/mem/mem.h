@@ -274,6 +274,27 @@ _Static_assert(sizeof(goc__cache_class) == 32, "a class entry is 32 bytes (index
 /* Every cache ever made, newest first (statistics walk it). */
 extern _Atomic(struct goc_mcache *) goc__allcaches;
 
+/* Records a cached span's allocations (every slot below freeindex) in its
+ * allocbits, recounts them, and restarts its allocation from slot 0. The
+ * owner does it under the central's lock before giving the span up or
+ * applying remote frees; the collector does it for every cached span while
+ * the world is stopped, hence no memset call (volatile stores). */
+static inline __attribute__((always_inline)) void goc__span_commit(goc_mspan *s)
+{
+    uint32_t w = s->freeindex >> 6, b = s->freeindex & 63;
+    volatile uint64_t *bits = s->allocbits;
+    for (uint32_t i = 0; i < w; i++)
+        bits[i] = ~(uint64_t)0;
+    if (b)
+        s->allocbits[w] |= ((uint64_t)1 << b) - 1;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < (s->nelems + 63) / 64; i++)
+        n += (uint32_t)__builtin_popcountll(s->allocbits[i]);
+    s->alloccount = n;
+    s->freeindex = 0;
+    s->alloccache = 0;
+}
+
 /* Next free object of cached span s (Go's nextFreeFast, then a reload of
  * the 64-bit window of its bitmap), or NULL when it has none left. The
  * owner only. */

@@ -432,25 +432,33 @@ static void build_and_drop(void *arg)
     latch_done(done);
 }
 
+/* After a full collection, the collected heap and the pages in use are
+ * back where they were (within a few objects). */
+static void check_back_to_baseline(const goc_gc_stats *s0, const goc_mem_stats *m0)
+{
+    goc_gc();
+    goc_gc_stats s1;
+    goc_gc_stats_read(&s1);
+    goc_mem_stats m1;
+    goc_mem_stats_read(&m1);
+    CHECK_MSG(s1.heap_marked <= s0->heap_marked + 16384, "marked %llu -> %llu",
+              (unsigned long long)s0->heap_marked, (unsigned long long)s1.heap_marked);
+    CHECK_MSG(m1.pages_in_use <= m0->pages_in_use + 8, "pages in use %llu -> %llu",
+              (unsigned long long)m0->pages_in_use, (unsigned long long)m1.pages_in_use);
+}
+
 static void child_unreachable_freed(void)
 {
     goc_gc();
-    goc_gc_stats s0, s1;
+    goc_gc_stats s0;
     goc_gc_stats_read(&s0);
-    goc_mem_stats m0, m1;
+    goc_mem_stats m0;
     goc_mem_stats_read(&m0);
     latch la = {.count = 1};
     latch *lp = &la;
     goc_go(build_and_drop, &lp, sizeof lp);
     latch_wait(&la);
-    goc_gc();
-    goc_gc_stats_read(&s1);
-    goc_mem_stats_read(&m1);
-    /* about 2.3 MB were allocated; what stays is within a few objects */
-    CHECK_MSG(s1.heap_marked <= s0.heap_marked + 16384, "marked %llu -> %llu",
-              (unsigned long long)s0.heap_marked, (unsigned long long)s1.heap_marked);
-    CHECK_MSG(m1.pages_in_use <= m0.pages_in_use + 8, "pages in use %llu -> %llu",
-              (unsigned long long)m0.pages_in_use, (unsigned long long)m1.pages_in_use);
+    check_back_to_baseline(&s0, &m0); /* about 2.3 MB were allocated */
 }
 
 /* In a process of its own: the collector is conservative, so a stale word
@@ -509,19 +517,13 @@ __attribute__((noinline)) static int64_t after_many(int n)
 static void test_after_chan_collected(void)
 {
     goc_gc();
-    goc_gc_stats s0, s1;
+    goc_gc_stats s0;
     goc_gc_stats_read(&s0);
-    goc_mem_stats m0, m1;
+    goc_mem_stats m0;
     goc_mem_stats_read(&m0);
     CHECK_EQ_INT(after_many(TEST_SCALE(20000)), 0);
     scrub_stack();
-    goc_gc();
-    goc_gc_stats_read(&s1);
-    goc_mem_stats_read(&m1);
-    CHECK_MSG(s1.heap_marked <= s0.heap_marked + 16384, "marked %llu -> %llu",
-              (unsigned long long)s0.heap_marked, (unsigned long long)s1.heap_marked);
-    CHECK_MSG(m1.pages_in_use <= m0.pages_in_use + 8, "pages in use %llu -> %llu",
-              (unsigned long long)m0.pages_in_use, (unsigned long long)m1.pages_in_use);
+    check_back_to_baseline(&s0, &m0);
 }
 
 __attribute__((noinline)) static uintptr_t after_hidden(int64_t d)
