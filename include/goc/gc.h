@@ -78,8 +78,10 @@ GOC_API void goc_gc(void);
 
 /* Sets GOGC: a collection starts when the collected heap has grown by
  * percent percent since the last one (GOGC=100 by default, or the GOGC
- * environment variable: a number or "off"); negative: never (off). Returns
- * the previous value (-1 for off), as Go's debug.SetGCPercent. */
+ * environment variable: a number or "off"); negative: never (off), and a
+ * collection already under way is waited for, so none runs once this
+ * returns. Returns the previous value (-1 for off), as Go's
+ * debug.SetGCPercent. */
 GOC_API int goc_gc_percent_set(int percent);
 
 /* Finalizers (Go's runtime.SetFinalizer): fn(obj) runs once, on a

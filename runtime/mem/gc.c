@@ -342,6 +342,10 @@ int goc_gc_percent_set(int percent)
     st.goal = goal;
     goc__lock_release(&st.lock);
     atomic_store(&goc__gc.trigger, goal);
+    if (percent < 0) { /* as Go's: no cycle is running once this returns */
+        goc__lock_acquire(&cycle_lock);
+        goc__lock_release(&cycle_lock);
+    }
     return old;
 }
 
