@@ -105,7 +105,8 @@ GOC_API goc_context *goc_context_with_value(goc_context *parent, const void *key
 
 /* Go's CancelFunc: cancels ctx and its descendants with "context canceled"
  * and removes ctx from its parent. Idempotent. No effect on contexts that
- * are not cancelable (Background, TODO, value contexts). */
+ * are not cancelable (goc_context_background, goc_context_todo, value
+ * contexts). */
 GOC_API void goc_context_cancel(goc_context *ctx);
 
 /* Go's CancelCauseFunc: goc_context_cancel, with cause as the Cause of ctx
@@ -121,9 +122,10 @@ GOC_API goc_chan *goc_context_done(goc_context *ctx);
 /* NULL while ctx is not done; afterwards the reason, which never changes. */
 GOC_API const goc_context_error *goc_context_err(goc_context *ctx);
 
-/* Go's Cause: NULL while ctx is not done (and always for Background, TODO
- * and goc_context_without_cancel's contexts); afterwards the cause it was
- * canceled with, else its Err. Never changes once set. */
+/* Go's Cause: NULL while ctx is not done (and always for
+ * goc_context_background, goc_context_todo and goc_context_without_cancel's
+ * contexts); afterwards the cause it was canceled with, else its Err. Never
+ * changes once set. */
 GOC_API const goc_context_error *goc_context_cause(goc_context *ctx);
 
 /* Stores ctx's deadline (goc_nanotime clock) and returns true, or returns
