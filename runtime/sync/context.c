@@ -1,8 +1,8 @@
 /* context.c: Go's context package (src/context/context.go, doc/go-rules.md 6).
  *
  * Six kinds share one struct: the static roots (goc_context_background and
- * goc_context_todo), cancel contexts, timer contexts (a cancel context with a deadline and a core
- * timer), value contexts, WithoutCancel's contexts (values pass through,
+ * goc_context_todo), cancel contexts, timer contexts (a cancel context with
+ * a deadline and a core timer), value contexts, WithoutCancel's contexts (values pass through,
  * cancellation does not), and AfterFunc registrations (a cancelable node
  * that starts a function instead of closing a channel). A cancelable
  * context registers in the children list of its nearest cancelable
